@@ -1,0 +1,205 @@
+// Package store holds the domain types of im-websocket-go and the small
+// interfaces through which the rest of the code reads and writes them.
+// Implementations live in sub-packages named after their dependency
+// (store/mongo). Correctness rests on unique indexes, never on an atomic
+// read-modify-write of one document: every "create once" below is an insert
+// that fails with ErrDuplicate when it lost a race.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every implementation. Wrap with %w; test with errors.Is.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrDuplicate = errors.New("store: duplicate key")
+	// ErrUnavailable means the backing database could not be reached.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// RoomType tells a 1:1 room from a group. The values follow the seed's
+// user_room.room_type: 1 is a direct room, anything else a group.
+type RoomType int
+
+const (
+	RoomDirect RoomType = 1
+	RoomGroup  RoomType = 2
+)
+
+func (t RoomType) String() string {
+	if t == RoomDirect {
+		return "direct"
+	}
+	return "group"
+}
+
+// User is an account (collection user_basic).
+type User struct {
+	ID           string    `bson:"_id"`
+	Account      string    `bson:"account"`
+	Email        string    `bson:"email"` // lower-cased
+	PasswordHash string    `bson:"password"`
+	Nickname     string    `bson:"nickname"`
+	Avatar       string    `bson:"avatar"`
+	Sex          int       `bson:"sex"`
+	CreatedAt    time.Time `bson:"created_at"`
+	UpdatedAt    time.Time `bson:"updated_at"`
+}
+
+// Room is a conversation (collection room_basic). A direct room has PairKey
+// set to the two user ids, sorted and joined by ":", under a unique index,
+// so a pair has one room for ever.
+type Room struct {
+	ID        string    `bson:"_id"`
+	Type      RoomType  `bson:"room_type"`
+	Number    string    `bson:"number,omitempty"` // groups: a unique public number
+	Name      string    `bson:"name,omitempty"`
+	Info      string    `bson:"info,omitempty"`
+	Owner     string    `bson:"user_identity,omitempty"` // groups: the owner's id
+	PairKey   string    `bson:"pair_key,omitempty"`      // direct rooms only
+	Disbanded bool      `bson:"disbanded,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// Member is a user's membership of a room (collection user_room), unique on
+// (room, user). ReadSeq is the last seq the user has read there.
+type Member struct {
+	RoomID    string    `bson:"room_identity"`
+	UserID    string    `bson:"user_identity"`
+	RoomType  RoomType  `bson:"room_type"`
+	ReadSeq   int64     `bson:"read_seq"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// Friendship links two users; UserA < UserB, unique on the pair.
+type Friendship struct {
+	UserA     string    `bson:"user_a"`
+	UserB     string    `bson:"user_b"`
+	RoomID    string    `bson:"room_identity"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// FriendRequest is a pending request, unique on (from, to).
+type FriendRequest struct {
+	ID        string    `bson:"_id"`
+	From      string    `bson:"from"`
+	To        string    `bson:"to"`
+	Message   string    `bson:"message"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// Message is one stored chat message (collection message_basic), unique on
+// (room, seq) and on (sender, client_msg_id).
+type Message struct {
+	ID          string    `bson:"_id"`
+	RoomID      string    `bson:"room_identity"`
+	Seq         int64     `bson:"seq"`
+	From        string    `bson:"user_identity"`
+	Body        string    `bson:"data"`
+	ClientMsgID string    `bson:"client_msg_id"`
+	CreatedAt   time.Time `bson:"created_at"`
+}
+
+// RefreshToken is a stored refresh token. Only the SHA-256 of the token is
+// kept. Tokens of one login form a family; reusing a rotated token revokes
+// the family.
+type RefreshToken struct {
+	Hash      string    `bson:"_id"`
+	Family    string    `bson:"family"`
+	UserID    string    `bson:"user_id"`
+	ExpiresAt time.Time `bson:"expires_at"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// PairKey returns the canonical key of an unordered pair of user ids.
+func PairKey(a, b string) (lo, hi, key string) {
+	if b < a {
+		a, b = b, a
+	}
+	return a, b, a + ":" + b
+}
+
+// Users stores accounts.
+type Users interface {
+	CreateUser(ctx context.Context, u *User) error // ErrDuplicate on account or email
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByAccount(ctx context.Context, account string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	UsersByIDs(ctx context.Context, ids []string) ([]User, error)
+	// UpdateProfile sets nickname, avatar and sex where non-nil.
+	UpdateProfile(ctx context.Context, id string, nickname, avatar *string, sex *int) (*User, error)
+}
+
+// Rooms stores rooms and memberships.
+type Rooms interface {
+	CreateRoom(ctx context.Context, r *Room) error // ErrDuplicate on number or pair key
+	RoomByID(ctx context.Context, id string) (*Room, error)
+	RoomByPairKey(ctx context.Context, key string) (*Room, error)
+	MarkDisbanded(ctx context.Context, id string) error
+	// AddMember inserts a membership; ErrDuplicate if it exists.
+	AddMember(ctx context.Context, m *Member) error
+	RemoveMember(ctx context.Context, roomID, userID string) error // ErrNotFound if absent
+	RemoveAllMembers(ctx context.Context, roomID string) error
+	Member(ctx context.Context, roomID, userID string) (*Member, error)
+	Members(ctx context.Context, roomID string) ([]Member, error)
+	CountMembers(ctx context.Context, roomID string) (int64, error)
+	MembershipsOf(ctx context.Context, userID string) ([]Member, error)
+	// SetReadSeq raises the member's read seq to seq (never lowers it).
+	SetReadSeq(ctx context.Context, roomID, userID string, seq int64) error
+}
+
+// Friends stores friendships and pending requests.
+type Friends interface {
+	CreateFriendship(ctx context.Context, f *Friendship) error // ErrDuplicate if the pair exists
+	Friendship(ctx context.Context, a, b string) (*Friendship, error)
+	DeleteFriendship(ctx context.Context, a, b string) error // ErrNotFound if absent
+	FriendshipsOf(ctx context.Context, userID string) ([]Friendship, error)
+
+	CreateFriendRequest(ctx context.Context, r *FriendRequest) error // ErrDuplicate on (from, to)
+	FriendRequestByID(ctx context.Context, id string) (*FriendRequest, error)
+	FriendRequestBetween(ctx context.Context, from, to string) (*FriendRequest, error)
+	DeleteFriendRequest(ctx context.Context, id string) error // ErrNotFound if absent
+	FriendRequestsTo(ctx context.Context, userID string) ([]FriendRequest, error)
+	FriendRequestsFrom(ctx context.Context, userID string) ([]FriendRequest, error)
+}
+
+// Messages stores chat messages.
+type Messages interface {
+	// InsertMessage stores m; ErrDuplicate when (room, seq) or (from,
+	// client_msg_id) exists: see DuplicateOf.
+	InsertMessage(ctx context.Context, m *Message) error
+	MessageByClientID(ctx context.Context, from, clientMsgID string) (*Message, error)
+	// MessagesAfter returns up to limit messages with seq > after, ascending.
+	MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]Message, error)
+	// MessagesBefore returns up to limit messages with seq < before, descending.
+	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]Message, error)
+	LastMessage(ctx context.Context, roomID string) (*Message, error) // ErrNotFound when empty
+	// CountAfter counts messages with seq > after not sent by exclude.
+	CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error)
+}
+
+// Tokens stores refresh tokens.
+type Tokens interface {
+	InsertRefreshToken(ctx context.Context, t *RefreshToken) error
+	RefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	// ConsumeRefreshToken marks the token used. It succeeds once per token:
+	// a second call returns ErrDuplicate (a reuse).
+	ConsumeRefreshToken(ctx context.Context, hash string) error
+	RevokeFamily(ctx context.Context, family string) error
+	FamilyRevoked(ctx context.Context, family string) (bool, error)
+}
+
+// Store is everything the services need.
+type Store interface {
+	Users
+	Rooms
+	Friends
+	Messages
+	Tokens
+	Ping(ctx context.Context) error
+	Close(ctx context.Context) error
+}
