@@ -1,15 +1,12 @@
 package testenv
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/im-websocket-go/im-websocket-go/internal/embeddb"
 )
 
 var (
@@ -55,17 +52,9 @@ func MongoDB(tb testing.TB) (uri, db string) {
 // StartFerretDB runs FerretDB's sqlite handler on dir, listening on addr.
 // It returns the mongodb:// URI and a function that stops it.
 func StartFerretDB(dir, addr string) (string, func(), error) {
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + strings.TrimSuffix(dir, "/") + "/",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	s, err := embeddb.Start(dir, addr, nil)
 	if err != nil {
 		return "", nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = f.Run(ctx); close(done) }()
-	return f.MongoDBURI(), func() { cancel(); <-done }, nil
+	return s.URI, s.Stop, nil
 }

@@ -170,7 +170,7 @@ type Friends interface {
 // Messages stores chat messages.
 type Messages interface {
 	// InsertMessage stores m; ErrDuplicate when (room, seq) or (from,
-	// client_msg_id) exists: see DuplicateOf.
+	// client_msg_id) exists: MessageByClientID tells which.
 	InsertMessage(ctx context.Context, m *Message) error
 	MessageByClientID(ctx context.Context, from, clientMsgID string) (*Message, error)
 	// MessagesAfter returns up to limit messages with seq > after, ascending.

@@ -1,0 +1,98 @@
+// Command gateway holds WebSocket connections: it stores each message,
+// publishes it on Redis by room, and delivers to room members connected
+// here. Run as many as needed behind a load balancer.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/app"
+	"github.com/im-websocket-go/im-websocket-go/internal/config"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/internal/service"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := config.Load(flag.NewFlagSet("gateway", flag.ContinueOnError), args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := app.NewLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	ver, _, err := app.GatewayVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	var handler app.Deferred
+	b, err := app.Distributed(ctx, cfg, &handler)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc := app.GatewayService(b, log, service.Limits{})
+	gw, err := gateway.New(svc, ver, app.GatewayOptions(cfg, log, reg))
+	if err != nil {
+		return err
+	}
+	gw.SetBus(b.Bus)
+	handler.Set(gw)
+	gw.Run()
+
+	wsl, err := net.Listen("tcp", cfg.WSAddr)
+	if err != nil {
+		return err
+	}
+	adl, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", gw)
+	wsSrv := app.HTTPServer(mux, log)
+	adminSrv := app.HTTPServer(app.AdminHandler(gw, b.Ping, reg), log)
+	go func() { _ = wsSrv.Serve(wsl) }()
+	go func() { _ = adminSrv.Serve(adl) }()
+	log.Info("gateway listening", zap.String("ws", wsl.Addr().String()), zap.String("admin", adl.Addr().String()))
+
+	<-ctx.Done()
+	// Drain: readiness goes false at once, clients are told to reconnect
+	// elsewhere, and the process ends within the grace period.
+	log.Info("draining", zap.Int("connections", gw.Len()))
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace*3/4)
+	gw.Drain(dctx)
+	cancel()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = wsSrv.Shutdown(sctx)
+	_ = gw.Close()
+	_ = adminSrv.Shutdown(sctx)
+	log.Info("gateway stopped")
+	return nil
+}

@@ -1,0 +1,260 @@
+package apitest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/app"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+// Node is one gateway of a Cluster.
+type Node struct {
+	GW       *gateway.Gateway
+	Server   *httptest.Server
+	Backends app.Backends
+	URL      string // ws://127.0.0.1:port/ws
+}
+
+// Cluster is an API and several gateway nodes sharing Redis and the store.
+type Cluster struct {
+	*Env
+	Nodes []*Node
+}
+
+// NodeOptions tweak each gateway.
+type NodeOptions func(*gateway.Options)
+
+// NewCluster starts an API and n gateways, each with its own Redis and
+// MongoDB connections, verifying tokens with the API's JWKS over HTTP.
+func NewCluster(t testing.TB, n int, o Options, tweak ...NodeOptions) *Cluster {
+	t.Helper()
+	c := &Cluster{Env: New(t, o)}
+	for i := 0; i < n; i++ {
+		c.Nodes = append(c.Nodes, c.StartNode(tweak...))
+	}
+	return c
+}
+
+// StartNode adds a gateway node.
+func (c *Cluster) StartNode(tweak ...NodeOptions) *Node {
+	t := c.T
+	t.Helper()
+	cfg := c.Config
+	cfg.JWKSURL = c.URL + "/.well-known/jwks.json"
+	ver, _, err := app.GatewayVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h app.Deferred
+	b := Backends(t, cfg, &h)
+	svc := app.GatewayService(b, c.Log, Generous())
+	opts := app.GatewayOptions(cfg, c.Log, prometheus.NewRegistry())
+	opts.NodeID = "node" + Unique("")
+	for _, f := range tweak {
+		f(&opts)
+	}
+	gw, err := gateway.New(svc, ver, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetBus(b.Bus)
+	h.Set(gw)
+	gw.Run()
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", gw)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
+	return &Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+}
+
+// WS is a test WebSocket client: a goroutine reads frames into a channel.
+type WS struct {
+	T    testing.TB
+	Conn net.Conn
+	rd   io.Reader
+	// backlog holds frames WaitFor passed over; used by the test
+	// goroutine only.
+	backlog []protocol.Outbound
+	Hello   protocol.Outbound
+	frames  chan protocol.Outbound
+	mu      sync.Mutex
+	err     error
+	Closed  chan struct{}
+}
+
+// DialWS connects with a bearer token and reads hello.
+func DialWS(t testing.TB, url, token string) *WS {
+	t.Helper()
+	c, err := TryDialWS(url, token, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c.T = t
+	t.Cleanup(func() { _ = c.Conn.Close() })
+	h, err := c.Next(5 * time.Second)
+	if err != nil || h.Type != protocol.TypeHello {
+		t.Fatalf("hello: %+v %v", h, err)
+	}
+	c.Hello = h
+	return c
+}
+
+// TryDialWS connects; hdr adds request headers.
+func TryDialWS(url, token string, hdr http.Header) (*WS, error) {
+	if hdr == nil {
+		hdr = http.Header{}
+	}
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr), Timeout: 5 * time.Second}
+	conn, br, _, err := d.Dial(context.Background(), url)
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader = conn
+	if br != nil { // frames that arrived with the handshake response
+		rd = io.MultiReader(br, conn)
+	}
+	c := &WS{Conn: conn, rd: rd, frames: make(chan protocol.Outbound, 100000), Closed: make(chan struct{})}
+	go c.read()
+	return c, nil
+}
+
+func (c *WS) read() {
+	defer close(c.Closed)
+	for {
+		b, err := wsutil.ReadServerText(struct {
+			io.Reader
+			io.Writer
+		}{c.rd, c.Conn})
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			return
+		}
+		o, err := protocol.DecodeOutbound(b)
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			return
+		}
+		select {
+		case c.frames <- o:
+		default: // a test that never reads: drop rather than block
+		}
+	}
+}
+
+// Err is why the reader stopped (a *wsutil.ClosedError for a close frame).
+func (c *WS) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// CloseCode waits for the connection to end and returns the close status
+// the server sent (0 if none).
+func (c *WS) CloseCode(timeout time.Duration) ws.StatusCode {
+	select {
+	case <-c.Closed:
+	case <-time.After(timeout):
+		return 0
+	}
+	var ce wsutil.ClosedError
+	if errors.As(c.Err(), &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+// Send writes one frame (a value marshalled to JSON, or raw bytes).
+func (c *WS) Send(v any) error {
+	var b []byte
+	switch x := v.(type) {
+	case []byte:
+		b = x
+	case string:
+		b = []byte(x)
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
+	}
+	return wsutil.WriteClientText(c.Conn, b)
+}
+
+// Next returns the next frame (frames skipped by WaitFor first).
+func (c *WS) Next(timeout time.Duration) (protocol.Outbound, error) {
+	if len(c.backlog) > 0 {
+		o := c.backlog[0]
+		c.backlog = c.backlog[1:]
+		return o, nil
+	}
+	select {
+	case o := <-c.frames:
+		return o, nil
+	case <-time.After(timeout):
+		return protocol.Outbound{}, errors.New("no frame in time")
+	}
+}
+
+// WaitFor returns the first frame matching pred. Frames it passes over are
+// kept, in order, for later Next and WaitFor calls.
+func (c *WS) WaitFor(timeout time.Duration, pred func(protocol.Outbound) bool) (protocol.Outbound, error) {
+	for i, o := range c.backlog {
+		if pred(o) {
+			c.backlog = append(c.backlog[:i:i], c.backlog[i+1:]...)
+			return o, nil
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return protocol.Outbound{}, errors.New("no matching frame in time")
+		}
+		select {
+		case o := <-c.frames:
+			if pred(o) {
+				return o, nil
+			}
+			c.backlog = append(c.backlog, o)
+		case <-time.After(left):
+			return protocol.Outbound{}, errors.New("no matching frame in time")
+		}
+	}
+}
+
+// Drop forgets frames passed over so far.
+func (c *WS) Drop() { c.backlog = nil }
+
+// SendMsg sends a send frame.
+func (c *WS) SendMsg(room, body, cmid string) error {
+	return c.Send(map[string]string{"type": "send", "room_id": room, "body": body, "client_msg_id": cmid})
+}
+
+// Ack waits for the ack (or error) of cmid.
+func (c *WS) Ack(cmid string, timeout time.Duration) (protocol.Outbound, error) {
+	return c.WaitFor(timeout, func(o protocol.Outbound) bool {
+		return (o.Type == protocol.TypeAck || o.Type == protocol.TypeError) && o.ClientMsgID == cmid
+	})
+}

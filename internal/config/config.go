@@ -1,0 +1,137 @@
+// Package config reads the settings of the binaries: every setting is an
+// environment variable (the contract's names) with a flag of the same
+// meaning; a flag given on the command line wins over the environment.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is the union of what cmd/api, cmd/gateway and cmd/standalone read.
+type Config struct {
+	MongoURI string
+	MongoDB  string
+	RedisURL string
+
+	HTTPAddr  string
+	WSAddr    string
+	AdminAddr string
+
+	JWTPrivateKeyFile string
+	JWKSURL           string
+	JWTPublicKeyFile  string
+	JWTIssuer         string
+	JWTAudience       string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+
+	SMTPAddr     string
+	SMTPUsername string
+	SMTPPassword string
+	SMTPFrom     string
+	SMTPTLS      string
+
+	AllowedOrigins  []string
+	DataDir         string
+	LogLevel        string
+	NodeID          string
+	ShutdownGrace   time.Duration
+	MaxConnsPerUser int
+}
+
+type binding struct {
+	env, flag, usage string
+	str              *string
+	dur              *time.Duration
+	num              *int
+	def              string
+}
+
+// Load fills a Config from getenv and args. fs receives the flags; pass
+// flag.NewFlagSet(name, flag.ContinueOnError).
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	var origins string
+	bs := []binding{
+		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
+		{"IM_MONGO_DB", "mongo-db", "MongoDB database name", &c.MongoDB, nil, nil, "im"},
+		{"IM_REDIS_URL", "redis-url", "Redis URL redis://host:port/db", &c.RedisURL, nil, nil, "redis://127.0.0.1:6379/0"},
+		{"IM_HTTP_ADDR", "http-addr", "listen address of the API (and of standalone)", &c.HTTPAddr, nil, nil, "127.0.0.1:8080"},
+		{"IM_WS_ADDR", "ws-addr", "gateway WebSocket listen address", &c.WSAddr, nil, nil, "127.0.0.1:8081"},
+		{"IM_ADMIN_ADDR", "admin-addr", "gateway health and metrics address", &c.AdminAddr, nil, nil, "127.0.0.1:9091"},
+		{"IM_JWT_PRIVATE_KEY_FILE", "jwt-private-key-file", "Ed25519 signing key (PKCS#8 PEM); unset: an ephemeral key", &c.JWTPrivateKeyFile, nil, nil, ""},
+		{"IM_JWKS_URL", "jwks-url", "URL of the API's JWKS (gateway)", &c.JWKSURL, nil, nil, ""},
+		{"IM_JWT_PUBLIC_KEY_FILE", "jwt-public-key-file", "Ed25519 public key PEM (gateway, instead of the JWKS)", &c.JWTPublicKeyFile, nil, nil, ""},
+		{"IM_JWT_ISSUER", "jwt-issuer", "iss of access tokens", &c.JWTIssuer, nil, nil, "im-websocket-go"},
+		{"IM_JWT_AUDIENCE", "jwt-audience", "aud of access tokens", &c.JWTAudience, nil, nil, "im-websocket-go"},
+		{"IM_ACCESS_TTL", "access-ttl", "access token lifetime", nil, &c.AccessTTL, nil, "15m"},
+		{"IM_REFRESH_TTL", "refresh-ttl", "refresh token lifetime", nil, &c.RefreshTTL, nil, "720h"},
+		{"IM_SMTP_ADDR", "smtp-addr", "SMTP server host:port; unset: codes go to the log", &c.SMTPAddr, nil, nil, ""},
+		{"IM_SMTP_USERNAME", "smtp-username", "SMTP user", &c.SMTPUsername, nil, nil, ""},
+		{"IM_SMTP_PASSWORD", "smtp-password", "SMTP password", &c.SMTPPassword, nil, nil, ""},
+		{"IM_SMTP_FROM", "smtp-from", "From address of mails", &c.SMTPFrom, nil, nil, "im-websocket-go <no-reply@localhost>"},
+		{"IM_SMTP_TLS", "smtp-tls", "none, starttls or tls", &c.SMTPTLS, nil, nil, "starttls"},
+		{"IM_ALLOWED_ORIGINS", "allowed-origins", "comma-separated Origin allowlist (WebSocket, CORS); empty: same host only for browsers", &origins, nil, nil, ""},
+		{"IM_DATA_DIR", "data-dir", "standalone's data folder", &c.DataDir, nil, nil, "./data"},
+		{"IM_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, nil, nil, "info"},
+		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
+		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
+		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
+	}
+	for _, b := range bs {
+		def := b.def
+		if v := getenv(b.env); v != "" {
+			def = v
+		}
+		usage := b.usage + " ($" + b.env + ")"
+		switch {
+		case b.str != nil:
+			fs.StringVar(b.str, b.flag, def, usage)
+		case b.dur != nil:
+			d, err := time.ParseDuration(def)
+			if err != nil {
+				return c, fmt.Errorf("config: %s: %w", b.env, err)
+			}
+			fs.DurationVar(b.dur, b.flag, d, usage)
+		case b.num != nil:
+			var n int
+			if _, err := fmt.Sscan(def, &n); err != nil {
+				return c, fmt.Errorf("config: %s: %w", b.env, err)
+			}
+			fs.IntVar(b.num, b.flag, n, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	switch c.SMTPTLS {
+	case "none", "starttls", "tls":
+	default:
+		return c, fmt.Errorf("config: IM_SMTP_TLS must be none, starttls or tls, not %q", c.SMTPTLS)
+	}
+	return c, nil
+}
+
+// Env lists every environment variable Load reads (for docs and the
+// deployment tests).
+func Env() []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	var names []string
+	seen := map[string]bool{}
+	_, _ = Load(fs, nil, func(k string) string {
+		if !seen[k] {
+			seen[k] = true
+			names = append(names, k)
+		}
+		return ""
+	})
+	return names
+}

@@ -1,0 +1,167 @@
+// Package emailcode issues and checks the 6-digit codes that prove a person
+// owns an email address. Codes live hashed in a kv.KV (Redis across nodes)
+// with a TTL; they are single-use, allow a bounded number of wrong tries,
+// and requests are rate limited per address and per client IP.
+package emailcode
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/mail"
+	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
+	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+// Options are the limits; the zero value gives the defaults.
+type Options struct {
+	TTL          time.Duration  // life of a code; default 10 minutes
+	MaxTries     int64          // wrong tries before the code is burnt; default 5
+	PerEmail     ratelimit.Rule // default 1 a minute
+	PerEmailHour ratelimit.Rule // default 6 an hour
+	PerIP        ratelimit.Rule // default 30 an hour
+	Subject      string
+	Rand         io.Reader // default crypto/rand
+}
+
+func (o *Options) defaults() {
+	if o.TTL <= 0 {
+		o.TTL = 10 * time.Minute
+	}
+	if o.MaxTries <= 0 {
+		o.MaxTries = 5
+	}
+	if o.PerEmail.N == 0 {
+		o.PerEmail = ratelimit.Rule{N: 1, Window: time.Minute}
+	}
+	if o.PerEmailHour.N == 0 {
+		o.PerEmailHour = ratelimit.Rule{N: 6, Window: time.Hour}
+	}
+	if o.PerIP.N == 0 {
+		o.PerIP = ratelimit.Rule{N: 30, Window: time.Hour}
+	}
+	if o.Subject == "" {
+		o.Subject = "Your im-websocket-go verification code"
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+}
+
+// Codes issues and verifies codes.
+type Codes struct {
+	kv   kv.KV
+	lim  *ratelimit.Limiter
+	mail mail.Sender
+	opts Options
+}
+
+// New returns a Codes. The limiter's counters share store with the codes.
+func New(store kv.KV, sender mail.Sender, opts Options) *Codes {
+	opts.defaults()
+	return &Codes{kv: store, lim: &ratelimit.Limiter{KV: store, Prefix: "rl:ec:"}, mail: sender, opts: opts}
+}
+
+func codeKey(email string) string { return "ec:code:" + email }
+func tryKey(email string) string  { return "ec:try:" + email }
+
+func hashCode(email, code string) string {
+	h := sha256.Sum256([]byte(email + "\x00" + code))
+	return hex.EncodeToString(h[:])
+}
+
+// Request sends a fresh code to email (already normalised), replacing any
+// earlier one. ip is the client's address, for the per-IP limit.
+func (c *Codes) Request(ctx context.Context, email, ip string) error {
+	for _, l := range []struct {
+		key  string
+		rule ratelimit.Rule
+	}{
+		{"ip:" + ip, c.opts.PerIP},
+		{"m:" + email, c.opts.PerEmail},
+		{"h:" + email, c.opts.PerEmailHour},
+	} {
+		ok, retry, err := c.lim.Hit(ctx, l.key, l.rule)
+		if err != nil {
+			return unavailable(err)
+		}
+		if !ok {
+			return protocol.RateLimited(retry)
+		}
+	}
+	n, err := rand.Int(c.opts.Rand, big.NewInt(1_000_000))
+	if err != nil {
+		return fmt.Errorf("emailcode: random: %w", err)
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	if err := c.kv.Del(ctx, tryKey(email)); err != nil {
+		return unavailable(err)
+	}
+	if err := c.kv.Set(ctx, codeKey(email), hashCode(email, code), c.opts.TTL); err != nil {
+		return unavailable(err)
+	}
+	body := fmt.Sprintf("Your verification code is %s\n\nIt expires in %d minutes. If you did not ask for it, ignore this mail.\n",
+		code, int(c.opts.TTL/time.Minute))
+	if err := c.mail.Send(ctx, email, c.opts.Subject, body); err != nil {
+		_ = c.kv.Del(context.WithoutCancel(ctx), codeKey(email))
+		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "the verification mail could not be sent; try again later", Cause: err}
+	}
+	return nil
+}
+
+// ErrBadCode is the answer to a wrong, expired, used or burnt code.
+var ErrBadCode = protocol.Errorf(protocol.CodeInvalidArgument, "the verification code is wrong or has expired")
+
+// Check verifies code for email without using it up; it counts a wrong try.
+func (c *Codes) Check(ctx context.Context, email, code string) error {
+	stored, err := c.kv.Get(ctx, codeKey(email))
+	if errors.Is(err, kv.ErrNotFound) {
+		return ErrBadCode
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(hashCode(email, code))) == 1 {
+		return nil
+	}
+	tries, err := c.kv.Incr(ctx, tryKey(email), c.opts.TTL)
+	if err != nil {
+		return unavailable(err)
+	}
+	if tries >= c.opts.MaxTries {
+		_ = c.kv.Del(ctx, codeKey(email), tryKey(email))
+	}
+	return ErrBadCode
+}
+
+// Consume verifies code and uses it up: of concurrent callers with the right
+// code, exactly one succeeds.
+func (c *Codes) Consume(ctx context.Context, email, code string) error {
+	if err := c.Check(ctx, email, code); err != nil {
+		return err
+	}
+	stored, err := c.kv.GetDel(ctx, codeKey(email))
+	if errors.Is(err, kv.ErrNotFound) {
+		return ErrBadCode
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(hashCode(email, code))) != 1 {
+		// A new code replaced it between Check and GetDel: burn that one too.
+		return ErrBadCode
+	}
+	_ = c.kv.Del(ctx, tryKey(email))
+	return nil
+}
+
+func unavailable(err error) error { return protocol.Unavailable(err) }

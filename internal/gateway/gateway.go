@@ -1,0 +1,494 @@
+// Package gateway holds clients' WebSocket connections on one node. It
+// authenticates the upgrade, stores each sent message through the service
+// (which publishes it on the bus), and delivers what the bus brings for
+// rooms with members connected here, in seq order. Connections live in an
+// epoll loop (internal/wsnet): an idle one costs no goroutine.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/service"
+	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+// Options configure a Gateway; the zero value works.
+type Options struct {
+	NodeID          string
+	AllowedOrigins  []string      // empty: any Origin
+	Heartbeat       time.Duration // advertised in hello; default 30s
+	MaxConnsPerUser int           // default 16
+	SendRate        float64       // sends per second per connection; default 20
+	SendBurst       float64       // default 40
+	SyncBudget      int           // messages per sync frame, over all rooms; default 200
+	MemberTTL       time.Duration // how long a cached membership is trusted; default 60s
+	OpTimeout       time.Duration // bound on one store operation; default 10s
+	WS              wsnet.Options
+	Registry        prometheus.Registerer
+	Log             *zap.Logger
+}
+
+func (o *Options) defaults() {
+	if o.NodeID == "" {
+		o.NodeID = "gateway"
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 30 * time.Second
+	}
+	if o.MaxConnsPerUser == 0 {
+		o.MaxConnsPerUser = 16
+	}
+	if o.SendRate <= 0 {
+		o.SendRate = 20
+	}
+	if o.SendBurst <= 0 {
+		o.SendBurst = 2 * o.SendRate
+	}
+	if o.SyncBudget <= 0 {
+		o.SyncBudget = 200
+	}
+	if o.MemberTTL <= 0 {
+		o.MemberTTL = time.Minute
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 10 * time.Second
+	}
+	if o.WS.IdleTimeout == 0 {
+		o.WS.IdleTimeout = 3 * o.Heartbeat
+	}
+	if o.WS.WriteQueue == 0 {
+		o.WS.WriteQueue = 1024
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+}
+
+// Gateway serves /ws. It is a bus.Handler for the node's bus.
+type Gateway struct {
+	svc  *service.Service
+	ver  *auth.Verifier
+	opts Options
+	log  *zap.Logger
+	ws   *wsnet.Server
+	hub  *hub
+	m    *metrics
+
+	draining atomic.Bool
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// client is one connection's state.
+type client struct {
+	uid  string
+	conn atomic.Pointer[wsnet.Conn]
+	exp  atomic.Int64 // token expiry, unix nanoseconds
+
+	// send-rate token bucket; touched only from OnMessage, which wsnet
+	// never runs concurrently for one connection.
+	tokens float64
+	last   time.Time
+
+	g *Gateway
+}
+
+func (c *client) send(frame []byte) {
+	if conn := c.conn.Load(); conn != nil && conn.Send(frame) {
+		c.g.m.framesOut.Inc()
+	}
+}
+
+// New builds a Gateway. Call SetBus before serving, then Run.
+func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, error) {
+	opts.defaults()
+	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log}
+	var err error
+	if g.ws, err = wsnet.NewServer(g, opts.WS); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.m = newMetrics(opts.Registry, g)
+	return g, nil
+}
+
+// SetBus gives the gateway the bus it subscribes on (the bus is built with
+// the gateway as its Handler, hence the two steps).
+func (g *Gateway) SetBus(b bus.Bus) {
+	g.hub = newHub(b, g.log)
+	g.hub.fill = g.fill
+}
+
+// Run starts the background work (subscriptions, token expiry) until
+// Close.
+func (g *Gateway) Run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stop = cancel
+	g.wg.Add(2)
+	go func() { defer g.wg.Done(); g.hub.run(ctx) }()
+	go func() { defer g.wg.Done(); g.expiryLoop(ctx) }()
+}
+
+// Len is the number of open connections.
+func (g *Gateway) Len() int { return g.ws.Len() }
+
+// Stats are the transport's counters.
+func (g *Gateway) Stats() wsnet.Stats { return g.ws.Stats() }
+
+// Draining reports whether Drain has begun (readiness turns false).
+func (g *Gateway) Draining() bool { return g.draining.Load() }
+
+func (g *Gateway) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), g.opts.OpTimeout)
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
+}
+
+// ServeHTTP authenticates and upgrades a WebSocket request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.draining.Load() {
+		g.m.rejected.WithLabelValues("draining").Inc()
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "this node is shutting down; connect to another")
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && len(g.opts.AllowedOrigins) > 0 && !slices.Contains(g.opts.AllowedOrigins, o) {
+		g.m.rejected.WithLabelValues("origin").Inc()
+		httpError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
+		return
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		tok = r.URL.Query().Get("access_token")
+	}
+	claims, err := g.ver.Verify(r.Context(), strings.TrimSpace(tok))
+	if err != nil {
+		g.m.rejected.WithLabelValues("token").Inc()
+		httpError(w, http.StatusUnauthorized, protocol.CodeUnauthenticated, "missing, invalid or expired token")
+		return
+	}
+	ctx, cancel := g.opCtx()
+	rooms, err := g.svc.RoomsOf(ctx, claims.UserID)
+	var heads []int64
+	if err == nil {
+		heads, err = g.svc.SeqHeads(ctx, rooms)
+	}
+	cancel()
+	if err != nil {
+		g.m.rejected.WithLabelValues("unavailable").Inc()
+		httpError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "service temporarily unavailable")
+		return
+	}
+	c := &client{uid: claims.UserID, g: g, tokens: g.opts.SendBurst, last: time.Now()}
+	c.exp.Store(claims.ExpiresAt.UnixNano())
+	conn, err := g.ws.Upgrade(w, r, c)
+	if err != nil {
+		return // wsnet answered the request
+	}
+	c.conn.Store(conn)
+	if !g.hub.join(c, rooms, heads, g.opts.MaxConnsPerUser) {
+		g.m.rejected.WithLabelValues("too_many_connections").Inc()
+		c.send(protocol.EncodeError(protocol.Errorf(protocol.CodeRateLimited, "too many connections for this user"), ""))
+		conn.Close(ws.StatusPolicyViolation, "too many connections")
+		return
+	}
+	c.send(protocol.EncodeHello(c.uid, g.opts.NodeID, int(g.opts.Heartbeat/time.Second)))
+}
+
+// OnClose implements wsnet.Handler.
+func (g *Gateway) OnClose(conn *wsnet.Conn, _ error) {
+	if c, ok := conn.Data().(*client); ok {
+		g.hub.leave(c)
+	}
+}
+
+// OnMessage implements wsnet.Handler: one client frame.
+func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
+	c, ok := conn.Data().(*client)
+	if !ok {
+		return
+	}
+	c.conn.CompareAndSwap(nil, conn)
+	g.m.framesIn.Inc()
+	if time.Now().UnixNano() > c.exp.Load() {
+		c.send(protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "token expired"), ""))
+		conn.Close(ws.StatusPolicyViolation, "token expired")
+		return
+	}
+	in, err := protocol.Decode(payload)
+	if errors.Is(err, protocol.ErrMalformed) {
+		conn.Close(ws.StatusInvalidFramePayloadData, "malformed JSON")
+		return
+	}
+	if err != nil {
+		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
+		return
+	}
+	switch in.Type {
+	case protocol.TypeSend:
+		g.onSend(c, &in)
+	case protocol.TypeSync:
+		g.onSync(c, &in)
+	case protocol.TypeRead:
+		ctx, cancel := g.opCtx()
+		err := g.svc.MarkRead(ctx, c.uid, in.RoomID, *in.Seq)
+		cancel()
+		if err != nil {
+			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+		}
+	case protocol.TypePing:
+		c.send(protocol.EncodePong)
+	case protocol.TypeRefresh:
+		claims, err := g.ver.Verify(context.Background(), in.AccessToken)
+		if err != nil || claims.UserID != c.uid {
+			c.send(protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "invalid token"), ""))
+			return
+		}
+		c.exp.Store(claims.ExpiresAt.UnixNano())
+	}
+}
+
+// allow takes a token from the connection's send bucket.
+func (c *client) allow(rate, burst float64) bool {
+	now := time.Now()
+	c.tokens = min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
+	if !c.allow(g.opts.SendRate, g.opts.SendBurst) {
+		c.send(protocol.EncodeError(protocol.RateLimited(time.Second), in.ClientMsgID))
+		return
+	}
+	start := time.Now()
+	known := g.hub.isMember(c.uid, in.RoomID, g.opts.MemberTTL)
+	ctx, cancel := g.opCtx()
+	m, _, err := g.svc.Send(ctx, service.SendInput{UserID: c.uid, RoomID: in.RoomID, Body: *in.Body,
+		ClientMsgID: in.ClientMsgID, MemberChecked: known})
+	cancel()
+	if err != nil {
+		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
+		if e := protocol.AsError(err); e.Code == protocol.CodeInternal || e.Code == protocol.CodeUnavailable {
+			g.log.Warn("send failed", zap.String("room", in.RoomID), zap.Error(err))
+		}
+		return
+	}
+	if !known {
+		g.hub.setRoom(c.uid, in.RoomID, true) // verified by the store just now
+	}
+	c.send(protocol.EncodeAck(protocol.FromStore(m)))
+	g.m.stored.Inc()
+	g.m.publishLat.Observe(time.Since(start).Seconds())
+}
+
+func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
+	ids := make([]string, 0, len(in.Rooms))
+	for id := range in.Rooms {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	budget := g.opts.SyncBudget
+	for _, id := range ids {
+		after := in.Rooms[id]
+		ctx, cancel := g.opCtx()
+		err := g.checkMember(ctx, c.uid, id)
+		if err != nil {
+			cancel()
+			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			continue
+		}
+		if budget <= 0 {
+			cancel()
+			c.send(protocol.EncodeSynced(id, after, true))
+			continue
+		}
+		p, err := g.svc.AfterSettled(ctx, c.uid, id, after, min(budget, service.MaxPage), false)
+		cancel()
+		if err != nil {
+			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			continue
+		}
+		last := after
+		for i := range p.Messages {
+			c.send(protocol.EncodeMessage(protocol.FromStore(&p.Messages[i])))
+			last = p.Messages[i].Seq
+		}
+		budget -= len(p.Messages)
+		c.send(protocol.EncodeSynced(id, last, p.HasMore))
+	}
+}
+
+// checkMember uses the node's membership cache, then the store.
+func (g *Gateway) checkMember(ctx context.Context, uid, roomID string) error {
+	if g.hub.isMember(uid, roomID, g.opts.MemberTTL) {
+		return nil
+	}
+	if err := g.svc.CheckMember(ctx, uid, roomID); err != nil {
+		return err
+	}
+	g.hub.setRoom(uid, roomID, true)
+	return nil
+}
+
+// HandleMessage implements bus.Handler: a room message or a user event.
+func (g *Gateway) HandleMessage(channel string, payload []byte) {
+	kind, id := bus.Parse(channel)
+	env, err := protocol.ParseEnvelope(payload)
+	if kind == 0 || err != nil {
+		g.log.Warn("bad bus payload", zap.String("channel", channel))
+		return
+	}
+	// One copy, shared by every recipient's write queue.
+	frame := append([]byte(nil), env.Frame...)
+	switch kind {
+	case 'r':
+		r := g.hub.room(id)
+		if r == nil {
+			return
+		}
+		if env.Kind == 'm' {
+			g.m.deliveries.Add(float64(g.hub.deliver(r, env.Seq, frame)))
+		} else {
+			g.hub.toRoom(r, frame)
+		}
+	case 'u':
+		switch env.Event {
+		case protocol.EventFriendAdded, protocol.EventGroupJoined:
+			g.hub.setRoom(id, env.RoomID, true)
+		case protocol.EventFriendRemoved, protocol.EventGroupLeft:
+			g.hub.setRoom(id, env.RoomID, false)
+		}
+		g.hub.toUser(id, frame)
+	}
+}
+
+// HandleResubscribed implements bus.Handler: the bus reconnected, so
+// messages may have been missed. Subscriptions are made again, memberships
+// reloaded, and every room's delivery order reset; clients are told to
+// sync (through a reconnect-free path: an event they treat as "sync now").
+func (g *Gateway) HandleResubscribed() {
+	g.m.busResub.Inc()
+	g.log.Warn("bus reconnected: resubscribing and asking clients to sync")
+	g.hub.resubscribeAll()
+	go g.reloadMemberships()
+	frame := protocol.EncodeEvent("resync", map[string]string{"reason": "bus reconnected"})
+	g.ws.Range(func(conn *wsnet.Conn) bool {
+		if c, ok := conn.Data().(*client); ok {
+			c.send(frame)
+		}
+		return true
+	})
+}
+
+func (g *Gateway) reloadMemberships() {
+	for _, uid := range g.hub.userIDs() {
+		ctx, cancel := g.opCtx()
+		rooms, err := g.svc.RoomsOf(ctx, uid)
+		cancel()
+		if err != nil {
+			g.log.Warn("reload memberships", zap.Error(err))
+			return
+		}
+		g.hub.resetRooms(uid, rooms)
+	}
+}
+
+// fill reads a delivery gap of room r from the store.
+func (g *Gateway) fill(r *room) {
+	if r.dead.Load() {
+		return
+	}
+	r.ordMu.Lock()
+	after := r.last
+	r.ordMu.Unlock()
+	ctx, cancel := g.opCtx()
+	p, err := g.svc.After(ctx, "", r.id, after, service.MaxPage, false)
+	cancel()
+	if err != nil {
+		g.log.Warn("gap fill", zap.String("room", r.id), zap.Error(err))
+		g.hub.filled(r, nil, false)
+		return
+	}
+	frames := make([]seqFrame, len(p.Messages))
+	for i := range p.Messages {
+		frames[i] = seqFrame{p.Messages[i].Seq, protocol.EncodeMessage(protocol.FromStore(&p.Messages[i]))}
+	}
+	g.hub.filled(r, frames, p.HasMore && !p.Pending)
+}
+
+// expiryLoop closes connections whose token expired without a refresh.
+func (g *Gateway) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	frame := protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "token expired"), "")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := now.UnixNano()
+			g.ws.Range(func(conn *wsnet.Conn) bool {
+				if c, ok := conn.Data().(*client); ok && c.exp.Load() < n {
+					conn.Send(frame)
+					conn.Close(ws.StatusPolicyViolation, "token expired")
+				}
+				return true
+			})
+		}
+	}
+}
+
+// Drain stops accepting connections, tells every client to reconnect
+// elsewhere, and waits (bounded by ctx) for them to go.
+func (g *Gateway) Drain(ctx context.Context) {
+	g.draining.Store(true)
+	frame := protocol.EncodeReconnect("server shutting down")
+	g.ws.Range(func(conn *wsnet.Conn) bool {
+		conn.Send(frame)
+		conn.Close(ws.StatusGoingAway, "server shutting down")
+		return true
+	})
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for g.ws.Len() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close ends every connection and the background work.
+func (g *Gateway) Close() error {
+	if g.stop != nil {
+		g.stop()
+	}
+	err := g.ws.Close()
+	g.wg.Wait()
+	return err
+}

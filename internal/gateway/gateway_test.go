@@ -1,0 +1,445 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+const wait = 10 * time.Second
+
+func isMsg(room string) func(protocol.Outbound) bool {
+	return func(o protocol.Outbound) bool {
+		return o.Type == protocol.TypeMessage && o.Message != nil && o.Message.RoomID == room
+	}
+}
+
+// collect reads n messages of room from c and returns their seqs in
+// arrival order.
+func collect(t *testing.T, c *apitest.WS, room string, n int) []int64 {
+	t.Helper()
+	var seqs []int64
+	for len(seqs) < n {
+		o, err := c.WaitFor(wait, isMsg(room))
+		if err != nil {
+			t.Fatalf("after %d of %d messages (%v): %v", len(seqs), n, seqs, err)
+		}
+		seqs = append(seqs, o.Message.Seq)
+	}
+	return seqs
+}
+
+func TestMessagesReachEveryNodeOnceInOrder(t *testing.T) {
+	cl := apitest.NewCluster(t, 3, apitest.Options{})
+	a, b, c := cl.Register("ga"), cl.Register("gb"), cl.Register("gc")
+	room := cl.Befriend(a, b)
+	cl.Befriend(a, c)
+	var g struct{ Group struct{ ID string } }
+	cl.Do("POST", "/v1/groups", a.Token, map[string]any{"name": "trio", "members": []string{b.Account, c.Account}}).JSON(t, &g)
+
+	a0 := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	a2 := apitest.DialWS(t, cl.Nodes[2].URL, a.Token) // A's second device
+	b1 := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	c2 := apitest.DialWS(t, cl.Nodes[2].URL, c.Token)
+	if a0.Hello.UserID != a.ID || a0.Hello.Node == "" || a0.Hello.HeartbeatS <= 0 {
+		t.Fatalf("hello: %+v", a0.Hello)
+	}
+	time.Sleep(300 * time.Millisecond) // let the nodes subscribe
+
+	// 1:1 from node 0: ack to the sender, the message to B on node 1 and
+	// to A's other device on node 2, not to C.
+	if err := a0.SendMsg(room, "hi B", "d1"); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := a0.Ack("d1", wait)
+	if err != nil || ack.Type != protocol.TypeAck || ack.Message.Seq != 1 || ack.Message.Body != "hi B" {
+		t.Fatalf("ack: %+v %v", ack, err)
+	}
+	for _, cc := range []*apitest.WS{b1, a2} {
+		o, err := cc.WaitFor(wait, isMsg(room))
+		if err != nil || o.Message.ID != ack.Message.ID || o.Message.From != a.ID {
+			t.Fatalf("delivery: %+v %v", o, err)
+		}
+	}
+	// Group: each member sends; everyone gets all in seq order, once.
+	senders := []*apitest.WS{a0, b1, c2}
+	for i, s := range senders {
+		if err := s.SendMsg(g.Group.ID, fmt.Sprint("g", i), fmt.Sprint("g", i)); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := s.Ack(fmt.Sprint("g", i), wait); err != nil || o.Type != protocol.TypeAck {
+			t.Fatalf("group ack: %+v %v", o, err)
+		}
+	}
+	for i, cc := range []*apitest.WS{a0, a2, b1, c2} {
+		t.Logf("conn %d", i)
+		if got := collect(t, cc, g.Group.ID, 3); fmt.Sprint(got) != "[1 2 3]" {
+			t.Fatalf("group order: %v", got)
+		}
+	}
+	// Nothing more arrives: no duplicates.
+	for _, cc := range []*apitest.WS{a0, a2, b1, c2} {
+		if o, err := cc.WaitFor(300*time.Millisecond, isMsg(g.Group.ID)); err == nil {
+			t.Fatalf("duplicate delivery: %+v", o)
+		}
+	}
+	// C is not in the 1:1 room: refused with the client_msg_id.
+	c2.SendMsg(room, "intruder", "x1")
+	if o, err := c2.Ack("x1", wait); err != nil || o.Type != protocol.TypeError || o.Code != protocol.CodeForbidden {
+		t.Fatalf("non-member send: %+v %v", o, err)
+	}
+	c2.Send(map[string]any{"type": "sync", "rooms": map[string]int64{room: 0}})
+	if o, err := c2.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeError || o.Type == protocol.TypeSynced }); err != nil || o.Code != protocol.CodeForbidden {
+		t.Fatalf("non-member sync: %+v %v", o, err)
+	}
+	// Ex-friends: after the delete event, B can no longer write.
+	if r := cl.Do("DELETE", "/v1/friends/"+a.Account, b.Token, nil); r.Status != 204 {
+		t.Fatal(r.Status)
+	}
+	if _, err := b1.WaitFor(wait, func(o protocol.Outbound) bool {
+		return o.Type == protocol.TypeEvent && o.Event == protocol.EventFriendRemoved
+	}); err != nil {
+		t.Fatal("no friend_removed event:", err)
+	}
+	b1.SendMsg(room, "still there?", "b-late")
+	if o, err := b1.Ack("b-late", wait); err != nil || o.Code != protocol.CodeForbidden {
+		t.Fatalf("ex-friend send: %+v %v", o, err)
+	}
+}
+
+func TestConcurrentSendersAcrossNodes(t *testing.T) {
+	cl := apitest.NewCluster(t, 3, apitest.Options{})
+	const senders, each = 20, 5
+	owner := cl.Register("cn")
+	users := []*apitest.User{owner}
+	var accounts []string
+	for i := 1; i < senders; i++ {
+		u := cl.Register("cn")
+		cl.Befriend(owner, u)
+		users = append(users, u)
+		accounts = append(accounts, u.Account)
+	}
+	var g struct{ Group struct{ ID string } }
+	cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "crowd", "members": accounts}).JSON(t, &g)
+	conns := make([]*apitest.WS, len(users))
+	for i, u := range users {
+		conns[i] = apitest.DialWS(t, cl.Nodes[i%3].URL, u.Token)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var acked []int64
+	for i, c := range conns {
+		wg.Add(1)
+		go func(i int, c *apitest.WS) {
+			defer wg.Done()
+			for k := 0; k < each; k++ {
+				id := fmt.Sprintf("u%d-%d", i, k)
+				if err := c.SendMsg(g.Group.ID, id, id); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(i, c)
+	}
+	wg.Wait()
+	// Every member receives all 100, once, in seq order; acks are 1..100.
+	for i, c := range conns {
+		var seqs []int64
+		for len(seqs) < senders*each {
+			o, err := c.WaitFor(wait, func(o protocol.Outbound) bool {
+				return o.Type == protocol.TypeAck || o.Type == protocol.TypeError || isMsg(g.Group.ID)(o)
+			})
+			if err != nil {
+				var evs []string
+				for {
+					o, err := c.Next(10 * time.Millisecond)
+					if err != nil {
+						break
+					}
+					evs = append(evs, o.Type+":"+o.Event)
+				}
+				have := map[int64]bool{}
+				for _, s := range seqs {
+					have[s] = true
+				}
+				var missing []int64
+				for s := int64(1); s <= senders*each; s++ {
+					if !have[s] {
+						missing = append(missing, s)
+					}
+				}
+				var h struct {
+					Messages []struct {
+						Seq  int64
+						Body string
+					}
+				}
+				cl.Do("GET", "/v1/rooms/"+g.Group.ID+"/messages?limit=100", owner.Token, nil).JSON(t, &h)
+				var who []string
+				for _, m := range h.Messages {
+					for _, x := range missing {
+						if m.Seq == x {
+							who = append(who, fmt.Sprint(x, "=", m.Body))
+						}
+					}
+				}
+				t.Fatalf("member %d (node %d): %d messages, missing %v (%v): %v; other frames: %v", i, i%3, len(seqs), missing, who, err, evs)
+			}
+			switch o.Type {
+			case protocol.TypeError:
+				t.Fatalf("member %d got error %+v", i, o)
+			case protocol.TypeAck:
+				mu.Lock()
+				acked = append(acked, o.Message.Seq)
+				mu.Unlock()
+			default:
+				seqs = append(seqs, o.Message.Seq)
+			}
+		}
+		for k, s := range seqs {
+			if s != int64(k+1) {
+				t.Fatalf("member %d (node %d) got seqs out of order or with gaps: %v", i, i%3, seqs)
+			}
+		}
+	}
+	// Collect remaining acks.
+	for i, c := range conns {
+		for {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= senders*each {
+				break
+			}
+			o, err := c.WaitFor(200*time.Millisecond, func(o protocol.Outbound) bool { return o.Type == protocol.TypeAck })
+			if err != nil {
+				break
+			}
+			_ = i
+			mu.Lock()
+			acked = append(acked, o.Message.Seq)
+			mu.Unlock()
+		}
+	}
+	sort.Slice(acked, func(i, j int) bool { return acked[i] < acked[j] })
+	if len(acked) != senders*each {
+		t.Fatalf("%d acks, want %d", len(acked), senders*each)
+	}
+	for k, s := range acked {
+		if s != int64(k+1) {
+			t.Fatalf("acked seqs not 1..%d: %v", senders*each, acked)
+		}
+	}
+}
+
+func TestSyncRecoversMissedMessages(t *testing.T) {
+	cl := apitest.NewCluster(t, 2, apitest.Options{})
+	a, b := cl.Register("sa"), cl.Register("sb")
+	room := cl.Befriend(a, b)
+	ca := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	for i := 1; i <= 7; i++ {
+		ca.SendMsg(room, fmt.Sprint("m", i), fmt.Sprint("m", i))
+		if o, err := ca.Ack(fmt.Sprint("m", i), wait); err != nil || o.Type != protocol.TypeAck {
+			t.Fatalf("ack %d: %+v %v", i, o, err)
+		}
+	}
+	// B was offline; it connects to the other node and syncs from seq 3.
+	cb := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	cb.Send(map[string]any{"type": "sync", "rooms": map[string]int64{room: 3}})
+	seqs := collect(t, cb, room, 4)
+	if fmt.Sprint(seqs) != "[4 5 6 7]" {
+		t.Fatalf("sync: %v", seqs)
+	}
+	o, err := cb.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeSynced })
+	if err != nil || o.RoomID != room || o.LastSeq != 7 || o.More {
+		t.Fatalf("synced: %+v %v", o, err)
+	}
+	// Idempotent retry over the socket: the same ack, nothing new stored.
+	ca.SendMsg(room, "again", "m3")
+	if o, err := ca.Ack("m3", wait); err != nil || o.Message.Seq != 3 || o.Message.Body != "m3" {
+		t.Fatalf("retry ack: %+v %v", o, err)
+	}
+	var h struct{ Messages []struct{ Seq int64 } }
+	cl.Do("GET", "/v1/rooms/"+room+"/messages", a.Token, nil).JSON(t, &h)
+	if len(h.Messages) != 7 {
+		t.Fatalf("%d messages stored, want 7", len(h.Messages))
+	}
+	// Read over the socket shows in conversations.
+	cb.Send(map[string]any{"type": "read", "room_id": room, "seq": 7})
+	time.Sleep(200 * time.Millisecond)
+	var cs struct {
+		Conversations []struct{ Unread int64 }
+	}
+	cl.Do("GET", "/v1/conversations", b.Token, nil).JSON(t, &cs)
+	if len(cs.Conversations) != 1 || cs.Conversations[0].Unread != 0 {
+		t.Fatalf("unread after read: %+v", cs)
+	}
+}
+
+func TestRESTSendDeliversOverWebSocket(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	a, b := cl.Register("ra"), cl.Register("rb")
+	room := cl.Befriend(a, b)
+	cb := apitest.DialWS(t, cl.Nodes[0].URL, b.Token)
+	time.Sleep(200 * time.Millisecond)
+	if r := cl.Do("POST", "/v1/rooms/"+room+"/messages", a.Token, map[string]string{"body": "via rest", "client_msg_id": "r1"}); r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	if o, err := cb.WaitFor(wait, isMsg(room)); err != nil || o.Message.Body != "via rest" {
+		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+func TestEventsChangeSubscriptions(t *testing.T) {
+	cl := apitest.NewCluster(t, 2, apitest.Options{})
+	a, b := cl.Register("ea"), cl.Register("eb")
+	cb := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	ca := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	time.Sleep(200 * time.Millisecond)
+	// B learns of the request and of the friendship live, and then gets
+	// messages of the new room without reconnecting.
+	r := cl.Do("POST", "/v1/friend-requests", a.Token, map[string]string{"account": b.Account})
+	if r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	if _, err := cb.WaitFor(wait, func(o protocol.Outbound) bool { return o.Event == protocol.EventFriendRequest }); err != nil {
+		t.Fatal("friend_request event:", err)
+	}
+	var req struct{ Request struct{ ID string } }
+	r.JSON(t, &req)
+	cl.Do("POST", "/v1/friend-requests/"+req.Request.ID+"/accept", b.Token, nil)
+	ev, err := ca.WaitFor(wait, func(o protocol.Outbound) bool { return o.Event == protocol.EventFriendAdded })
+	if err != nil || !strings.Contains(string(ev.Data), b.Account) {
+		t.Fatalf("friend_added: %+v %v", ev, err)
+	}
+	if _, err := cb.WaitFor(wait, func(o protocol.Outbound) bool { return o.Event == protocol.EventFriendAdded }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var is struct {
+		RoomID string `json:"room_id"`
+	}
+	cl.Do("GET", "/v1/friends/"+b.Account, a.Token, nil).JSON(t, &is)
+	ca.SendMsg(is.RoomID, "new friend", "n1")
+	if o, err := cb.WaitFor(wait, isMsg(is.RoomID)); err != nil || o.Message.Body != "new friend" {
+		t.Fatalf("message in new room: %+v %v", o, err)
+	}
+}
+
+func TestBadFramesAndUpgrades(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{}, func(o *gateway.Options) {
+		o.AllowedOrigins = []string{"https://chat.example"}
+		o.MaxConnsPerUser = 2
+	})
+	u := cl.Register("bad")
+	url := cl.Nodes[0].URL
+	if _, err := apitest.TryDialWS(url, "", nil); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no token: %v", err)
+	}
+	if _, err := apitest.TryDialWS(url, "nonsense", nil); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bad token: %v", err)
+	}
+	if _, err := apitest.TryDialWS(url, u.Token, http.Header{"Origin": {"https://evil.example"}}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("foreign origin: %v", err)
+	}
+	if c, err := apitest.TryDialWS(url+"?access_token="+u.Token, "", http.Header{"Origin": {"https://chat.example"}}); err != nil {
+		t.Fatalf("query token + allowed origin: %v", err)
+	} else {
+		c.Conn.Close()
+	}
+	c := apitest.DialWS(t, url, u.Token)
+	for _, f := range []string{
+		`{"type":"dance"}`,
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":"c","extra":1}`,
+		`{"type":"send","room_id":"r","client_msg_id":"c"}`,
+		`{"type":"ping","room_id":"r"}`,
+		`{"type":"read","room_id":"r"}`,
+		`[1,2]`,
+	} {
+		c.Send(f)
+		o, err := c.Next(wait)
+		if err != nil || o.Type != protocol.TypeError || o.Code != protocol.CodeInvalidArgument {
+			t.Fatalf("%s: %+v %v", f, o, err)
+		}
+	}
+	c.Send(`{"type":"send","room_id":"r","body":"x","client_msg_id":"keep-me","bogus":true}`)
+	if o, _ := c.Next(wait); o.ClientMsgID != "keep-me" {
+		t.Fatalf("error lacks client_msg_id: %+v", o)
+	}
+	c.Send(`{"type":"ping"}`)
+	if o, err := c.Next(wait); err != nil || o.Type != protocol.TypePong {
+		t.Fatalf("still alive? %+v %v", o, err)
+	}
+	// The per-user connection limit (2 here: c and one more).
+	c2 := apitest.DialWS(t, url, u.Token)
+	_ = c2
+	c3, err := apitest.TryDialWS(url, u.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := c3.CloseCode(wait); code != ws.StatusPolicyViolation {
+		t.Fatalf("third connection: close %d", code)
+	}
+	// Malformed JSON closes with 1007; an oversized frame with 1009.
+	c.Send(`{"type":`)
+	if code := c.CloseCode(wait); code != ws.StatusInvalidFramePayloadData {
+		t.Fatalf("malformed: close %d (%v)", code, c.Err())
+	}
+	c4 := apitest.DialWS(t, url, u.Token)
+	c4.Send(`{"type":"send","room_id":"r","client_msg_id":"big","body":"` + strings.Repeat("x", 70<<10) + `"}`)
+	if code := c4.CloseCode(wait); code != ws.StatusMessageTooBig {
+		t.Fatalf("oversized: close %d (%v)", code, c4.Err())
+	}
+}
+
+func TestDrainSendsReconnect(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	u := cl.Register("dr")
+	var cs []*apitest.WS
+	for i := 0; i < 3; i++ {
+		cs = append(cs, apitest.DialWS(t, cl.Nodes[0].URL, u.Token))
+	}
+	done := make(chan struct{})
+	go func() {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		cl.Nodes[0].GW.Drain(ctx)
+		close(done)
+	}()
+	for _, c := range cs {
+		o, err := c.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeReconnect })
+		if err != nil || o.Reason == "" {
+			t.Fatalf("reconnect: %+v %v", o, err)
+		}
+		if code := c.CloseCode(wait); code != ws.StatusGoingAway {
+			t.Fatalf("close code %d", code)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("drain did not finish")
+	}
+	if !cl.Nodes[0].GW.Draining() {
+		t.Fatal("not draining")
+	}
+	if _, err := apitest.TryDialWS(cl.Nodes[0].URL, u.Token, nil); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("upgrade while draining: %v", err)
+	}
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

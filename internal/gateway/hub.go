@@ -1,0 +1,453 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+)
+
+// hub is the node's routing table: which local users are online, which
+// rooms they are in, and which bus channels the node therefore needs. The
+// subscriptions themselves are reconciled by one goroutine, in batches, so
+// a burst of connects costs a few SUBSCRIBE commands rather than one each.
+type hub struct {
+	log *zap.Logger
+	bus bus.Bus
+
+	mu    sync.RWMutex
+	users map[string]*user // online users
+	rooms map[string]*room // rooms with at least one online member here
+	subs  map[string]bool  // channels subscribed (owned by reconcile)
+	want  map[string]bool  // channels wanted
+	kick  chan struct{}
+
+	fill func(r *room) // gap filler (the gateway's store read)
+}
+
+type user struct {
+	id    string
+	conns map[*client]struct{}
+	rooms map[string]time.Time // room -> when membership was last confirmed
+}
+
+// room is a room with local members and its delivery order state.
+type room struct {
+	id      string
+	members map[string]*user
+
+	dead atomic.Bool // no local members any more
+
+	ordMu   sync.Mutex
+	last    int64            // highest seq delivered here; -1: not known yet
+	pending map[int64][]byte // out-of-order frames waiting for a gap
+	timer   *time.Timer
+}
+
+func newHub(b bus.Bus, log *zap.Logger) *hub {
+	return &hub{log: log, bus: b, users: map[string]*user{}, rooms: map[string]*room{},
+		subs: map[string]bool{}, want: map[string]bool{}, kick: make(chan struct{}, 1)}
+}
+
+func (h *hub) wake() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run reconciles subscriptions until ctx ends.
+func (h *hub) run(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		case <-t.C: // retries failed (un)subscriptions
+		}
+		h.reconcile(ctx)
+	}
+}
+
+func (h *hub) reconcile(ctx context.Context) {
+	h.mu.RLock()
+	var add, del []string
+	for ch := range h.want {
+		if !h.subs[ch] {
+			add = append(add, ch)
+		}
+	}
+	for ch := range h.subs {
+		if !h.want[ch] {
+			del = append(del, ch)
+		}
+	}
+	h.mu.RUnlock()
+	const batch = 512
+	for len(add) > 0 {
+		n := min(batch, len(add))
+		if err := h.bus.Subscribe(ctx, add[:n]...); err != nil {
+			h.log.Warn("subscribe failed; will retry", zap.Int("channels", n), zap.Error(err))
+			break
+		}
+		h.mu.Lock()
+		for _, ch := range add[:n] {
+			h.subs[ch] = true
+		}
+		h.mu.Unlock()
+		add = add[n:]
+	}
+	for len(del) > 0 {
+		n := min(batch, len(del))
+		if err := h.bus.Unsubscribe(ctx, del[:n]...); err != nil {
+			h.log.Warn("unsubscribe failed; will retry", zap.Int("channels", n), zap.Error(err))
+			break
+		}
+		h.mu.Lock()
+		for _, ch := range del[:n] {
+			delete(h.subs, ch)
+		}
+		h.mu.Unlock()
+		del = del[n:]
+	}
+}
+
+// join registers a connection of uid, in rooms. It returns false when the
+// user already has max connections here.
+func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[c.uid]
+	if u == nil {
+		u = &user{id: c.uid, conns: map[*client]struct{}{}, rooms: map[string]time.Time{}}
+		h.users[c.uid] = u
+		h.want[bus.UserChannel(c.uid)] = true
+	}
+	if max > 0 && len(u.conns) >= max {
+		if len(u.conns) == 0 {
+			h.dropUserLocked(u)
+		}
+		return false
+	}
+	u.conns[c] = struct{}{}
+	for i, id := range rooms {
+		if r := h.addRoomLocked(u, id); r != nil && i < len(heads) {
+			r.last = heads[i]
+		}
+	}
+	h.wake()
+	return true
+}
+
+// addRoomLocked adds room id to u; it returns the room when it is new on
+// this node (its delivery baseline is then the caller's to set).
+func (h *hub) addRoomLocked(u *user, id string) (created *room) {
+	_, ok := u.rooms[id]
+	u.rooms[id] = time.Now()
+	if ok {
+		return nil
+	}
+	r := h.rooms[id]
+	if r == nil {
+		r = &room{id: id, members: map[string]*user{}, last: -1}
+		h.rooms[id] = r
+		h.want[bus.RoomChannel(id)] = true
+		created = r
+	}
+	r.members[u.id] = u
+	return created
+}
+
+func (h *hub) removeRoomLocked(u *user, id string) {
+	if _, ok := u.rooms[id]; !ok {
+		return
+	}
+	delete(u.rooms, id)
+	if r := h.rooms[id]; r != nil {
+		delete(r.members, u.id)
+		if len(r.members) == 0 {
+			r.stop()
+			delete(h.rooms, id)
+			delete(h.want, bus.RoomChannel(id))
+		}
+	}
+}
+
+func (h *hub) dropUserLocked(u *user) {
+	for id := range u.rooms {
+		h.removeRoomLocked(u, id)
+	}
+	delete(h.users, u.id)
+	delete(h.want, bus.UserChannel(u.id))
+}
+
+// leave unregisters a connection.
+func (h *hub) leave(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[c.uid]
+	if u == nil {
+		return
+	}
+	delete(u.conns, c)
+	if len(u.conns) == 0 {
+		h.dropUserLocked(u)
+		h.wake()
+	}
+}
+
+// setRoom adds or removes a room of an online user (events).
+func (h *hub) setRoom(uid, roomID string, in bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[uid]
+	if u == nil || roomID == "" {
+		return
+	}
+	if in {
+		h.addRoomLocked(u, roomID)
+	} else {
+		h.removeRoomLocked(u, roomID)
+	}
+	h.wake()
+}
+
+// isMember reports whether the node knows uid to be in roomID, confirmed
+// within ttl (events keep it current; the ttl bounds the harm of a lost one).
+func (h *hub) isMember(uid, roomID string, ttl time.Duration) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	u := h.users[uid]
+	if u == nil {
+		return false
+	}
+	at, ok := u.rooms[roomID]
+	return ok && time.Since(at) < ttl
+}
+
+// resetRooms replaces an online user's rooms with the store's list.
+func (h *hub) resetRooms(uid string, rooms []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[uid]
+	if u == nil {
+		return
+	}
+	keep := make(map[string]bool, len(rooms))
+	for _, id := range rooms {
+		keep[id] = true
+		h.addRoomLocked(u, id)
+	}
+	for id := range u.rooms {
+		if !keep[id] {
+			h.removeRoomLocked(u, id)
+		}
+	}
+	h.wake()
+}
+
+// toUser writes frame to every connection of uid.
+func (h *hub) toUser(uid string, frame []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if u := h.users[uid]; u != nil {
+		for c := range u.conns {
+			c.send(frame)
+		}
+	}
+}
+
+// toRoom writes frame to every local connection of every member of r.
+func (h *hub) toRoom(r *room, frame []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, u := range r.members {
+		for c := range u.conns {
+			c.send(frame)
+			n++
+		}
+	}
+	return n
+}
+
+func (h *hub) room(id string) *room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[id]
+}
+
+// roomIDs lists the rooms with local members.
+func (h *hub) roomIDs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]string, 0, len(h.rooms))
+	for id := range h.rooms {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// userIDs lists the online users.
+func (h *hub) userIDs() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]string, 0, len(h.users))
+	for id := range h.users {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// resubscribeAll forgets what is subscribed so reconcile subscribes every
+// wanted channel again (after the bus lost its connection), and resets the
+// rooms' delivery order: what was missed is recovered by clients' sync.
+func (h *hub) resubscribeAll() {
+	h.mu.Lock()
+	h.subs = map[string]bool{}
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.ordMu.Lock()
+		r.last, r.pending = -1, nil
+		r.ordMu.Unlock()
+	}
+	h.wake()
+}
+
+// stop marks the room dead; a pending gap fill then does nothing. It is
+// called under hub.mu, so it must not take ordMu (deliver takes ordMu, then
+// hub.mu).
+func (r *room) stop() { r.dead.Store(true) }
+
+// maxPending bounds the out-of-order frames kept per room; past it the
+// gap is filled from the store at once.
+const maxPending = 256
+
+// gapWait is how long an out-of-order message waits for the missing ones
+// before they are read from the store.
+const gapWait = 150 * time.Millisecond
+
+// deliver puts a published message in seq order for this node: in order, it
+// goes out at once; ahead of a gap, it waits (bounded) for the gap to fill
+// from the bus or the store; behind, it is a duplicate and dropped.
+func (h *hub) deliver(r *room, seq int64, frame []byte) (sent int) {
+	r.ordMu.Lock()
+	defer r.ordMu.Unlock()
+	switch {
+	case r.last < 0 || seq == r.last+1:
+		r.last = seq
+		sent += h.toRoom(r, frame)
+		for {
+			f, ok := r.pending[r.last+1]
+			if !ok {
+				break
+			}
+			delete(r.pending, r.last+1)
+			r.last++
+			sent += h.toRoom(r, f)
+		}
+		if len(r.pending) == 0 && r.timer != nil {
+			r.timer.Stop()
+			r.timer = nil
+		}
+	case seq <= r.last:
+		// already delivered
+	default:
+		if r.pending == nil {
+			r.pending = map[int64][]byte{}
+		}
+		cp := make([]byte, len(frame))
+		copy(cp, frame)
+		r.pending[seq] = cp
+		if r.timer == nil && h.fill != nil {
+			wait := gapWait
+			if len(r.pending) >= maxPending {
+				wait = 0
+			}
+			r.timer = time.AfterFunc(wait, func() { h.fill(r) })
+		}
+	}
+	return sent
+}
+
+// filled delivers messages read from the store for a gap. frames are the
+// store's answer for seqs after some earlier r.last: contiguous except for
+// holes old enough to be permanent (service.After skips only those), so
+// every frame beyond the current r.last can go out in order. Then what was
+// pending beyond them follows. more asks for the next page at once;
+// otherwise a gap still open is read again after gapWait.
+func (h *hub) filled(r *room, frames []seqFrame, more bool) {
+	r.ordMu.Lock()
+	defer r.ordMu.Unlock()
+	r.timer = nil
+	if r.last < 0 {
+		return // reset since the read began (bus reconnect)
+	}
+	for _, f := range frames {
+		if f.seq > r.last {
+			r.last = f.seq
+			delete(r.pending, f.seq)
+			h.toRoom(r, f.frame)
+		}
+	}
+	for {
+		f, ok := r.pending[r.last+1]
+		if !ok {
+			break
+		}
+		delete(r.pending, r.last+1)
+		r.last++
+		h.toRoom(r, f)
+	}
+	lo := int64(1<<63 - 1)
+	for s := range r.pending {
+		if s <= r.last {
+			delete(r.pending, s)
+		} else {
+			lo = min(lo, s)
+		}
+	}
+	if len(r.pending) > 0 && lo-r.last > maxGap {
+		// Far behind (the node lost track): do not replay history to
+		// connected clients; they recover older messages with sync.
+		r.last = lo - 1
+		h.flushLocked(r)
+	}
+	if len(r.pending) > 0 && h.fill != nil {
+		wait := gapWait
+		if more {
+			wait = 0
+		}
+		r.timer = time.AfterFunc(wait, func() { h.fill(r) })
+	}
+}
+
+// maxGap is the largest gap a node fills from the store by itself.
+const maxGap = 1000
+
+func (h *hub) flushLocked(r *room) {
+	for {
+		f, ok := r.pending[r.last+1]
+		if !ok {
+			return
+		}
+		delete(r.pending, r.last+1)
+		r.last++
+		h.toRoom(r, f)
+	}
+}
+
+type seqFrame struct {
+	seq   int64
+	frame []byte
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	conns       prometheus.GaugeFunc
+	framesIn    prometheus.Counter
+	framesOut   prometheus.Counter
+	stored      prometheus.Counter
+	deliveries  prometheus.Counter
+	publishLat  prometheus.Histogram
+	slowDropped prometheus.CounterFunc
+	busResub    prometheus.Counter
+	rejected    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
+	m := &metrics{
+		conns: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "im_gateway_connections", Help: "Open WebSocket connections on this node.",
+		}, func() float64 { return float64(g.ws.Len()) }),
+		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_frames_in_total", Help: "Client frames received."}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_frames_out_total", Help: "Frames queued to clients."}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_messages_stored_total", Help: "Messages stored and acked by this node."}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_deliveries_total", Help: "Room messages queued to local connections."}),
+		publishLat: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "im_gateway_send_seconds", Help: "Time from a send frame to its ack (store and publish).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		slowDropped: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "im_gateway_slow_consumers_total", Help: "Connections closed because their write queue overflowed.",
+		}, func() float64 { return float64(g.ws.Stats().SlowConsumers) }),
+		busResub: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_bus_reconnects_total", Help: "Times the bus reconnected and resubscribed."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "im_gateway_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
+			m.publishLat, m.slowDropped, m.busResub, m.rejected} {
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}

@@ -1,0 +1,164 @@
+// Package httpapi is the REST API of the contract over go-chi: small
+// handlers that decode, call the service and encode, and middleware that
+// each do one thing (recovery, logging, metrics, CORS, authentication).
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/service"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+// Options configure the server; the zero value works.
+type Options struct {
+	MaxBody        int64    // request body limit; default 64 KiB
+	AllowedOrigins []string // CORS allowlist; empty: no cross-origin access
+	// TrustProxy takes the client address from X-Forwarded-For's first
+	// entry (only behind a proxy that sets it).
+	TrustProxy bool
+	// Ready reports whether the dependencies are reachable (/readyz).
+	Ready func(ctx context.Context) error
+	// Mount adds routes (the web client, /ws in standalone mode).
+	Mount func(r chi.Router)
+	// Registry receives the HTTP metrics; nil: a private registry.
+	Registry *prometheus.Registry
+}
+
+// Server is the REST API.
+type Server struct {
+	svc      *service.Service
+	verifier *auth.Verifier
+	jwks     func() ([]byte, error)
+	log      *zap.Logger
+	opts     Options
+	router   chi.Router
+	metrics  *metrics
+}
+
+// New builds the API. jwks returns the JWKS document to serve.
+func New(svc *service.Service, verifier *auth.Verifier, jwks func() ([]byte, error), log *zap.Logger, opts Options) *Server {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 10
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{svc: svc, verifier: verifier, jwks: jwks, log: log, opts: opts, metrics: newMetrics(opts.Registry)}
+	s.router = s.routes()
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the chi router (the route-list test walks it).
+func (s *Server) Router() chi.Router { return s.router }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.accessLog, s.instrument, securityHeaders, s.cors)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such route"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{protocol.CodeInvalidArgument, "method not allowed"}})
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+	r.Get("/.well-known/jwks.json", s.jwksHandler)
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Post("/auth/email-code", s.emailCode)
+		r.Post("/auth/register", s.register)
+		r.Post("/auth/login", s.login)
+		r.Post("/auth/refresh", s.refresh)
+		r.Post("/auth/logout", s.logout)
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Get("/me", s.me)
+			r.Patch("/me", s.updateMe)
+			r.Get("/users/{account}", s.user)
+
+			r.Get("/friends", s.friends)
+			r.Get("/friends/{account}", s.isFriend)
+			r.Delete("/friends/{account}", s.deleteFriend)
+			r.Post("/friend-requests", s.sendFriendRequest)
+			r.Get("/friend-requests", s.friendRequests)
+			r.Post("/friend-requests/{id}/accept", s.acceptFriendRequest)
+			r.Post("/friend-requests/{id}/decline", s.declineFriendRequest)
+
+			r.Post("/groups", s.createGroup)
+			r.Get("/groups", s.groups)
+			r.Get("/groups/{id}", s.group)
+			r.Delete("/groups/{id}", s.disbandGroup)
+			r.Post("/groups/{id}/members", s.addGroupMembers)
+			r.Delete("/groups/{id}/members/{account}", s.removeGroupMember)
+
+			r.Get("/conversations", s.conversations)
+			r.Get("/rooms/{id}/messages", s.history)
+			r.Post("/rooms/{id}/messages", s.sendMessage)
+			r.Post("/rooms/{id}/read", s.markRead)
+		})
+	})
+	if s.opts.Mount != nil {
+		s.opts.Mount(r)
+	}
+	return r
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			s.log.Warn("not ready", zap.Error(err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready"})
+}
+
+func (s *Server) jwksHandler(w http.ResponseWriter, r *http.Request) {
+	b, err := s.jwks()
+	if err != nil {
+		s.writeError(w, r, protocol.Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+// clientIP is the address rate limits count against.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.opts.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,286 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// Field limits.
+const (
+	MinPassword    = 8
+	MaxPassword    = 128
+	MaxNickname    = 32 // characters
+	MaxAvatar      = 512
+	MaxGroupName   = 64
+	MaxGroupInfo   = 500
+	MaxRequestNote = 200
+)
+
+func invalid(format string, args ...any) error {
+	return protocol.Errorf(protocol.CodeInvalidArgument, format, args...)
+}
+
+// Session is what register, login and refresh return.
+type Session struct {
+	User *store.User
+	auth.Pair
+}
+
+// RequestEmailCode sends a verification code to email. The answer does not
+// depend on whether the address is registered.
+func (s *Service) RequestEmailCode(ctx context.Context, email, ip string) error {
+	e, ok := normalizeEmail(email)
+	if !ok {
+		return invalid("email is not a valid address")
+	}
+	return s.code.Request(ctx, e, ip)
+}
+
+// RegisterInput is the body of a registration.
+type RegisterInput struct {
+	Email, Code, Account, Password, Nickname string
+}
+
+func validPassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < MinPassword || n > MaxPassword || !utf8.ValidString(p) {
+		return invalid("password must be %d-%d characters", MinPassword, MaxPassword)
+	}
+	return nil
+}
+
+func validNickname(n string) error {
+	if strings.TrimSpace(n) == "" || utf8.RuneCountInString(n) > MaxNickname || !utf8.ValidString(n) {
+		return invalid("nickname must be 1-%d characters", MaxNickname)
+	}
+	for _, r := range n {
+		if r < 0x20 || r == 0x7f {
+			return invalid("nickname must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// Register creates an account from a verified email.
+func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*Session, error) {
+	email, ok := normalizeEmail(in.Email)
+	if !ok {
+		return nil, invalid("email is not a valid address")
+	}
+	if len(in.Code) != 6 || strings.Trim(in.Code, "0123456789") != "" {
+		return nil, invalid("code must be 6 digits")
+	}
+	if !validAccount(in.Account) {
+		return nil, invalid("account must be 3-32 characters of a-z, 0-9, _, . and -")
+	}
+	if err := validPassword(in.Password); err != nil {
+		return nil, err
+	}
+	nick := strings.TrimSpace(in.Nickname)
+	if nick == "" {
+		nick = in.Account
+	}
+	if err := validNickname(nick); err != nil {
+		return nil, err
+	}
+	if ok, retry, err := s.rl.Hit(ctx, "reg:ip:"+ip, s.lim.RegisterPerIP); err != nil {
+		return nil, protocol.Unavailable(err)
+	} else if !ok {
+		return nil, protocol.RateLimited(retry)
+	}
+	// Check the code first (counting wrong tries), then that the names are
+	// free, and only then use the code up, so a taken account name does not
+	// burn a good code. The unique indexes settle any remaining race.
+	if err := s.code.Check(ctx, email, in.Code); err != nil {
+		return nil, err
+	}
+	if _, err := s.st.UserByAccount(ctx, in.Account); err == nil {
+		return nil, protocol.Errorf(protocol.CodeConflict, "account is taken")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, storeErr("register", err)
+	}
+	if _, err := s.st.UserByEmail(ctx, email); err == nil {
+		return nil, protocol.Errorf(protocol.CodeConflict, "email is already registered")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, storeErr("register", err)
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, protocol.Internal(err)
+	}
+	if err := s.code.Consume(ctx, email, in.Code); err != nil {
+		return nil, err
+	}
+	now := s.nowUTC()
+	u := &store.User{ID: s.newID(), Account: in.Account, Email: email, PasswordHash: hash,
+		Nickname: nick, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return nil, protocol.Errorf(protocol.CodeConflict, "account or email is taken")
+		}
+		return nil, storeErr("register", err)
+	}
+	return s.startSession(ctx, u)
+}
+
+func (s *Service) startSession(ctx context.Context, u *store.User) (*Session, error) {
+	p, err := s.sess.Start(ctx, u.ID)
+	if err != nil {
+		return nil, storeErr("session", err)
+	}
+	return &Session{User: u, Pair: p}, nil
+}
+
+var errBadLogin = protocol.Errorf(protocol.CodeUnauthenticated, "wrong account or password")
+
+// Login checks a password for an account or email. Failures are counted per
+// account and per client address; past the limit the answer is rate_limited
+// for existing and unknown accounts alike.
+func (s *Service) Login(ctx context.Context, login, password, ip string) (*Session, error) {
+	login = strings.ToLower(strings.TrimSpace(login))
+	if login == "" || len(login) > 254 || password == "" || len(password) > 4*MaxPassword {
+		return nil, invalid("login and password are required")
+	}
+	if over, retry, err := s.rl.Peek(ctx, "login:a:"+login, s.lim.LoginPerAccount); err != nil {
+		return nil, protocol.Unavailable(err)
+	} else if over {
+		return nil, protocol.RateLimited(retry)
+	}
+	if over, retry, err := s.rl.Peek(ctx, "login:ip:"+ip, s.lim.LoginPerIP); err != nil {
+		return nil, protocol.Unavailable(err)
+	} else if over {
+		return nil, protocol.RateLimited(retry)
+	}
+	var u *store.User
+	var err error
+	if strings.Contains(login, "@") {
+		u, err = s.st.UserByEmail(ctx, login)
+	} else {
+		u, err = s.st.UserByAccount(ctx, login)
+	}
+	ok := false
+	switch {
+	case err == nil:
+		ok, err = auth.VerifyPassword(u.PasswordHash, password)
+		if err != nil {
+			return nil, protocol.Internal(err)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		auth.DummyVerify(password) // same time as a real check
+	default:
+		return nil, storeErr("login", err)
+	}
+	if !ok {
+		_, _, _ = s.rl.Hit(ctx, "login:a:"+login, s.lim.LoginPerAccount)
+		_, _, _ = s.rl.Hit(ctx, "login:ip:"+ip, s.lim.LoginPerIP)
+		return nil, errBadLogin
+	}
+	_ = s.rl.Reset(ctx, "login:a:"+login)
+	return s.startSession(ctx, u)
+}
+
+// Refresh rotates a refresh token.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Session, error) {
+	if refreshToken == "" || len(refreshToken) > 512 {
+		return nil, invalid("refresh_token is required")
+	}
+	p, err := s.sess.Refresh(ctx, refreshToken)
+	if errors.Is(err, auth.ErrInvalidToken) {
+		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "refresh token is invalid, expired or already used")
+	}
+	if err != nil {
+		return nil, storeErr("refresh", err)
+	}
+	u, err := s.st.UserByID(ctx, p.UserID)
+	if err != nil {
+		return nil, storeErr("refresh", err)
+	}
+	return &Session{User: u, Pair: p}, nil
+}
+
+// Logout ends the refresh token's session family.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	if refreshToken == "" || len(refreshToken) > 512 {
+		return invalid("refresh_token is required")
+	}
+	if err := s.sess.Logout(ctx, refreshToken); err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+		return storeErr("logout", err)
+	}
+	return nil
+}
+
+// Me returns the caller's own user.
+func (s *Service) Me(ctx context.Context, uid string) (*store.User, error) {
+	u, err := s.st.UserByID(ctx, uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "the account no longer exists")
+	}
+	return u, storeErr("me", err)
+}
+
+// ProfileInput holds the fields to change; nil leaves a field alone.
+type ProfileInput struct {
+	Nickname *string
+	Avatar   *string
+	Sex      *int
+}
+
+// UpdateProfile changes the caller's profile.
+func (s *Service) UpdateProfile(ctx context.Context, uid string, in ProfileInput) (*store.User, error) {
+	if in.Nickname != nil {
+		n := strings.TrimSpace(*in.Nickname)
+		if err := validNickname(n); err != nil {
+			return nil, err
+		}
+		in.Nickname = &n
+	}
+	if in.Avatar != nil {
+		a := *in.Avatar
+		if len(a) > MaxAvatar || !utf8.ValidString(a) {
+			return nil, invalid("avatar must be at most %d bytes", MaxAvatar)
+		}
+		if a != "" && !strings.HasPrefix(a, "https://") && !strings.HasPrefix(a, "http://") {
+			return nil, invalid("avatar must be an http(s) URL")
+		}
+	}
+	if in.Sex != nil && (*in.Sex < 0 || *in.Sex > 2) {
+		return nil, invalid("sex must be 0 (unset), 1 or 2")
+	}
+	u, err := s.st.UpdateProfile(ctx, uid, in.Nickname, in.Avatar, in.Sex)
+	return u, storeErr("profile", err)
+}
+
+// userByAccount finds a user or answers not_found.
+func (s *Service) userByAccount(ctx context.Context, account string) (*store.User, error) {
+	account = strings.ToLower(strings.TrimSpace(account))
+	if !validAccount(account) {
+		return nil, protocol.Errorf(protocol.CodeNotFound, "no such user")
+	}
+	u, err := s.st.UserByAccount(ctx, account)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such user"}
+	}
+	return u, storeErr("user", err)
+}
+
+// LookupUser finds a user by account and tells whether they are the caller's
+// friend.
+func (s *Service) LookupUser(ctx context.Context, uid, account string) (*store.User, bool, error) {
+	u, err := s.userByAccount(ctx, account)
+	if err != nil {
+		return nil, false, err
+	}
+	if u.ID == uid {
+		return u, false, nil
+	}
+	_, err = s.st.Friendship(ctx, uid, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, false, nil
+	}
+	return u, err == nil, storeErr("user", err)
+}

@@ -1,0 +1,358 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// MaxPage is the largest history page.
+const MaxPage = 100
+
+// maxSeqTries bounds the retries of one send when seqs collide (after Redis
+// lost its counters, or under heavy contention).
+const maxSeqTries = 50
+
+// SendInput is one message to send.
+type SendInput struct {
+	UserID, RoomID, Body, ClientMsgID string
+	// MemberChecked skips the membership read when the caller (the gateway,
+	// with its event-invalidated cache) already knows the user is a member.
+	MemberChecked bool
+}
+
+// CheckMember answers forbidden unless uid is a member of roomID.
+func (s *Service) CheckMember(ctx context.Context, uid, roomID string) error {
+	if protocol.ValidID("room_id", roomID) != nil {
+		return protocol.Errorf(protocol.CodeNotFound, "no such room")
+	}
+	_, err := s.st.Member(ctx, roomID, uid)
+	if errors.Is(err, store.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeForbidden, "you are not a member of this room")
+	}
+	return storeErr("membership", err)
+}
+
+// AllowSend counts one message for uid against the per-user send rate.
+func (s *Service) AllowSend(ctx context.Context, uid string) error {
+	ok, retry, err := s.rl.Hit(ctx, "send:"+uid+":"+fmt.Sprint(s.now().Unix()), s.lim.SendPerUser)
+	if err != nil {
+		return protocol.Unavailable(err)
+	}
+	if !ok {
+		return protocol.RateLimited(retry)
+	}
+	return nil
+}
+
+func seqKey(roomID string) string { return "seq:{" + roomID + "}" }
+
+// Send stores a message and then publishes it. It returns the stored
+// message; dup is true when the same client_msg_id had already been stored,
+// in which case the first copy is returned and nothing new is stored or
+// published. An error means nothing was acknowledged.
+func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup bool, err error) {
+	if err := protocol.ValidClientMsgID(in.ClientMsgID); err != nil {
+		return nil, false, err
+	}
+	if err := protocol.ValidBody(in.Body); err != nil {
+		return nil, false, err
+	}
+	if !in.MemberChecked {
+		if err := s.CheckMember(ctx, in.UserID, in.RoomID); err != nil {
+			return nil, false, err
+		}
+	}
+	if m, err := s.byClientID(ctx, in); m != nil || err != nil {
+		return m, m != nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
+	defer cancel()
+	m = &store.Message{ID: s.newID(), RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID}
+	for try := 0; ; try++ {
+		if try == maxSeqTries {
+			return nil, false, protocol.Unavailable(fmt.Errorf("send: no free seq after %d tries", try))
+		}
+		seq, err := s.kv.Incr(ctx, seqKey(in.RoomID), 0)
+		if err != nil {
+			return nil, false, protocol.Unavailable(fmt.Errorf("send: seq: %w", err))
+		}
+		m.Seq = seq
+		m.CreatedAt = s.nowUTC()
+		err = s.st.InsertMessage(ctx, m)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrDuplicate) {
+			return nil, false, storeErr("send", err)
+		}
+		// Either this client_msg_id was stored meanwhile (a concurrent
+		// retry), or the seq was taken: the counter is behind the store
+		// (Redis restarted). Raise it past the stored maximum and retry.
+		if first, err := s.byClientID(ctx, in); first != nil || err != nil {
+			return first, first != nil, err
+		}
+		last, err := s.st.LastMessage(ctx, in.RoomID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, false, storeErr("send", err)
+		}
+		if last != nil {
+			if _, err := s.kv.SetMax(ctx, seqKey(in.RoomID), last.Seq); err != nil {
+				return nil, false, protocol.Unavailable(fmt.Errorf("send: seq: %w", err))
+			}
+		}
+	}
+	s.publishMessage(ctx, m)
+	return m, false, nil
+}
+
+func (s *Service) byClientID(ctx context.Context, in SendInput) (*store.Message, error) {
+	m, err := s.st.MessageByClientID(ctx, in.UserID, in.ClientMsgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, storeErr("send", err)
+	}
+	if m.RoomID != in.RoomID {
+		return nil, protocol.Errorf(protocol.CodeConflict, "client_msg_id was already used for another room")
+	}
+	return m, nil
+}
+
+func (s *Service) publishMessage(ctx context.Context, m *store.Message) {
+	frame := protocol.EncodeMessage(protocol.FromStore(m))
+	s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'm', RoomID: m.RoomID, Seq: m.Seq, Frame: frame})
+}
+
+// Page is a page of messages, ascending by seq.
+type Page struct {
+	Messages []store.Message
+	HasMore  bool
+	// Pending is set when the page stopped before a seq gap young enough
+	// that its message may still be being stored: ask again shortly.
+	Pending bool
+}
+
+// After returns messages with seq > after, ascending, stopping before a
+// gap that may still fill. check: verify membership first.
+func (s *Service) After(ctx context.Context, uid, roomID string, after int64, limit int, check bool) (Page, error) {
+	if check {
+		if err := s.CheckMember(ctx, uid, roomID); err != nil {
+			return Page{}, err
+		}
+	}
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	ms, err := s.st.MessagesAfter(ctx, roomID, after, limit+1)
+	if err != nil {
+		return Page{}, storeErr("history", err)
+	}
+	p := Page{Messages: ms}
+	if len(ms) > limit {
+		p.Messages, p.HasMore = ms[:limit], true
+	}
+	// Cut before a young gap: seq is allocated before the insert, so a
+	// missing seq followed by a recent message may be an insert in flight.
+	next := after + 1
+	horizon := s.now().Add(-s.lim.HoleTimeout)
+	for i, m := range p.Messages {
+		if m.Seq != next && m.CreatedAt.After(horizon) {
+			p.Messages, p.HasMore, p.Pending = p.Messages[:i], true, true
+			break
+		}
+		next = m.Seq + 1
+	}
+	return p, nil
+}
+
+// AfterSettled is After, waiting (bounded by the hole timeout) for a young
+// gap to fill or to age into a permanent hole, so that sync never skips a
+// message that was being stored and never loops on a hole.
+func (s *Service) AfterSettled(ctx context.Context, uid, roomID string, after int64, limit int, check bool) (Page, error) {
+	deadline := s.now().Add(s.lim.HoleTimeout + time.Second)
+	for {
+		p, err := s.After(ctx, uid, roomID, after, limit, check)
+		if err != nil || !p.Pending || len(p.Messages) > 0 || s.now().After(deadline) {
+			return p, err
+		}
+		check = false
+		select {
+		case <-ctx.Done():
+			return p, protocol.Unavailable(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Before returns messages with seq < before (0: the newest), ascending.
+func (s *Service) Before(ctx context.Context, uid, roomID string, before int64, limit int) (Page, error) {
+	if err := s.CheckMember(ctx, uid, roomID); err != nil {
+		return Page{}, err
+	}
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	ms, err := s.st.MessagesBefore(ctx, roomID, before, limit+1)
+	if err != nil {
+		return Page{}, storeErr("history", err)
+	}
+	p := Page{Messages: ms}
+	if len(ms) > limit {
+		p.Messages, p.HasMore = ms[:limit], true
+	}
+	sort.Slice(p.Messages, func(i, j int) bool { return p.Messages[i].Seq < p.Messages[j].Seq })
+	return p, nil
+}
+
+// MarkRead records that uid read roomID up to seq (capped at the last seq).
+func (s *Service) MarkRead(ctx context.Context, uid, roomID string, seq int64) error {
+	if seq < 0 {
+		return invalid("seq must not be negative")
+	}
+	if err := s.CheckMember(ctx, uid, roomID); err != nil {
+		return err
+	}
+	last, err := s.st.LastMessage(ctx, roomID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeErr("read", err)
+	}
+	if seq > last.Seq {
+		seq = last.Seq
+	}
+	return storeErr("read", s.st.SetReadSeq(ctx, roomID, uid, seq))
+}
+
+// Conversation is one entry of the conversation list.
+type Conversation struct {
+	RoomID      string            `json:"room_id"`
+	Type        string            `json:"type"`
+	Peer        *protocol.User    `json:"peer,omitempty"`
+	Group       *GroupView        `json:"group,omitempty"`
+	LastSeq     int64             `json:"last_seq"`
+	ReadSeq     int64             `json:"read_seq"`
+	Unread      int64             `json:"unread"`
+	LastMessage *protocol.Message `json:"last_message,omitempty"`
+}
+
+// Conversations lists the caller's rooms with unread counts, newest first.
+func (s *Service) Conversations(ctx context.Context, uid string) ([]Conversation, error) {
+	ms, err := s.st.MembershipsOf(ctx, uid)
+	if err != nil {
+		return nil, storeErr("conversations", err)
+	}
+	out := make([]Conversation, 0, len(ms))
+	for _, m := range ms {
+		r, err := s.st.RoomByID(ctx, m.RoomID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, storeErr("conversations", err)
+		}
+		c := Conversation{RoomID: r.ID, Type: r.Type.String(), ReadSeq: m.ReadSeq}
+		if r.Type == store.RoomDirect {
+			var peer string
+			for _, id := range splitPair(r.PairKey) {
+				if id != uid {
+					peer = id
+				}
+			}
+			if u, err := s.st.UserByID(ctx, peer); err == nil {
+				pu := protocol.PublicUser(u)
+				c.Peer = &pu
+			}
+		} else {
+			n, err := s.st.CountMembers(ctx, r.ID)
+			if err != nil {
+				return nil, storeErr("conversations", err)
+			}
+			g := groupView(r, n)
+			c.Group = &g
+		}
+		last, err := s.st.LastMessage(ctx, r.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, storeErr("conversations", err)
+		}
+		if last != nil {
+			lm := protocol.FromStore(last)
+			c.LastMessage, c.LastSeq = &lm, last.Seq
+			if last.Seq > m.ReadSeq {
+				if c.Unread, err = s.st.CountAfter(ctx, r.ID, m.ReadSeq, uid); err != nil {
+					return nil, storeErr("conversations", err)
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return convTime(out[i]).After(convTime(out[j])) })
+	return out, nil
+}
+
+func convTime(c Conversation) time.Time {
+	if c.LastMessage != nil {
+		return c.LastMessage.CreatedAt
+	}
+	if c.Group != nil {
+		return c.Group.CreatedAt
+	}
+	return time.Time{}
+}
+
+func splitPair(key string) []string {
+	for i := 0; i < len(key); i++ {
+		if key[i] == ':' {
+			return []string{key[:i], key[i+1:]}
+		}
+	}
+	return []string{key}
+}
+
+// RoomsOf returns the ids of the rooms uid belongs to.
+func (s *Service) RoomsOf(ctx context.Context, uid string) ([]string, error) {
+	ms, err := s.st.MembershipsOf(ctx, uid)
+	if err != nil {
+		return nil, storeErr("rooms", err)
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.RoomID
+	}
+	return ids, nil
+}
+
+// SeqHeads returns the highest seq allocated so far in each room (0 when
+// unknown): a gateway's starting point for ordering a room's live messages.
+func (s *Service) SeqHeads(ctx context.Context, roomIDs []string) ([]int64, error) {
+	out := make([]int64, len(roomIDs))
+	for i, id := range roomIDs {
+		v, err := s.kv.Get(ctx, seqKey(id))
+		if errors.Is(err, kv.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, protocol.Unavailable(fmt.Errorf("seq heads: %w", err))
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, protocol.Internal(fmt.Errorf("seq head of %s: %q", id, v))
+		}
+		out[i] = n
+	}
+	return out, nil
+}

@@ -1,0 +1,195 @@
+// Package service is the application core shared by the REST API and the
+// gateway: accounts, friends, groups and messages, with their rules. It
+// speaks only to interfaces (store.Store, kv.KV, bus.Bus), so the same code
+// runs distributed (MongoDB, Redis) and standalone (embedded store, memory).
+//
+// Every error a caller may show is a *protocol.Error; anything else is a bug
+// or an outage and surfaces as internal or unavailable.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/emailcode"
+	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// Limits on lists and sizes; the zero value of Limits gives these.
+type Limits struct {
+	MaxGroupMembers int            // default 500
+	MaxFriends      int            // default 5000
+	LoginPerAccount ratelimit.Rule // failed logins per account; default 10 per 15 minutes
+	LoginPerIP      ratelimit.Rule // failed logins per client address; default 100 per 15 minutes
+	RegisterPerIP   ratelimit.Rule // default 20 an hour
+	SendPerUser     ratelimit.Rule // messages per user; default 50 per second... see defaults
+	StoreTimeout    time.Duration  // bound on one message insert; default 3s
+	HoleTimeout     time.Duration  // a seq gap older than this is taken as permanent; default 10s
+}
+
+func (l *Limits) defaults() {
+	if l.MaxGroupMembers <= 0 {
+		l.MaxGroupMembers = 500
+	}
+	if l.MaxFriends <= 0 {
+		l.MaxFriends = 5000
+	}
+	if l.LoginPerAccount.N == 0 {
+		l.LoginPerAccount = ratelimit.Rule{N: 10, Window: 15 * time.Minute}
+	}
+	if l.LoginPerIP.N == 0 {
+		l.LoginPerIP = ratelimit.Rule{N: 100, Window: 15 * time.Minute}
+	}
+	if l.RegisterPerIP.N == 0 {
+		l.RegisterPerIP = ratelimit.Rule{N: 20, Window: time.Hour}
+	}
+	if l.SendPerUser.N == 0 {
+		l.SendPerUser = ratelimit.Rule{N: 100, Window: time.Second}
+	}
+	if l.StoreTimeout <= 0 {
+		l.StoreTimeout = 3 * time.Second
+	}
+	if l.HoleTimeout <= 0 {
+		l.HoleTimeout = 10 * time.Second
+	}
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store    store.Store
+	KV       kv.KV
+	Bus      bus.Bus // publishing only
+	Sessions *auth.Sessions
+	Codes    *emailcode.Codes
+	Log      *zap.Logger
+	Limits   Limits
+	Now      func() time.Time
+}
+
+// Service implements the product's rules.
+type Service struct {
+	st   store.Store
+	kv   kv.KV
+	bus  bus.Bus
+	sess *auth.Sessions
+	code *emailcode.Codes
+	log  *zap.Logger
+	lim  Limits
+	rl   *ratelimit.Limiter
+	now  func() time.Time
+
+	entropyMu sync.Mutex
+	entropy   io.Reader
+}
+
+// New builds a Service.
+func New(d Deps) *Service {
+	d.Limits.defaults()
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Service{
+		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, log: d.Log,
+		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
+		entropy: ulid.Monotonic(rand.Reader, 0),
+	}
+}
+
+// Store returns the store (the gateway reads memberships through it).
+func (s *Service) Store() store.Store { return s.st }
+
+// Limits returns the limits in force.
+func (s *Service) Limits() Limits { return s.lim }
+
+func (s *Service) newID() string {
+	s.entropyMu.Lock()
+	defer s.entropyMu.Unlock()
+	return ulid.MustNew(ulid.Timestamp(s.now()), s.entropy).String()
+}
+
+func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// storeErr turns a store error into a client-facing one.
+func storeErr(op string, err error) error {
+	var pe *protocol.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return err
+	case errors.Is(err, store.ErrNotFound):
+		return &protocol.Error{Code: protocol.CodeNotFound, Message: "not found", Cause: err}
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return protocol.Unavailable(fmt.Errorf("%s: %w", op, err))
+	default:
+		return protocol.Internal(fmt.Errorf("%s: %w", op, err))
+	}
+}
+
+// publish sends an envelope on a channel. The bus may drop; the store is the
+// truth, so a failure is logged and not returned.
+func (s *Service) publish(ctx context.Context, channel string, env protocol.Envelope) {
+	if s.bus == nil {
+		return
+	}
+	if err := s.bus.Publish(context.WithoutCancel(ctx), channel, env.Marshal()); err != nil {
+		s.log.Warn("bus publish failed", zap.String("channel", channel), zap.Error(err))
+	}
+}
+
+// event publishes an event frame to each user's channel.
+func (s *Service) event(ctx context.Context, name, roomID string, data any, userIDs ...string) {
+	frame := protocol.EncodeEvent(name, data)
+	env := protocol.Envelope{Kind: 'e', RoomID: roomID, Event: name, Frame: frame}
+	for _, u := range userIDs {
+		s.publish(ctx, bus.UserChannel(u), env)
+	}
+}
+
+// normalizeEmail lower-cases and trims; it reports whether the form is
+// acceptable (one @, a dot in the domain, no spaces, at most 254 bytes).
+func normalizeEmail(e string) (string, bool) {
+	e = strings.ToLower(strings.TrimSpace(e))
+	if len(e) < 6 || len(e) > 254 || strings.ContainsAny(e, " \t\r\n<>()[]\\,;:\"") {
+		return e, false
+	}
+	at := strings.IndexByte(e, '@')
+	if at < 1 || at != strings.LastIndexByte(e, '@') {
+		return e, false
+	}
+	dom := e[at+1:]
+	if !strings.Contains(dom, ".") || strings.HasPrefix(dom, ".") || strings.HasSuffix(dom, ".") || strings.Contains(dom, "..") {
+		return e, false
+	}
+	return e, true
+}
+
+func validAccount(a string) bool {
+	if len(a) < 3 || len(a) > 32 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,107 @@
+package wsnet
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Defaults used for zero Options fields.
+const (
+	DefaultMaxMessageSize = 64 << 10
+	DefaultWriteQueue     = 256
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultReadTimeout    = 10 * time.Second
+	DefaultIdleTimeout    = 90 * time.Second
+	DefaultCloseTimeout   = 2 * time.Second
+)
+
+// Options configures a Server. The zero value is ready to use: each zero
+// field takes the default documented on it.
+type Options struct {
+	// Workers is the number of pool goroutines that read frames and call the
+	// Handler. Default: max(32, 16*GOMAXPROCS). The pool is much larger than
+	// the number of CPUs because OnMessage may wait on I/O (storing a message
+	// before acknowledging it) and because a client that stalls in the
+	// middle of a frame holds a worker for up to ReadTimeout. Each worker
+	// costs a goroutine and a 4 KiB read buffer, plus a pooled message
+	// buffer while it reads a message.
+	Workers int
+
+	// MaxMessageSize bounds a message, fragments included. A larger one
+	// closes the connection with status 1009 (Message Too Big) before its
+	// payload is read. Default: 64 KiB.
+	MaxMessageSize int64
+
+	// WriteQueue bounds the messages waiting to be written to one connection
+	// (including the batch being written). When it is full, Send fails and
+	// the connection is closed with status 1008 "slow consumer".
+	// Default: 256.
+	WriteQueue int
+
+	// WriteTimeout bounds one batched write, and the HTTP upgrade response.
+	// Default: 10s.
+	WriteTimeout time.Duration
+
+	// ReadTimeout is how long a client has to finish a frame (or a
+	// fragmented message) once its first byte has been read. Default: 10s.
+	ReadTimeout time.Duration
+
+	// IdleTimeout closes, with status 1001, connections from which nothing
+	// (not even a pong) was received for that long. Checked by one periodic
+	// sweep over all connections, every IdleTimeout/4. Default: 90s;
+	// negative disables it.
+	IdleTimeout time.Duration
+
+	// PingInterval, when positive, makes the server send a ping frame to
+	// connections silent for that long (once per silence), so that clients
+	// that only answer pings are not considered idle. Zero: no server
+	// pings (the application protocol has its own heartbeat).
+	PingInterval time.Duration
+
+	// CloseTimeout bounds how long the server waits for the client to end
+	// the connection after the server's close frame has been written; the
+	// client's bytes are discarded meanwhile. Default: 2s.
+	CloseTimeout time.Duration
+
+	// OnError, when set, receives unexpected internal errors (epoll
+	// failures). Ordinary client misbehaviour and disconnects are reported
+	// through Handler.OnClose and Stats instead.
+	OnError func(error)
+}
+
+// withDefaults fills zero fields and rejects impossible values.
+func (o Options) withDefaults() (Options, error) {
+	if o.Workers == 0 {
+		o.Workers = max(32, 16*runtime.GOMAXPROCS(0))
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.WriteQueue == 0 {
+		o.WriteQueue = DefaultWriteQueue
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.CloseTimeout == 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	switch {
+	case o.Workers < 0:
+		return o, fmt.Errorf("wsnet: Workers %d < 0", o.Workers)
+	case o.MaxMessageSize < 0:
+		return o, fmt.Errorf("wsnet: MaxMessageSize %d < 0", o.MaxMessageSize)
+	case o.WriteQueue < 0:
+		return o, fmt.Errorf("wsnet: WriteQueue %d < 0", o.WriteQueue)
+	case o.WriteTimeout < 0 || o.ReadTimeout < 0 || o.CloseTimeout < 0 || o.PingInterval < 0:
+		return o, fmt.Errorf("wsnet: negative timeout in options")
+	}
+	return o, nil
+}

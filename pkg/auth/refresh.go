@@ -1,0 +1,210 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// DefaultRefreshTTL is the lifetime of a refresh token when
+// Sessions.RefreshTTL is zero.
+const DefaultRefreshTTL = 30 * 24 * time.Hour
+
+// refreshPrefix marks refresh tokens, so they are recognisable in a leak
+// scan and never mistaken for access tokens.
+const refreshPrefix = "rt_"
+
+// refreshRandLen is the number of random bytes in a refresh token.
+const refreshRandLen = 32
+
+// ErrTokenReused is wrapped (together with ErrInvalidToken) by Refresh when
+// an already-rotated refresh token is presented again: the whole family has
+// been revoked.
+var ErrTokenReused = errors.New("auth: refresh token reused; session revoked")
+
+// Pair is what a login, registration or refresh hands to the client.
+type Pair struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int // access token lifetime, seconds
+	UserID       string
+}
+
+// Sessions issues and rotates refresh tokens. Each login starts a family;
+// every refresh consumes the presented token and issues the next one in the
+// same family. Presenting a consumed token again revokes the family, so a
+// stolen token and the legitimate one both stop working.
+type Sessions struct {
+	Tokens     store.Tokens
+	Issuer     *Issuer
+	RefreshTTL time.Duration // zero means DefaultRefreshTTL
+	Now        func() time.Time
+}
+
+// Start begins a new session (family) for userID and returns its first
+// token pair.
+func (s *Sessions) Start(ctx context.Context, userID string) (Pair, error) {
+	if err := s.check(); err != nil {
+		return Pair{}, err
+	}
+	if userID == "" {
+		return Pair{}, errors.New("auth: start session: empty user id")
+	}
+	family, err := randomString(16)
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: start session: %w", err)
+	}
+	p, err := s.issue(ctx, userID, family)
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: start session: %w", err)
+	}
+	return p, nil
+}
+
+// Refresh exchanges a refresh token for a new pair. An unknown, expired,
+// revoked or already used token returns an error wrapping ErrInvalidToken;
+// a reuse also revokes the token's family and wraps ErrTokenReused. Other
+// errors (the store being down) are returned wrapped as they are.
+func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	if err := s.check(); err != nil {
+		return Pair{}, err
+	}
+	rt, err := s.lookup(ctx, refreshToken)
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: refresh: %w", err)
+	}
+	if !s.now().Before(rt.ExpiresAt) {
+		return Pair{}, fmt.Errorf("auth: refresh: %w: expired", ErrInvalidToken)
+	}
+	revoked, err := s.Tokens.FamilyRevoked(ctx, rt.Family)
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: refresh: check family: %w", err)
+	}
+	if revoked {
+		return Pair{}, fmt.Errorf("auth: refresh: %w: session revoked", ErrInvalidToken)
+	}
+	switch err := s.Tokens.ConsumeRefreshToken(ctx, rt.Hash); {
+	case errors.Is(err, store.ErrDuplicate):
+		if rerr := s.Tokens.RevokeFamily(ctx, rt.Family); rerr != nil {
+			return Pair{}, fmt.Errorf("auth: refresh: %w: %w; revoke family: %w", ErrInvalidToken, ErrTokenReused, rerr)
+		}
+		return Pair{}, fmt.Errorf("auth: refresh: %w: %w", ErrInvalidToken, ErrTokenReused)
+	case errors.Is(err, store.ErrNotFound):
+		return Pair{}, fmt.Errorf("auth: refresh: %w: unknown token", ErrInvalidToken)
+	case err != nil:
+		return Pair{}, fmt.Errorf("auth: refresh: consume: %w", err)
+	}
+	p, err := s.issue(ctx, rt.UserID, rt.Family)
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: refresh: %w", err)
+	}
+	return p, nil
+}
+
+// Logout revokes the session of refreshToken. An unknown or malformed
+// token is not an error, so logging out twice is harmless.
+func (s *Sessions) Logout(ctx context.Context, refreshToken string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	rt, err := s.lookup(ctx, refreshToken)
+	if errors.Is(err, ErrInvalidToken) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auth: logout: %w", err)
+	}
+	if err := s.Tokens.RevokeFamily(ctx, rt.Family); err != nil {
+		return fmt.Errorf("auth: logout: revoke family: %w", err)
+	}
+	return nil
+}
+
+// HashRefreshToken returns the hex SHA-256 under which a refresh token is
+// stored.
+func HashRefreshToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// lookup finds the stored record of token; ErrInvalidToken when the token
+// is malformed or unknown.
+func (s *Sessions) lookup(ctx context.Context, token string) (*store.RefreshToken, error) {
+	if !wellFormedRefreshToken(token) {
+		return nil, fmt.Errorf("%w: malformed refresh token", ErrInvalidToken)
+	}
+	rt, err := s.Tokens.RefreshToken(ctx, HashRefreshToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown refresh token", ErrInvalidToken)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up refresh token: %w", err)
+	}
+	return rt, nil
+}
+
+// issue stores a new refresh token in family and signs an access token.
+func (s *Sessions) issue(ctx context.Context, userID, family string) (Pair, error) {
+	secret, err := randomString(refreshRandLen)
+	if err != nil {
+		return Pair{}, err
+	}
+	token := refreshPrefix + secret
+	// Sign first: it has no side effect, so a failure leaves nothing behind.
+	access, _, err := s.Issuer.Issue(userID)
+	if err != nil {
+		return Pair{}, err
+	}
+	now := s.now()
+	err = s.Tokens.InsertRefreshToken(ctx, &store.RefreshToken{
+		Hash:      HashRefreshToken(token),
+		Family:    family,
+		UserID:    userID,
+		ExpiresAt: now.Add(s.refreshTTL()).UTC(),
+		CreatedAt: now.UTC(),
+	})
+	if err != nil {
+		return Pair{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	return Pair{
+		AccessToken:  access,
+		RefreshToken: token,
+		ExpiresIn:    s.Issuer.TTLSeconds(),
+		UserID:       userID,
+	}, nil
+}
+
+func (s *Sessions) check() error {
+	if s == nil || s.Tokens == nil || s.Issuer == nil {
+		return errors.New("auth: sessions: Tokens and Issuer must be set")
+	}
+	return nil
+}
+
+func (s *Sessions) refreshTTL() time.Duration {
+	if s.RefreshTTL <= 0 {
+		return DefaultRefreshTTL
+	}
+	return s.RefreshTTL
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// wellFormedRefreshToken checks the shape of a token before it costs a
+// database round trip.
+func wellFormedRefreshToken(t string) bool {
+	secret, ok := strings.CutPrefix(t, refreshPrefix)
+	// 32 bytes are 43 base64url characters without padding.
+	return ok && len(secret) == 43 && isBase64URL(secret)
+}

@@ -1,0 +1,559 @@
+// Package redisbus implements bus.Bus over Redis Pub/Sub with go-redis v9.
+//
+// Each Bus holds one Pub/Sub connection (a redis.PubSub) for the channels
+// its node subscribed to, and publishes with PUBLISH through the client's
+// pool. A reader goroutine receives from the connection and hands messages
+// to a delivery goroutine through a bounded queue, so a slow Handler never
+// stops the reader (Redis would otherwise disconnect a slow subscriber and
+// every channel would lose messages). A full queue drops the message and
+// counts it (Dropped); the bus is at-most-once by contract.
+//
+// Reconnects: go-redis redials a broken Pub/Sub connection and subscribes
+// its channels again. The reader notices the new connection (a receive
+// error, or a subscription confirmation that only a fresh connection can
+// produce) and calls Handler.HandleResubscribed once per reconnect, before
+// any message received on the new connection. When the connection is idle
+// the reader sends PING every Options.HealthCheckInterval; without an answer
+// for a whole further interval the connection is presumed dead (a half-open
+// TCP connection never reports an error) and replaced.
+//
+// Channel names already carry a Redis Cluster hash tag (see bus.RoomChannel
+// and bus.UserChannel), so moving to sharded Pub/Sub (SPUBLISH/SSUBSCRIBE on
+// a cluster client) is a change local to this package.
+package redisbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+)
+
+// Defaults for a zero Options.
+const (
+	DefaultQueueSize           = 4096
+	DefaultHealthCheckInterval = 5 * time.Second
+)
+
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// ErrClosed is returned by the methods of a closed Bus.
+var ErrClosed = errors.New("redisbus: closed")
+
+// Options configure a Bus. The zero value is usable.
+type Options struct {
+	// QueueSize bounds the messages waiting for the Handler; 0 means
+	// DefaultQueueSize.
+	QueueSize int
+	// HealthCheckInterval is how long the Pub/Sub connection may stay
+	// silent before the bus sends PING; a connection that then stays silent
+	// for another interval is replaced. 0 means DefaultHealthCheckInterval,
+	// a negative value turns the check off.
+	HealthCheckInterval time.Duration
+	// OnError, when set, is told about receive and reconnect errors (for
+	// logging). It is called from the reader goroutine and must not block.
+	OnError func(error)
+}
+
+// subscription is this node's state for one channel.
+type subscription struct {
+	id        uint64 // distinguishes a re-subscription from an earlier one
+	confirmed bool   // Redis confirmed it on the current connection
+	waiters   []chan struct{}
+}
+
+type item struct {
+	resubscribed bool // call HandleResubscribed
+	wake         bool // only look at Bus.resubPending
+	channel      string
+	payload      []byte
+	sub          uint64
+}
+
+// Bus is a bus.Bus over Redis Pub/Sub. Create it with New.
+type Bus struct {
+	client   *redis.Client
+	handler  bus.Handler
+	interval time.Duration
+	onError  func(error)
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	queue  chan item
+	wg     sync.WaitGroup
+
+	dropped      atomic.Uint64
+	resubPending atomic.Bool // HandleResubscribed is due; the queue was full
+
+	active chan struct{} // closed by the first Subscribe: the reader starts
+
+	mu        sync.Mutex
+	ps        *redis.PubSub
+	subs      map[string]*subscription
+	nextSub   uint64
+	activated bool
+	closed    bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ bus.Bus = (*Bus)(nil)
+
+// New returns a Bus on c delivering to h, and starts its goroutines; Close
+// stops them. h may be nil for a bus that only publishes. The Pub/Sub
+// connection is opened on the first Subscribe. Closing c is the caller's
+// job, after Close.
+func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
+	if c == nil {
+		return nil, errors.New("redisbus: nil redis client")
+	}
+	if h == nil {
+		h = discard{}
+	}
+	size := opts.QueueSize
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	interval := opts.HealthCheckInterval
+	if interval == 0 {
+		interval = DefaultHealthCheckInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Bus{
+		client:   c,
+		handler:  h,
+		interval: interval,
+		onError:  opts.OnError,
+		ctx:      ctx,
+		cancel:   cancel,
+		queue:    make(chan item, size),
+		active:   make(chan struct{}),
+		ps:       c.Subscribe(ctx), // no channels: does not connect yet
+		subs:     make(map[string]*subscription),
+	}
+	b.wg.Add(2)
+	go b.read()
+	go b.deliver()
+	return b, nil
+}
+
+type discard struct{}
+
+func (discard) HandleMessage(string, []byte) {}
+func (discard) HandleResubscribed()          {}
+
+// Publish sends payload to channel with PUBLISH. Nodes not subscribed at
+// that moment never see it.
+func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error {
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("redisbus: publish %q: %w", channel, ErrClosed)
+	}
+	if err := b.client.Publish(ctx, channel, payload).Err(); err != nil {
+		return fmt.Errorf("redisbus: publish %q: %w", channel, err)
+	}
+	return nil
+}
+
+// Subscribe subscribes channels and waits until Redis confirmed them, so a
+// message published after Subscribe returns is delivered. Channels already
+// subscribed are not sent again. On error (ctx done, connection down) the
+// channels stay registered: they are subscribed when the connection comes
+// back, and the caller may call Subscribe again or Unsubscribe them.
+func (b *Bus) Subscribe(ctx context.Context, channels ...string) error {
+	if len(channels) == 0 {
+		return nil
+	}
+	waits := make([]chan struct{}, 0, len(channels))
+	send := make([]string, 0, len(channels))
+
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return fmt.Errorf("redisbus: subscribe: %w", ErrClosed)
+	}
+	for _, c := range channels {
+		s := b.subs[c]
+		if s == nil {
+			b.nextSub++
+			s = &subscription{id: b.nextSub}
+			b.subs[c] = s
+			send = append(send, c)
+		}
+		if !s.confirmed {
+			w := make(chan struct{})
+			s.waiters = append(s.waiters, w)
+			waits = append(waits, w)
+		}
+	}
+	var err error
+	if len(send) > 0 {
+		err = b.ps.Subscribe(ctx, send...)
+		// Even on error the channels are registered: the reader must run
+		// to subscribe them again when the connection is back.
+		if !b.activated {
+			b.activated = true
+			close(b.active)
+		}
+	}
+	b.mu.Unlock()
+
+	if err == nil {
+		err = b.wait(ctx, waits)
+	}
+	if err != nil {
+		b.dropWaiters(channels, waits)
+		return fmt.Errorf("redisbus: subscribe %v: %w", channels, err)
+	}
+	return nil
+}
+
+func (b *Bus) wait(ctx context.Context, waits []chan struct{}) error {
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.ctx.Done():
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// dropWaiters forgets the waiters of a failed Subscribe.
+func (b *Bus) dropWaiters(channels []string, waits []chan struct{}) {
+	mine := make(map[chan struct{}]bool, len(waits))
+	for _, w := range waits {
+		mine[w] = true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range channels {
+		s := b.subs[c]
+		if s == nil {
+			continue
+		}
+		kept := s.waiters[:0]
+		for _, w := range s.waiters {
+			if !mine[w] {
+				kept = append(kept, w)
+			}
+		}
+		s.waiters = kept
+	}
+}
+
+// Unsubscribe unsubscribes channels. Messages of those channels that are
+// still queued or in flight are discarded, so once Unsubscribe returns the
+// Handler gets no more of them (except one whose delivery had already
+// begun). Unknown channels are ignored. The channels are forgotten even when
+// an error is returned (the connection was then lost, and will come back
+// without them).
+func (b *Bus) Unsubscribe(ctx context.Context, channels ...string) error {
+	if len(channels) == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("redisbus: unsubscribe: %w", ErrClosed)
+	}
+	send := make([]string, 0, len(channels))
+	for _, c := range channels {
+		s := b.subs[c]
+		if s == nil {
+			continue
+		}
+		for _, w := range s.waiters {
+			close(w) // a pending Subscribe of c is over
+		}
+		delete(b.subs, c)
+		send = append(send, c)
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	// An empty list would unsubscribe everything.
+	if err := b.ps.Unsubscribe(ctx, send...); err != nil {
+		return fmt.Errorf("redisbus: unsubscribe %v: %w", send, err)
+	}
+	return nil
+}
+
+// Close stops the goroutines, closes the Pub/Sub connection and waits: no
+// Handler call happens after Close returns. Queued messages are discarded.
+// Close must not be called from the Handler. It is idempotent.
+func (b *Bus) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		b.mu.Lock()
+		b.closed = true
+		ps := b.ps
+		b.mu.Unlock()
+		if err := ps.Close(); err != nil {
+			b.closeErr = fmt.Errorf("redisbus: close: %w", err)
+		}
+	})
+	b.wg.Wait()
+	return b.closeErr
+}
+
+// Dropped returns how many received messages were discarded because the
+// queue to the Handler was full.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+
+func (b *Bus) reportError(err error) {
+	if b.onError != nil && b.ctx.Err() == nil {
+		b.onError(err)
+	}
+}
+
+func (b *Bus) deliver() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case it := <-b.queue:
+			// A reconnect noticed while the queue was full goes first.
+			if b.resubPending.Swap(false) {
+				b.handler.HandleResubscribed()
+			}
+			switch {
+			case it.wake:
+			case it.resubscribed:
+				b.handler.HandleResubscribed()
+			case b.current(it.channel, it.sub):
+				b.handler.HandleMessage(it.channel, it.payload)
+			}
+		}
+	}
+}
+
+// current reports whether sub is still the live subscription of channel.
+func (b *Bus) current(channel string, sub uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.subs[channel]
+	return s != nil && s.id == sub
+}
+
+// reader is the state of the read loop.
+type reader struct {
+	ps       *redis.PubSub
+	live     bool // something was received on the current connection
+	lost     bool // a live connection failed; the next one is a reconnect
+	pingSent bool // a PING is unanswered
+	backoff  time.Duration
+}
+
+func (b *Bus) read() {
+	defer b.wg.Done()
+	// A bus that only publishes never opens a Pub/Sub connection.
+	select {
+	case <-b.active:
+	case <-b.ctx.Done():
+		return
+	}
+	b.mu.Lock()
+	r := reader{ps: b.ps}
+	b.mu.Unlock()
+	timeout := b.interval
+	if timeout < 0 {
+		timeout = 0 // no deadline
+	}
+	for b.ctx.Err() == nil {
+		msg, err := r.ps.ReceiveTimeout(b.ctx, timeout)
+		if err != nil {
+			b.receiveFailed(&r, err)
+			continue
+		}
+		r.backoff, r.pingSent = 0, false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				b.confirmed(&r, m)
+			}
+		case *redis.Message:
+			b.reconnected(&r)
+			b.received(m)
+		case *redis.Pong:
+			b.reconnected(&r)
+		}
+		r.live = true
+	}
+}
+
+func (b *Bus) receiveFailed(r *reader, err error) {
+	if b.ctx.Err() != nil {
+		return
+	}
+	var (
+		ne net.Error
+		oe *net.OpError
+	)
+	if errors.As(err, &ne) && ne.Timeout() && !(errors.As(err, &oe) && oe.Op == "dial") {
+		// The connection was idle for a whole interval.
+		if !r.pingSent {
+			if err := r.ps.Ping(b.ctx); err != nil {
+				// go-redis has dropped the connection and dials again.
+				b.reportError(fmt.Errorf("redisbus: ping: %w", err))
+				b.lose(r)
+				return
+			}
+			r.pingSent = true
+			return
+		}
+		b.reportError(errors.New("redisbus: no answer to PING: replacing the connection"))
+		b.replace(r)
+		return
+	}
+	b.reportError(fmt.Errorf("redisbus: receive: %w", err))
+	b.lose(r)
+	if r.backoff == 0 {
+		r.backoff = minBackoff
+	} else {
+		r.backoff = min(2*r.backoff, maxBackoff)
+	}
+	t := time.NewTimer(r.backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.ctx.Done():
+	}
+}
+
+// lose marks the connection lost: every subscription waits for Redis to
+// confirm it again. Losing a connection on which nothing was received yet
+// loses no message, so the next one is not reported as a reconnect.
+func (b *Bus) lose(r *reader) {
+	r.lost = r.lost || r.live
+	r.live, r.pingSent = false, false
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range b.subs {
+		s.confirmed = false
+	}
+}
+
+// replace closes a connection that stopped answering and opens a new
+// PubSub with the same channels.
+func (b *Bus) replace(r *reader) {
+	b.lose(r)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	old := b.ps
+	b.ps = b.client.Subscribe(b.ctx)
+	r.ps = b.ps
+	channels := make([]string, 0, len(b.subs))
+	for c := range b.subs {
+		channels = append(channels, c)
+	}
+	var err error
+	if len(channels) > 0 {
+		// Held under b.mu so a concurrent Unsubscribe cannot be undone.
+		// A failure is retried by the read loop's next receive.
+		err = b.ps.Subscribe(b.ctx, channels...)
+	}
+	b.mu.Unlock()
+	if err != nil {
+		b.reportError(fmt.Errorf("redisbus: resubscribe: %w", err))
+	}
+	_ = old.Close()
+}
+
+// reconnected queues HandleResubscribed once after a lost connection, in
+// order with the messages. The reader never blocks: with the queue full
+// (so the delivery goroutine is busy and will look soon) the call is
+// flagged instead and made before the next queued message.
+func (b *Bus) reconnected(r *reader) {
+	if !r.lost {
+		return
+	}
+	r.lost = false
+	select {
+	case b.queue <- item{resubscribed: true}:
+		return
+	default:
+	}
+	b.resubPending.Store(true)
+	// If the queue drained before the flag was set, wake the delivery
+	// goroutine; if it is still full, the next dequeue sees the flag.
+	select {
+	case b.queue <- item{wake: true}:
+	default:
+	}
+}
+
+// confirmed handles Redis's confirmation of a subscription. A confirmation
+// for a channel confirmed before, or a first channel (Count 1) while other
+// channels were confirmed, can only come from a new connection: go-redis
+// reconnected without the reader seeing an error.
+func (b *Bus) confirmed(r *reader, m *redis.Subscription) {
+	b.mu.Lock()
+	if !r.lost {
+		fresh := false
+		if s := b.subs[m.Channel]; s != nil && s.confirmed {
+			fresh = true
+		} else if m.Count == 1 {
+			for c, s := range b.subs {
+				if s.confirmed && c != m.Channel {
+					fresh = true
+					break
+				}
+			}
+		}
+		if fresh {
+			r.lost = true
+			for _, s := range b.subs {
+				s.confirmed = false
+			}
+		}
+	}
+	b.mu.Unlock()
+	// Resubscribed goes before the waiters are released and before any
+	// message of the new connection.
+	b.reconnected(r)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s := b.subs[m.Channel]; s != nil {
+		s.confirmed = true
+		for _, w := range s.waiters {
+			close(w)
+		}
+		s.waiters = nil
+	}
+}
+
+func (b *Bus) received(m *redis.Message) {
+	b.mu.Lock()
+	s := b.subs[m.Channel]
+	var id uint64
+	if s != nil {
+		id = s.id
+	}
+	b.mu.Unlock()
+	if s == nil {
+		return // unsubscribed meanwhile
+	}
+	select {
+	case b.queue <- item{channel: m.Channel, payload: []byte(m.Payload), sub: id}:
+	default:
+		b.dropped.Add(1)
+	}
+}

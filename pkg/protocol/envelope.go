@@ -1,0 +1,75 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// Envelope is what travels on the bus: a short header line the gateway can
+// read without parsing JSON, then the frame bytes that are written as they
+// are to every local recipient (encode once, write to many).
+//
+//	m <room_id> <seq>\n{"type":"message",...}
+//	e <room_id> <event>\n{"type":"event",...}
+type Envelope struct {
+	Kind   byte   // 'm' message, 'e' event
+	RoomID string // the message's room; for events, the room they concern (may be "-")
+	Seq    int64  // messages only
+	Event  string // events only
+	Frame  []byte
+}
+
+// Marshal encodes e.
+func (e Envelope) Marshal() []byte {
+	room := e.RoomID
+	if room == "" {
+		room = "-"
+	}
+	b := make([]byte, 0, len(e.Frame)+len(room)+32)
+	b = append(b, e.Kind, ' ')
+	b = append(b, room...)
+	b = append(b, ' ')
+	if e.Kind == 'm' {
+		b = strconv.AppendInt(b, e.Seq, 10)
+	} else {
+		b = append(b, e.Event...)
+	}
+	b = append(b, '\n')
+	return append(b, e.Frame...)
+}
+
+var errEnvelope = errors.New("protocol: bad envelope")
+
+// ParseEnvelope decodes a bus payload. Frame aliases b.
+func ParseEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 4 {
+		return e, errEnvelope
+	}
+	head := b[:nl]
+	e.Frame = b[nl+1:]
+	parts := bytes.SplitN(head, []byte{' '}, 3)
+	if len(parts) != 3 || len(parts[0]) != 1 {
+		return e, errEnvelope
+	}
+	e.Kind = parts[0][0]
+	e.RoomID = string(parts[1])
+	if e.RoomID == "-" {
+		e.RoomID = ""
+	}
+	switch e.Kind {
+	case 'm':
+		n, err := strconv.ParseInt(string(parts[2]), 10, 64)
+		if err != nil || n <= 0 {
+			return e, errEnvelope
+		}
+		e.Seq = n
+	case 'e':
+		e.Event = string(parts[2])
+	default:
+		return e, errEnvelope
+	}
+	return e, nil
+}

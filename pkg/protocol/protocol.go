@@ -1,0 +1,272 @@
+// Package protocol defines the JSON shapes of the public contract: the
+// message and user objects shared by REST and WebSocket, the WebSocket
+// frames, their strict decoding and their encoding.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// Limits of the protocol. The gateway's frame limit is configurable; the
+// others are fixed parts of the contract.
+const (
+	MaxBodyRunes       = 4000 // characters in a message body
+	MaxClientMsgIDLen  = 64
+	MaxSyncRooms       = 1000
+	DefaultMaxFrame    = 64 << 10
+	DefaultSyncPage    = 100
+	MaxIDLen           = 64
+	DefaultHeartbeatS  = 30
+	MaxAccessTokenSize = 4096
+)
+
+// Frame types.
+const (
+	TypeSend      = "send"
+	TypeSync      = "sync"
+	TypeRead      = "read"
+	TypePing      = "ping"
+	TypeRefresh   = "refresh"
+	TypeHello     = "hello"
+	TypeAck       = "ack"
+	TypeMessage   = "message"
+	TypeSynced    = "synced"
+	TypeEvent     = "event"
+	TypeError     = "error"
+	TypePong      = "pong"
+	TypeReconnect = "reconnect"
+)
+
+// Event names carried by event frames.
+const (
+	EventFriendRequest = "friend_request"
+	EventFriendAdded   = "friend_added"
+	EventFriendRemoved = "friend_removed"
+	EventGroupJoined   = "group_joined"
+	EventGroupLeft     = "group_left"
+	EventGroupUpdated  = "group_updated"
+)
+
+// Message is the contract's message object.
+type Message struct {
+	ID          string    `json:"id"`
+	RoomID      string    `json:"room_id"`
+	Seq         int64     `json:"seq"`
+	From        string    `json:"from"`
+	Body        string    `json:"body"`
+	ClientMsgID string    `json:"client_msg_id"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// FromStore converts a stored message.
+func FromStore(m *store.Message) Message {
+	return Message{ID: m.ID, RoomID: m.RoomID, Seq: m.Seq, From: m.From, Body: m.Body,
+		ClientMsgID: m.ClientMsgID, CreatedAt: m.CreatedAt.UTC()}
+}
+
+// User is the contract's public user object; Email is set only for /v1/me.
+type User struct {
+	ID        string    `json:"id"`
+	Account   string    `json:"account"`
+	Nickname  string    `json:"nickname"`
+	Avatar    string    `json:"avatar"`
+	Sex       int       `json:"sex"`
+	CreatedAt time.Time `json:"created_at"`
+	Email     string    `json:"email,omitempty"`
+}
+
+// PublicUser converts a stored user, leaving out the email.
+func PublicUser(u *store.User) User {
+	return User{ID: u.ID, Account: u.Account, Nickname: u.Nickname, Avatar: u.Avatar,
+		Sex: u.Sex, CreatedAt: u.CreatedAt.UTC()}
+}
+
+// Inbound is any client-to-server frame. Which fields are allowed depends on
+// Type; Decode checks them.
+type Inbound struct {
+	Type        string           `json:"type"`
+	RoomID      string           `json:"room_id,omitempty"`
+	Body        *string          `json:"body,omitempty"`
+	ClientMsgID string           `json:"client_msg_id,omitempty"`
+	Rooms       map[string]int64 `json:"rooms,omitempty"`
+	Seq         *int64           `json:"seq,omitempty"`
+	AccessToken string           `json:"access_token,omitempty"`
+}
+
+// ErrMalformed wraps JSON that is not one well-formed object: the gateway
+// closes the connection (status 1007) rather than answering.
+var ErrMalformed = errors.New("protocol: malformed frame")
+
+// Decode parses one client frame strictly. A syntax error returns an error
+// wrapping ErrMalformed; a well-formed frame that breaks the contract (unknown
+// type or field, a missing or invalid field) returns an *Error with code
+// invalid_argument and, for send, the frame's client_msg_id in ClientMsgID of
+// the returned Inbound.
+func Decode(data []byte) (Inbound, error) {
+	var in Inbound
+	if !json.Valid(data) {
+		return in, fmt.Errorf("%w: invalid JSON", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return in, Errorf(CodeInvalidArgument, "field %q has the wrong type", ute.Field)
+		}
+		return in, Errorf(CodeInvalidArgument, "%s", cleanJSONErr(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return in, fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	return in, in.validate()
+}
+
+func cleanJSONErr(err error) string {
+	s := err.Error()
+	s = trimPrefix(s, "json: ")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+func trimPrefix(s, p string) string {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+func (in *Inbound) validate() error {
+	only := func(allowed ...string) error {
+		set := map[string]bool{}
+		for _, a := range allowed {
+			set[a] = true
+		}
+		check := []struct {
+			name string
+			on   bool
+		}{
+			{"room_id", in.RoomID != ""}, {"body", in.Body != nil},
+			{"client_msg_id", in.ClientMsgID != ""}, {"rooms", in.Rooms != nil},
+			{"seq", in.Seq != nil}, {"access_token", in.AccessToken != ""},
+		}
+		for _, c := range check {
+			if c.on && !set[c.name] {
+				return Errorf(CodeInvalidArgument, "field %q is not allowed in a %q frame", c.name, in.Type)
+			}
+		}
+		return nil
+	}
+	switch in.Type {
+	case TypeSend:
+		if err := only("room_id", "body", "client_msg_id"); err != nil {
+			return err
+		}
+		if err := ValidClientMsgID(in.ClientMsgID); err != nil {
+			return err
+		}
+		if err := ValidID("room_id", in.RoomID); err != nil {
+			return err
+		}
+		if in.Body == nil {
+			return Errorf(CodeInvalidArgument, "body is required")
+		}
+		return ValidBody(*in.Body)
+	case TypeSync:
+		if err := only("rooms"); err != nil {
+			return err
+		}
+		if len(in.Rooms) > MaxSyncRooms {
+			return Errorf(CodeInvalidArgument, "at most %d rooms per sync", MaxSyncRooms)
+		}
+		for id, seq := range in.Rooms {
+			if err := ValidID("room_id", id); err != nil {
+				return err
+			}
+			if seq < 0 {
+				return Errorf(CodeInvalidArgument, "seq must not be negative")
+			}
+		}
+		return nil
+	case TypeRead:
+		if err := only("room_id", "seq"); err != nil {
+			return err
+		}
+		if err := ValidID("room_id", in.RoomID); err != nil {
+			return err
+		}
+		if in.Seq == nil || *in.Seq < 0 {
+			return Errorf(CodeInvalidArgument, "seq is required and must not be negative")
+		}
+		return nil
+	case TypePing:
+		return only()
+	case TypeRefresh:
+		if err := only("access_token"); err != nil {
+			return err
+		}
+		if in.AccessToken == "" || len(in.AccessToken) > MaxAccessTokenSize {
+			return Errorf(CodeInvalidArgument, "access_token is required")
+		}
+		return nil
+	case "":
+		return Errorf(CodeInvalidArgument, "type is required")
+	default:
+		if len(in.Type) > 32 || !utf8.ValidString(in.Type) {
+			return Errorf(CodeInvalidArgument, "unknown frame type")
+		}
+		return Errorf(CodeInvalidArgument, "unknown frame type %q", in.Type)
+	}
+}
+
+// ValidBody checks a message body: non-empty, valid UTF-8, at most
+// MaxBodyRunes characters.
+func ValidBody(b string) error {
+	if b == "" {
+		return Errorf(CodeInvalidArgument, "body must not be empty")
+	}
+	if !utf8.ValidString(b) {
+		return Errorf(CodeInvalidArgument, "body must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(b); n > MaxBodyRunes {
+		return &Error{Code: CodePayloadTooLarge, Message: fmt.Sprintf("body is %d characters; the limit is %d", n, MaxBodyRunes)}
+	}
+	return nil
+}
+
+// ValidClientMsgID checks a client_msg_id: 1-64 printable ASCII characters.
+func ValidClientMsgID(id string) error {
+	if id == "" || len(id) > MaxClientMsgIDLen {
+		return Errorf(CodeInvalidArgument, "client_msg_id must be 1-%d characters", MaxClientMsgIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return Errorf(CodeInvalidArgument, "client_msg_id must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// ValidID checks the form of an id (ULIDs and the like).
+func ValidID(field, id string) error {
+	if id == "" || len(id) > MaxIDLen {
+		return Errorf(CodeInvalidArgument, "%s is required", field)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return Errorf(CodeInvalidArgument, "%s is not a valid id", field)
+		}
+	}
+	return nil
+}

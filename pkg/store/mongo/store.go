@@ -1,0 +1,313 @@
+// Package mongo implements store.Store on MongoDB (or any server speaking
+// its wire protocol, such as FerretDB) with go.mongodb.org/mongo-driver/v2.
+//
+// Every "create once" rule of package store rests on a unique index, never
+// on an atomic read-modify-write of one document, because FerretDB loses
+// concurrent $inc/findAndModify updates and has no transactions. Fields that
+// only some documents carry (a group's number, a direct room's pair key) are
+// omitted when empty and indexed with sparse unique indexes: FerretDB v1
+// does not implement partialFilterExpression, and sparse indexes behave the
+// same on MongoDB and FerretDB.
+//
+// Times are stored in UTC, truncated to milliseconds (the precision of BSON
+// dates); the Create and Insert methods normalise the times of the value
+// they are given in place, so it compares equal to what a read returns.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// Collection names.
+const (
+	CollUsers          = "user_basic"
+	CollRooms          = "room_basic"
+	CollMembers        = "user_room"
+	CollFriendships    = "friendship"
+	CollFriendRequests = "friend_request"
+	CollMessages       = "message_basic"
+	CollRefreshTokens  = "refresh_token"
+	CollRefreshUsed    = "refresh_used"
+	CollRevokedFamily  = "revoked_family"
+)
+
+// Query limits of MessagesAfter and MessagesBefore.
+const (
+	DefaultLimit = 50   // used when limit <= 0
+	MaxLimit     = 1000 // larger limits are lowered to this
+)
+
+// Options tunes a Store. The zero value is usable: every zero field takes
+// the default named in its comment.
+type Options struct {
+	// ConnectTimeout bounds opening one connection. Default 5s.
+	ConnectTimeout time.Duration
+	// ServerSelectionTimeout bounds waiting for a usable server before an
+	// operation fails with store.ErrUnavailable. Default 5s.
+	ServerSelectionTimeout time.Duration
+	// OpTimeout bounds each operation whose context has no deadline.
+	// Default 10s.
+	OpTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	if o.ServerSelectionTimeout <= 0 {
+		o.ServerSelectionTimeout = 5 * time.Second
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// Store is the MongoDB implementation of store.Store. It is safe for
+// concurrent use.
+type Store struct {
+	db        *mdb.Database
+	opTimeout time.Duration
+	owned     bool // Close disconnects the client
+
+	users, rooms, members, friendships, requests *mdb.Collection
+	messages, tokens, used, revoked              *mdb.Collection
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to uri, pings the server, creates the indexes (idempotent)
+// and returns a Store on database dbName. Close disconnects it.
+func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error) {
+	if dbName == "" {
+		return nil, errors.New("mongo: open: empty database name")
+	}
+	opts = opts.withDefaults()
+	co := options.Client().ApplyURI(uri).
+		SetConnectTimeout(opts.ConnectTimeout).
+		SetServerSelectionTimeout(opts.ServerSelectionTimeout)
+	client, err := mdb.Connect(co)
+	if err != nil {
+		return nil, mapErr("open", err)
+	}
+	s := newStore(client.Database(dbName), opts)
+	s.owned = true
+	fail := func(err error) (*Store, error) {
+		dctx, cancel := context.WithTimeout(context.Background(), opts.ConnectTimeout)
+		defer cancel()
+		_ = client.Disconnect(dctx)
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		return fail(fmt.Errorf("mongo: open: %w", err))
+	}
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// New returns a Store on db without doing any I/O; call EnsureIndexes
+// before relying on the uniqueness rules. Close does not disconnect db's
+// client, which stays the caller's. Only opts.OpTimeout is used.
+func New(db *mdb.Database, opts Options) *Store {
+	return newStore(db, opts.withDefaults())
+}
+
+func newStore(db *mdb.Database, opts Options) *Store {
+	return &Store{
+		db:          db,
+		opTimeout:   opts.OpTimeout,
+		users:       db.Collection(CollUsers),
+		rooms:       db.Collection(CollRooms),
+		members:     db.Collection(CollMembers),
+		friendships: db.Collection(CollFriendships),
+		requests:    db.Collection(CollFriendRequests),
+		messages:    db.Collection(CollMessages),
+		tokens:      db.Collection(CollRefreshTokens),
+		used:        db.Collection(CollRefreshUsed),
+		revoked:     db.Collection(CollRevokedFamily),
+	}
+}
+
+// EnsureIndexes creates every index the store relies on. It is idempotent.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	unique := func() *options.IndexOptionsBuilder { return options.Index().SetUnique(true) }
+	keys := func(fields ...string) bson.D {
+		d := make(bson.D, 0, len(fields))
+		for _, f := range fields {
+			d = append(d, bson.E{Key: f, Value: 1})
+		}
+		return d
+	}
+	specs := []struct {
+		coll   *mdb.Collection
+		models []mdb.IndexModel
+	}{
+		{s.users, []mdb.IndexModel{
+			{Keys: keys("account"), Options: unique()},
+			{Keys: keys("email"), Options: unique()},
+		}},
+		{s.rooms, []mdb.IndexModel{
+			{Keys: keys("number"), Options: unique().SetSparse(true)},
+			{Keys: keys("pair_key"), Options: unique().SetSparse(true)},
+		}},
+		{s.members, []mdb.IndexModel{
+			{Keys: keys("room_identity", "user_identity"), Options: unique()},
+			{Keys: keys("user_identity")},
+		}},
+		{s.friendships, []mdb.IndexModel{
+			{Keys: keys("user_a", "user_b"), Options: unique()},
+			{Keys: keys("user_b")},
+		}},
+		{s.requests, []mdb.IndexModel{
+			{Keys: keys("from", "to"), Options: unique()},
+			{Keys: keys("to")},
+		}},
+		{s.messages, []mdb.IndexModel{
+			{Keys: keys("room_identity", "seq"), Options: unique()},
+			{Keys: keys("user_identity", "client_msg_id"), Options: unique()},
+		}},
+		{s.tokens, []mdb.IndexModel{
+			{Keys: keys("family")},
+		}},
+	}
+	// One index per command: FerretDB v1.24 drops the connection when a
+	// createIndexes command lists two or more indexes that already exist.
+	for _, sp := range specs {
+		for _, m := range sp.models {
+			if _, err := sp.coll.Indexes().CreateOne(ctx, m); err != nil {
+				return mapErr("create index on "+sp.coll.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return mapErr("ping", s.db.Client().Ping(ctx, nil))
+}
+
+// Close disconnects the client if the Store was made by Open; it does
+// nothing for a Store made by New.
+func (s *Store) Close(ctx context.Context) error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.db.Client().Disconnect(ctx); err != nil && !errors.Is(err, mdb.ErrClientDisconnected) {
+		return fmt.Errorf("mongo: close: %w", err)
+	}
+	return nil
+}
+
+// opCtx applies the operation timeout to a context without a deadline.
+func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// mapErr translates a driver error into the errors of package store, with
+// op as context: a missing document is store.ErrNotFound, a unique index
+// violation store.ErrDuplicate, and a network failure, a timeout or a
+// disconnected client store.ErrUnavailable. A cancelled context stays a
+// cancellation.
+func mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mdb.ErrNoDocuments):
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	case mdb.IsDuplicateKeyError(err):
+		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrDuplicate, err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("mongo: %s: %w", op, err)
+	case mdb.IsNetworkError(err), mdb.IsTimeout(err), errors.Is(err, mdb.ErrClientDisconnected):
+		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrUnavailable, err)
+	default:
+		return fmt.Errorf("mongo: %s: %w", op, err)
+	}
+}
+
+// dbTime returns t as stored: UTC, truncated to milliseconds.
+func dbTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+// createdTime is dbTime, with the current time for a zero t.
+func createdTime(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return dbTime(t)
+}
+
+func errNil(op, what string) error {
+	return fmt.Errorf("mongo: %s: nil %s", op, what)
+}
+
+// findOne decodes the first document matching filter into out.
+func (s *Store) findOne(ctx context.Context, op string, c *mdb.Collection, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return mapErr(op, c.FindOne(ctx, filter, opts...).Decode(out))
+}
+
+// findAll decodes every document matching filter into out (a slice pointer)
+// and closes the cursor.
+func (s *Store) findAll(ctx context.Context, op string, c *mdb.Collection, filter, out any, opts ...options.Lister[options.FindOptions]) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	cur, err := c.Find(ctx, filter, opts...)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	// All closes the cursor, even on error.
+	return mapErr(op, cur.All(ctx, out))
+}
+
+// insert inserts doc into c.
+func (s *Store) insert(ctx context.Context, op string, c *mdb.Collection, doc any) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err := c.InsertOne(ctx, doc)
+	return mapErr(op, err)
+}
+
+// deleteOne deletes the first document matching filter; store.ErrNotFound
+// when there was none.
+func (s *Store) deleteOne(ctx context.Context, op string, c *mdb.Collection, filter any) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := c.DeleteOne(ctx, filter)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// count counts the documents matching filter.
+func (s *Store) count(ctx context.Context, op string, c *mdb.Collection, filter any, opts ...options.Lister[options.CountOptions]) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	n, err := c.CountDocuments(ctx, filter, opts...)
+	return n, mapErr(op, err)
+}
