@@ -1,0 +1,181 @@
+// Package standalone runs the whole product in one process: the REST API,
+// the gateway and the web client on one listener, over the embedded store
+// (FerretDB in a data folder) and in-process bus and kv. cmd/standalone
+// calls it; tests start it in process the same way.
+package standalone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/app"
+	"github.com/im-websocket-go/im-websocket-go/internal/config"
+	"github.com/im-websocket-go/im-websocket-go/internal/embeddb"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
+	"github.com/im-websocket-go/im-websocket-go/internal/mail"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
+)
+
+// Options are what differs between the command and tests.
+type Options struct {
+	Log     *zap.Logger
+	Console io.Writer // where mails go without SMTP; default os.Stderr
+	Core    app.CoreOptions
+	// Web mounts the web client; nil: app.MountWeb.
+	Web func(chi.Router)
+}
+
+// Server is a running standalone instance.
+type Server struct {
+	URL     string // http://host:port
+	Addr    net.Addr
+	Core    *app.Core
+	Gateway *gateway.Gateway
+	srv     *http.Server
+	db      *embeddb.Server
+	st      *mongo.Store
+	bus     *membus.Bus
+	kv      *memkv.KV
+	served  chan error
+	closed  bool
+}
+
+// Start opens the data folder, starts everything and listens on
+// cfg.HTTPAddr.
+func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err error) {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Console == nil {
+		o.Console = os.Stderr
+	}
+	s = &Server{served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.Close(context.Background())
+		}
+	}()
+	if s.db, err = embeddb.Start(filepath.Join(cfg.DataDir, "db"), "127.0.0.1:0", nil); err != nil {
+		return nil, err
+	}
+	if s.st, err = mongo.Open(ctx, s.db.URI, "im", mongo.Options{}); err != nil {
+		return nil, err
+	}
+	var handler app.Deferred
+	s.bus = membus.New(&handler, membus.Options{})
+	s.kv = memkv.New()
+	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Ping: s.st.Ping, Close: func() {}}
+
+	signer, err := signer(cfg, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	var sender mail.Sender = &mail.Console{W: o.Console}
+	if cfg.SMTPAddr != "" {
+		if sender, err = app.Mailer(cfg, o.Log); err != nil {
+			return nil, err
+		}
+	}
+	if s.Core, err = app.NewCore(cfg, b, signer, sender, o.Log, o.Core); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, app.GatewayOptions(cfg, o.Log, reg)); err != nil {
+		return nil, err
+	}
+	s.Gateway.SetBus(s.bus)
+	handler.Set(s.Gateway)
+	s.Gateway.Run()
+	web := o.Web
+	if web == nil {
+		web = app.MountWeb
+	}
+	api := httpapi.New(s.Core.Service, s.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{
+		AllowedOrigins: cfg.AllowedOrigins,
+		Ready:          b.Ping,
+		Registry:       reg,
+		Mount: func(r chi.Router) {
+			r.Get("/ws", s.Gateway.ServeHTTP)
+			web(r)
+		},
+	})
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.Addr = l.Addr()
+	s.URL = "http://" + l.Addr().String()
+	s.srv = app.HTTPServer(api, o.Log)
+	go func() { s.served <- s.srv.Serve(l) }()
+	return s, nil
+}
+
+// Close drains the gateway and stops everything, within ctx.
+func (s *Server) Close(ctx context.Context) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.Gateway != nil {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s.Gateway.Drain(dctx)
+		cancel()
+	}
+	if s.srv != nil {
+		errs = append(errs, s.srv.Shutdown(ctx))
+		if err := <-s.served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.Gateway != nil {
+		errs = append(errs, s.Gateway.Close())
+	}
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
+	if s.kv != nil {
+		errs = append(errs, s.kv.Close())
+	}
+	if s.st != nil {
+		errs = append(errs, s.st.Close(ctx))
+	}
+	if s.db != nil {
+		s.db.Stop()
+	}
+	return errors.Join(errs...)
+}
+
+// signer keeps the signing key in the data folder, so tokens survive a
+// restart.
+func signer(cfg config.Config, log *zap.Logger) (*auth.Signer, error) {
+	if cfg.JWTPrivateKeyFile != "" {
+		return app.Signer(cfg, log)
+	}
+	path := filepath.Join(cfg.DataDir, "jwt-ed25519.pem")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		if _, err := auth.GenerateKeyFile(path); err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+	}
+	return auth.LoadSigner(path)
+}
