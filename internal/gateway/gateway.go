@@ -253,7 +253,7 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 		err := g.svc.MarkRead(ctx, c.uid, in.RoomID, *in.Seq)
 		cancel()
 		if err != nil {
-			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
 		}
 	case protocol.TypePing:
 		c.send(protocol.EncodePong)
@@ -318,7 +318,7 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 		err := g.checkMember(ctx, c.uid, id)
 		if err != nil {
 			cancel()
-			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
 			continue
 		}
 		if budget <= 0 {
@@ -329,7 +329,7 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 		p, err := g.svc.AfterSettled(ctx, c.uid, id, after, min(budget, service.MaxPage), false)
 		cancel()
 		if err != nil {
-			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
 			continue
 		}
 		last := after

@@ -72,14 +72,15 @@ func (s *Server) routes() chi.Router {
 		s.writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such route"))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}{protocol.CodeInvalidArgument, "method not allowed"}})
+		// The contract has no code of its own for 405; the body keeps
+		// the contract's shape with the closest code.
+		var b errorBody
+		b.Error.Code, b.Error.Message = protocol.CodeNotFound, "method not allowed on this route"
+		writeJSON(w, http.StatusMethodNotAllowed, b)
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 	r.Get("/.well-known/jwks.json", s.jwksHandler)
 
 	r.Route("/v1", func(r chi.Router) {

@@ -222,6 +222,15 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 	if err != nil {
 		return nil, err
 	}
+	fresh := users[:0]
+	for _, u := range users {
+		if _, err := s.st.Member(ctx, id, u.ID); errors.Is(err, store.ErrNotFound) {
+			fresh = append(fresh, u)
+		} else if err != nil {
+			return nil, storeErr("group", err)
+		}
+	}
+	users = fresh
 	n, err := s.st.CountMembers(ctx, id)
 	if err != nil {
 		return nil, storeErr("group", err)

@@ -42,6 +42,7 @@ type errorFrame struct {
 	Code        string `json:"code"`
 	Message     string `json:"message"`
 	ClientMsgID string `json:"client_msg_id,omitempty"`
+	RoomID      string `json:"room_id,omitempty"`
 }
 
 type reconnectFrame struct {
@@ -85,7 +86,13 @@ func EncodeEvent(event string, data any) []byte {
 
 // EncodeError encodes an error frame.
 func EncodeError(e *Error, clientMsgID string) []byte {
-	return mustJSON(errorFrame{TypeError, e.Code, e.Message, clientMsgID})
+	return mustJSON(errorFrame{TypeError, e.Code, e.Message, clientMsgID, ""})
+}
+
+// EncodeRoomError encodes an error about one room of a sync or read frame;
+// room_id tells the client which (an extension of the contract's frame).
+func EncodeRoomError(e *Error, roomID string) []byte {
+	return mustJSON(errorFrame{TypeError, e.Code, e.Message, "", roomID})
 }
 
 // EncodePong is the pong frame.

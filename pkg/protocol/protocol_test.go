@@ -1,0 +1,174 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecode(t *testing.T) {
+	ok := []string{
+		`{"type":"send","room_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","body":"hi","client_msg_id":"c-1"}`,
+		`{"type":"sync","rooms":{"r1":0,"r2":17}}`,
+		`{"type":"sync","rooms":{}}`,
+		`{"type":"read","room_id":"r1","seq":3}`,
+		`{"type":"ping"}`,
+		`{"type":"refresh","access_token":"a.b.c"}`,
+	}
+	for _, s := range ok {
+		if _, err := Decode([]byte(s)); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	bad := map[string]string{
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":"c","x":1}`:                                     CodeInvalidArgument,
+		`{"type":"send","room_id":"r","client_msg_id":"c"}`:                                                      CodeInvalidArgument,
+		`{"type":"send","room_id":"r","body":"","client_msg_id":"c"}`:                                            CodeInvalidArgument,
+		`{"type":"send","room_id":"r/../x","body":"x","client_msg_id":"c"}`:                                      CodeInvalidArgument,
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":""}`:                                            CodeInvalidArgument,
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":"a b"}`:                                         CodeInvalidArgument,
+		`{"type":"send","room_id":"r","body":"` + strings.Repeat("é", MaxBodyRunes+1) + `","client_msg_id":"c"}`: CodePayloadTooLarge,
+		`{"type":"read","room_id":"r"}`:                                                                          CodeInvalidArgument,
+		`{"type":"read","room_id":"r","seq":-1}`:                                                                 CodeInvalidArgument,
+		`{"type":"ping","room_id":"r"}`:                                                                          CodeInvalidArgument,
+		`{"type":"sync","rooms":{"r":-1}}`:                                                                       CodeInvalidArgument,
+		`{"type":"refresh"}`:                                                                                     CodeInvalidArgument,
+		`{"type":"nope"}`:                                                                                        CodeInvalidArgument,
+		`{}`:                                                                                                     CodeInvalidArgument,
+		`{"type":5}`:                                                                                             CodeInvalidArgument,
+		`[1]`:                                                                                                    CodeInvalidArgument,
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":"c","room_id":5}`:                               CodeInvalidArgument,
+	}
+	for s, code := range bad {
+		_, err := Decode([]byte(s))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != code {
+			t.Errorf("%.80s: got %v, want %s", s, err, code)
+		}
+	}
+	for _, s := range []string{`{"type":`, `nope`, `{"type":"ping"} {}`, "", "\xff"} {
+		if _, err := Decode([]byte(s)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: got %v, want ErrMalformed", s, err)
+		}
+	}
+	in, err := Decode([]byte(`{"type":"send","room_id":"r","body":"x","client_msg_id":"keep","bad":1}`))
+	if err == nil || in.ClientMsgID != "keep" {
+		t.Errorf("client_msg_id not kept on error: %+v %v", in, err)
+	}
+}
+
+func TestSyncRoomLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"sync","rooms":{`)
+	for i := 0; i <= MaxSyncRooms; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"r` + strings.Repeat("x", 3) + itoa(i) + `":0`)
+	}
+	b.WriteString(`}}`)
+	if _, err := Decode([]byte(b.String())); err == nil {
+		t.Fatal("sync with too many rooms accepted")
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var d []byte
+	for ; i > 0; i /= 10 {
+		d = append([]byte{byte('0' + i%10)}, d...)
+	}
+	return string(d)
+}
+
+func TestEncodeDecodeOutbound(t *testing.T) {
+	m := Message{ID: "id", RoomID: "r", Seq: 7, From: "u", Body: "héllo \"q\"", ClientMsgID: "c", CreatedAt: time.Unix(1, 0).UTC()}
+	for _, f := range [][]byte{EncodeAck(m), EncodeMessage(m)} {
+		o, err := DecodeOutbound(f)
+		if err != nil || o.Message == nil || *o.Message != m {
+			t.Fatalf("%s: %+v %v", f, o, err)
+		}
+	}
+	o, err := DecodeOutbound(EncodeError(Errorf(CodeForbidden, "no"), "c9"))
+	if err != nil || o.Type != TypeError || o.Code != CodeForbidden || o.ErrMessage != "no" || o.ClientMsgID != "c9" {
+		t.Fatalf("error frame: %+v %v", o, err)
+	}
+	o, _ = DecodeOutbound(EncodeSynced("r", 9, true))
+	if o.RoomID != "r" || o.LastSeq != 9 || !o.More {
+		t.Fatalf("synced: %+v", o)
+	}
+	o, _ = DecodeOutbound(EncodeHello("u", "n", 30))
+	if o.UserID != "u" || o.Node != "n" || o.HeartbeatS != 30 {
+		t.Fatalf("hello: %+v", o)
+	}
+}
+
+func TestEnvelope(t *testing.T) {
+	for _, e := range []Envelope{
+		{Kind: 'm', RoomID: "room1", Seq: 42, Frame: []byte(`{"type":"message"}`)},
+		{Kind: 'e', RoomID: "room1", Event: EventGroupJoined, Frame: []byte(`{"a":"b\nc"}`)},
+		{Kind: 'e', Event: EventFriendRequest, Frame: []byte(`{}`)},
+	} {
+		got, err := ParseEnvelope(e.Marshal())
+		if err != nil || got.Kind != e.Kind || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event || !bytes.Equal(got.Frame, e.Frame) {
+			t.Fatalf("%+v -> %+v %v", e, got, err)
+		}
+	}
+	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}"} {
+		if _, err := ParseEnvelope([]byte(s)); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"send","room_id":"r","body":"hi","client_msg_id":"c"}`,
+		`{"type":"sync","rooms":{"a":1}}`, `{"type":"read","room_id":"r","seq":1}`,
+		`{"type":"ping"}`, `{"type":"refresh","access_token":"x"}`, `{`, `[]`, `null`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := Decode(b)
+		if err == nil {
+			// A frame that decodes is valid: its required fields are set.
+			switch in.Type {
+			case TypeSend:
+				if in.Body == nil || in.RoomID == "" || in.ClientMsgID == "" {
+					t.Fatalf("send accepted without fields: %q", b)
+				}
+			case TypeRead:
+				if in.Seq == nil {
+					t.Fatalf("read accepted without seq: %q", b)
+				}
+			case TypeSync, TypePing, TypeRefresh:
+			default:
+				t.Fatalf("unknown type accepted: %q", b)
+			}
+			return
+		}
+		var e *Error
+		if !errors.Is(err, ErrMalformed) && !errors.As(err, &e) {
+			t.Fatalf("unexpected error kind %T: %v", err, err)
+		}
+	})
+}
+
+func FuzzParseEnvelope(f *testing.F) {
+	f.Add([]byte("m r 1\n{}"))
+	f.Add([]byte("e - friend_added\n{}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := ParseEnvelope(b)
+		if err != nil {
+			return
+		}
+		if e.Kind == 'm' && e.Seq <= 0 {
+			t.Fatalf("message envelope with seq %d", e.Seq)
+		}
+	})
+}
