@@ -59,6 +59,7 @@ func run(args []string) error {
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
 		AllowedOrigins: cfg.AllowedOrigins,
 		Ready:          b.Ping,
+		Mount:          app.MountWeb,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

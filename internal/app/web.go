@@ -1,16 +1,10 @@
 package app
 
 import (
-	"net/http"
-
 	"github.com/go-chi/chi/v5"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/web"
 )
 
-// MountWeb serves the web client at /. (The client itself is embedded by
-// internal/web; until it exists, / answers with a pointer to the API.)
-func MountWeb(r chi.Router) {
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("im-websocket-go: REST API under /v1, WebSocket at /ws\n"))
-	})
-}
+// MountWeb serves the web client (internal/web) at / and /assets/.
+func MountWeb(r chi.Router) { web.Mount(r) }

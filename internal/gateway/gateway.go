@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -37,6 +38,8 @@ type Options struct {
 	SendRate        float64       // sends per second per connection; default 20
 	SendBurst       float64       // default 40
 	SyncBudget      int           // messages per sync frame, over all rooms; default 200
+	SyncRate        float64       // sync frames per second per connection; default 5
+	SyncBurst       float64       // default 10
 	MemberTTL       time.Duration // how long a cached membership is trusted; default 60s
 	OpTimeout       time.Duration // bound on one store operation; default 10s
 	WS              wsnet.Options
@@ -62,6 +65,12 @@ func (o *Options) defaults() {
 	}
 	if o.SyncBudget <= 0 {
 		o.SyncBudget = 200
+	}
+	if o.SyncRate <= 0 {
+		o.SyncRate = 5
+	}
+	if o.SyncBurst <= 0 {
+		o.SyncBurst = 2 * o.SyncRate
 	}
 	if o.MemberTTL <= 0 {
 		o.MemberTTL = time.Minute
@@ -101,10 +110,9 @@ type client struct {
 	conn atomic.Pointer[wsnet.Conn]
 	exp  atomic.Int64 // token expiry, unix nanoseconds
 
-	// send-rate token bucket; touched only from OnMessage, which wsnet
-	// never runs concurrently for one connection.
-	tokens float64
-	last   time.Time
+	// send and sync token buckets; touched only from OnMessage, which
+	// wsnet never runs concurrently for one connection.
+	sendB, syncB bucket
 
 	g *Gateway
 }
@@ -198,7 +206,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "service temporarily unavailable")
 		return
 	}
-	c := &client{uid: claims.UserID, g: g, tokens: g.opts.SendBurst, last: time.Now()}
+	now := time.Now()
+	c := &client{uid: claims.UserID, g: g,
+		sendB: bucket{tokens: g.opts.SendBurst, last: now}, syncB: bucket{tokens: g.opts.SyncBurst, last: now}}
 	c.exp.Store(claims.ExpiresAt.UnixNano())
 	conn, err := g.ws.Upgrade(w, r, c)
 	if err != nil {
@@ -211,13 +221,47 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn.Close(ws.StatusPolicyViolation, "too many connections")
 		return
 	}
-	c.send(protocol.EncodeHello(c.uid, g.opts.NodeID, int(g.opts.Heartbeat/time.Second)))
+	// If the client vanished while the upgrade returned, OnClose may have
+	// run before join: Send fails on a closing connection, so leave here.
+	if !conn.Send(protocol.EncodeHello(c.uid, g.opts.NodeID, int(g.opts.Heartbeat/time.Second))) {
+		g.hub.leave(c)
+		return
+	}
+	g.m.framesOut.Inc()
 }
 
 // OnClose implements wsnet.Handler.
-func (g *Gateway) OnClose(conn *wsnet.Conn, _ error) {
+func (g *Gateway) OnClose(conn *wsnet.Conn, err error) {
 	if c, ok := conn.Data().(*client); ok {
 		g.hub.leave(c)
+	}
+	g.m.closed.WithLabelValues(closeReason(err)).Inc()
+}
+
+// closeReason names why a connection ended, for the metrics.
+func closeReason(err error) string {
+	var ce *wsnet.CloseError
+	switch {
+	case errors.Is(err, wsnet.ErrSlowConsumer):
+		return "slow_consumer"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "write_timeout"
+	case errors.Is(err, wsnet.ErrIdleTimeout):
+		return "idle"
+	case errors.Is(err, wsnet.ErrReadTimeout):
+		return "read_timeout"
+	case errors.Is(err, wsnet.ErrServerClosed):
+		return "server_closed"
+	case errors.Is(err, wsnet.ErrMessageTooBig), errors.Is(err, wsnet.ErrProtocol),
+		errors.Is(err, wsnet.ErrUnsupportedData), errors.Is(err, wsnet.ErrInvalidUTF8):
+		return "protocol"
+	case errors.As(err, &ce):
+		if ce.Remote {
+			return "client_closed"
+		}
+		return "server_closed"
+	default:
+		return "gone"
 	}
 }
 
@@ -267,20 +311,26 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 	}
 }
 
-// allow takes a token from the connection's send bucket.
-func (c *client) allow(rate, burst float64) bool {
+// bucket is a token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// allow takes a token if there is one.
+func (b *bucket) allow(rate, burst float64) bool {
 	now := time.Now()
-	c.tokens = min(burst, c.tokens+now.Sub(c.last).Seconds()*rate)
-	c.last = now
-	if c.tokens < 1 {
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens < 1 {
 		return false
 	}
-	c.tokens--
+	b.tokens--
 	return true
 }
 
 func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
-	if !c.allow(g.opts.SendRate, g.opts.SendBurst) {
+	if !c.sendB.allow(g.opts.SendRate, g.opts.SendBurst) {
 		c.send(protocol.EncodeError(protocol.RateLimited(time.Second), in.ClientMsgID))
 		return
 	}
@@ -306,6 +356,10 @@ func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
 }
 
 func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
+	if !c.syncB.allow(g.opts.SyncRate, g.opts.SyncBurst) {
+		c.send(protocol.EncodeError(protocol.RateLimited(time.Second), ""))
+		return
+	}
 	ids := make([]string, 0, len(in.Rooms))
 	for id := range in.Rooms {
 		ids = append(ids, id)
@@ -332,13 +386,11 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
 			continue
 		}
-		last := after
 		for i := range p.Messages {
 			c.send(protocol.EncodeMessage(protocol.FromStore(&p.Messages[i])))
-			last = p.Messages[i].Seq
 		}
 		budget -= len(p.Messages)
-		c.send(protocol.EncodeSynced(id, last, p.HasMore))
+		c.send(protocol.EncodeSynced(id, p.Last, p.HasMore))
 	}
 }
 
@@ -430,14 +482,14 @@ func (g *Gateway) fill(r *room) {
 	cancel()
 	if err != nil {
 		g.log.Warn("gap fill", zap.String("room", r.id), zap.Error(err))
-		g.hub.filled(r, nil, false)
+		g.hub.filled(r, nil, 0, false)
 		return
 	}
 	frames := make([]seqFrame, len(p.Messages))
 	for i := range p.Messages {
 		frames[i] = seqFrame{p.Messages[i].Seq, protocol.EncodeMessage(protocol.FromStore(&p.Messages[i]))}
 	}
-	g.hub.filled(r, frames, p.HasMore && !p.Pending)
+	g.hub.filled(r, frames, p.Last, p.HasMore && !p.Pending)
 }
 
 // expiryLoop closes connections whose token expired without a refresh.

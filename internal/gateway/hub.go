@@ -386,7 +386,7 @@ func (h *hub) deliver(r *room, seq int64, frame []byte) (sent int) {
 // every frame beyond the current r.last can go out in order. Then what was
 // pending beyond them follows. more asks for the next page at once;
 // otherwise a gap still open is read again after gapWait.
-func (h *hub) filled(r *room, frames []seqFrame, more bool) {
+func (h *hub) filled(r *room, frames []seqFrame, last int64, more bool) {
 	r.ordMu.Lock()
 	defer r.ordMu.Unlock()
 	r.timer = nil
@@ -400,6 +400,7 @@ func (h *hub) filled(r *room, frames []seqFrame, more bool) {
 			h.toRoom(r, f.frame)
 		}
 	}
+	r.last = max(r.last, last) // past closed holes at the end of the page
 	for {
 		f, ok := r.pending[r.last+1]
 		if !ok {

@@ -14,6 +14,7 @@ type metrics struct {
 	slowDropped prometheus.CounterFunc
 	busResub    prometheus.Counter
 	rejected    *prometheus.CounterVec
+	closed      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
@@ -39,10 +40,12 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Name: "im_gateway_bus_reconnects_total", Help: "Times the bus reconnected and resubscribed."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_gateway_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "im_gateway_disconnects_total", Help: "Connections ended, by reason."}, []string{"reason"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
-			m.publishLat, m.slowDropped, m.busResub, m.rejected} {
+			m.publishLat, m.slowDropped, m.busResub, m.rejected, m.closed} {
 			_ = reg.Register(c)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -140,10 +142,21 @@ type Page struct {
 	// Pending is set when the page stopped before a seq gap young enough
 	// that its message may still be being stored: ask again shortly.
 	Pending bool
+	// Last is the highest seq the page covers (holes included): a client
+	// has everything up to it.
+	Last int64
 }
 
 // After returns messages with seq > after, ascending, stopping before a
 // gap that may still fill. check: verify membership first.
+//
+// A seq is allocated before its message is stored, so a missing seq
+// followed by a recent message may be an insert in flight: the page stops
+// there (Pending). A gap older than HoleTimeout is closed with a tombstone
+// (a Hole document at that seq): the unique (room, seq) index makes that
+// race-free, because either the tombstone or the late message wins, never
+// both, and a sender whose insert lost retries with a fresh seq. So a seq
+// that clients have been told to skip can never later hold a message.
 func (s *Service) After(ctx context.Context, uid, roomID string, after int64, limit int, check bool) (Page, error) {
 	if check {
 		if err := s.CheckMember(ctx, uid, roomID); err != nil {
@@ -153,26 +166,74 @@ func (s *Service) After(ctx context.Context, uid, roomID string, after int64, li
 	if limit <= 0 || limit > MaxPage {
 		limit = MaxPage
 	}
-	ms, err := s.st.MessagesAfter(ctx, roomID, after, limit+1)
-	if err != nil {
-		return Page{}, storeErr("history", err)
-	}
-	p := Page{Messages: ms}
-	if len(ms) > limit {
-		p.Messages, p.HasMore = ms[:limit], true
-	}
-	// Cut before a young gap: seq is allocated before the insert, so a
-	// missing seq followed by a recent message may be an insert in flight.
-	next := after + 1
-	horizon := s.now().Add(-s.lim.HoleTimeout)
-	for i, m := range p.Messages {
-		if m.Seq != next && m.CreatedAt.After(horizon) {
-			p.Messages, p.HasMore, p.Pending = p.Messages[:i], true, true
-			break
+	for attempt := 0; ; attempt++ {
+		ms, err := s.st.MessagesAfter(ctx, roomID, after, limit+1)
+		if err != nil {
+			return Page{}, storeErr("history", err)
 		}
-		next = m.Seq + 1
+		p := Page{}
+		if len(ms) > limit {
+			ms, p.HasMore = ms[:limit], true
+		}
+		next := after + 1
+		horizon := s.now().Add(-s.lim.HoleTimeout)
+		refill := false
+		for i, m := range ms {
+			if m.Seq != next {
+				if m.CreatedAt.After(horizon) || attempt >= 3 {
+					ms, p.HasMore, p.Pending = ms[:i], true, true
+					break
+				}
+				if err := s.closeHoles(ctx, roomID, next, m.Seq); err != nil {
+					if errors.Is(err, store.ErrDuplicate) {
+						refill = true // a late message landed: read again
+						break
+					}
+					return Page{}, storeErr("history", err)
+				}
+			}
+			next = m.Seq + 1
+		}
+		if refill {
+			continue
+		}
+		p.Messages = ms[:0:0]
+		for _, m := range ms {
+			if !m.Hole {
+				p.Messages = append(p.Messages, m)
+			}
+		}
+		p.Last = after
+		if len(ms) > 0 {
+			p.Last = ms[len(ms)-1].Seq
+		}
+		return p, nil
 	}
-	return p, nil
+}
+
+// maxHoles bounds the tombstones written for one gap.
+const maxHoles = 1000
+
+// closeHoles writes tombstones for seqs [from, to). ErrDuplicate means a
+// real message holds one of them after all.
+func (s *Service) closeHoles(ctx context.Context, roomID string, from, to int64) error {
+	if to-from > maxHoles {
+		from = to - maxHoles
+	}
+	for seq := from; seq < to; seq++ {
+		h := &store.Message{ID: s.newID(), RoomID: roomID, Seq: seq, Hole: true,
+			ClientMsgID: "hole:" + roomID + ":" + strconv.FormatInt(seq, 10), CreatedAt: s.nowUTC()}
+		if err := s.st.InsertMessage(ctx, h); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				if m, _ := s.st.MessagesAfter(ctx, roomID, seq-1, 1); len(m) == 1 && m[0].Seq == seq && m[0].Hole {
+					continue // another node closed it first
+				}
+			}
+			return err
+		}
+		s.log.Info("closed a seq hole", zap.String("room", roomID), zap.Int64("seq", seq))
+	}
+	return nil
 }
 
 // AfterSettled is After, waiting (bounded by the hole timeout) for a young
@@ -209,9 +270,14 @@ func (s *Service) Before(ctx context.Context, uid, roomID string, before int64, 
 	if err != nil {
 		return Page{}, storeErr("history", err)
 	}
-	p := Page{Messages: ms}
+	p := Page{}
 	if len(ms) > limit {
-		p.Messages, p.HasMore = ms[:limit], true
+		ms, p.HasMore = ms[:limit], true
+	}
+	for _, m := range ms {
+		if !m.Hole {
+			p.Messages = append(p.Messages, m)
+		}
 	}
 	sort.Slice(p.Messages, func(i, j int) bool { return p.Messages[i].Seq < p.Messages[j].Seq })
 	return p, nil
@@ -285,8 +351,8 @@ func (s *Service) Conversations(ctx context.Context, uid string) ([]Conversation
 			g := groupView(r, n)
 			c.Group = &g
 		}
-		last, err := s.st.LastMessage(ctx, r.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		last, err := s.lastShown(ctx, r.ID)
+		if err != nil {
 			return nil, storeErr("conversations", err)
 		}
 		if last != nil {
@@ -302,6 +368,27 @@ func (s *Service) Conversations(ctx context.Context, uid string) ([]Conversation
 	}
 	sort.SliceStable(out, func(i, j int) bool { return convTime(out[i]).After(convTime(out[j])) })
 	return out, nil
+}
+
+// lastShown is the newest real message of a room (nil when none).
+func (s *Service) lastShown(ctx context.Context, roomID string) (*store.Message, error) {
+	last, err := s.st.LastMessage(ctx, roomID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || !last.Hole {
+		return last, err
+	}
+	ms, err := s.st.MessagesBefore(ctx, roomID, last.Seq, 20)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		if !ms[i].Hole {
+			return &ms[i], nil
+		}
+	}
+	return nil, nil
 }
 
 func convTime(c Conversation) time.Time {

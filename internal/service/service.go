@@ -38,7 +38,7 @@ type Limits struct {
 	RegisterPerIP   ratelimit.Rule // default 20 an hour
 	SendPerUser     ratelimit.Rule // messages per user; default 50 per second... see defaults
 	StoreTimeout    time.Duration  // bound on one message insert; default 3s
-	HoleTimeout     time.Duration  // a seq gap older than this is taken as permanent; default 10s
+	HoleTimeout     time.Duration  // a seq gap older than this is closed with a tombstone; default 5s
 }
 
 func (l *Limits) defaults() {
@@ -64,7 +64,7 @@ func (l *Limits) defaults() {
 		l.StoreTimeout = 3 * time.Second
 	}
 	if l.HoleTimeout <= 0 {
-		l.HoleTimeout = 10 * time.Second
+		l.HoleTimeout = 5 * time.Second
 	}
 }
 

@@ -209,9 +209,9 @@ func (c *Conn) teardown() {
 	c.q = nil
 	c.mu.Unlock()
 
+	s.open.Add(-1)
+	s.stats.closed.Add(1)
 	if !silent {
-		s.open.Add(-1)
-		s.stats.closed.Add(1)
 		s.h.OnClose(c, cause)
 	}
 	if linger {

@@ -114,12 +114,11 @@ func BenchmarkIdleConns(b *testing.B) {
 	for range b.N {
 		pair := tcpPairHeap(b, n)
 
-		h := newTestHandler()
-		s, url := startServer(b, h, Options{})
+		s, url := startServer(b, nopHandler{}, Options{})
 		addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws")
 		req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-		dialRaw(b, addr, 16, req) // warm up pools and server goroutines
+		warm := dialRaw(b, addr, 16, req) // warm up pools and server goroutines
 		waitFor(b, "warm-up registered", 10*time.Second, func() bool { return s.Len() == 16 })
 		time.Sleep(100 * time.Millisecond)
 		g0 := runtime.NumGoroutine()
@@ -139,12 +138,19 @@ func BenchmarkIdleConns(b *testing.B) {
 		b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/conn")
 		b.ReportMetric(float64(n), "conns")
 		b.ReportMetric(float64(took.Microseconds())/float64(n), "µs-upgrade/conn")
-		runtime.KeepAlive(conns)
+		runtime.KeepAlive(conns) // unreachable net.Conns get closed by finalizers
 
 		s.Close() // the server closes first: TIME_WAIT stays off the client ports
 		closeAll(conns)
+		closeAll(warm)
 	}
 }
+
+// nopHandler ignores everything.
+type nopHandler struct{}
+
+func (nopHandler) OnMessage(*Conn, []byte) {}
+func (nopHandler) OnClose(*Conn, error)    {}
 
 // tcpPairHeap measures the heap held per plain TCP connection pair.
 func tcpPairHeap(b *testing.B, n int) float64 {
@@ -175,6 +181,7 @@ func tcpPairHeap(b *testing.B, n int) float64 {
 		}
 	}
 	h1 := liveHeap()
+	runtime.KeepAlive(conns)
 	closeAll(server)
 	closeAll(conns)
 	return float64(h1-h0) / float64(n)

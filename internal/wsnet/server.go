@@ -24,6 +24,8 @@ type Handler interface {
 	// OnClose is called exactly once when the connection is gone (client
 	// close, error, Conn.Close, Server.Close), after the last OnMessage for
 	// it has returned. err tells why; see the Err* variables and CloseError.
+	// It runs on a worker, a writer goroutine or the goroutine calling
+	// Server.Close, so it must not call Server.Close.
 	OnClose(c *Conn, err error)
 }
 
@@ -128,6 +130,12 @@ func NewServer(h Handler, opts Options) (*Server, error) {
 // Conn.Data). On failure Upgrade has already answered the HTTP request (or
 // the connection is gone) and returns an error; on success the handler must
 // not use w any more.
+//
+// The connection is live as soon as it is registered: OnMessage, and even
+// OnClose (a client that disconnects at once), may run before Upgrade
+// returns. Put per-connection state in data before calling Upgrade, and
+// make whatever the caller does after it tolerate a connection that is
+// already closed (Send then returns false).
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, data any) (*Conn, error) {
 	if s.isClosed() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)

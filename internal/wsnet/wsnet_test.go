@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -855,4 +856,54 @@ func TestFrameHeaderSizes(t *testing.T) {
 			)
 		}
 	}
+}
+
+// TestConnSize guards the per-connection footprint.
+func TestConnSize(t *testing.T) {
+	n := unsafe.Sizeof(Conn{})
+	t.Logf("Conn is %d bytes", n)
+	if n > 256 {
+		t.Fatalf(
+			"Conn is %d bytes",
+			n,
+		)
+	}
+}
+
+// TestGarbageOverSocket sends malformed streams over real sockets: each
+// connection ends, and the server keeps serving.
+func TestGarbageOverSocket(t *testing.T) {
+	inputs := [][]byte{
+		{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4},
+		{0x81, 0xfe, 0xff, 0xff, 1, 2, 3, 4, 5},
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		[]byte("GET / HTTP/1.1\r\n\r\n"),
+		append(masked(ws.OpText, false, "a"), masked(ws.OpText, true, "b")...),
+		append(masked(ws.OpPing, true, strings.Repeat("p", 125)), 0x89, 0xfe, 0, 200),
+	}
+	h := newTestHandler()
+	s, url := startServer(t, h, Options{MaxMessageSize: 1024, ReadTimeout: 500 * time.Millisecond})
+	for i, in := range inputs {
+		c := dial(t, url)
+		if _, err := c.conn.Write(in); err != nil {
+			t.Fatal(err)
+		}
+		c.expectEOF(5 * time.Second)
+		ev := h.waitClose(t, 5*time.Second)
+		if ev.err == nil {
+			t.Fatalf(
+				"input %d: nil close cause",
+				i,
+			)
+		}
+	}
+	c := dial(t, url)
+	c.sendText("fine")
+	if got := c.readText(); got != "fine" {
+		t.Fatalf(
+			"echo = %q",
+			got,
+		)
+	}
+	waitFor(t, "Len 1", 5*time.Second, func() bool { return s.Len() == 1 })
 }

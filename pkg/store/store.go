@@ -102,6 +102,10 @@ type Message struct {
 	Body        string    `bson:"data"`
 	ClientMsgID string    `bson:"client_msg_id"`
 	CreatedAt   time.Time `bson:"created_at"`
+	// Hole marks a tombstone: a seq that was allocated but whose message
+	// never arrived in time, closed for good (see service.After). It holds
+	// no message and is never shown.
+	Hole bool `bson:"hole,omitempty"`
 }
 
 // RefreshToken is a stored refresh token. Only the SHA-256 of the token is
@@ -178,7 +182,8 @@ type Messages interface {
 	// MessagesBefore returns up to limit messages with seq < before, descending.
 	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]Message, error)
 	LastMessage(ctx context.Context, roomID string) (*Message, error) // ErrNotFound when empty
-	// CountAfter counts messages with seq > after not sent by exclude.
+	// CountAfter counts messages (not holes) with seq > after not sent by
+	// exclude.
 	CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error)
 }
 

@@ -82,6 +82,7 @@ func (s *Store) CountAfter(ctx context.Context, roomID string, after int64, excl
 		{Key: "room_identity", Value: roomID},
 		{Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}},
 		{Key: "user_identity", Value: bson.D{{Key: "$ne", Value: exclude}}},
+		{Key: "hole", Value: bson.D{{Key: "$ne", Value: true}}},
 	}
 	return s.count(ctx, "count after", s.messages, filter)
 }

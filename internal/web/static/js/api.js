@@ -1,0 +1,204 @@
+// REST client and session (tokens in localStorage, refreshed before they
+// expire and on a 401).
+
+const KEY = 'im.session';
+
+/** An error answered by the API, or a network failure (code "network"). */
+export class APIError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, for rate_limited
+  }
+}
+
+let session = load();
+const listeners = new Set();
+let refreshing = null;
+let refreshTimer = 0;
+
+function load() {
+  try {
+    const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+    if (s && s.access_token && s.refresh_token) return s;
+  } catch { /* ignore a corrupt entry */ }
+  return null;
+}
+
+function save(s) {
+  session = s;
+  if (s) localStorage.setItem(KEY, JSON.stringify(s));
+  else localStorage.removeItem(KEY);
+  schedule();
+  for (const f of listeners) f(s);
+}
+
+/** The current session {user, access_token, refresh_token, expires_at} or null. */
+export function currentSession() { return session; }
+
+/** f(session|null) runs whenever the session changes (here or in another tab). */
+export function onSession(f) { listeners.add(f); }
+
+// Another tab logged in, refreshed or logged out: follow it.
+window.addEventListener('storage', (e) => {
+  if (e.key !== KEY) return;
+  session = load();
+  schedule();
+  for (const f of listeners) f(session);
+});
+
+function fromAnswer(a) {
+  return {
+    user: a.user,
+    access_token: a.access_token,
+    refresh_token: a.refresh_token,
+    expires_at: Date.now() + (a.expires_in || 900) * 1000,
+  };
+}
+
+/** Stores a new session from a register/login/refresh answer. */
+export function adopt(answer) { save(fromAnswer(answer)); }
+
+export function updateUser(u) {
+  if (!session) return;
+  save({ ...session, user: { ...session.user, ...u } });
+}
+
+function schedule() {
+  clearTimeout(refreshTimer);
+  if (!session) return;
+  // Refresh at 80% of the lifetime left, at least 5 s from now.
+  const left = session.expires_at - Date.now();
+  const wait = Math.max(5000, left * 0.8);
+  refreshTimer = setTimeout(() => { refresh().catch(() => {}); }, Math.min(wait, 2 ** 31 - 1));
+}
+
+/**
+ * Gets a new access token with the refresh token. One refresh at a time,
+ * across tabs too (a refresh token works once: two tabs using the same one
+ * would end the login).
+ */
+export function refresh() {
+  if (refreshing) return refreshing;
+  const old = session && session.refresh_token;
+  const run = async () => {
+    const cur = load();
+    if (!cur) { save(null); throw new APIError(401, 'unauthenticated', 'You are logged out.'); }
+    if (cur.refresh_token !== old && cur.expires_at - Date.now() > 30000) {
+      // Another tab refreshed already.
+      session = cur; schedule(); for (const f of listeners) f(cur);
+      return cur;
+    }
+    try {
+      const a = await request('POST', '/v1/auth/refresh', { refresh_token: cur.refresh_token }, { auth: false });
+      save(fromAnswer(a));
+      return session;
+    } catch (e) {
+      if (e.status === 401) save(null);
+      throw e;
+    }
+  };
+  const locked = navigator.locks ? () => navigator.locks.request('im-refresh', run) : run;
+  refreshing = locked().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+/** Returns an access token valid for at least `margin` ms, refreshing if needed. */
+export async function freshToken(margin = 30000) {
+  if (!session) throw new APIError(401, 'unauthenticated', 'You are logged out.');
+  if (session.expires_at - Date.now() < margin) await refresh();
+  return session.access_token;
+}
+
+/**
+ * Calls the API. Authenticated by default; a 401 refreshes the token once
+ * and retries. Resolves to the decoded JSON (or null for 204).
+ */
+export async function request(method, path, body, { auth = true, retried = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth) headers.Authorization = 'Bearer ' + await freshToken();
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'omit', cache: 'no-store',
+    });
+  } catch {
+    throw new APIError(0, 'network', 'Cannot reach the server. Check your connection.');
+  }
+  if (res.status === 401 && auth && !retried) {
+    await refresh();
+    return request(method, path, body, { auth, retried: true });
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    const retry = parseInt(res.headers.get('Retry-After') || '', 10);
+    throw new APIError(res.status, err.code || 'internal',
+      err.message || `The server answered ${res.status}.`, Number.isFinite(retry) ? retry : undefined);
+  }
+  return data;
+}
+
+/** Ends the session on the server (best effort) and here. */
+export async function logout() {
+  const s = session;
+  save(null);
+  if (s) {
+    try { await request('POST', '/v1/auth/logout', { refresh_token: s.refresh_token }, { auth: false }); } catch { /* gone anyway */ }
+  }
+}
+
+/** A human sentence for an error, for the page. */
+export function describe(e, what = '') {
+  if (!(e instanceof APIError)) return 'Something went wrong: ' + (e && e.message ? e.message : String(e));
+  switch (e.code) {
+    case 'rate_limited':
+      return e.retryAfter
+        ? `Too many attempts. Try again in ${e.retryAfter} second${e.retryAfter === 1 ? '' : 's'}.`
+        : 'Too many attempts. Wait a moment and try again.';
+    case 'network':
+      return e.message;
+    case 'unavailable':
+      return 'The server is busy or restarting. Try again in a moment.';
+    case 'internal':
+      return 'The server had a problem. Try again.';
+    case 'unauthenticated':
+      return what === 'login' ? 'Wrong account or password.' : 'Your session has ended. Log in again.';
+    default: {
+      const m = e.message || e.code;
+      return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
+    }
+  }
+}
+
+export const api = {
+  emailCode: (email) => request('POST', '/v1/auth/email-code', { email }, { auth: false }),
+  register: (b) => request('POST', '/v1/auth/register', b, { auth: false }),
+  login: (login, password) => request('POST', '/v1/auth/login', { login, password }, { auth: false }),
+  me: () => request('GET', '/v1/me'),
+  user: (account) => request('GET', '/v1/users/' + encodeURIComponent(account)),
+  friends: () => request('GET', '/v1/friends'),
+  deleteFriend: (account) => request('DELETE', '/v1/friends/' + encodeURIComponent(account)),
+  friendRequests: () => request('GET', '/v1/friend-requests'),
+  sendFriendRequest: (account, message) => request('POST', '/v1/friend-requests', { account, message }),
+  accept: (id) => request('POST', `/v1/friend-requests/${encodeURIComponent(id)}/accept`),
+  decline: (id) => request('POST', `/v1/friend-requests/${encodeURIComponent(id)}/decline`),
+  createGroup: (name, members) => request('POST', '/v1/groups', { name, members }),
+  group: (id) => request('GET', '/v1/groups/' + encodeURIComponent(id)),
+  addMembers: (id, accounts) => request('POST', `/v1/groups/${encodeURIComponent(id)}/members`, { accounts }),
+  removeMember: (id, account) => request('DELETE', `/v1/groups/${encodeURIComponent(id)}/members/${encodeURIComponent(account)}`),
+  disband: (id) => request('DELETE', '/v1/groups/' + encodeURIComponent(id)),
+  conversations: () => request('GET', '/v1/conversations'),
+  history: (room, before, limit = 50) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set('before', String(before));
+    return request('GET', `/v1/rooms/${encodeURIComponent(room)}/messages?${q}`);
+  },
+  read: (room, seq) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/read`, { seq }),
+  send: (room, body, clientMsgID) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/messages`, { body, client_msg_id: clientMsgID }),
+};

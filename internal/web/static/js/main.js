@@ -1,0 +1,1244 @@
+// The web client: sign-in screens, the conversation list and the chat, kept
+// live over one WebSocket. See docs/protocol.md, section 6, for the seq/sync
+// rules followed here.
+
+import { api, adopt, currentSession, onSession, logout, describe, updateUser } from './api.js';
+import { Socket } from './socket.js';
+import {
+  $, el, clear, show, say, codepoints, avatar, newAvatar, shortTime, clock, dayLabel, dayKey, randomID,
+} from './dom.js';
+
+const MAX_BODY = 4000;
+const PAGE = 50;
+const ACCOUNT_RE = /^[a-z0-9_.-]{3,32}$/;
+
+const state = {
+  me: null,
+  rooms: new Map(), // room id -> room (see newRoom)
+  users: new Map(), // user id -> public user
+  current: null, // id of the open room
+  incoming: [],
+  outgoing: [],
+  convLoaded: false,
+};
+
+let socket = null;
+
+/* ------------------------------------------------------------------ rooms */
+
+function newRoom(c) {
+  return {
+    id: c.room_id,
+    type: c.type,
+    peer: c.peer || null,
+    group: c.group || null,
+    members: null, // group members, loaded when the group is opened
+    lastSeq: c.last_seq || 0, // highest seq seen (what sync starts from)
+    baseSeq: c.last_seq || 0, // messages up to here are in the server's unread count
+    readSeq: c.read_seq || 0,
+    unread: c.unread || 0,
+    last: c.last_message || null,
+    msgs: new Map(), // seq -> message
+    pending: new Map(), // client_msg_id -> pending message
+    loaded: false, // newest page of history fetched
+    oldest: 0, // lowest seq loaded
+    hasMore: true,
+    loading: false,
+    gapAsked: 0,
+    draft: '',
+  };
+}
+
+function roomTitle(r) {
+  if (r.type === 'group') return (r.group && r.group.name) || 'Group';
+  return (r.peer && (r.peer.nickname || r.peer.account)) || 'Chat';
+}
+
+function roomKey(r) {
+  return r.type === 'group' ? r.id : (r.peer ? r.peer.id : r.id);
+}
+
+function activity(r) {
+  let t = r.last ? Date.parse(r.last.created_at) : 0;
+  for (const p of r.pending.values()) t = Math.max(t, Date.parse(p.created_at));
+  if (!t && r.group) t = Date.parse(r.group.created_at) || 0;
+  return t || 0;
+}
+
+function remember(u) {
+  if (u && u.id) state.users.set(u.id, { ...(state.users.get(u.id) || {}), ...u });
+}
+
+function nameOf(id) {
+  if (state.me && id === state.me.id) return 'You';
+  const u = state.users.get(id);
+  return u ? (u.nickname || u.account) : 'Someone';
+}
+
+/* ------------------------------------------------------------- rendering */
+
+let renderQueued = false;
+const dirty = { list: false, chat: false, requests: false };
+
+function render(what) {
+  for (const k of what.split(' ')) dirty[k] = true;
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    if (dirty.list) { dirty.list = false; renderList(); }
+    if (dirty.requests) { dirty.requests = false; renderRequests(); }
+    if (dirty.chat) { dirty.chat = false; renderChat(); }
+  });
+}
+
+// The list keeps one <li> per room (so focus and references survive
+// updates) and refreshes its contents and order.
+const convItems = new Map(); // room id -> li
+
+function convItem(id) {
+  let li = convItems.get(id);
+  if (!li) {
+    li = el('li', {
+      attrs: { role: 'button', tabindex: '0' },
+      on: {
+        click: () => openRoom(id),
+        keydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); openRoom(id); } },
+      },
+    });
+    convItems.set(id, li);
+  }
+  return li;
+}
+
+function renderList() {
+  if (!state.me) return;
+  const ul = $('#conversations');
+  const rooms = [...state.rooms.values()].sort((a, b) => activity(b) - activity(a));
+  for (const [id, li] of convItems) {
+    if (!state.rooms.has(id)) { li.remove(); convItems.delete(id); }
+  }
+  rooms.forEach((r, i) => {
+    const title = roomTitle(r);
+    let preview = '';
+    let previewTime = '';
+    const pend = [...r.pending.values()].pop();
+    if (pend) {
+      preview = 'You: ' + pend.body;
+      previewTime = pend.created_at;
+    } else if (r.last) {
+      if (r.type === 'group' && !state.users.has(r.last.from) && !r.membersTried) { r.membersTried = true; loadMembers(r); }
+      const who = r.last.from === state.me.id ? 'You: ' : (r.type === 'group' ? nameOf(r.last.from) + ': ' : '');
+      preview = who + r.last.body;
+      previewTime = r.last.created_at;
+    } else {
+      preview = r.type === 'group' ? `${r.group ? r.group.member_count : ''} members` : 'Say hello!';
+    }
+    const unread = r.id === state.current && viewing() ? 0 : r.unread;
+    const li = convItem(r.id);
+    li.className = 'conv' + (r.id === state.current ? ' active' : '') + (unread > 0 ? ' has-unread' : '');
+    li.dataset.testid = r.type === 'group' ? 'conv-group' : 'conv-direct';
+    li.dataset.room = r.id;
+    li.dataset.title = title;
+    if (r.peer) li.dataset.peer = r.peer.account;
+    li.setAttribute('aria-label', `${title}${unread ? `, ${unread} unread` : ''}`);
+    if (r.id === state.current) li.setAttribute('aria-current', 'true');
+    else li.removeAttribute('aria-current');
+    li.replaceChildren(
+      newAvatar(title, roomKey(r), r.type === 'group' ? 'group' : ''),
+      el('div', { class: 'conv-main' },
+        el('div', { class: 'conv-top' },
+          el('span', { class: 'conv-title', text: title }),
+          el('span', { class: 'conv-time muted small', text: previewTime ? shortTime(previewTime) : '' })),
+        el('div', { class: 'conv-bottom' },
+          el('span', { class: 'conv-preview muted', text: preview.replace(/\s+/g, ' ') }),
+          unread > 0 ? el('span', { class: 'badge', testid: 'unread', text: unread > 99 ? '99+' : String(unread) }) : '')));
+    if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+  });
+  show($('#conv-empty'), state.convLoaded && rooms.length === 0);
+}
+
+function renderRequests() {
+  const inc = $('#requests');
+  const out = $('#outgoing');
+  clear(inc);
+  clear(out);
+  for (const rq of state.incoming) {
+    const u = rq.from;
+    const name = u.nickname || u.account;
+    const li = el('li', { class: 'req', testid: 'request-' + u.account, data: { id: rq.id } },
+      newAvatar(name, u.id),
+      el('div', { class: 'req-main' },
+        el('div', {}, el('strong', { text: name }), el('span', { class: 'muted small', text: ' @' + u.account })),
+        rq.message ? el('div', { class: 'req-note small', text: rq.message }) : null,
+        el('div', { class: 'req-actions' },
+          el('button', {
+            class: 'primary small-btn', text: 'Accept', testid: 'accept-' + u.account, attrs: { type: 'button' },
+            on: { click: (e) => answerRequest(rq, true, e.currentTarget) },
+          }),
+          el('button', {
+            class: 'ghost small-btn', text: 'Decline', testid: 'decline-' + u.account, attrs: { type: 'button' },
+            on: { click: (e) => answerRequest(rq, false, e.currentTarget) },
+          }))));
+    inc.append(li);
+  }
+  for (const rq of state.outgoing) {
+    const u = rq.to;
+    out.append(el('li', { class: 'req out muted small', testid: 'outgoing-' + u.account },
+      el('span', { text: `Waiting for @${u.account} to accept` })));
+  }
+  show($('#requests-section'), state.incoming.length + state.outgoing.length > 0);
+}
+
+function setAvatarTitle(r) {
+  const title = roomTitle(r);
+  $('#chat-title').textContent = title;
+  avatar($('#chat-avatar'), title, roomKey(r));
+  $('#chat-avatar').classList.toggle('group', r.type === 'group');
+  let sub = '';
+  if (r.type === 'group') {
+    const n = r.group ? r.group.member_count : 0;
+    sub = `${n} member${n === 1 ? '' : 's'}`;
+    if (r.members) sub += ' · ' + r.members.map((u) => (u.id === state.me.id ? 'you' : (u.nickname || u.account))).join(', ');
+  } else if (r.peer) {
+    sub = '@' + r.peer.account;
+  }
+  $('#chat-sub').textContent = sub;
+  const owner = r.type === 'group' && r.group && r.group.owner === state.me.id;
+  show($('#chat-add-members'), r.type === 'group');
+  show($('#chat-leave'), r.type === 'group');
+  $('#chat-leave').textContent = owner ? 'Disband' : 'Leave';
+  show($('#chat-unfriend'), r.type === 'direct');
+}
+
+function renderChat() {
+  if (!state.me) return;
+  const r = state.current && state.rooms.get(state.current);
+  show($('#chat-empty'), !r);
+  show($('#chat-pane'), !!r);
+  document.body.classList.toggle('in-chat', !!r);
+  if (!r) return;
+  setAvatarTitle(r);
+  const box = $('#messages');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const list = $('#message-list');
+  clear(list);
+  const msgs = [...r.msgs.values()].sort((a, b) => a.seq - b.seq);
+  let day = '';
+  let prevFrom = '';
+  const add = (m, pending) => {
+    const k = dayKey(m.created_at);
+    if (k !== day) {
+      day = k;
+      prevFrom = '';
+      list.append(el('li', { class: 'day' }, el('span', { text: dayLabel(m.created_at) })));
+    }
+    const mine = m.from === state.me.id;
+    const cls = ['msg', mine ? 'mine' : 'theirs'];
+    if (pending) cls.push(pending.state);
+    if (m.from === prevFrom) cls.push('cont');
+    prevFrom = m.from;
+    const meta = el('div', { class: 'meta' }, el('span', { text: clock(m.created_at) }));
+    if (pending && pending.state === 'pending') meta.append(el('span', { class: 'status', text: ' · Sending…' }));
+    if (pending && pending.state === 'failed') {
+      meta.append(el('span', { class: 'status', text: ' · Not sent: ' + pending.error }));
+      meta.append(el('button', {
+        class: 'link', text: 'Retry', attrs: { type: 'button' },
+        on: { click: () => { pending.state = 'pending'; pending.error = ''; trySend(pending); render('chat'); } },
+      }));
+      meta.append(el('button', {
+        class: 'link', text: 'Delete', attrs: { type: 'button' },
+        on: { click: () => { r.pending.delete(pending.client_msg_id); render('chat list'); } },
+      }));
+    }
+    list.append(el('li', {
+      class: cls.join(' '), testid: 'msg',
+      data: pending ? { cmid: pending.client_msg_id, state: pending.state } : { seq: m.seq, cmid: m.client_msg_id || '' },
+    },
+    r.type === 'group' && !mine && !cls.includes('cont') ? el('div', { class: 'sender', text: nameOf(m.from) }) : null,
+    el('div', { class: 'bubble', text: m.body }),
+    meta));
+  };
+  for (const m of msgs) add(m, null);
+  for (const p of r.pending.values()) add(p, p);
+  // The last bubble of a run from one sender shows the time.
+  const items = list.children;
+  for (let i = 0; i < items.length; i++) {
+    const next = items[i + 1];
+    if (items[i].classList.contains('msg') && (!next || !next.classList.contains('cont'))) items[i].classList.add('tail');
+  }
+
+  const status = $('#history-status');
+  if (r.loading) status.textContent = 'Loading older messages…';
+  else if (r.loaded && !r.hasMore) status.textContent = msgs.length ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
+  else status.textContent = '';
+
+  if (renderChat.keep) {
+    box.scrollTop = box.scrollHeight - fromBottom;
+    renderChat.keep = false;
+  } else if (atBottom || renderChat.bottom) {
+    box.scrollTop = box.scrollHeight;
+  }
+  renderChat.bottom = false;
+  // A short first page does not fill the box: load more right away.
+  if (r.loaded && r.hasMore && !r.loading && box.scrollHeight <= box.clientHeight + 10) loadOlder(r);
+}
+renderChat.keep = false;
+renderChat.bottom = false;
+
+/* -------------------------------------------------------------- messages */
+
+function viewing() {
+  if (!state.current || document.visibilityState !== 'visible') return false;
+  return true;
+}
+
+/** Stores a message (from history, sync, live or an ack). Dedupes by seq. */
+function storeMessage(m, { live = false, history = false } = {}) {
+  const r = state.rooms.get(m.room_id);
+  if (!r) {
+    reloadConversations();
+    return;
+  }
+  const wasPending = !!m.client_msg_id && m.from === state.me.id && r.pending.delete(m.client_msg_id);
+  if (r.msgs.has(m.seq)) { // dedupe by seq
+    if (wasPending) render('list chat');
+    return;
+  }
+  r.msgs.set(m.seq, m);
+  if (history) return;
+  if (live && r.lastSeq > 0 && m.seq > r.lastSeq + 1 && r.gapAsked < m.seq) {
+    // Missed something (a dropped frame): ask once; a gap that stays is a hole.
+    r.gapAsked = m.seq;
+    socket.send({ type: 'sync', rooms: { [r.id]: r.lastSeq } });
+  }
+  if (m.seq > r.lastSeq) r.lastSeq = m.seq;
+  if (!r.last || m.seq > r.last.seq) r.last = m;
+  if (m.from !== state.me.id && m.seq > r.baseSeq && m.seq > r.readSeq) {
+    if (r.id === state.current && viewing()) scheduleRead(r);
+    else r.unread++;
+  }
+  if (r.type === 'group' && !state.users.has(m.from) && r.id === state.current) loadMembers(r);
+  render(r.id === state.current ? 'list chat' : 'list');
+}
+
+async function loadHistory(r) {
+  if (r.loading) return;
+  r.loading = true;
+  try {
+    const page = await api.history(r.id, 0, PAGE);
+    r.loaded = true;
+    r.hasMore = page.has_more;
+    for (const m of page.messages) storeMessage(m, { history: true });
+    if (page.messages.length) {
+      const first = page.messages[0].seq;
+      r.oldest = r.oldest ? Math.min(r.oldest, first) : first;
+      const last = page.messages[page.messages.length - 1];
+      if (last.seq > r.lastSeq) {
+        // Newer than what sync had seen: count it as seen.
+        r.lastSeq = last.seq;
+        r.baseSeq = Math.max(r.baseSeq, last.seq);
+      }
+      if (!r.last || last.seq > r.last.seq) r.last = last;
+    } else {
+      r.hasMore = false;
+    }
+  } catch (e) {
+    toast(describe(e));
+  } finally {
+    r.loading = false;
+  }
+  renderChat.bottom = true;
+  render('chat list');
+  scheduleRead(r);
+}
+
+async function loadOlder(r) {
+  if (r.loading || !r.hasMore || !r.oldest) return;
+  r.loading = true;
+  render('chat');
+  try {
+    const page = await api.history(r.id, r.oldest, PAGE);
+    r.hasMore = page.has_more;
+    for (const m of page.messages) storeMessage(m, { history: true });
+    if (page.messages.length) r.oldest = Math.min(r.oldest, page.messages[0].seq);
+    else r.hasMore = false;
+  } catch (e) {
+    toast(describe(e));
+  } finally {
+    r.loading = false;
+  }
+  if (r.id === state.current) renderChat.keep = true;
+  render('chat');
+}
+
+let readTimer = 0;
+function scheduleRead(r) {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => markRead(r), 150);
+}
+
+function markRead(r) {
+  if (!r || r.id !== state.current || !viewing()) return;
+  const seq = r.lastSeq;
+  if (r.unread === 0 && seq <= r.readSeq) return;
+  r.unread = 0;
+  if (seq > r.readSeq) {
+    r.readSeq = seq;
+    if (!socket.send({ type: 'read', room_id: r.id, seq })) {
+      api.read(r.id, seq).catch(() => {});
+    }
+  }
+  render('list');
+}
+
+/* ---------------------------------------------------------------- sending */
+
+function findPending(cmid) {
+  for (const r of state.rooms.values()) {
+    const p = r.pending.get(cmid);
+    if (p) return [r, p];
+  }
+  return [null, null];
+}
+
+function trySend(p) {
+  p.sentAt = 0;
+  if (socket.send({ type: 'send', room_id: p.room_id, body: p.body, client_msg_id: p.client_msg_id })) {
+    p.sentAt = Date.now();
+  }
+}
+
+/** After a (re)connect: send again everything not acknowledged, same ids. */
+function flushPending() {
+  for (const r of state.rooms.values()) {
+    for (const p of r.pending.values()) if (p.state === 'pending') trySend(p);
+  }
+}
+
+// An unanswered send is sent again (same client_msg_id: no duplicate).
+setInterval(() => {
+  const now = Date.now();
+  for (const r of state.rooms.values()) {
+    for (const p of r.pending.values()) {
+      if (p.state === 'pending' && (!p.sentAt || now - p.sentAt > 10000)) trySend(p);
+    }
+  }
+}, 3000);
+
+function composerError(msg) {
+  say($('#composer-error'), msg);
+}
+
+function sendFromComposer() {
+  const r = state.current && state.rooms.get(state.current);
+  if (!r) return;
+  const input = $('#composer-input');
+  const body = input.value;
+  if (!body.trim()) {
+    composerError('Write something first: the message is empty.');
+    input.focus();
+    return;
+  }
+  const n = codepoints(body);
+  if (n > MAX_BODY) {
+    composerError(`Your message is too long: ${n} characters. The limit is ${MAX_BODY}.`);
+    return;
+  }
+  composerError('');
+  const p = {
+    client_msg_id: randomID(), room_id: r.id, from: state.me.id, body,
+    created_at: new Date().toISOString(), state: 'pending', error: '', sentAt: 0,
+  };
+  r.pending.set(p.client_msg_id, p);
+  input.value = '';
+  r.draft = '';
+  updateCount();
+  trySend(p);
+  renderChat.bottom = true;
+  render('chat list');
+}
+
+function updateCount() {
+  const input = $('#composer-input');
+  const n = codepoints(input.value);
+  const c = $('#composer-count');
+  show(c, n > MAX_BODY - 500);
+  c.textContent = `${n} / ${MAX_BODY}`;
+  c.classList.toggle('over', n > MAX_BODY);
+  input.classList.toggle('over', n > MAX_BODY);
+  // Grow with the text, up to the CSS max-height.
+  input.style.height = 'auto';
+  input.style.height = Math.min(input.scrollHeight, 160) + 'px';
+}
+
+/* ------------------------------------------------------ the socket frames */
+
+function onFrame(f) {
+  switch (f.type) {
+    case 'message':
+      if (f.message) storeMessage(f.message, { live: true });
+      break;
+    case 'ack': {
+      const m = f.message;
+      if (!m) break;
+      storeMessage(m);
+      const [r] = findPending(f.client_msg_id);
+      if (r) { r.pending.delete(f.client_msg_id); render('chat list'); }
+      break;
+    }
+    case 'synced': {
+      const r = state.rooms.get(f.room_id);
+      if (r && f.more) socket.send({ type: 'sync', rooms: { [r.id]: f.last_seq } });
+      break;
+    }
+    case 'event':
+      onEvent(f.event, f.data || {});
+      break;
+    case 'error':
+      onError(f);
+      break;
+    default: // frames of later versions
+  }
+}
+
+function onError(f) {
+  if (f.client_msg_id) {
+    const [r, p] = findPending(f.client_msg_id);
+    if (!p) return;
+    if (f.code === 'rate_limited' || f.code === 'unavailable' || f.code === 'internal') {
+      p.sentAt = Date.now(); // retried by the timer, same id
+      setTimeout(() => { if (p.state === 'pending') trySend(p); }, 1000);
+      return;
+    }
+    p.state = 'failed';
+    p.error = f.code === 'payload_too_large'
+      ? `the message is too long (the limit is ${MAX_BODY} characters).`
+      : f.code === 'forbidden' ? 'you can no longer write in this chat.' : (f.message || f.code);
+    if (r.id === state.current) composerError('Your message was not sent: ' + p.error);
+    render('chat');
+    return;
+  }
+  if (f.code === 'forbidden' || f.code === 'not_found') reloadConversations();
+}
+
+function onEvent(name, data) {
+  switch (name) {
+    case 'friend_request': {
+      const rq = data.request;
+      if (rq && !state.incoming.some((x) => x.id === rq.id)) {
+        state.incoming.push(rq);
+        remember(rq.from);
+        render('requests');
+        toast(`${rq.from.nickname || rq.from.account} wants to be your friend.`, 'info');
+      }
+      reloadRequests();
+      break;
+    }
+    case 'friend_added':
+      if (data.user) {
+        remember(data.user);
+        toast(`You and ${data.user.nickname || data.user.account} are now friends.`, 'info');
+        if (lastFound && lastFound.id === data.user.id) showFound(lastFound.account, true);
+      }
+      reloadRequests();
+      reloadConversations();
+      break;
+    case 'friend_removed':
+      if (lastFound && lastFound.id === data.user_id) showFound(lastFound.account, true);
+    // fall through
+    case 'group_left':
+      dropRoom(data.room_id || data.group_id, name === 'group_left' && data.disbanded ? 'The group was disbanded.' : '');
+      reloadConversations();
+      break;
+    case 'group_joined':
+    case 'group_updated': {
+      const g = data.group;
+      const r = g && state.rooms.get(g.id);
+      if (r) {
+        r.group = { ...r.group, ...g };
+        if (r.id === state.current) loadMembers(r);
+        render('list chat');
+      }
+      reloadConversations();
+      break;
+    }
+    case 'resync':
+      syncAll();
+      break;
+    default: // events of later versions
+  }
+}
+
+function dropRoom(id, why) {
+  if (!id || !state.rooms.has(id)) return;
+  state.rooms.delete(id);
+  if (state.current === id) {
+    state.current = null;
+    if (why) toast(why, 'info');
+  }
+  render('list chat');
+}
+
+function syncAll() {
+  const ids = [...state.rooms.keys()];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rooms = {};
+    for (const id of ids.slice(i, i + 1000)) rooms[id] = state.rooms.get(id).lastSeq;
+    socket.send({ type: 'sync', rooms });
+  }
+}
+
+function onOpen() {
+  // Every (re)connect: catch up on every room we know, resend what was not
+  // acknowledged, and reload the lists (events may have been missed).
+  syncAll();
+  flushPending();
+  reloadConversations();
+  reloadRequests();
+}
+
+function onSocketState(s) {
+  document.body.dataset.conn = s;
+  const dot = $('#conn-status');
+  dot.dataset.state = s;
+  const titles = { open: 'Connected', connecting: 'Connecting…', reconnecting: 'Reconnecting…', closed: 'Offline' };
+  dot.title = titles[s] || s;
+  const banner = $('#banner');
+  clearTimeout(onSocketState.t);
+  if (s === 'reconnecting') {
+    banner.textContent = 'Connection lost. Reconnecting…';
+    banner.dataset.kind = 'warn';
+    show(banner);
+  } else if (s === 'open' && !banner.hidden) {
+    banner.textContent = 'Connected again.';
+    banner.dataset.kind = 'ok';
+    onSocketState.t = setTimeout(() => show(banner, false), 1500);
+  } else if (s !== 'open') {
+    show(banner, false);
+  }
+}
+
+/* ------------------------------------------------------------ REST lists */
+
+// One reload at a time; a call made while one runs gets the next one, so
+// its answer is never older than the call.
+let convChain = Promise.resolve();
+let convQueued = null;
+
+function reloadConversations() {
+  if (convQueued) return convQueued;
+  convQueued = convChain.then(() => { convQueued = null; return doReloadConversations(); });
+  convChain = convQueued.catch(() => {});
+  return convQueued;
+}
+
+async function doReloadConversations() {
+  if (!state.me) return;
+  try {
+    const { conversations } = await api.conversations();
+    if (!state.me) return;
+    const seen = new Set();
+    const fresh = [];
+    for (const c of conversations) {
+      seen.add(c.room_id);
+      if (c.peer) remember(c.peer);
+      let r = state.rooms.get(c.room_id);
+      if (!r) {
+        r = newRoom(c);
+        state.rooms.set(r.id, r);
+        fresh.push(r);
+        continue;
+      }
+      r.peer = c.peer || r.peer;
+      r.group = c.group ? { ...r.group, ...c.group } : r.group;
+      r.readSeq = Math.max(r.readSeq, c.read_seq || 0);
+      const base = c.last_seq || 0;
+      // Unread: the server's count, plus what arrived live after its answer.
+      let extra = 0;
+      for (const m of r.msgs.values()) {
+        if (m.seq > base && m.seq > r.readSeq && m.from !== state.me.id) extra++;
+      }
+      r.unread = (r.readSeq >= base ? 0 : (c.unread || 0)) + extra;
+      r.baseSeq = Math.max(r.baseSeq, base);
+      if (c.last_message && (!r.last || c.last_message.seq > r.last.seq)) r.last = c.last_message;
+    }
+    for (const id of [...state.rooms.keys()]) {
+      if (!seen.has(id)) dropRoom(id, 'This chat is no longer available.');
+    }
+    state.convLoaded = true;
+    if (fresh.length && socket.ready) {
+      const rooms = {};
+      for (const r of fresh) rooms[r.id] = r.lastSeq;
+      socket.send({ type: 'sync', rooms });
+    }
+    if (state.current) scheduleRead(state.rooms.get(state.current));
+    render('list chat');
+  } catch (e) {
+    if (e.code !== 'unauthenticated') toast(describe(e));
+  }
+}
+
+// Like the conversations: one reload at a time, and an answer that a
+// local change (accept, decline) made stale is thrown away and asked again.
+let reqChain = Promise.resolve();
+let reqQueued = null;
+let reqGen = 0;
+
+function reloadRequests() {
+  if (reqQueued) return reqQueued;
+  reqQueued = reqChain.then(() => { reqQueued = null; return doReloadRequests(); });
+  reqChain = reqQueued.catch(() => {});
+  return reqQueued;
+}
+
+async function doReloadRequests() {
+  if (!state.me) return;
+  const gen = reqGen;
+  try {
+    const { incoming, outgoing } = await api.friendRequests();
+    if (!state.me) return;
+    if (gen !== reqGen) { reloadRequests(); return; }
+    state.incoming = incoming || [];
+    state.outgoing = outgoing || [];
+    for (const rq of state.incoming) remember(rq.from);
+    render('requests');
+  } catch (e) {
+    if (e.code !== 'unauthenticated') toast(describe(e));
+  }
+}
+
+async function loadMembers(r) {
+  if (r.type !== 'group' || r.membersLoading) return;
+  r.membersLoading = true;
+  try {
+    const { group } = await api.group(r.id);
+    r.members = group.members || [];
+    for (const u of r.members) remember(u);
+    r.group = { ...r.group, ...group, members: undefined };
+    render('chat list');
+  } catch (e) {
+    if (e.code === 'forbidden' || e.code === 'not_found') reloadConversations();
+  } finally {
+    r.membersLoading = false;
+  }
+}
+
+async function answerRequest(rq, accept, btn) {
+  btn.disabled = true;
+  try {
+    if (accept) {
+      const { friend } = await api.accept(rq.id);
+      if (friend) remember(friend.user);
+      await reloadConversations();
+      if (friend && friend.room_id) openRoom(friend.room_id);
+    } else {
+      await api.decline(rq.id);
+    }
+    reqGen++;
+    state.incoming = state.incoming.filter((x) => x.id !== rq.id);
+    render('requests');
+  } catch (e) {
+    btn.disabled = false;
+    toast(describe(e));
+    reloadRequests();
+  }
+}
+
+/* ------------------------------------------------------------- the chat UI */
+
+function openRoom(id) {
+  const r = state.rooms.get(id);
+  if (!r) return;
+  const prev = state.current && state.rooms.get(state.current);
+  if (prev && prev !== r) prev.draft = $('#composer-input').value;
+  state.current = id;
+  composerError('');
+  $('#composer-input').value = r.draft || '';
+  updateCount();
+  renderChat.bottom = true;
+  render('list chat');
+  if (!r.loaded) loadHistory(r);
+  else scheduleRead(r);
+  if (r.type === 'group') loadMembers(r);
+  if (window.matchMedia('(min-width: 760px)').matches) $('#composer-input').focus();
+}
+
+function closeRoom() {
+  const r = state.current && state.rooms.get(state.current);
+  if (r) r.draft = $('#composer-input').value;
+  state.current = null;
+  render('list chat');
+}
+
+/* --------------------------------------------------------- find & friends */
+
+let lastFound = null; // {id, account} of the user the find box shows
+
+async function findUser(e) {
+  e.preventDefault();
+  await showFound($('#find-account').value.trim().toLowerCase(), false);
+}
+
+/** Shows what the find box knows about account (quiet: no "Looking…"). */
+async function showFound(account, quiet) {
+  const box = $('#find-result');
+  lastFound = null;
+  if (!quiet) clear(box);
+  if (!account) {
+    box.append(el('p', { class: 'form-error', text: 'Type an account to look for.' }));
+    show(box);
+    return;
+  }
+  if (!quiet) box.append(el('p', { class: 'muted small', text: 'Looking…' }));
+  show(box);
+  let u;
+  try {
+    u = await api.user(account);
+  } catch (err) {
+    if (quiet) { show(box, false); return; }
+    clear(box);
+    box.append(el('p', {
+      class: 'form-error',
+      text: err.code === 'not_found' ? `No one has the account “${account}”.` : describe(err),
+    }));
+    return;
+  }
+  remember(u);
+  clear(box);
+  lastFound = { id: u.id, account: u.account };
+  const name = u.nickname || u.account;
+  const status = el('p', { class: 'small find-status', id: 'find-status' });
+  const actions = el('div', { class: 'find-actions' });
+  if (u.id === state.me.id) {
+    status.textContent = 'That is you.';
+  } else if (u.is_friend) {
+    status.textContent = 'Already your friend.';
+    actions.append(el('button', {
+      class: 'primary small-btn', id: 'find-open', text: 'Message', attrs: { type: 'button' },
+      on: { click: () => { const r = [...state.rooms.values()].find((x) => x.peer && x.peer.id === u.id); if (r) openRoom(r.id); } },
+    }));
+  } else if (state.outgoing.some((rq) => rq.to.id === u.id)) {
+    status.textContent = 'Friend request sent; waiting for an answer.';
+  } else {
+    status.textContent = 'Not your friend yet.';
+    const add = el('button', { class: 'primary small-btn', id: 'find-add', text: 'Add friend', attrs: { type: 'button' } });
+    add.addEventListener('click', async () => {
+      add.disabled = true;
+      try {
+        const a = await api.sendFriendRequest(u.account, '');
+        if (a.friend) {
+          status.textContent = 'They had asked you already: you are now friends.';
+          await reloadConversations();
+        } else {
+          status.textContent = 'Friend request sent.';
+          reloadRequests();
+        }
+        add.remove();
+      } catch (err) {
+        add.disabled = false;
+        status.textContent = describe(err);
+        status.classList.add('form-error');
+      }
+    });
+    actions.append(add);
+  }
+  actions.append(el('button', {
+    class: 'close-btn', text: '×', id: 'find-close', attrs: { type: 'button', 'aria-label': 'Close', title: 'Close' },
+    on: { click: () => { lastFound = null; clear(box); show(box, false); } },
+  }));
+  box.append(el('div', { class: 'find-card', testid: 'find-card' },
+    newAvatar(name, u.id),
+    el('div', { class: 'find-main' },
+      el('strong', { text: name }),
+      el('span', { class: 'muted small', text: ' @' + u.account }),
+      status),
+    actions));
+}
+
+function confirmBox(text, ok = 'OK') {
+  const d = $('#confirm-dialog');
+  $('#confirm-text').textContent = text;
+  $('#confirm-ok').textContent = ok;
+  d.returnValue = '';
+  d.showModal();
+  return new Promise((resolve) => {
+    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+  });
+}
+
+/* ------------------------------------------------------------------ groups */
+
+let groupMode = { kind: 'create', room: null };
+
+async function openGroupDialog(kind) {
+  const r = kind === 'add' ? state.rooms.get(state.current) : null;
+  groupMode = { kind, room: r };
+  const d = $('#group-dialog');
+  $('#group-dialog-title').textContent = kind === 'add' ? `Add members to ${roomTitle(r)}` : 'New group';
+  show($('#group-name-row'), kind === 'create');
+  $('#group-create').textContent = kind === 'add' ? 'Add' : 'Create';
+  $('#group-name').value = '';
+  say($('#group-error'), '');
+  const ul = $('#group-friends');
+  clear(ul);
+  ul.append(el('li', { class: 'muted small', text: 'Loading your friends…' }));
+  d.showModal();
+  try {
+    if (r && !r.members) await loadMembers(r);
+    const { friends } = await api.friends();
+    const inGroup = new Set(r && r.members ? r.members.map((u) => u.id) : []);
+    const list = friends.filter((f) => !inGroup.has(f.user.id));
+    clear(ul);
+    if (!list.length) {
+      ul.append(el('li', {
+        class: 'muted small',
+        text: kind === 'add' ? 'All your friends are already in this group.' : 'No friends to add yet. You can create the group alone and add friends later.',
+      }));
+    }
+    for (const f of list) {
+      remember(f.user);
+      const name = f.user.nickname || f.user.account;
+      const id = 'pick-' + f.user.account;
+      ul.append(el('li', {},
+        el('label', { class: 'pick', attrs: { for: id } },
+          el('input', { id, attrs: { type: 'checkbox', value: f.user.account }, data: { account: f.user.account } }),
+          newAvatar(name, f.user.id, 'small'),
+          el('span', { text: name }),
+          el('span', { class: 'muted small', text: ' @' + f.user.account }))));
+    }
+  } catch (e) {
+    clear(ul);
+    say($('#group-error'), describe(e));
+  }
+  if (kind === 'create') $('#group-name').focus();
+}
+
+async function submitGroup(e) {
+  e.preventDefault();
+  const accounts = [...document.querySelectorAll('#group-friends input:checked')].map((i) => i.value);
+  const btn = $('#group-create');
+  if (groupMode.kind === 'create') {
+    const name = $('#group-name').value.trim();
+    if (!name) { say($('#group-error'), 'Give the group a name.'); $('#group-name').focus(); return; }
+    btn.disabled = true;
+    try {
+      const { group } = await api.createGroup(name, accounts);
+      $('#group-dialog').close();
+      await reloadConversations();
+      openRoom(group.id);
+    } catch (err) {
+      say($('#group-error'), describe(err));
+    } finally {
+      btn.disabled = false;
+    }
+  } else {
+    if (!accounts.length) { say($('#group-error'), 'Pick at least one friend to add.'); return; }
+    const r = groupMode.room;
+    btn.disabled = true;
+    try {
+      const { group } = await api.addMembers(r.id, accounts);
+      r.group = { ...r.group, ...group };
+      $('#group-dialog').close();
+      loadMembers(r);
+      render('chat list');
+    } catch (err) {
+      say($('#group-error'), describe(err));
+    } finally {
+      btn.disabled = false;
+    }
+  }
+}
+
+async function leaveOrDisband() {
+  const r = state.current && state.rooms.get(state.current);
+  if (!r || r.type !== 'group') return;
+  const owner = r.group && r.group.owner === state.me.id;
+  const ok = await confirmBox(owner
+    ? `Disband “${roomTitle(r)}” for everyone? Nobody will be able to read it any more.`
+    : `Leave “${roomTitle(r)}”?`, owner ? 'Disband' : 'Leave');
+  if (!ok) return;
+  try {
+    if (owner) await api.disband(r.id);
+    else await api.removeMember(r.id, state.me.account);
+    dropRoom(r.id, '');
+  } catch (e) {
+    toast(describe(e));
+  }
+}
+
+async function unfriend() {
+  const r = state.current && state.rooms.get(state.current);
+  if (!r || !r.peer) return;
+  const ok = await confirmBox(`Remove ${roomTitle(r)} from your friends? You will not be able to write to each other any more.`, 'Remove');
+  if (!ok) return;
+  try {
+    await api.deleteFriend(r.peer.account);
+    dropRoom(r.id, '');
+  } catch (e) {
+    toast(describe(e));
+  }
+}
+
+/* ----------------------------------------------------------------- notices */
+
+function toast(msg, kind = 'error') {
+  const t = $('#toast');
+  t.textContent = msg;
+  t.dataset.kind = kind;
+  show(t);
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => show(t, false), kind === 'error' ? 6000 : 4000);
+}
+
+/* ---------------------------------------------------------- signing in/out */
+
+function showTab(which) {
+  const login = which === 'login';
+  $('#tab-login').classList.toggle('active', login);
+  $('#tab-register').classList.toggle('active', !login);
+  $('#tab-login').setAttribute('aria-selected', String(login));
+  $('#tab-register').setAttribute('aria-selected', String(!login));
+  show($('#login-form'), login);
+  show($('#register-form'), !login);
+  (login ? $('#login-login') : $('#reg-email')).focus();
+}
+
+function markInvalid(ids) {
+  for (const inp of document.querySelectorAll('#auth input')) inp.removeAttribute('aria-invalid');
+  for (const id of ids) $('#' + id).setAttribute('aria-invalid', 'true');
+  if (ids.length) $('#' + ids[0]).focus();
+}
+
+async function doLogin(e) {
+  e.preventDefault();
+  const login = $('#login-login').value.trim();
+  const password = $('#login-password').value;
+  const missing = [];
+  if (!login) missing.push(['login-login', 'account or email']);
+  if (!password) missing.push(['login-password', 'password']);
+  if (missing.length) {
+    markInvalid(missing.map((m) => m[0]));
+    say($('#login-error'), 'Please enter your ' + missing.map((m) => m[1]).join(' and ') + '.');
+    return;
+  }
+  markInvalid([]);
+  say($('#login-error'), '');
+  const btn = $('#login-submit');
+  btn.disabled = true;
+  try {
+    adopt(await api.login(login, password));
+    $('#login-password').value = '';
+    startApp();
+  } catch (err) {
+    say($('#login-error'), describe(err, 'login'));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+let codeTimer = 0;
+async function sendCode() {
+  const email = $('#reg-email').value.trim();
+  const info = $('#register-info');
+  say(info, '');
+  if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) {
+    markInvalid(['reg-email']);
+    say($('#register-error'), email ? 'That does not look like an email address.' : 'Enter your email address first, then ask for a code.');
+    return;
+  }
+  markInvalid([]);
+  say($('#register-error'), '');
+  const btn = $('#reg-send-code');
+  btn.disabled = true;
+  try {
+    await api.emailCode(email);
+    say(info, `We sent a 6-digit code to ${email}. It is valid for 10 minutes.`);
+    let left = 60;
+    btn.textContent = `Resend (${left})`;
+    clearInterval(codeTimer);
+    codeTimer = setInterval(() => {
+      left--;
+      if (left <= 0) {
+        clearInterval(codeTimer);
+        btn.textContent = 'Send again';
+        btn.disabled = false;
+      } else {
+        btn.textContent = `Resend (${left})`;
+      }
+    }, 1000);
+    $('#reg-code').focus();
+  } catch (err) {
+    btn.disabled = false;
+    say($('#register-error'), describe(err));
+  }
+}
+
+async function doRegister(e) {
+  e.preventDefault();
+  const v = (id) => $('#' + id).value.trim();
+  const b = {
+    email: v('reg-email'), code: v('reg-code'), account: v('reg-account'),
+    password: $('#reg-password').value, nickname: v('reg-nickname'),
+  };
+  const err = $('#register-error');
+  const missing = [];
+  if (!b.email) missing.push(['reg-email', 'email']);
+  if (!b.code) missing.push(['reg-code', 'code']);
+  if (!b.account) missing.push(['reg-account', 'account']);
+  if (!b.password) missing.push(['reg-password', 'password']);
+  if (missing.length) {
+    markInvalid(missing.map((m) => m[0]));
+    say(err, 'Please fill in: ' + missing.map((m) => m[1]).join(', ') + '.');
+    return;
+  }
+  if (!/^\d{6}$/.test(b.code)) { markInvalid(['reg-code']); say(err, 'The code is the 6 digits from the email.'); return; }
+  if (!ACCOUNT_RE.test(b.account)) {
+    markInvalid(['reg-account']);
+    say(err, 'The account must be 3-32 characters: lower-case letters, digits, _ . or -.');
+    return;
+  }
+  if (codepoints(b.password) < 8) { markInvalid(['reg-password']); say(err, 'The password must be at least 8 characters.'); return; }
+  markInvalid([]);
+  say(err, '');
+  const btn = $('#reg-submit');
+  btn.disabled = true;
+  try {
+    adopt(await api.register(b));
+    $('#reg-password').value = '';
+    $('#reg-code').value = '';
+    startApp();
+  } catch (e2) {
+    if (e2.code === 'invalid_argument' && /code/i.test(e2.message)) {
+      markInvalid(['reg-code']);
+      say(err, 'That code is wrong or has expired. Check the email, or send a new code.');
+    } else {
+      if (e2.code === 'conflict') markInvalid([/email/i.test(e2.message) ? 'reg-email' : 'reg-account']);
+      say(err, describe(e2));
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function resetState() {
+  state.me = null;
+  for (const li of convItems.values()) li.remove();
+  convItems.clear();
+  state.rooms.clear();
+  state.users.clear();
+  state.current = null;
+  state.incoming = [];
+  state.outgoing = [];
+  state.convLoaded = false;
+}
+
+function showAuth(msg) {
+  if (socket) socket.stop();
+  resetState();
+  document.body.classList.remove('in-chat');
+  document.body.dataset.screen = 'auth';
+  show($('#app'), false);
+  show($('#auth'));
+  show($('#banner'), false);
+  say($('#login-error'), msg || '');
+  showTab('login');
+}
+
+function renderMe() {
+  const u = state.me;
+  $('#me-name').textContent = u.nickname || u.account;
+  $('#me-account').textContent = '@' + u.account;
+  avatar($('#me-avatar'), u.nickname || u.account, u.id);
+}
+
+function startApp() {
+  const s = currentSession();
+  if (!s) { showAuth(); return; }
+  if (state.me && state.me.id === s.user.id && document.body.dataset.screen === 'app') return;
+  resetState();
+  state.me = s.user;
+  remember(s.user);
+  document.body.dataset.screen = 'app';
+  show($('#auth'), false);
+  show($('#app'));
+  renderMe();
+  render('list chat requests');
+  socket.start();
+  reloadConversations();
+  reloadRequests();
+  api.me().then((u) => { updateUser(u); state.me = { ...state.me, ...u }; renderMe(); }).catch(() => {});
+}
+
+/* -------------------------------------------------------------------- wire */
+
+function wire() {
+  $('#tab-login').addEventListener('click', () => showTab('login'));
+  $('#tab-register').addEventListener('click', () => showTab('register'));
+  $('#login-form').addEventListener('submit', doLogin);
+  $('#register-form').addEventListener('submit', doRegister);
+  $('#reg-send-code').addEventListener('click', sendCode);
+  $('#btn-logout').addEventListener('click', async () => {
+    showAuth();
+    await logout();
+  });
+  $('#find-form').addEventListener('submit', findUser);
+  $('#btn-new-group').addEventListener('click', () => openGroupDialog('create'));
+  $('#chat-add-members').addEventListener('click', () => openGroupDialog('add'));
+  $('#chat-leave').addEventListener('click', leaveOrDisband);
+  $('#chat-unfriend').addEventListener('click', unfriend);
+  $('#chat-back').addEventListener('click', closeRoom);
+  // On a phone the chat's actions sit behind a menu button.
+  const menu = $('#chat-menu');
+  const setMenu = (open) => {
+    $('#chat-actions').classList.toggle('open', open);
+    menu.setAttribute('aria-expanded', String(open));
+  };
+  menu.addEventListener('click', (e) => { e.stopPropagation(); setMenu(!$('#chat-actions').classList.contains('open')); });
+  document.addEventListener('click', () => setMenu(false));
+  $('#group-form').addEventListener('submit', submitGroup);
+  $('#group-cancel').addEventListener('click', () => $('#group-dialog').close());
+  $('#composer').addEventListener('submit', (e) => { e.preventDefault(); sendFromComposer(); });
+  const input = $('#composer-input');
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendFromComposer(); }
+  });
+  input.addEventListener('input', () => {
+    updateCount();
+    if ($('#composer-error').textContent && codepoints(input.value) <= MAX_BODY) composerError('');
+  });
+  $('#messages').addEventListener('scroll', () => {
+    const r = state.current && state.rooms.get(state.current);
+    if (r && $('#messages').scrollTop < 80) loadOlder(r);
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') return;
+    if (state.current) scheduleRead(state.rooms.get(state.current));
+    // A background tab's timers are slowed down: do not wait for the
+    // back-off when the user comes back.
+    if (state.me && socket.state === 'reconnecting') socket.reconnectNow();
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && state.current && !document.querySelector('dialog[open]')) closeRoom();
+  });
+
+  onSession((s) => {
+    if (!s) {
+      if (state.me) showAuth('You are logged out.');
+      return;
+    }
+    if (state.me && s.user && s.user.id !== state.me.id) { startApp(); return; }
+    if (!state.me && document.body.dataset.screen === 'auth') { startApp(); return; }
+    socket.refreshToken(s.access_token);
+  });
+}
+
+function main() {
+  socket = new Socket({ onFrame, onState: onSocketState, onOpen });
+  wire();
+  if (currentSession()) startApp();
+  else showAuth();
+}
+
+main();
