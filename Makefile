@@ -3,13 +3,14 @@
 # detector, then runs each fuzz target briefly. The test helpers bring up
 # Redis, the MongoDB wire server (embedded FerretDB) and an SMTP sink
 # themselves; see internal/testenv.
+SHELL := /bin/bash
 GO ?= go
 TEST_TIMEOUT ?= 40m
 FUZZTIME ?= 5s
 
-.PHONY: test deps vet unit fuzz build run fmt
+.PHONY: test deps vet unit faults fuzz build run fmt
 
-test: deps vet unit fuzz
+test: deps vet unit faults fuzz
 
 deps:
 	@bash scripts/install-deps.sh
@@ -19,6 +20,13 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The fault-injection suite runs alone (it kills and restarts processes and
+# measures a live system), with the race detector off in the test process;
+# the gateway processes it starts are ordinary builds.
+faults:
+	IM_FAULT_SUITE=1 $(GO) test -count=1 -timeout 15m -run '^TestFaults$$' -v ./internal/faulttest 2>&1 | \
+	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|fault suite)|fault_test.go'; exit $${PIPESTATUS[0]}
 
 # Each fuzz target for a few seconds (their seed corpora also run in `unit`).
 fuzz:

@@ -58,6 +58,7 @@ func run(args []string) error {
 	}
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
 		AllowedOrigins: cfg.AllowedOrigins,
+		TrustProxy:     cfg.TrustProxy,
 		Ready:          b.Ping,
 		Mount:          app.MountWeb,
 	})

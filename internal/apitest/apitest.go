@@ -39,6 +39,8 @@ type Options struct {
 	Limits   *service.Limits
 	Codes    *emailcode.Options
 	Log      *zap.Logger
+	// AccessTTL overrides the access-token lifetime (default 15m).
+	AccessTTL time.Duration
 }
 
 // Env is a running API with its backends.
@@ -109,6 +111,9 @@ func New(t testing.TB, o Options) *Env {
 		codes = *o.Codes
 	}
 	e := &Env{T: t, Config: TestConfig(t, o.RedisURL), Log: o.Log}
+	if o.AccessTTL > 0 {
+		e.Config.AccessTTL = o.AccessTTL
+	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
 	e.SMTP = testenv.NewSMTPSink(t)
 	sender, err := mail.NewSMTP(mail.SMTPOptions{Addr: e.SMTP.Addr, From: "im <no-reply@im.test>", TLS: "none"})

@@ -40,6 +40,9 @@ type Config struct {
 	NodeID          string
 	ShutdownGrace   time.Duration
 	MaxConnsPerUser int
+	// TrustProxy takes the client address (for rate limits) from
+	// X-Forwarded-For: set it only behind a proxy that sets that header.
+	TrustProxy bool
 }
 
 type binding struct {
@@ -54,7 +57,7 @@ type binding struct {
 // flag.NewFlagSet(name, flag.ContinueOnError).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var origins string
+	var origins, trustProxy string
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
 		{"IM_MONGO_DB", "mongo-db", "MongoDB database name", &c.MongoDB, nil, nil, "im"},
@@ -80,6 +83,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
 		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
+		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 	}
 	for _, b := range bs {
 		def := b.def
@@ -111,6 +115,13 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)
 		}
+	}
+	switch trustProxy {
+	case "true", "1":
+		c.TrustProxy = true
+	case "false", "0", "":
+	default:
+		return c, fmt.Errorf("config: IM_TRUST_PROXY must be true or false, not %q", trustProxy)
 	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":

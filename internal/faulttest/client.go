@@ -283,7 +283,7 @@ func (c *Client) finish(deadline time.Time) error {
 		}
 		c.drop()
 	}
-	return fmt.Errorf("%s: final sync did not finish", c.User.Account)
+	return fmt.Errorf("%s: final sync did not finish (connected: %v, dials %d)", c.User.Account, c.conn != nil, c.dials)
 }
 
 // slowConn dials with a tiny receive buffer and never reads: the server's

@@ -42,6 +42,7 @@ type Options struct {
 	SyncBurst       float64       // default 10
 	MemberTTL       time.Duration // how long a cached membership is trusted; default 60s
 	OpTimeout       time.Duration // bound on one store operation; default 10s
+	ExpiryCheck     time.Duration // how often expired tokens are looked for; default 5s
 	WS              wsnet.Options
 	Registry        prometheus.Registerer
 	Log             *zap.Logger
@@ -77,6 +78,9 @@ func (o *Options) defaults() {
 	}
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 10 * time.Second
+	}
+	if o.ExpiryCheck <= 0 {
+		o.ExpiryCheck = 5 * time.Second
 	}
 	if o.WS.IdleTimeout == 0 {
 		o.WS.IdleTimeout = 3 * o.Heartbeat
@@ -494,7 +498,7 @@ func (g *Gateway) fill(r *room) {
 
 // expiryLoop closes connections whose token expired without a refresh.
 func (g *Gateway) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(g.opts.ExpiryCheck)
 	defer t.Stop()
 	frame := protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "token expired"), "")
 	for {

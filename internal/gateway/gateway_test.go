@@ -14,6 +14,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
@@ -442,4 +443,37 @@ func TestDrainSendsReconnect(t *testing.T) {
 
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
+}
+
+func TestTokenExpiryClosesUnlessRefreshed(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{AccessTTL: 2 * time.Second}, func(o *gateway.Options) {
+		o.ExpiryCheck = 100 * time.Millisecond
+	})
+	u := cl.Register("exp")
+	long := &auth.Issuer{Signer: cl.Core.Signer, Issuer: cl.Config.JWTIssuer, Audience: cl.Config.JWTAudience, TTL: time.Hour}
+	fresh, _, err := long.Issue(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := apitest.DialWS(t, cl.Nodes[0].URL, u.Token)
+	kept := apitest.DialWS(t, cl.Nodes[0].URL, u.Token)
+	if err := kept.Send(map[string]string{"type": "refresh", "access_token": fresh}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's token is refused and changes nothing.
+	other := cl.Register("exp")
+	otherTok, _, _ := long.Issue(other.ID)
+	if err := stale.Send(map[string]string{"type": "refresh", "access_token": otherTok}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := stale.Next(wait); err != nil || o.Code != protocol.CodeUnauthenticated {
+		t.Fatalf("refresh with another user's token: %+v %v", o, err)
+	}
+	if code := stale.CloseCode(wait); code != ws.StatusPolicyViolation {
+		t.Fatalf("expired connection: close %d (%v)", code, stale.Err())
+	}
+	kept.Send(`{"type":"ping"}`)
+	if o, err := kept.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypePong }); err != nil {
+		t.Fatalf("refreshed connection: %+v %v", o, err)
+	}
 }

@@ -24,8 +24,9 @@ import (
 type Options struct {
 	MaxBody        int64    // request body limit; default 64 KiB
 	AllowedOrigins []string // CORS allowlist; empty: no cross-origin access
-	// TrustProxy takes the client address from X-Forwarded-For's first
-	// entry (only behind a proxy that sets it).
+	// TrustProxy takes the client address from X-Forwarded-For's last
+	// entry, the one the proxy in front of us added (only behind a proxy
+	// that sets it; earlier entries come from the client and may be forged).
 	TrustProxy bool
 	// Ready reports whether the dependencies are reachable (/readyz).
 	Ready func(ctx context.Context) error
@@ -150,9 +151,12 @@ func (s *Server) jwksHandler(w http.ResponseWriter, r *http.Request) {
 // clientIP is the address rate limits count against.
 func (s *Server) clientIP(r *http.Request) string {
 	if s.opts.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
 				return ip.String()
 			}
 		}

@@ -33,7 +33,11 @@ function newRoom(c) {
     peer: c.peer || null,
     group: c.group || null,
     members: null, // group members, loaded when the group is opened
-    lastSeq: c.last_seq || 0, // highest seq seen (what sync starts from)
+    lastSeq: c.last_seq || 0, // highest seq seen
+    // cursor: everything up to here is loaded or in history; sync starts
+    // from it. It moves over contiguous seqs and to synced.last_seq (which
+    // passes closed holes), never because of an ack or a jump.
+    cursor: c.last_seq || 0,
     baseSeq: c.last_seq || 0, // messages up to here are in the server's unread count
     readSeq: c.read_seq || 0,
     unread: c.unread || 0,
@@ -294,6 +298,11 @@ function viewing() {
   return true;
 }
 
+/** Moves r.cursor over the seqs that are present. */
+function advanceCursor(r) {
+  while (r.msgs.has(r.cursor + 1)) r.cursor++;
+}
+
 /** Stores a message (from history, sync, live or an ack). Dedupes by seq. */
 function storeMessage(m, { live = false, history = false } = {}) {
   const r = state.rooms.get(m.room_id);
@@ -307,11 +316,12 @@ function storeMessage(m, { live = false, history = false } = {}) {
     return;
   }
   r.msgs.set(m.seq, m);
+  advanceCursor(r);
   if (history) return;
-  if (live && r.lastSeq > 0 && m.seq > r.lastSeq + 1 && r.gapAsked < m.seq) {
+  if (live && m.seq > r.cursor + 1 && r.gapAsked < m.seq) {
     // Missed something (a dropped frame): ask once; a gap that stays is a hole.
     r.gapAsked = m.seq;
-    socket.send({ type: 'sync', rooms: { [r.id]: r.lastSeq } });
+    socket.send({ type: 'sync', rooms: { [r.id]: r.cursor } });
   }
   if (m.seq > r.lastSeq) r.lastSeq = m.seq;
   if (!r.last || m.seq > r.last.seq) r.last = m;
@@ -490,6 +500,10 @@ function onFrame(f) {
     }
     case 'synced': {
       const r = state.rooms.get(f.room_id);
+      if (r && f.last_seq > r.cursor) {
+        r.cursor = f.last_seq;
+        advanceCursor(r);
+      }
       if (r && f.more) socket.send({ type: 'sync', rooms: { [r.id]: f.last_seq } });
       break;
     }
@@ -585,7 +599,7 @@ function syncAll() {
   const ids = [...state.rooms.keys()];
   for (let i = 0; i < ids.length; i += 1000) {
     const rooms = {};
-    for (const id of ids.slice(i, i + 1000)) rooms[id] = state.rooms.get(id).lastSeq;
+    for (const id of ids.slice(i, i + 1000)) rooms[id] = state.rooms.get(id).cursor;
     socket.send({ type: 'sync', rooms });
   }
 }
@@ -670,7 +684,7 @@ async function doReloadConversations() {
     state.convLoaded = true;
     if (fresh.length && socket.ready) {
       const rooms = {};
-      for (const r of fresh) rooms[r.id] = r.lastSeq;
+      for (const r of fresh) rooms[r.id] = r.cursor;
       socket.send({ type: 'sync', rooms });
     }
     if (state.current) scheduleRead(state.rooms.get(state.current));

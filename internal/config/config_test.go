@@ -1,0 +1,52 @@
+package config
+
+import (
+	"flag"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestLoadEnvAndFlags(t *testing.T) {
+	env := map[string]string{
+		"IM_MONGO_URI": "mongodb://db:27017", "IM_HTTP_ADDR": "0.0.0.0:9000",
+		"IM_ALLOWED_ORIGINS": "https://a.example, https://b.example", "IM_ACCESS_TTL": "5m",
+		"IM_MAX_CONNS_PER_USER": "3", "IM_TRUST_PROXY": "true",
+	}
+	c, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-http-addr", "127.0.0.1:1"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MongoURI != "mongodb://db:27017" || c.HTTPAddr != "127.0.0.1:1" || c.AccessTTL != 5*time.Minute ||
+		c.MaxConnsPerUser != 3 || !c.TrustProxy || !slices.Equal(c.AllowedOrigins, []string{"https://a.example", "https://b.example"}) {
+		t.Fatalf("%+v", c)
+	}
+	if c.MongoDB != "im" || c.SMTPTLS != "starttls" || c.RefreshTTL != 720*time.Hour {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	for k, v := range map[string]string{"IM_SMTP_TLS": "maybe", "IM_ACCESS_TTL": "soon", "IM_TRUST_PROXY": "perhaps", "IM_MAX_CONNS_PER_USER": "x"} {
+		_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(key string) string {
+			if key == k {
+				return v
+			}
+			return ""
+		})
+		if err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
+
+func TestEnvListsEverySetting(t *testing.T) {
+	names := Env()
+	for _, want := range []string{"IM_MONGO_URI", "IM_MONGO_DB", "IM_REDIS_URL", "IM_HTTP_ADDR", "IM_WS_ADDR", "IM_ADMIN_ADDR",
+		"IM_JWT_PRIVATE_KEY_FILE", "IM_JWKS_URL", "IM_JWT_PUBLIC_KEY_FILE", "IM_SMTP_ADDR", "IM_SMTP_USERNAME",
+		"IM_SMTP_PASSWORD", "IM_SMTP_FROM", "IM_SMTP_TLS", "IM_ALLOWED_ORIGINS", "IM_DATA_DIR", "IM_LOG_LEVEL"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Env() lacks %s", want)
+		}
+	}
+}
