@@ -70,19 +70,19 @@ func TestFaults(t *testing.T) {
 		return out
 	}
 
-	// 12 users: 6 friend pairs and 2 groups of 4 (plus one slow reader).
-	users := make([]*apitest.User, 12)
+	// 24 users: 12 friend pairs and 4 groups of 4 (plus a slow reader).
+	users := make([]*apitest.User, 24)
 	for i := range users {
 		users[i] = e.Register("f")
 	}
 	rooms := map[*apitest.User][]string{}
-	for i := 0; i < 12; i += 2 {
+	for i := 0; i < len(users); i += 2 {
 		r := e.Befriend(users[i], users[i+1])
 		rooms[users[i]] = append(rooms[users[i]], r)
 		rooms[users[i+1]] = append(rooms[users[i+1]], r)
 	}
 	var groups []string
-	for gi := 0; gi < 2; gi++ {
+	for gi := 0; gi < 4; gi++ {
 		owner := users[gi*6]
 		var members []string
 		for k := 1; k < 4; k++ {
