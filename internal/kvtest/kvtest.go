@@ -39,6 +39,7 @@ func Run(t *testing.T, newKV func(t *testing.T) kv.KV) {
 		{"Del", testDel},
 		{"TTL", testTTL},
 		{"Ping", testPing},
+		{"GetMany", testGetMany},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -416,5 +417,22 @@ func testTTL(t *testing.T, s kv.KV, key func(string) string) {
 func testPing(t *testing.T, s kv.KV, _ func(string) string) {
 	if err := s.Ping(ctx(t)); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testGetMany(t *testing.T, s kv.KV, key func(string) string) {
+	a, b, missing := key("a"), key("b"), key("missing")
+	if err := s.Set(ctx(t), a, "1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx(t), b, "two", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetMany(ctx(t), a, missing, b)
+	if err != nil || len(got) != 3 || got[0] != "1" || got[1] != "" || got[2] != "two" {
+		t.Fatalf("GetMany: %q %v", got, err)
+	}
+	if got, err := s.GetMany(ctx(t)); err != nil || len(got) != 0 {
+		t.Fatalf("GetMany(): %q %v", got, err)
 	}
 }

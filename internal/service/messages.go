@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"sort"
 	"strconv"
 	"time"
@@ -426,18 +425,22 @@ func (s *Service) RoomsOf(ctx context.Context, uid string) ([]string, error) {
 // SeqHeads returns the highest seq allocated so far in each room (0 when
 // unknown): a gateway's starting point for ordering a room's live messages.
 func (s *Service) SeqHeads(ctx context.Context, roomIDs []string) ([]int64, error) {
-	out := make([]int64, len(roomIDs))
+	keys := make([]string, len(roomIDs))
 	for i, id := range roomIDs {
-		v, err := s.kv.Get(ctx, seqKey(id))
-		if errors.Is(err, kv.ErrNotFound) {
+		keys[i] = seqKey(id)
+	}
+	vals, err := s.kv.GetMany(ctx, keys...)
+	if err != nil {
+		return nil, protocol.Unavailable(fmt.Errorf("seq heads: %w", err))
+	}
+	out := make([]int64, len(roomIDs))
+	for i, v := range vals {
+		if v == "" {
 			continue
-		}
-		if err != nil {
-			return nil, protocol.Unavailable(fmt.Errorf("seq heads: %w", err))
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, protocol.Internal(fmt.Errorf("seq head of %s: %q", id, v))
+			return nil, protocol.Internal(fmt.Errorf("seq head of %s: %q", roomIDs[i], v))
 		}
 		out[i] = n
 	}

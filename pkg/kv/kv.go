@@ -23,6 +23,9 @@ type KV interface {
 	// Set stores value with a ttl (0: none).
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	Get(ctx context.Context, key string) (string, error)
+	// GetMany returns the values of keys, "" for a missing one, in one
+	// round trip where the backend allows.
+	GetMany(ctx context.Context, keys ...string) ([]string, error)
 	// GetDel returns the value and deletes the key in one step: of two
 	// concurrent callers only one gets the value.
 	GetDel(ctx context.Context, key string) (string, error)

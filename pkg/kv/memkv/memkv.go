@@ -198,6 +198,19 @@ func (m *KV) Set(ctx context.Context, key, value string, ttl time.Duration) erro
 }
 
 // Get returns the value of key, or kv.ErrNotFound.
+// GetMany returns the values of keys, "" for missing ones.
+func (m *KV) GetMany(ctx context.Context, keys ...string) ([]string, error) {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		v, err := m.Get(ctx, k)
+		if err != nil && !errors.Is(err, kv.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (m *KV) Get(ctx context.Context, key string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("memkv: get %q: %w", key, err)

@@ -128,6 +128,33 @@ func (k *KV) Get(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
+// GetMany reads keys in one pipelined round trip (GETs, not MGET, so that
+// keys in different Redis Cluster slots work too).
+func (k *KV) GetMany(ctx context.Context, keys ...string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := k.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.Get(ctx, key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("rediskv: get many: %w", err)
+	}
+	out := make([]string, len(keys))
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("rediskv: get %q: %w", keys[i], err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 // GetDel returns the value of key and deletes it with GETDEL (Redis >= 6.2),
 // or an error wrapping kv.ErrNotFound.
 func (k *KV) GetDel(ctx context.Context, key string) (string, error) {
