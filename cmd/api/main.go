@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/app"
@@ -18,27 +15,9 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("api", run) }
 
-func run(args []string) error {
-	cfg, err := config.Load(flag.NewFlagSet("api", flag.ContinueOnError), args, os.Getenv)
-	if err != nil {
-		return err
-	}
-	log, err := app.NewLogger(cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
+func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	b, err := app.Distributed(ctx, cfg, app.NopHandler{})
 	if err != nil {
 		return err
@@ -56,7 +35,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
+		Registry:       reg,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustProxy:     cfg.TrustProxy,
 		Ready:          b.Ping,

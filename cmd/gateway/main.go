@@ -5,13 +5,8 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,26 +19,9 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("gateway", run) }
 
-func run(args []string) error {
-	cfg, err := config.Load(flag.NewFlagSet("gateway", flag.ContinueOnError), args, os.Getenv)
-	if err != nil {
-		return err
-	}
-	log, err := app.NewLogger(cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
+func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	ver, _, err := app.GatewayVerifier(cfg)
 	if err != nil {
 		return err

@@ -8,37 +8,19 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/app"
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/internal/standalone"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "standalone:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Main("standalone", run) }
 
-func run(args []string) error {
-	cfg, err := config.Load(flag.NewFlagSet("standalone", flag.ContinueOnError), args, os.Getenv)
-	if err != nil {
-		return err
-	}
-	log, err := app.NewLogger(cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-
+func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	s, err := standalone.Start(ctx, cfg, standalone.Options{Log: log})
 	if err != nil {
 		return err

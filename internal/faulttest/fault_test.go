@@ -2,10 +2,10 @@ package faulttest
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"

@@ -89,32 +89,31 @@ func (h *hub) reconcile(ctx context.Context) {
 		}
 	}
 	h.mu.RUnlock()
+	h.apply(ctx, add, "subscribe", h.bus.Subscribe, func(ch string) { h.subs[ch] = true })
+	h.apply(ctx, del, "unsubscribe", h.bus.Unsubscribe, func(ch string) { delete(h.subs, ch) })
+}
+
+// apply runs op on chans in batches, recording each success with done
+// (under mu); it stops at the first failure, which the next reconcile
+// retries.
+func (h *hub) apply(ctx context.Context, chans []string, name string,
+	op func(context.Context, ...string) error, done func(string)) {
 	const batch = 512
-	for len(add) > 0 {
-		n := min(batch, len(add))
-		if err := h.bus.Subscribe(ctx, add[:n]...); err != nil {
-			h.log.Warn("subscribe failed; will retry", zap.Int("channels", n), zap.Error(err))
-			break
+	for len(chans) > 0 {
+		n := min(batch, len(chans))
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := op(octx, chans[:n]...)
+		cancel()
+		if err != nil {
+			h.log.Warn(name+" failed; will retry", zap.Int("channels", n), zap.Error(err))
+			return
 		}
 		h.mu.Lock()
-		for _, ch := range add[:n] {
-			h.subs[ch] = true
+		for _, ch := range chans[:n] {
+			done(ch)
 		}
 		h.mu.Unlock()
-		add = add[n:]
-	}
-	for len(del) > 0 {
-		n := min(batch, len(del))
-		if err := h.bus.Unsubscribe(ctx, del[:n]...); err != nil {
-			h.log.Warn("unsubscribe failed; will retry", zap.Int("channels", n), zap.Error(err))
-			break
-		}
-		h.mu.Lock()
-		for _, ch := range del[:n] {
-			delete(h.subs, ch)
-		}
-		h.mu.Unlock()
-		del = del[n:]
+		chans = chans[n:]
 	}
 }
 
