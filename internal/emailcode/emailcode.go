@@ -121,8 +121,18 @@ func (c *Codes) Request(ctx context.Context, email, ip string) error {
 // ErrBadCode is the answer to a wrong, expired, used or burnt code.
 var ErrBadCode = protocol.Errorf(protocol.CodeInvalidArgument, "the verification code is wrong or has expired")
 
-// Check verifies code for email without using it up; it counts a wrong try.
+// Check verifies code for email without using it up. Every try is counted
+// before the comparison, so parallel guesses get at most MaxTries
+// comparisons between them; past that every try fails until a new code is
+// requested (which resets the count).
 func (c *Codes) Check(ctx context.Context, email, code string) error {
+	tries, err := c.kv.Incr(ctx, tryKey(email), c.opts.TTL)
+	if err != nil {
+		return unavailable(err)
+	}
+	if tries > c.opts.MaxTries {
+		return ErrBadCode
+	}
 	stored, err := c.kv.Get(ctx, codeKey(email))
 	if errors.Is(err, kv.ErrNotFound) {
 		return ErrBadCode
@@ -130,25 +140,16 @@ func (c *Codes) Check(ctx context.Context, email, code string) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	if subtle.ConstantTimeCompare([]byte(stored), []byte(hashCode(email, code))) == 1 {
-		return nil
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(hashCode(email, code))) != 1 {
+		return ErrBadCode
 	}
-	tries, err := c.kv.Incr(ctx, tryKey(email), c.opts.TTL)
-	if err != nil {
-		return unavailable(err)
-	}
-	if tries >= c.opts.MaxTries {
-		_ = c.kv.Del(ctx, codeKey(email), tryKey(email))
-	}
-	return ErrBadCode
+	return nil
 }
 
-// Consume verifies code and uses it up: of concurrent callers with the right
-// code, exactly one succeeds.
+// Consume uses up a code that Check accepted: of concurrent callers with
+// the right code, exactly one succeeds. It does not count a try, so callers
+// must Check first (registration does).
 func (c *Codes) Consume(ctx context.Context, email, code string) error {
-	if err := c.Check(ctx, email, code); err != nil {
-		return err
-	}
 	stored, err := c.kv.GetDel(ctx, codeKey(email))
 	if errors.Is(err, kv.ErrNotFound) {
 		return ErrBadCode
@@ -157,7 +158,7 @@ func (c *Codes) Consume(ctx context.Context, email, code string) error {
 		return unavailable(err)
 	}
 	if subtle.ConstantTimeCompare([]byte(stored), []byte(hashCode(email, code))) != 1 {
-		// A new code replaced it between Check and GetDel: burn that one too.
+		// A new code replaced it since Check: burn that one too.
 		return ErrBadCode
 	}
 	_ = c.kv.Del(ctx, tryKey(email))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -72,15 +73,19 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "field %q has the wrong type", ute.Field))
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "request body is not valid JSON"))
-	default:
-		msg := err.Error()
-		if len(msg) > 6 && msg[:6] == "json: " {
-			msg = msg[6:]
-		}
+	case strings.HasPrefix(err.Error(), "json: unknown field"), strings.HasPrefix(err.Error(), "body must"):
+		msg := strings.TrimPrefix(err.Error(), "json: ")
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
 		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "%s", msg))
+	default:
+		// A read error (a client cut off, a timeout): its text would tell
+		// addresses; say only what the client needs.
+		if ce := s.log.Check(zap.DebugLevel, "request body unreadable"); ce != nil {
+			ce.Write(zap.String("path", r.URL.Path), zap.Error(err))
+		}
+		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "request body could not be read"))
 	}
 	return false
 }

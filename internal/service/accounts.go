@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -88,10 +89,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*S
 	if err := validNickname(nick); err != nil {
 		return nil, err
 	}
-	if ok, retry, err := s.rl.Hit(ctx, "reg:ip:"+ip, s.lim.RegisterPerIP); err != nil {
-		return nil, protocol.Unavailable(err)
-	} else if !ok {
-		return nil, protocol.RateLimited(retry)
+	if err := s.hit(ctx, "reg:ip:"+ip, s.lim.RegisterPerIP); err != nil {
+		return nil, err
 	}
 	// Check the code first (counting wrong tries), then that the names are
 	// free, and only then use the code up, so a taken account name does not
@@ -109,7 +108,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*S
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, storeErr("register", err)
 	}
-	hash, err := auth.HashPassword(in.Password)
+	var hash string
+	var err error
+	if herr := s.withHashing(ctx, func() { hash, err = auth.HashPassword(in.Password) }); herr != nil {
+		return nil, herr
+	}
 	if err != nil {
 		return nil, protocol.Internal(err)
 	}
@@ -146,15 +149,15 @@ func (s *Service) Login(ctx context.Context, login, password, ip string) (*Sessi
 	if login == "" || len(login) > 254 || password == "" || len(password) > 4*MaxPassword {
 		return nil, invalid("login and password are required")
 	}
-	if over, retry, err := s.rl.Peek(ctx, "login:a:"+login, s.lim.LoginPerAccount); err != nil {
-		return nil, protocol.Unavailable(err)
-	} else if over {
-		return nil, protocol.RateLimited(retry)
+	// Every attempt is counted before the password is checked, so parallel
+	// guesses cannot slip past the limits: per client address, per login
+	// as typed (which covers unknown accounts alike), and per account
+	// (so its account name and email share one budget).
+	if err := s.hit(ctx, "login:ip:"+ip, s.lim.LoginPerIP); err != nil {
+		return nil, err
 	}
-	if over, retry, err := s.rl.Peek(ctx, "login:ip:"+ip, s.lim.LoginPerIP); err != nil {
-		return nil, protocol.Unavailable(err)
-	} else if over {
-		return nil, protocol.RateLimited(retry)
+	if err := s.hit(ctx, "login:a:"+login, s.lim.LoginPerAccount); err != nil {
+		return nil, err
 	}
 	var u *store.User
 	var err error
@@ -166,22 +169,40 @@ func (s *Service) Login(ctx context.Context, login, password, ip string) (*Sessi
 	ok := false
 	switch {
 	case err == nil:
-		ok, err = auth.VerifyPassword(u.PasswordHash, password)
+		if err := s.hit(ctx, "login:u:"+u.ID, s.lim.LoginPerAccount); err != nil {
+			return nil, err
+		}
+		if herr := s.withHashing(ctx, func() { ok, err = auth.VerifyPassword(u.PasswordHash, password) }); herr != nil {
+			return nil, herr
+		}
 		if err != nil {
 			return nil, protocol.Internal(err)
 		}
 	case errors.Is(err, store.ErrNotFound):
-		auth.DummyVerify(password) // same time as a real check
+		if herr := s.withHashing(ctx, func() { auth.DummyVerify(password) }); herr != nil {
+			return nil, herr // same time as a real check
+		}
 	default:
 		return nil, storeErr("login", err)
 	}
 	if !ok {
-		_, _, _ = s.rl.Hit(ctx, "login:a:"+login, s.lim.LoginPerAccount)
-		_, _, _ = s.rl.Hit(ctx, "login:ip:"+ip, s.lim.LoginPerIP)
 		return nil, errBadLogin
 	}
+	_ = s.rl.Reset(ctx, "login:u:"+u.ID)
 	_ = s.rl.Reset(ctx, "login:a:"+login)
 	return s.startSession(ctx, u)
+}
+
+// hit counts one event against a limit and answers rate_limited past it.
+func (s *Service) hit(ctx context.Context, key string, r ratelimit.Rule) error {
+	ok, retry, err := s.rl.Hit(ctx, key, r)
+	if err != nil {
+		return protocol.Unavailable(err)
+	}
+	if !ok {
+		return protocol.RateLimited(retry)
+	}
+	return nil
 }
 
 // Refresh rotates a refresh token.

@@ -72,9 +72,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 			return nil, false, err
 		}
 	}
-	if m, err := s.byClientID(ctx, in); m != nil || err != nil {
-		return m, m != nil, err
-	}
+	// No lookup of client_msg_id first: the insert's unique index on
+	// (sender, client_msg_id) catches a retry, and only then is the first
+	// copy read (the retry's seq becomes a hole, closed later).
 	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
 	defer cancel()
 	m = &store.Message{ID: s.newID(), RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,10 @@ type Service struct {
 
 	entropyMu sync.Mutex
 	entropy   io.Reader
+
+	// hashing bounds concurrent argon2id runs (19 MiB each), so a flood
+	// of logins under the rate limits cannot exhaust memory.
+	hashing chan struct{}
 }
 
 // New builds a Service.
@@ -109,6 +114,7 @@ func New(d Deps) *Service {
 		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, log: d.Log,
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
+		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 }
 
@@ -125,6 +131,19 @@ func (s *Service) newID() string {
 }
 
 func (s *Service) nowUTC() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// withHashing runs f while holding one of the password-hashing slots; it
+// answers unavailable when none frees up before ctx ends.
+func (s *Service) withHashing(ctx context.Context, f func()) error {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return protocol.Unavailable(ctx.Err())
+	}
+	defer func() { <-s.hashing }()
+	f()
+	return nil
+}
 
 // storeErr turns a store error into a client-facing one.
 func storeErr(op string, err error) error {

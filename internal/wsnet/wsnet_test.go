@@ -43,7 +43,12 @@ func TestEchoRoundTrip(t *testing.T) {
 			s.Len(),
 		)
 	}
+	// The writer counts a frame after its write returns, which may be
+	// after the client has read it: wait (bounded) for the counters.
 	st := s.Stats()
+	for end := time.Now().Add(2 * time.Second); st.FramesOut < 2 && time.Now().Before(end); st = s.Stats() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if st.Opened != 1 || st.MessagesIn != 2 || st.FramesOut != 2 || st.BytesIn == 0 || st.BytesOut == 0 {
 		t.Fatalf(
 			"stats = %+v",

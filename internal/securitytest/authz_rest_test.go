@@ -1,0 +1,294 @@
+package securitytest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+// restCase is one row of the REST authorization table.
+type restCase struct {
+	route string // "METHOD /pattern" as the router names it
+	name  string // the variant, when a route has several rows
+	path  string // the request path, with {placeholders}
+	body  func(w *world, role int) any
+	// prep makes fresh resources for rows whose success changes them
+	// (extra placeholders: {request}, {friend}, {fresh}).
+	prep func(w *world) map[string]string
+	want [4]int // status for anonymous, stranger, member, owner
+	// check looks at a 2xx answer further (who sees what).
+	check func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp)
+}
+
+func fixed(v any) func(*world, int) any { return func(*world, int) any { return v } }
+
+func jsonMap(t *testing.T, r apitest.Resp) map[string]any {
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// restTable is every REST route against the four callers. The public
+// routes answer the same whoever asks; every other route needs a token,
+// and resources are only visible or changeable by those they belong to.
+func restTable() []restCase {
+	all := func(s int) [4]int { return [4]int{s, s, s, s} }
+	authed := func(stranger, member, owner int) [4]int { return [4]int{401, stranger, member, owner} }
+	msg := func(w *world, role int) any {
+		return map[string]string{"body": "from " + roleNames[role], "client_msg_id": "authz-" + randomHex(6)}
+	}
+	fresh := func(w *world) map[string]string { return map[string]string{"{fresh}": w.newGroup()} }
+	request := func(w *world) map[string]string { return map[string]string{"{request}": w.newRequest()} }
+	notContains := func(key string, roles ...int) func(*testing.T, *world, map[string]string, int, apitest.Resp) {
+		return func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
+			id := p[key]
+			has := strings.Contains(string(r.Body), id)
+			should := true
+			for _, x := range roles {
+				if x == role {
+					should = false
+				}
+			}
+			if has != should {
+				t.Errorf("%s sees %s %s: %v, want %v (%s)", roleNames[role], key, id, has, should, trunc(r.Body))
+			}
+		}
+	}
+	return []restCase{
+		{route: "GET /healthz", path: "/healthz", want: all(200)},
+		{route: "GET /readyz", path: "/readyz", want: all(200)},
+		{route: "GET /metrics", path: "/metrics", want: all(200)},
+		{route: "GET /.well-known/jwks.json", path: "/.well-known/jwks.json", want: all(200),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if strings.Contains(string(r.Body), `"d"`) {
+					t.Errorf("JWKS publishes a private key part: %s", r.Body)
+				}
+			}},
+		{route: "POST /v1/auth/email-code", path: "/v1/auth/email-code", want: all(202),
+			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("ec") + "@example.com"} }},
+		{route: "POST /v1/auth/register", name: "code missing", path: "/v1/auth/register", want: all(400), body: fixed(map[string]string{})},
+		{route: "POST /v1/auth/login", name: "wrong password", path: "/v1/auth/login", want: all(401),
+			body: func(w *world, _ int) any {
+				return map[string]string{"login": w.owner.Account, "password": "not the password"}
+			}},
+		{route: "POST /v1/auth/refresh", name: "unknown token", path: "/v1/auth/refresh", want: all(401),
+			body: func(*world, int) any { return map[string]string{"refresh_token": "rt_" + randomHex(32)} }},
+		{route: "POST /v1/auth/logout", name: "unknown token", path: "/v1/auth/logout", want: all(204),
+			body: func(*world, int) any { return map[string]string{"refresh_token": "rt_" + randomHex(32)} }},
+
+		{route: "GET /v1/me", path: "/v1/me", want: authed(200, 200, 200),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if m := jsonMap(t, r); m["id"] != w.user(role).ID || m["email"] != w.user(role).Email {
+					t.Errorf("%s got someone else's profile: %s", roleNames[role], r.Body)
+				}
+			}},
+		{route: "PATCH /v1/me", path: "/v1/me", want: authed(200, 200, 200), body: fixed(map[string]string{"nickname": "Renamed"}),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if m := jsonMap(t, r); m["id"] != w.user(role).ID {
+					t.Errorf("%s changed someone else's profile: %s", roleNames[role], r.Body)
+				}
+			}},
+		{route: "GET /v1/users/{account}", path: "/v1/users/{owner}", want: authed(200, 200, 200),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if m := jsonMap(t, r); m["email"] != nil || m["account"] != w.owner.Account {
+					t.Errorf("public user shows the email or the wrong user: %s", r.Body)
+				}
+			}},
+		{route: "GET /v1/friends", path: "/v1/friends", want: authed(200, 200, 200), check: notContains("{direct}", stranger)},
+		{route: "GET /v1/friends/{account}", path: "/v1/friends/{owner}", want: authed(200, 200, 200),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				m := jsonMap(t, r)
+				if want := role == member; m["is_friend"] != want || (m["room_id"] != nil) != want {
+					t.Errorf("%s: %s", roleNames[role], r.Body)
+				}
+			}},
+		{route: "DELETE /v1/friends/{account}", name: "owner's friend", path: "/v1/friends/{friend}", want: authed(404, 404, 204),
+			prep: func(w *world) map[string]string { return map[string]string{"{friend}": w.newFriend()} }},
+		{route: "POST /v1/friend-requests", name: "to owner", path: "/v1/friend-requests", want: authed(201, 409, 400),
+			body: func(w *world, _ int) any { return map[string]string{"account": w.owner.Account} }},
+		{route: "GET /v1/friend-requests", path: "/v1/friend-requests", want: authed(200, 200, 200), prep: request,
+			check: notContains("{request}", stranger, member)},
+		{route: "POST /v1/friend-requests/{id}/accept", path: "/v1/friend-requests/{request}/accept", want: authed(403, 403, 200), prep: request},
+		{route: "POST /v1/friend-requests/{id}/decline", path: "/v1/friend-requests/{request}/decline", want: authed(403, 403, 204), prep: request},
+
+		{route: "POST /v1/groups", name: "with member", path: "/v1/groups", want: authed(403, 201, 201),
+			body: func(w *world, _ int) any {
+				return map[string]any{"name": "mine", "members": []string{w.member.Account}}
+			}},
+		{route: "GET /v1/groups", path: "/v1/groups", want: authed(200, 200, 200), check: notContains("{group}", stranger)},
+		{route: "GET /v1/groups/{id}", path: "/v1/groups/{group}", want: authed(403, 200, 200)},
+		{route: "DELETE /v1/groups/{id}", name: "disband", path: "/v1/groups/{fresh}", want: authed(403, 403, 204), prep: fresh},
+		{route: "POST /v1/groups/{id}/members", name: "add a friend", path: "/v1/groups/{group}/members", want: authed(403, 200, 200),
+			body: func(w *world, _ int) any { return map[string]any{"accounts": []string{w.owner.Account}} }},
+		{route: "POST /v1/groups/{id}/members", name: "add a stranger", path: "/v1/groups/{group}/members", want: authed(403, 403, 403),
+			body: func(w *world, _ int) any { return map[string]any{"accounts": []string{w.stranger.Account}} }},
+		{route: "DELETE /v1/groups/{id}/members/{account}", name: "remove another member", path: "/v1/groups/{fresh}/members/{third}",
+			want: authed(403, 403, 204), prep: fresh},
+		{route: "DELETE /v1/groups/{id}/members/{account}", name: "leave", path: "/v1/groups/{fresh}/members/{member}",
+			want: authed(403, 204, 404), prep: fresh},
+
+		{route: "GET /v1/conversations", path: "/v1/conversations", want: authed(200, 200, 200), check: notContains("{direct}", stranger)},
+		{route: "GET /v1/rooms/{id}/messages", name: "direct", path: "/v1/rooms/{direct}/messages", want: authed(403, 200, 200)},
+		{route: "GET /v1/rooms/{id}/messages", name: "group", path: "/v1/rooms/{group}/messages?after=0", want: authed(403, 200, 200)},
+		{route: "POST /v1/rooms/{id}/messages", name: "direct", path: "/v1/rooms/{direct}/messages", want: authed(403, 201, 201), body: msg},
+		{route: "POST /v1/rooms/{id}/messages", name: "group", path: "/v1/rooms/{group}/messages", want: authed(403, 201, 201), body: msg},
+		{route: "POST /v1/rooms/{id}/read", name: "direct", path: "/v1/rooms/{direct}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
+		{route: "POST /v1/rooms/{id}/read", name: "group", path: "/v1/rooms/{group}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
+	}
+}
+
+// TestRESTAuthorizationTable runs every REST route (taken from the
+// router: a route without a row fails) as anonymous, stranger, member and
+// owner, in that order, so that the refused attempts come before the one
+// that may change the resource, and the owner's success shows the
+// refusals changed nothing. Every refusal has the contract's error body,
+// and every answer carries the security headers (nosniff, no framing, no
+// referrer).
+func TestRESTAuthorizationTable(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	w := newWorld(t, e)
+	table := restTable()
+
+	covered := map[string]bool{}
+	for _, c := range table {
+		covered[c.route] = true
+	}
+	routes := apiRoutes(t, e.API)
+	known := map[string]bool{}
+	for _, r := range routes {
+		known[r] = true
+		if !covered[r] {
+			t.Errorf("route %s has no row in the authorization table (restTable in %s)", r, "authz_rest_test.go")
+		}
+	}
+	for r := range covered {
+		if !known[r] {
+			t.Errorf("row for %s, which the router does not have", r)
+		}
+	}
+
+	for _, c := range table {
+		name := c.route
+		if c.name != "" {
+			name += " (" + c.name + ")"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := w.params()
+			if c.prep != nil {
+				for k, v := range c.prep(w) {
+					p[k] = v
+				}
+			}
+			method, _, _ := strings.Cut(c.route, " ")
+			path := expand(c.path, p)
+			for role := anonymous; role <= owner; role++ {
+				var body any
+				if c.body != nil {
+					body = c.body(w, role)
+				}
+				r := e.Do(method, path, w.token(role), body)
+				what := fmt.Sprintf("%s %s as %s", method, path, roleNames[role])
+				if r.Status != c.want[role] {
+					t.Errorf("%s: %d %s, want %d", what, r.Status, trunc(r.Body), c.want[role])
+					continue
+				}
+				if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("X-Frame-Options") != "DENY" ||
+					r.Header.Get("Referrer-Policy") != "no-referrer" {
+					t.Errorf("%s: security headers missing: %v", what, r.Header)
+				}
+				switch {
+				case r.Status >= 300:
+					if err := errorShape(r.Status, r.Body); err != nil {
+						t.Errorf("%s: %v", what, err)
+					}
+					if r.Status == 401 && r.ErrCode() != protocol.CodeUnauthenticated ||
+						r.Status == 403 && r.ErrCode() != protocol.CodeForbidden {
+						t.Errorf("%s: code %q", what, r.ErrCode())
+					}
+				case c.check != nil:
+					c.check(t, w, p, role, r)
+				}
+			}
+		})
+	}
+
+	// Nothing the stranger tried reached a room.
+	for _, room := range []string{w.direct, w.group} {
+		var h struct{ Messages []protocol.Message }
+		r := e.Do("GET", "/v1/rooms/"+room+"/messages?limit=100", w.owner.Token, nil)
+		r.JSON(t, &h)
+		if len(h.Messages) == 0 {
+			t.Fatalf("room %s: no history (%d %s)", room, r.Status, r.Body)
+		}
+		for _, m := range h.Messages {
+			if m.From == w.stranger.ID {
+				t.Errorf("room %s holds a message from the stranger: %+v", room, m)
+			}
+		}
+	}
+}
+
+// TestFormerMembersLoseAccess: after an unfriend, neither side reads or
+// writes the direct room; after a disband, nobody reads or writes the
+// group; a removed member loses the group — over REST and WebSocket.
+func TestFormerMembersLoseAccess(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	w := newWorld(t, cl.Env)
+	fresh := w.newGroup()
+	if r := cl.Do("DELETE", "/v1/friends/"+w.member.Account, w.owner.Token, nil); r.Status != 204 {
+		t.Fatalf("unfriend: %d %s", r.Status, r.Body)
+	}
+	if r := cl.Do("DELETE", "/v1/groups/"+w.group, w.owner.Token, nil); r.Status != 204 {
+		t.Fatalf("disband: %d %s", r.Status, r.Body)
+	}
+	if r := cl.Do("DELETE", "/v1/groups/"+fresh+"/members/"+w.third.Account, w.owner.Token, nil); r.Status != 204 {
+		t.Fatalf("remove: %d %s", r.Status, r.Body)
+	}
+	cases := []struct {
+		who  *apitest.User
+		room string
+	}{
+		{w.owner, w.direct}, {w.member, w.direct}, {w.owner, w.group}, {w.member, w.group}, {w.third, fresh},
+	}
+	for _, c := range cases {
+		for _, req := range []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", "/v1/rooms/" + c.room + "/messages", nil},
+			{"POST", "/v1/rooms/" + c.room + "/messages", map[string]string{"body": "still here?", "client_msg_id": "late-" + randomHex(4)}},
+			{"POST", "/v1/rooms/" + c.room + "/read", map[string]int{"seq": 1}},
+		} {
+			expectError(t, c.who.Account+" "+req.method+" "+req.path, cl.Do(req.method, req.path, c.who.Token, req.body), 403, protocol.CodeForbidden)
+		}
+		ws := apitest.DialWS(t, cl.Nodes[0].URL, c.who.Token)
+		_ = ws.SendMsg(c.room, "still here?", "late-ws")
+		if o, err := ws.Ack("late-ws", wait); err != nil || o.Type != protocol.TypeError || o.Code != protocol.CodeForbidden {
+			t.Errorf("%s send to a lost room: %+v %v", c.who.Account, o, err)
+		}
+		_ = ws.Send(map[string]any{"type": "sync", "rooms": map[string]int64{c.room: 0}})
+		if o, err := ws.WaitFor(wait, func(o protocol.Outbound) bool {
+			return (o.Type == protocol.TypeError || o.Type == protocol.TypeSynced) && o.RoomID == c.room
+		}); err != nil || o.Type != protocol.TypeError || o.Code != protocol.CodeForbidden {
+			t.Errorf("%s sync of a lost room: %+v %v", c.who.Account, o, err)
+		}
+		ws.Conn.Close()
+	}
+	// The group is gone for its former members too.
+	for _, u := range []*apitest.User{w.owner, w.member} {
+		r := cl.Do("GET", "/v1/groups/"+w.group, u.Token, nil)
+		if r.Status != 404 && r.Status != 403 {
+			t.Errorf("disbanded group for %s: %d %s", u.Account, r.Status, r.Body)
+		}
+		var gs struct{ Groups []struct{ ID string } }
+		cl.Do("GET", "/v1/groups", u.Token, nil).JSON(t, &gs)
+		for _, g := range gs.Groups {
+			if g.ID == w.group {
+				t.Errorf("disbanded group still listed for %s", u.Account)
+			}
+		}
+	}
+}
