@@ -1,0 +1,295 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+)
+
+func TestMain(m *testing.M) {
+	MaybeNodeMain() // SpawnNode re-executes this binary as a gateway node
+	testenv.Main(m)
+}
+
+// clusterConfig points a run at an apitest cluster: its store for
+// seeding, its signer for tokens, its nodes as the gateways.
+func clusterConfig(t *testing.T, c *apitest.Cluster, scenario string) Config {
+	var out bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("imbench output:\n%s", out.String())
+		}
+	})
+	cfg := Config{Scenario: scenario, MongoURI: c.Config.MongoURI, MongoDB: c.Config.MongoDB,
+		Signer: c.Core.Signer, Issuer: c.Config.JWTIssuer, Audience: c.Config.JWTAudience,
+		GatewayPIDs: []int{os.Getpid()}, Out: &out, Grace: 15 * time.Second, Cleanup: true}
+	for _, n := range c.Nodes {
+		cfg.Gateways = append(cfg.Gateways, n.URL)
+	}
+	return cfg
+}
+
+func run(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// promiseKept asserts the verdict: nothing lost, duplicated, reordered or
+// altered; speed is not judged here.
+func promiseKept(t *testing.T, r *Result) {
+	t.Helper()
+	if !r.OK || r.Lost != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Mismatched != 0 {
+		t.Fatalf("delivery promise broken: lost %d dup %d ooo %d mismatched %d connect failures %d errors %v",
+			r.Lost, r.Duplicated, r.OutOfOrder, r.Mismatched, r.ConnectFailures, r.Errors)
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	c := apitest.NewCluster(t, 2, apitest.Options{})
+
+	t.Run("idle", func(t *testing.T) {
+		cfg := clusterConfig(t, c, ScenarioIdle)
+		cfg.N, cfg.Duration, cfg.Batches, cfg.Settle = 200, time.Second, 2, 200*time.Millisecond
+		cfg.DialConcurrency = 16
+		r := run(t, cfg)
+		promiseKept(t, r)
+		if r.Connections != 200 || len(r.RSSCurve) != 2 || r.GatewayRSS <= 0 {
+			t.Fatalf("idle: %d connections, curve %v, RSS %d", r.Connections, r.RSSCurve, r.GatewayRSS)
+		}
+	})
+
+	t.Run("fanout", func(t *testing.T) {
+		cfg := clusterConfig(t, c, ScenarioFanout)
+		cfg.Group, cfg.Rate, cfg.Duration = 50, 20, 2*time.Second
+		cfg.JSONOut = filepath.Join(t.TempDir(), "fanout.json")
+		r := run(t, cfg)
+		promiseKept(t, r)
+		if r.Acked < 30 || r.Required != r.Acked*49 || r.DeliverLatency.Count == 0 {
+			t.Fatalf("fanout: acked %d required %d latency %+v", r.Acked, r.Required, r.DeliverLatency)
+		}
+		back, err := ReadResult(cfg.JSONOut)
+		if err != nil || back.Acked != r.Acked {
+			t.Fatalf("JSON result: %v %+v", err, back)
+		}
+	})
+
+	t.Run("direct", func(t *testing.T) {
+		cfg := clusterConfig(t, c, ScenarioDirect)
+		cfg.N, cfg.Rate, cfg.Duration = 40, 40, 2*time.Second
+		r := run(t, cfg)
+		promiseKept(t, r)
+		if r.Acked < 60 || r.Required != r.Acked || r.AckLatency.Count != uint64(r.Acked) {
+			t.Fatalf("direct: sent %d acked %d required %d", r.Sent, r.Acked, r.Required)
+		}
+	})
+
+	t.Run("ramp", func(t *testing.T) {
+		cfg := clusterConfig(t, c, ScenarioRamp)
+		cfg.Group, cfg.Rate, cfg.Steps, cfg.StepDuration, cfg.RampFactor = 20, 10, 2, time.Second, 2
+		cfg.MaxP99 = 10 * time.Second // this test checks the mechanics, not speed
+		cfg.SVGOut = filepath.Join(t.TempDir(), "ramp.svg")
+		r := run(t, cfg)
+		promiseKept(t, r)
+		if len(r.Steps) != 2 || r.Steps[1].Rate != 20 || r.MaxGoodRate == 0 {
+			t.Fatalf("ramp steps: %+v max good %v", r.Steps, r.MaxGoodRate)
+		}
+		svg, err := os.ReadFile(cfg.SVGOut)
+		if err != nil || !bytes.Contains(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("p99")) {
+			t.Fatalf("svg: %v %.200s", err, svg)
+		}
+	})
+}
+
+// TestEmbedded runs the one-command mode: redis-server, FerretDB and the
+// gateway nodes brought up by the tool, the nodes as child processes.
+func TestEmbedded(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{Scenario: ScenarioDirect, Embedded: true, Spawn: true, Nodes: 2, N: 10, Rate: 20,
+		Duration: time.Second, Out: &out, Sync: true}
+	res := run(t, cfg)
+	if t.Failed() || !res.OK {
+		t.Logf("%s", out.String())
+	}
+	promiseKept(t, res)
+	if res.Acked < 15 || res.GatewayRSS <= 0 || res.InProcess {
+		t.Fatalf("embedded: acked %d, gateway RSS %d, in process %v", res.Acked, res.GatewayRSS, res.InProcess)
+	}
+}
+
+func TestParseFrameMatchesDecoder(t *testing.T) {
+	m := protocol.Message{ID: "01HV6QAB3C5D7E9F1G3H5J7K9M", RoomID: "01HV6Q5N7ZK3M8R2T4W6Y8A0BC", Seq: 44,
+		From: "01HV6Q2B9W3S5T7V9X1Z3B5D7F", Body: "b1.2.3|0|1700000000000000000|xxxx", ClientMsgID: "b1.2.3",
+		CreatedAt: time.Now().UTC()}
+	for _, raw := range [][]byte{protocol.EncodeAck(m), protocol.EncodeMessage(m),
+		protocol.EncodeSynced("r1", 7, true), protocol.EncodeHello("u", "n", 30), protocol.EncodePong} {
+		var fast, slow frame
+		if !parseFrame(raw, &fast) {
+			t.Fatalf("fast path refused %s", raw)
+		}
+		if err := slowFrame(raw, &slow); err != nil {
+			t.Fatal(err)
+		}
+		if fast.kind != slow.kind || fast.seq != slow.seq || string(fast.room) != string(slow.room) ||
+			string(fast.cmid) != string(slow.cmid) || string(fast.body) != string(slow.body) ||
+			string(fast.from) != string(slow.from) || fast.more != slow.more {
+			t.Fatalf("%s:\nfast %+v\nslow %+v", raw, fast, slow)
+		}
+	}
+	// An escaped body is left to the decoder.
+	m.Body = `say "hi"`
+	var f frame
+	if parseFrame(protocol.EncodeMessage(m), &f) {
+		t.Fatal("fast path accepted an escaped string")
+	}
+	e := protocol.EncodeError(protocol.Errorf(protocol.CodeRateLimited, "slow down"), "c1")
+	if parseFrame(e, &f) || slowFrame(e, &f) != nil || f.kind != kindError || string(f.cmid) != "c1" || string(f.code) != "rate_limited" {
+		t.Fatalf("error frame: %+v", f)
+	}
+}
+
+func TestBodyAndTracking(t *testing.T) {
+	b := appendBody(nil, []byte("bx.12.7"), 3, 1234567, 100)
+	if len(b) != 100 {
+		t.Fatalf("body length %d", len(b))
+	}
+	cmid, step, at, ok := parseBody(b)
+	if !ok || string(cmid) != "bx.12.7" || step != 3 || at != 1234567 {
+		t.Fatalf("parseBody: %q %d %d %v", cmid, step, at, ok)
+	}
+	if i, ok := cmidConn(cmid, "bx"); !ok || i != 12 {
+		t.Fatalf("cmidConn: %d %v", i, ok)
+	}
+	var want, have, own bitset
+	for _, s := range []int64{1, 2, 3, 64, 65, 200} {
+		want.set(s)
+	}
+	have.set(1)
+	have.set(64)
+	own.set(3)
+	if n := missing(want, have, own); n != 3 {
+		t.Fatalf("missing %d", n)
+	}
+	if f := firstMissing(want, have, own); f != 2 {
+		t.Fatalf("first missing %d", f)
+	}
+	var tab seqTable
+	if !tab.check(5000, 42) || !tab.check(5000, 42) || tab.check(5000, 43) || !tab.check(1, 7) {
+		t.Fatal("seqTable")
+	}
+	var h Hist
+	for i := int64(1); i <= 1000; i++ {
+		h.Record(i * int64(time.Millisecond))
+	}
+	if p := h.Percentiles(); p.P50MS < 490 || p.P50MS > 510 || p.P99MS < 975 || p.P99MS > 1000 || p.MaxMS != 1000 {
+		t.Fatalf("percentiles %+v", p)
+	}
+}
+
+func TestCharts(t *testing.T) {
+	idle := &Result{Scenario: ScenarioIdle, Connections: 1000, RSSCurve: []RSSPoint{{Conns: 100, PerConn: 9000}, {Conns: 1000, PerConn: 3000}}}
+	ramp := &Result{Scenario: ScenarioRamp, RampOf: ScenarioFanout, Setup: Setup{Group: 100, Gateways: []string{"a", "b"}},
+		Steps: []StepResult{{Rate: 10, DeliverLatency: Percentiles{P50MS: 1, P99MS: 3, P999MS: 5}}, {Rate: 20, DeliverLatency: Percentiles{P50MS: 2, P99MS: 9, P999MS: 20}}}}
+	dir := t.TempDir()
+	for kind, rs := range map[string][]*Result{"rss": {idle}, "latency": {ramp}, "percore": {{Scenario: ScenarioFanout, DeliveredPS: 1e5, Machine: Machine{NProc: 2}}}} {
+		p := filepath.Join(dir, kind+".svg")
+		if err := WriteChart(kind, p, rs, nil); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(p)
+		if !strings.HasPrefix(string(b), "<svg") || !strings.Contains(string(b), "</svg>") {
+			t.Fatalf("%s: %.200s", kind, b)
+		}
+	}
+}
+
+// TestEmbeddedMemStore runs in-process gateways over the memory store.
+func TestEmbeddedMemStore(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{Scenario: ScenarioFanout, Embedded: true, Store: "mem", Nodes: 2, Group: 20, Rate: 20,
+		Duration: time.Second, Out: &out}
+	res := run(t, cfg)
+	if t.Failed() || !res.OK {
+		t.Logf("%s", out.String())
+	}
+	promiseKept(t, res)
+	if res.Acked < 15 || res.Required != 19*res.Acked || !res.InProcess {
+		t.Fatalf("mem store: acked %d required %d", res.Acked, res.Required)
+	}
+}
+
+// Benchmarks of the whole path, one run per b.N (use -benchtime 1x):
+//
+//	go test -run '^$' -bench 'Fanout|Direct' -benchtime 1x ./internal/bench/
+func benchRun(b *testing.B, cfg Config) {
+	cfg.Quiet = true
+	for range b.N {
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.OK {
+			b.Fatalf("delivery promise broken: %+v", res.Errors)
+		}
+		b.ReportMetric(res.DeliveredPS, "deliveries/s")
+		b.ReportMetric(res.AckedPerS, "acked/s")
+		b.ReportMetric(res.DeliverLatency.P99MS, "deliver-p99-ms")
+		b.ReportMetric(res.AckLatency.P99MS, "ack-p99-ms")
+	}
+}
+
+// BenchmarkFanoutMem: a 500-member group over two in-process gateways
+// and the memory store, 100 msgs/s for 5s.
+func BenchmarkFanoutMem(b *testing.B) {
+	benchRun(b, Config{Scenario: ScenarioFanout, Embedded: true, Store: "mem", Nodes: 2, Group: 500,
+		Rate: 100, Duration: 5 * time.Second})
+}
+
+// BenchmarkDirectMem: 500 pairs over two in-process gateways and the
+// memory store, 2,000 msgs/s for 5s.
+func BenchmarkDirectMem(b *testing.B) {
+	benchRun(b, Config{Scenario: ScenarioDirect, Embedded: true, Store: "mem", Nodes: 2, N: 1000,
+		Rate: 2000, Duration: 5 * time.Second})
+}
+
+// BenchmarkDirectFerretDB: the same over the embedded FerretDB store,
+// 200 msgs/s.
+func BenchmarkDirectFerretDB(b *testing.B) {
+	benchRun(b, Config{Scenario: ScenarioDirect, Embedded: true, Nodes: 2, N: 200,
+		Rate: 200, Duration: 5 * time.Second})
+}
+
+func BenchmarkParseFrame(b *testing.B) {
+	m := protocol.Message{ID: "01HV6QAB3C5D7E9F1G3H5J7K9M", RoomID: "01HV6Q5N7ZK3M8R2T4W6Y8A0BC", Seq: 44,
+		From: "01HV6Q2B9W3S5T7V9X1Z3B5D7F", Body: string(appendBody(nil, []byte("b1.2.3"), 0, 1700000000000000000, 100)),
+		ClientMsgID: "b1.2.3", CreatedAt: time.Now().UTC()}
+	raw := protocol.EncodeMessage(m)
+	b.Run("fast", func(b *testing.B) {
+		var f frame
+		for range b.N {
+			if !parseFrame(raw, &f) {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("DecodeOutbound", func(b *testing.B) {
+		for range b.N {
+			if _, err := protocol.DecodeOutbound(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,218 @@
+// Package bench is the load generator behind cmd/imbench: it seeds users,
+// rooms and friendships straight into the store, mints access tokens,
+// opens WebSocket connections to one or more gateways and drives the
+// contract's traffic (idle connections, group fan-out, 1:1 chat, a rising
+// rate), checking every acked message for loss, duplication, reordering
+// and content, and measuring throughput, latency and gateway memory and
+// CPU. It can bring up the whole backend itself (Embedded) so that one
+// command reproduces a figure on a fresh machine.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+)
+
+// Scenarios.
+const (
+	ScenarioIdle   = "idle"
+	ScenarioFanout = "fanout"
+	ScenarioDirect = "direct"
+	ScenarioRamp   = "ramp"
+)
+
+// Config is one run. cmd/imbench maps its flags onto it.
+type Config struct {
+	Scenario string
+	Gateways []string // ws://host:port/ws; connections are spread round-robin
+	N        int      // connections (users)
+	Group    int      // fanout: members of the group (default N)
+	Rate     float64  // messages per second (ramp: the first step's)
+	Duration time.Duration
+	// Publishers is the number of fanout senders (default: enough for
+	// 10 msgs/s each, the gateway allowing 20/s per connection).
+	Publishers int
+	BodySize   int // bytes per message body (at least the header it carries)
+
+	JSONOut string // write the result as JSON here
+	SVGOut  string // idle: RSS/conn vs connections; ramp: latency vs rate
+
+	MongoURI, MongoDB string
+	JWTKeyFile        string // PEM signing key, the API's
+	Issuer, Audience  string
+	TokenTTL          time.Duration
+
+	SourceIPs   []string // local addresses to dial from (loopback: any of 127.0.0.0/8)
+	GatewayPIDs []int
+	MetricsURLs []string
+
+	Embedded bool   // bring up Redis, FerretDB and the gateways here
+	Spawn    bool   // embedded: gateways as child processes
+	Nodes    int    // embedded: gateway nodes
+	RedisURL string // embedded: use this Redis instead of starting one
+	Store    string // embedded: "ferretdb" (default) or "mem" (in-process gateways share a memory store)
+
+	Grace time.Duration // wait at most this long for stragglers after the last ack (default 15s)
+	Sync  bool          // recover what is still missing with sync before judging
+
+	Steps        int           // ramp: at most this many steps
+	StepDuration time.Duration // ramp
+	RampFactor   float64       // ramp: rate multiplier per step
+	MaxP99       time.Duration // ramp: stop when a step's p99 exceeds it
+	RampOf       string        // ramp: fanout or direct
+
+	DialConcurrency int
+	Batches         int           // idle: connect in this many steps, sampling RSS after each
+	Settle          time.Duration // idle: pause before each RSS sample
+	IdleRooms       bool          // idle: make the users friends in pairs (a direct room each)
+	ReadBuffer      int           // per-connection read buffer; default 4096 (idle: 512)
+	ProfileDir      string        // CPU (and heap) profiles of the gateways during the measurement
+	Cleanup         bool          // delete seeded documents afterwards (external store)
+	Quiet           bool          // no progress lines
+
+	Out io.Writer // progress and the text summary; default os.Stdout
+
+	// Programmatic use (tests): a signer instead of JWTKeyFile, a hook on
+	// in-process gateway options.
+	Signer *auth.Signer
+	Tweak  func(*gateway.Options)
+}
+
+func (c *Config) defaults() error {
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+	if c.Quiet {
+		c.Out = io.Discard
+	}
+	switch c.Scenario {
+	case ScenarioIdle, ScenarioFanout, ScenarioDirect, ScenarioRamp:
+	default:
+		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp)", c.Scenario)
+	}
+	if c.RampOf == "" {
+		c.RampOf = ScenarioFanout
+	}
+	if c.Scenario == ScenarioRamp && c.RampOf != ScenarioFanout && c.RampOf != ScenarioDirect {
+		return fmt.Errorf("-ramp-of must be fanout or direct")
+	}
+	if c.N <= 0 {
+		c.N = 1000
+	}
+	if c.work() == ScenarioFanout && c.Group <= 0 {
+		c.Group = c.N
+	}
+	if c.work() == ScenarioFanout {
+		c.N = c.Group
+	}
+	if c.work() == ScenarioDirect && c.N%2 == 1 {
+		c.N++
+	}
+	if c.N < 2 && c.Scenario != ScenarioIdle {
+		return errors.New("need at least 2 users")
+	}
+	if c.Rate <= 0 {
+		c.Rate = 100
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.BodySize < 64 {
+		c.BodySize = 64
+	}
+	if c.Issuer == "" {
+		c.Issuer = "im-websocket-go"
+	}
+	if c.Audience == "" {
+		c.Audience = "im-websocket-go"
+	}
+	if c.Grace <= 0 {
+		// Longer than the gateway's wait for a young seq hole (10s) plus
+		// its gap timer: a delivery held behind a failed insert still
+		// counts. Costs nothing when nothing is missing.
+		c.Grace = 15 * time.Second
+	}
+	if c.Steps <= 0 {
+		c.Steps = 8
+	}
+	if c.StepDuration <= 0 {
+		c.StepDuration = 5 * time.Second
+	}
+	if c.RampFactor <= 1 {
+		c.RampFactor = 1.5
+	}
+	if c.MaxP99 <= 0 {
+		c.MaxP99 = 50 * time.Millisecond
+	}
+	if c.DialConcurrency <= 0 {
+		c.DialConcurrency = 128
+	}
+	if c.Settle <= 0 {
+		c.Settle = time.Second
+	}
+	if c.Batches <= 0 {
+		c.Batches = 1
+		if c.Scenario == ScenarioIdle && c.N >= 1000 {
+			c.Batches = 10
+		}
+	}
+	if c.ReadBuffer <= 0 {
+		c.ReadBuffer = 4096
+		if c.Scenario == ScenarioIdle {
+			c.ReadBuffer = 512
+		}
+	}
+	if c.Nodes <= 0 {
+		c.Nodes = max(1, len(c.Gateways))
+	}
+	switch c.Store {
+	case "", "ferretdb":
+		c.Store = "ferretdb"
+	case "mem":
+		if !c.Embedded || c.Spawn {
+			return errors.New("-store mem needs -embedded with in-process gateways (no -spawn)")
+		}
+	default:
+		return fmt.Errorf("-store must be ferretdb or mem, not %q", c.Store)
+	}
+	if !c.Embedded && len(c.Gateways) == 0 {
+		return errors.New("give -gateways or -embedded")
+	}
+	if !c.Embedded && (c.MongoURI == "" || c.MongoDB == "") {
+		return errors.New("seeding needs -mongo-uri and -mongo-db (the gateways' store)")
+	}
+	if !c.Embedded && c.Signer == nil && c.JWTKeyFile == "" {
+		return errors.New("minting tokens needs -jwt-key (the API's signing key)")
+	}
+	for _, s := range c.SourceIPs {
+		if net.ParseIP(s) == nil {
+			return fmt.Errorf("bad source address %q", s)
+		}
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = max(time.Hour, 2*c.totalTime()+10*time.Minute)
+	}
+	return nil
+}
+
+// work is the traffic shape: the scenario, or for ramp its RampOf.
+func (c *Config) work() string {
+	if c.Scenario == ScenarioRamp {
+		return c.RampOf
+	}
+	return c.Scenario
+}
+
+func (c *Config) totalTime() time.Duration {
+	if c.Scenario == ScenarioRamp {
+		return time.Duration(c.Steps) * c.StepDuration
+	}
+	return c.Duration
+}

@@ -1,0 +1,210 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/embeddb"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+)
+
+// EmbeddedOptions configure an Embedded environment.
+type EmbeddedOptions struct {
+	Nodes    int    // gateway nodes; default 1
+	Spawn    bool   // run the nodes as child processes (clean RSS/CPU figures)
+	RedisURL string // empty: start redis-server on a free port
+	LogLevel string
+	Tweak    func(*gateway.Options) // in-process nodes only
+	MemStore bool                   // in-process nodes share a MemStore instead of FerretDB
+}
+
+// Embedded is everything a run needs on this machine: Redis, the embedded
+// MongoDB-compatible store (FerretDB, in this process), a signing key and
+// the gateway nodes.
+type Embedded struct {
+	RedisURL string
+	MongoURI string
+	MongoDB  string
+	Signer   *auth.Signer
+	Issuer   string
+	Audience string
+	Nodes    []*Node
+	Redis    *exec.Cmd // nil when given a URL
+	Mem      *MemStore // with MemStore
+
+	dir   string
+	db    *embeddb.Server
+	stops []func()
+}
+
+// StartEmbedded brings the environment up; Close takes it down.
+func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err error) {
+	if o.Nodes <= 0 {
+		o.Nodes = 1
+	}
+	e := &Embedded{Issuer: "imbench", Audience: "imbench", MongoDB: "imbench", RedisURL: o.RedisURL}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	if e.dir, err = os.MkdirTemp("", "imbench-"); err != nil {
+		return nil, err
+	}
+	if e.RedisURL == "" {
+		if err = e.startRedis(); err != nil {
+			return nil, err
+		}
+	}
+	if o.MemStore {
+		if o.Spawn {
+			return nil, errors.New("the memory store needs in-process gateways (no -spawn)")
+		}
+		e.Mem = NewMemStore()
+	} else {
+		if e.db, err = embeddb.Start(filepath.Join(e.dir, "db"), "127.0.0.1:0", nil); err != nil {
+			return nil, err
+		}
+		e.MongoURI = e.db.URI
+	}
+	if e.Signer, err = auth.GenerateSigner(); err != nil {
+		return nil, err
+	}
+	pub := filepath.Join(e.dir, "jwt-public.pem")
+	f, err := os.Create(pub)
+	if err != nil {
+		return nil, err
+	}
+	err = auth.WritePublicKeyPEM(f, e.Signer.PublicKey())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range o.Nodes {
+		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
+			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel}
+		var n *Node
+		if o.Spawn {
+			n, err = SpawnNode(ctx, nc)
+		} else {
+			nc.Keys, nc.PubKeyFile, nc.Tweak = e.Signer.Keys(), "", o.Tweak
+			if e.Mem != nil {
+				nc.Store = e.Mem
+			}
+			n, err = StartNode(ctx, nc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gateway node %d: %w", i+1, err)
+		}
+		e.Nodes = append(e.Nodes, n)
+	}
+	return e, nil
+}
+
+func (e *Embedded) startRedis() error {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return errors.New("redis-server not found: install it (apt-get install redis-server) or pass -redis redis://host:port/0")
+	}
+	for try := 0; try < 5; try++ {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", e.dir, "--protected-mode", "yes", "--maxclients", "10000")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		logf, err := os.Create(filepath.Join(e.dir, "redis.log"))
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			return err
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if redisPing(addr) == nil {
+				e.Redis = cmd
+				e.RedisURL = "redis://" + addr + "/0"
+				e.stops = append(e.stops, func() {
+					_ = cmd.Process.Kill()
+					<-exited
+				})
+				return nil
+			}
+			select {
+			case <-exited:
+				deadline = time.Time{}
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return errors.New("redis-server did not start")
+}
+
+// Close stops the nodes, FerretDB and Redis and removes the temp folder.
+func (e *Embedded) Close() {
+	for _, n := range e.Nodes {
+		_ = n.Close()
+	}
+	e.Nodes = nil
+	if e.db != nil {
+		e.db.Stop()
+		e.db = nil
+	}
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
+	}
+	e.stops = nil
+	if e.dir != "" {
+		_ = os.RemoveAll(e.dir)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func redisPing(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("unexpected %q", line)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Result is what a run measured; cmd/imbench prints it and writes it as
+// JSON.
+type Result struct {
+	Scenario  string    `json:"scenario"`
+	RampOf    string    `json:"ramp_of,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Machine   Machine   `json:"machine"`
+	LoadAvg   string    `json:"loadavg_at_end"` // other work on the machine shows here
+	Setup     Setup     `json:"setup"`
+
+	Connections     int     `json:"connections"`
+	ConnectFailures int     `json:"connect_failures"`
+	ConnectSeconds  float64 `json:"connect_seconds"`
+	Disconnects     int     `json:"disconnects"`
+
+	Sent        int64   `json:"sent"`
+	Acked       int64   `json:"acked"`
+	SendErrors  int64   `json:"send_errors"` // error frames answering sends
+	Retries     int64   `json:"retries"`
+	Failed      int64   `json:"failed"`     // sends given up (non-retryable error or too many tries)
+	Unanswered  int64   `json:"unanswered"` // sends with neither ack nor error at the end
+	Delivered   int64   `json:"delivered"`  // message frames received live (own echoes included)
+	Required    int64   `json:"required"`   // deliveries of acked messages to the other members
+	Lost        int64   `json:"lost"`       // of Required, never received (after grace and sync)
+	Duplicated  int64   `json:"duplicated"`
+	OutOfOrder  int64   `json:"out_of_order"`
+	Mismatched  int64   `json:"mismatched"` // content differing from the ack, or two messages under one seq
+	Recovered   int64   `json:"recovered_by_sync"`
+	MissedLive  int64   `json:"missed_live"` // missing after the grace period, before sync
+	WindowS     float64 `json:"window_s"`
+	SentPerS    float64 `json:"sent_per_s"`
+	AckedPerS   float64 `json:"acked_per_s"`
+	DeliveredPS float64 `json:"deliveries_per_s"`
+
+	DeliverLatency Percentiles `json:"deliver_latency"` // send (intended time) to delivery at another member
+	AckLatency     Percentiles `json:"ack_latency"`     // send (intended time) to ack
+
+	GatewayRSS         int64      `json:"gateway_rss_bytes"`
+	GatewayRSSBaseline int64      `json:"gateway_rss_baseline_bytes"`
+	RSSPerConn         float64    `json:"rss_per_conn_bytes"`       // (RSS - baseline) / connections
+	RSSTotalPerConn    float64    `json:"rss_total_per_conn_bytes"` // RSS / connections
+	GatewayHeapInuse   int64      `json:"gateway_heap_inuse_bytes,omitempty"`
+	GatewayStackInuse  int64      `json:"gateway_stack_inuse_bytes,omitempty"`
+	GatewayCPU         float64    `json:"gateway_cpu_cores"` // average over the window, in cores
+	RedisCPU           float64    `json:"redis_cpu_cores,omitempty"`
+	ToolCPU            float64    `json:"tool_cpu_cores"`
+	ToolRSS            int64      `json:"tool_rss_bytes"`
+	InProcess          bool       `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
+	RSSCurve           []RSSPoint `json:"rss_curve,omitempty"`
+
+	Steps       []StepResult `json:"steps,omitempty"`
+	MaxGoodRate float64      `json:"max_good_rate,omitempty"` // ramp: highest step within the bounds
+	Timeline    []Second     `json:"timeline,omitempty"`
+
+	Errors []string `json:"errors,omitempty"`
+	OK     bool     `json:"ok"`
+}
+
+// Setup records the parameters of the run.
+type Setup struct {
+	Gateways   []string `json:"gateways"`
+	Embedded   bool     `json:"embedded"`
+	Spawned    bool     `json:"spawned"`
+	Store      string   `json:"store"`
+	N          int      `json:"n"`
+	Group      int      `json:"group,omitempty"`
+	Rooms      int      `json:"rooms"`
+	Publishers int      `json:"publishers,omitempty"`
+	Rate       float64  `json:"rate"`
+	DurationS  float64  `json:"duration_s"`
+	BodySize   int      `json:"body_size"`
+	SourceIPs  []string `json:"source_ips,omitempty"`
+	SeedS      float64  `json:"seed_s"`
+	SeedDocs   int64    `json:"seed_docs"`
+	MintS      float64  `json:"mint_s"`
+	Command    string   `json:"command,omitempty"`
+}
+
+// RSSPoint is the gateways' RSS at a number of connections.
+type RSSPoint struct {
+	Conns      int     `json:"conns"`
+	RSS        int64   `json:"rss_bytes"`
+	PerConn    float64 `json:"per_conn_bytes"` // (RSS - baseline) / conns
+	HeapInuse  int64   `json:"heap_inuse_bytes,omitempty"`
+	StackInuse int64   `json:"stack_inuse_bytes,omitempty"`
+}
+
+// StepResult is one ramp step.
+type StepResult struct {
+	Rate           float64     `json:"rate"` // offered messages/s
+	Sent           int64       `json:"sent"`
+	Acked          int64       `json:"acked"`
+	Errors         int64       `json:"errors"`
+	DeliveredPS    float64     `json:"deliveries_per_s"` // arrivals during the step
+	AckedPS        float64     `json:"acked_per_s"`
+	DeliverLatency Percentiles `json:"deliver_latency"`
+	AckLatency     Percentiles `json:"ack_latency"`
+	GatewayCPU     float64     `json:"gateway_cpu_cores"`
+	Pass           bool        `json:"pass"`
+}
+
+// Second is one progress sample.
+type Second struct {
+	T         float64 `json:"t"`
+	Conns     int     `json:"conns"`
+	Sent      int64   `json:"sent"`
+	Acked     int64   `json:"acked"`
+	Delivered int64   `json:"delivered"`
+	RSS       int64   `json:"gateway_rss_bytes"`
+	CPU       float64 `json:"gateway_cpu_cores"`
+}
+
+// WriteJSON writes r to path.
+func (r *Result) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadResult reads a result written by WriteJSON.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	return &r, json.Unmarshal(b, &r)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func kib(b float64) string { return fmt.Sprintf("%.2f KiB", b/1024) }
+
+func lat(p Percentiles) string {
+	if p.Count == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms  (n=%d)",
+		p.P50MS, p.P90MS, p.P99MS, p.P999MS, p.MaxMS, p.Count)
+}
+
+// PrintText writes the summary.
+func (r *Result) PrintText(w io.Writer) {
+	p := func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }
+	name := r.Scenario
+	if r.RampOf != "" {
+		name += " of " + r.RampOf
+	}
+	p("")
+	p("=== imbench %s: summary ===", name)
+	p("machine        %d CPUs (%s), %d MiB, %s; load average %s at start, %s at end", r.Machine.NProc, r.Machine.CPUModel,
+		r.Machine.MemTotalMB, r.Machine.GoVersion, r.Machine.LoadAvg, r.LoadAvg)
+	where := "external"
+	if r.Setup.Embedded {
+		where = "embedded, in-process gateways"
+		if r.Setup.Spawned {
+			where = "embedded, gateways as child processes"
+		}
+	}
+	if r.Setup.Embedded {
+		where += ", store " + r.Setup.Store
+	}
+	p("gateways       %d (%s)", len(r.Setup.Gateways), where)
+	p("connections    %d (failed %d, disconnected %d) in %.1fs", r.Connections, r.ConnectFailures, r.Disconnects, r.ConnectSeconds)
+	if r.Scenario != ScenarioIdle {
+		p("sent           %d (%.0f/s over %.1fs), retries %d", r.Sent, r.SentPerS, r.WindowS, r.Retries)
+		p("acked          %d (%.0f/s), error answers %d, failed %d, unanswered %d", r.Acked, r.AckedPerS, r.SendErrors, r.Failed, r.Unanswered)
+		p("delivered      %d live (%.0f deliveries/s); required %d", r.Delivered, r.DeliveredPS, r.Required)
+		p("lost           %d   duplicated %d   out of order %d   mismatched %d   (missed live %d, recovered by sync %d)",
+			r.Lost, r.Duplicated, r.OutOfOrder, r.Mismatched, r.MissedLive, r.Recovered)
+		p("deliver lat.   %s", lat(r.DeliverLatency))
+		p("ack latency    %s", lat(r.AckLatency))
+	}
+	note := ""
+	if r.InProcess {
+		note = "  [in-process: includes the load clients and the store]"
+	}
+	p("gateway RSS    %s (baseline %s): %s/conn over baseline, %s/conn total%s",
+		mib(r.GatewayRSS), mib(r.GatewayRSSBaseline), kib(r.RSSPerConn), kib(r.RSSTotalPerConn), note)
+	if r.GatewayHeapInuse > 0 {
+		p("gateway heap   %s in use, stacks %s", mib(r.GatewayHeapInuse), mib(r.GatewayStackInuse))
+	}
+	p("gateway CPU    %.2f cores%s; redis %.2f; load tool %.2f cores, RSS %s", r.GatewayCPU, note, r.RedisCPU, r.ToolCPU, mib(r.ToolRSS))
+	if len(r.RSSCurve) > 0 {
+		var parts []string
+		for _, pt := range r.RSSCurve {
+			parts = append(parts, fmt.Sprintf("%d:%.0fB", pt.Conns, pt.PerConn))
+		}
+		p("RSS/conn curve %s", strings.Join(parts, " "))
+	}
+	if len(r.Steps) > 0 {
+		p("steps:")
+		p("  %9s %9s %12s %10s %10s %10s %7s %5s", "rate", "acked/s", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "pass")
+		for _, s := range r.Steps {
+			l := s.DeliverLatency
+			if l.Count == 0 {
+				l = s.AckLatency
+			}
+			p("  %9.0f %9.0f %12.0f %10.2f %10.2f %10.2f %7d %5v", s.Rate, s.AckedPS, s.DeliveredPS, l.P50MS, l.P99MS, l.P999MS, s.Errors, s.Pass)
+		}
+		p("max good rate  %.0f msgs/s", r.MaxGoodRate)
+	}
+	for _, e := range r.Errors {
+		p("error          %s", e)
+	}
+	if r.OK {
+		p("result         OK")
+	} else {
+		p("")
+		p("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!")
+		p("!!! FAILED: %d acked messages lost, %d duplicated, %d out of order, %d mismatched", r.Lost, r.Duplicated, r.OutOfOrder, r.Mismatched)
+		p("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!")
+	}
+}
