@@ -99,6 +99,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 		// retry), or the seq was taken: the counter is behind the store
 		// (Redis restarted). Raise it past the stored maximum and retry.
 		if first, err := s.byClientID(ctx, in); first != nil || err != nil {
+			if first != nil {
+				// A retry of a message whose first insert committed but
+				// whose ack was lost: it may never have been published.
+				// Publish it (again): gateways drop seqs they delivered.
+				s.publishMessage(ctx, first)
+			}
 			return first, first != nil, err
 		}
 		last, err := s.st.LastMessage(ctx, in.RoomID)

@@ -112,14 +112,17 @@ var ErrMalformed = errors.New("protocol: malformed frame")
 // the returned Inbound.
 func Decode(data []byte) (Inbound, error) {
 	var in Inbound
-	if !json.Valid(data) {
-		return in, fmt.Errorf("%w: invalid JSON", ErrMalformed)
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return in, fmt.Errorf("%w: invalid JSON", ErrMalformed)
+		case !json.Valid(data): // an early field error hid a later syntax error
+			return in, fmt.Errorf("%w: invalid JSON", ErrMalformed)
+		case errors.As(err, &ute):
 			return in, Errorf(CodeInvalidArgument, "field %q has the wrong type", ute.Field)
 		}
 		return in, Errorf(CodeInvalidArgument, "%s", cleanJSONErr(err))
