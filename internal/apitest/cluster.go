@@ -51,7 +51,11 @@ func NewCluster(t testing.TB, n int, o Options, tweak ...NodeOptions) *Cluster {
 }
 
 // StartNode adds a gateway node.
-func (c *Cluster) StartNode(tweak ...NodeOptions) *Node {
+func (c *Cluster) StartNode(tweak ...NodeOptions) *Node { return c.StartNodeOn(nil, tweak...) }
+
+// StartNodeOn adds a gateway node whose listener is wrapped by wrap (nil:
+// as it is), e.g. to give accepted sockets small buffers.
+func (c *Cluster) StartNodeOn(wrap func(net.Listener) net.Listener, tweak ...NodeOptions) *Node {
 	t := c.T
 	t.Helper()
 	cfg := c.Config
@@ -77,7 +81,11 @@ func (c *Cluster) StartNode(tweak ...NodeOptions) *Node {
 	gw.Run()
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", gw)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
 	return &Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
 }

@@ -1,20 +1,15 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/embeddb"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/internal/redisproc"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 )
 
@@ -39,8 +34,8 @@ type Embedded struct {
 	Issuer   string
 	Audience string
 	Nodes    []*Node
-	Redis    *exec.Cmd // nil when given a URL
-	Mem      *MemStore // with MemStore
+	Redis    *redisproc.Server // nil when given a URL
+	Mem      *MemStore         // with MemStore
 
 	dir   string
 	db    *embeddb.Server
@@ -114,51 +109,14 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 }
 
 func (e *Embedded) startRedis() error {
-	bin, err := exec.LookPath("redis-server")
+	r, err := redisproc.Start(redisproc.Options{MaxClients: 10000})
 	if err != nil {
-		return errors.New("redis-server not found: install it (apt-get install redis-server) or pass -redis redis://host:port/0")
+		return err
 	}
-	for try := 0; try < 5; try++ {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "no", "--dir", e.dir, "--protected-mode", "yes", "--maxclients", "10000")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		logf, err := os.Create(filepath.Join(e.dir, "redis.log"))
-		if err != nil {
-			return err
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return err
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if redisPing(addr) == nil {
-				e.Redis = cmd
-				e.RedisURL = "redis://" + addr + "/0"
-				e.stops = append(e.stops, func() {
-					_ = cmd.Process.Kill()
-					<-exited
-				})
-				return nil
-			}
-			select {
-			case <-exited:
-				deadline = time.Time{}
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	return errors.New("redis-server did not start")
+	e.Redis = r
+	e.RedisURL = r.URL()
+	e.stops = append(e.stops, r.Stop)
+	return nil
 }
 
 // Close stops the nodes, FerretDB and Redis and removes the temp folder.
@@ -178,33 +136,4 @@ func (e *Embedded) Close() {
 	if e.dir != "" {
 		_ = os.RemoveAll(e.dir)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("unexpected %q", line)
-	}
-	return nil
 }

@@ -175,7 +175,7 @@ func (r *runner) setup(ctx context.Context) error {
 			}
 		}
 		if env.Redis != nil {
-			r.redis = Proc{Name: "redis", PID: env.Redis.Process.Pid}
+			r.redis = Proc{Name: "redis", PID: env.Redis.PID()}
 		}
 		r.res.InProcess = !cfg.Spawn
 	} else {

@@ -282,17 +282,6 @@ func (h *hub) room(id string) *room {
 	return h.rooms[id]
 }
 
-// roomIDs lists the rooms with local members.
-func (h *hub) roomIDs() []string {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ids := make([]string, 0, len(h.rooms))
-	for id := range h.rooms {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 // userIDs lists the online users.
 func (h *hub) userIDs() []string {
 	h.mu.RLock()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,10 +15,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
-	"github.com/im-websocket-go/im-websocket-go/internal/app"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
@@ -131,29 +128,5 @@ func (l sendBufListener) Accept() (net.Conn, error) {
 // startNodeSmallSendBuffer is apitest's (*Cluster).StartNode with the
 // node's listener giving accepted sockets a send buffer of size bytes.
 func startNodeSmallSendBuffer(t *testing.T, cl *apitest.Cluster, size int, tweak apitest.NodeOptions) *apitest.Node {
-	cfg := cl.Config
-	cfg.JWKSURL = cl.URL + "/.well-known/jwks.json"
-	ver, _, err := app.GatewayVerifier(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h app.Deferred
-	b := apitest.Backends(t, cfg, &h)
-	opts := app.GatewayOptions(cfg, cl.Log, prometheus.NewRegistry())
-	opts.NodeID = "slow-" + randomHex(3)
-	tweak(&opts)
-	gw, err := gateway.New(app.GatewayService(b, cl.Log, apitest.Generous()), ver, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetBus(b.Bus)
-	h.Set(gw)
-	gw.Run()
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws", gw)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener = sendBufListener{Listener: srv.Listener, size: size}
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
-	return &apitest.Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+	return cl.StartNodeOn(func(l net.Listener) net.Listener { return sendBufListener{Listener: l, size: size} }, tweak)
 }
