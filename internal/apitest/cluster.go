@@ -45,12 +45,12 @@ func NewCluster(t testing.TB, n int, o Options, tweak ...NodeOptions) *Cluster {
 	t.Helper()
 	c := &Cluster{Env: New(t, o)}
 	for i := 0; i < n; i++ {
-		c.Nodes = append(c.Nodes, c.StartNode(tweak...))
+		c.StartNode(tweak...)
 	}
 	return c
 }
 
-// StartNode adds a gateway node.
+// StartNode adds a gateway node (to Nodes, and returns it).
 func (c *Cluster) StartNode(tweak ...NodeOptions) *Node { return c.StartNodeOn(nil, tweak...) }
 
 // StartNodeOn adds a gateway node whose listener is wrapped by wrap (nil:
@@ -87,7 +87,25 @@ func (c *Cluster) StartNodeOn(wrap func(net.Listener) net.Listener, tweak ...Nod
 	}
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
-	return &Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+	node := &Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+	c.Nodes = append(c.Nodes, node)
+	return node
+}
+
+// Settle waits (up to 10 s) until every node's bus subscriptions match its
+// connections, so that a message published now reaches them live.
+func (c *Cluster) Settle() {
+	c.T.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		ok := true
+		for _, n := range c.Nodes {
+			ok = ok && n.GW.Settled()
+		}
+		if ok {
+			return
+		}
+	}
+	c.T.Fatal("apitest: gateway subscriptions did not settle in 10s")
 }
 
 // WS is a test WebSocket client: a goroutine reads frames into a channel.

@@ -162,6 +162,10 @@ func (g *Gateway) Len() int { return g.ws.Len() }
 // Stats are the transport's counters.
 func (g *Gateway) Stats() wsnet.Stats { return g.ws.Stats() }
 
+// Settled reports whether the node's bus subscriptions match its
+// connections' rooms (tests wait for it instead of sleeping).
+func (g *Gateway) Settled() bool { return g.hub.settled() }
+
 // Draining reports whether Drain has begun (readiness turns false).
 func (g *Gateway) Draining() bool { return g.draining.Load() }
 

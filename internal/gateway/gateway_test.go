@@ -56,7 +56,7 @@ func TestMessagesReachEveryNodeOnceInOrder(t *testing.T) {
 	if a0.Hello.UserID != a.ID || a0.Hello.Node == "" || a0.Hello.HeartbeatS <= 0 {
 		t.Fatalf("hello: %+v", a0.Hello)
 	}
-	time.Sleep(300 * time.Millisecond) // let the nodes subscribe
+	cl.Settle() // the nodes have subscribed
 
 	// 1:1 from node 0: ack to the sender, the message to B on node 1 and
 	// to A's other device on node 2, not to C.
@@ -137,7 +137,7 @@ func TestConcurrentSendersAcrossNodes(t *testing.T) {
 	for i, u := range users {
 		conns[i] = apitest.DialWS(t, cl.Nodes[i%3].URL, u.Token)
 	}
-	time.Sleep(300 * time.Millisecond)
+	cl.Settle()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var acked []int64
@@ -279,11 +279,15 @@ func TestSyncRecoversMissedMessages(t *testing.T) {
 	}
 	// Read over the socket shows in conversations.
 	cb.Send(map[string]any{"type": "read", "room_id": room, "seq": 7})
-	time.Sleep(200 * time.Millisecond)
 	var cs struct {
 		Conversations []struct{ Unread int64 }
 	}
-	cl.Do("GET", "/v1/conversations", b.Token, nil).JSON(t, &cs)
+	for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		cl.Do("GET", "/v1/conversations", b.Token, nil).JSON(t, &cs)
+		if len(cs.Conversations) == 1 && cs.Conversations[0].Unread == 0 {
+			break
+		}
+	}
 	if len(cs.Conversations) != 1 || cs.Conversations[0].Unread != 0 {
 		t.Fatalf("unread after read: %+v", cs)
 	}
@@ -294,7 +298,7 @@ func TestRESTSendDeliversOverWebSocket(t *testing.T) {
 	a, b := cl.Register("ra"), cl.Register("rb")
 	room := cl.Befriend(a, b)
 	cb := apitest.DialWS(t, cl.Nodes[0].URL, b.Token)
-	time.Sleep(200 * time.Millisecond)
+	cl.Settle()
 	if r := cl.Do("POST", "/v1/rooms/"+room+"/messages", a.Token, map[string]string{"body": "via rest", "client_msg_id": "r1"}); r.Status != 201 {
 		t.Fatal(r.Status)
 	}
@@ -308,7 +312,7 @@ func TestEventsChangeSubscriptions(t *testing.T) {
 	a, b := cl.Register("ea"), cl.Register("eb")
 	cb := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
 	ca := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
-	time.Sleep(200 * time.Millisecond)
+	cl.Settle()
 	// B learns of the request and of the friendship live, and then gets
 	// messages of the new room without reconnecting.
 	r := cl.Do("POST", "/v1/friend-requests", a.Token, map[string]string{"account": b.Account})
@@ -328,7 +332,7 @@ func TestEventsChangeSubscriptions(t *testing.T) {
 	if _, err := cb.WaitFor(wait, func(o protocol.Outbound) bool { return o.Event == protocol.EventFriendAdded }); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	cl.Settle()
 	var is struct {
 		RoomID string `json:"room_id"`
 	}

@@ -293,6 +293,22 @@ func (h *hub) userIDs() []string {
 	return ids
 }
 
+// settled reports whether every wanted channel is subscribed and nothing
+// unwanted is.
+func (h *hub) settled() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.want) != len(h.subs) {
+		return false
+	}
+	for ch := range h.want {
+		if !h.subs[ch] {
+			return false
+		}
+	}
+	return true
+}
+
 // resubscribeAll forgets what is subscribed so reconcile subscribes every
 // wanted channel again (after the bus lost its connection), and resets the
 // rooms' delivery order: what was missed is recovered by clients' sync.

@@ -55,7 +55,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	time.Sleep(200 * time.Millisecond) // let the node subscribe to the rooms
+	cl.Settle() // the node has subscribed to the rooms
 
 	body := strings.Repeat("z", 2000)
 	sent := 0
