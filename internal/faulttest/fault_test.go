@@ -295,6 +295,10 @@ func TestFaults(t *testing.T) {
 	for _, s := range l.conflict {
 		t.Error(s)
 	}
+	// An outage must read as "unavailable" (retry), never as "internal".
+	if n := l.errs["internal"]; n > 0 {
+		t.Errorf("%d sends failed with internal errors during the faults (see the gateways' logged causes)", n)
+	}
 	missing := 0
 	recovered := 0
 	for _, c := range clients {
@@ -346,6 +350,13 @@ func TestFaults(t *testing.T) {
 		holes, l.sent, len(l.acks), total, l.retries, l.errs, recovered, slowDropped, missing)
 	fmt.Printf("fault suite: sent %d, acked %d, stored %d (+%d holes closed), retried with the same client_msg_id %d, errors %v, sync answers %d, slow consumers cut %v, members missing acked messages %d\n",
 		l.sent, len(l.acks), total, holes, l.retries, l.errs, recovered, slowDropped, missing)
+	for _, g := range gws { // internal errors should not happen: show their causes
+		for _, line := range strings.Split(g.Log(), "\n") {
+			if strings.Contains(line, `"internal`) || strings.Contains(line, "internal:") {
+				t.Logf("%s: %s", g.Name, tail(line, 600))
+			}
+		}
+	}
 	if t.Failed() {
 		for _, g := range gws {
 			t.Logf("--- %s log (tail) ---\n%s", g.Name, tail(g.Log(), 3000))

@@ -351,7 +351,7 @@ func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		if e := protocol.AsError(err); e.Code == protocol.CodeInternal || e.Code == protocol.CodeUnavailable {
-			g.log.Warn("send failed", zap.String("room", in.RoomID), zap.Error(err))
+			g.log.Warn("send failed", zap.String("room", in.RoomID), zap.String("code", e.Code), zap.Error(e.Cause))
 		}
 		return
 	}

@@ -36,7 +36,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := protocol.HTTPStatus(e.Code)
 	if status >= 500 {
 		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.String("code", e.Code), zap.Error(err))
+			zap.String("code", e.Code), zap.Error(e.Cause))
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1e9)))

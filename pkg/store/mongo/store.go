@@ -237,11 +237,24 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrDuplicate, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("mongo: %s: %w", op, err)
-	case mdb.IsNetworkError(err), mdb.IsTimeout(err), errors.Is(err, mdb.ErrClientDisconnected):
+	case mdb.IsNetworkError(err), mdb.IsTimeout(err), errors.Is(err, mdb.ErrClientDisconnected), transient(err):
 		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrUnavailable, err)
 	default:
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
+}
+
+// transient reports errors the driver marks as worth retrying: a cleared
+// connection pool after a network failure, or a server error labelled
+// retryable. They mean "unavailable for now", not a bug.
+func transient(err error) bool {
+	var r interface{ Retryable() bool }
+	if errors.As(err, &r) && r.Retryable() {
+		return true
+	}
+	var se mdb.ServerError
+	return errors.As(err, &se) && (se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") ||
+		se.HasErrorLabel("TransientTransactionError"))
 }
 
 // dbTime returns t as stored: UTC, truncated to milliseconds.
