@@ -432,6 +432,9 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 		}
 		if env.Kind == 'm' {
 			g.m.deliveries.Add(float64(g.hub.deliver(r, env.Seq, frame)))
+			if env.Published > 0 {
+				g.m.deliverLat.Observe(max(0, time.Since(time.UnixMicro(env.Published)).Seconds()))
+			}
 		} else {
 			g.hub.toRoom(r, frame)
 		}

@@ -11,6 +11,7 @@ type metrics struct {
 	stored      prometheus.Counter
 	deliveries  prometheus.Counter
 	publishLat  prometheus.Histogram
+	deliverLat  prometheus.Histogram
 	slowDropped prometheus.CounterFunc
 	busResub    prometheus.Counter
 	rejected    *prometheus.CounterVec
@@ -33,6 +34,9 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		publishLat: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "im_gateway_send_seconds", Help: "Time from a send frame to its ack (store and publish).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		deliverLat: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "im_gateway_delivery_seconds", Help: "Time from a message's publication to its hand-off to local connections' write queues.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		slowDropped: prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "im_gateway_slow_consumers_total", Help: "Connections closed because their write queue overflowed.",
 		}, func() float64 { return float64(g.ws.Stats().SlowConsumers) }),
@@ -45,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
-			m.publishLat, m.slowDropped, m.busResub, m.rejected, m.closed} {
+			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed} {
 			_ = reg.Register(c)
 		}
 	}

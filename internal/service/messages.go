@@ -137,7 +137,8 @@ func (s *Service) byClientID(ctx context.Context, in SendInput) (*store.Message,
 
 func (s *Service) publishMessage(ctx context.Context, m *store.Message) {
 	frame := protocol.EncodeMessage(protocol.FromStore(m))
-	s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'm', RoomID: m.RoomID, Seq: m.Seq, Frame: frame})
+	s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'm', RoomID: m.RoomID, Seq: m.Seq,
+		Published: s.now().UnixMicro(), Frame: frame})
 }
 
 // Page is a page of messages, ascending by seq.

@@ -10,14 +10,17 @@ import (
 // read without parsing JSON, then the frame bytes that are written as they
 // are to every local recipient (encode once, write to many).
 //
-//	m <room_id> <seq>\n{"type":"message",...}
+//	m <room_id> <seq> [<published_unix_us>]\n{"type":"message",...}
 //	e <room_id> <event>\n{"type":"event",...}
 type Envelope struct {
 	Kind   byte   // 'm' message, 'e' event
 	RoomID string // the message's room; for events, the room they concern (may be "-")
 	Seq    int64  // messages only
 	Event  string // events only
-	Frame  []byte
+	// Published is when the message was published (unix microseconds, 0
+	// if unknown): gateways measure delivery latency from it.
+	Published int64
+	Frame     []byte
 }
 
 // Marshal encodes e.
@@ -32,6 +35,10 @@ func (e Envelope) Marshal() []byte {
 	b = append(b, ' ')
 	if e.Kind == 'm' {
 		b = strconv.AppendInt(b, e.Seq, 10)
+		if e.Published > 0 {
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, e.Published, 10)
+		}
 	} else {
 		b = append(b, e.Event...)
 	}
@@ -61,11 +68,17 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 	}
 	switch e.Kind {
 	case 'm':
-		n, err := strconv.ParseInt(string(parts[2]), 10, 64)
+		seq, ts, _ := bytes.Cut(parts[2], []byte{' '})
+		n, err := strconv.ParseInt(string(seq), 10, 64)
 		if err != nil || n <= 0 {
 			return e, errEnvelope
 		}
 		e.Seq = n
+		if len(ts) > 0 {
+			if e.Published, err = strconv.ParseInt(string(ts), 10, 64); err != nil || e.Published < 0 {
+				return e, errEnvelope
+			}
+		}
 	case 'e':
 		e.Event = string(parts[2])
 	default:

@@ -110,15 +110,17 @@ func TestEncodeDecodeOutbound(t *testing.T) {
 func TestEnvelope(t *testing.T) {
 	for _, e := range []Envelope{
 		{Kind: 'm', RoomID: "room1", Seq: 42, Frame: []byte(`{"type":"message"}`)},
+		{Kind: 'm', RoomID: "room1", Seq: 43, Published: 1795600000123456, Frame: []byte(`{}`)},
 		{Kind: 'e', RoomID: "room1", Event: EventGroupJoined, Frame: []byte(`{"a":"b\nc"}`)},
 		{Kind: 'e', Event: EventFriendRequest, Frame: []byte(`{}`)},
 	} {
 		got, err := ParseEnvelope(e.Marshal())
-		if err != nil || got.Kind != e.Kind || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event || !bytes.Equal(got.Frame, e.Frame) {
+		if err != nil || got.Kind != e.Kind || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event ||
+			got.Published != e.Published || !bytes.Equal(got.Frame, e.Frame) {
 			t.Fatalf("%+v -> %+v %v", e, got, err)
 		}
 	}
-	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}"} {
+	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}", "m r 1 x\n{}", "m r 1 -5\n{}"} {
 		if _, err := ParseEnvelope([]byte(s)); err == nil {
 			t.Errorf("%q accepted", s)
 		}
