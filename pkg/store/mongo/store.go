@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -253,8 +254,13 @@ func transient(err error) bool {
 		return true
 	}
 	var se mdb.ServerError
-	return errors.As(err, &se) && (se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") ||
-		se.HasErrorLabel("TransientTransactionError"))
+	if !errors.As(err, &se) {
+		return false
+	}
+	// FerretDB's sqlite backend answers a busy database file as an
+	// InternalError: it is momentary contention, worth a retry.
+	return se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") ||
+		se.HasErrorLabel("TransientTransactionError") || strings.Contains(err.Error(), "SQLITE_BUSY")
 }
 
 // dbTime returns t as stored: UTC, truncated to milliseconds.
