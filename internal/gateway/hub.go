@@ -351,15 +351,7 @@ func (h *hub) deliver(r *room, seq int64, frame []byte) (sent int) {
 	case r.last < 0 || seq == r.last+1:
 		r.last = seq
 		sent += h.toRoom(r, frame)
-		for {
-			f, ok := r.pending[r.last+1]
-			if !ok {
-				break
-			}
-			delete(r.pending, r.last+1)
-			r.last++
-			sent += h.toRoom(r, f)
-		}
+		sent += h.flushLocked(r)
 		if len(r.pending) == 0 && r.timer != nil {
 			r.timer.Stop()
 			r.timer = nil
@@ -405,15 +397,7 @@ func (h *hub) filled(r *room, frames []seqFrame, last int64, more bool) {
 		}
 	}
 	r.last = max(r.last, last) // past closed holes at the end of the page
-	for {
-		f, ok := r.pending[r.last+1]
-		if !ok {
-			break
-		}
-		delete(r.pending, r.last+1)
-		r.last++
-		h.toRoom(r, f)
-	}
+	h.flushLocked(r)
 	lo := int64(1<<63 - 1)
 	for s := range r.pending {
 		if s <= r.last {
@@ -440,15 +424,17 @@ func (h *hub) filled(r *room, frames []seqFrame, last int64, more bool) {
 // maxGap is the largest gap a node fills from the store by itself.
 const maxGap = 1000
 
-func (h *hub) flushLocked(r *room) {
+// flushLocked delivers the pending frames that continue r.last, in order,
+// and returns how many recipients they went to. r.ordMu is held.
+func (h *hub) flushLocked(r *room) (sent int) {
 	for {
 		f, ok := r.pending[r.last+1]
 		if !ok {
-			return
+			return sent
 		}
 		delete(r.pending, r.last+1)
 		r.last++
-		h.toRoom(r, f)
+		sent += h.toRoom(r, f)
 	}
 }
 
