@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/app"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // Node is one gateway of a Cluster.
@@ -51,11 +53,25 @@ func NewCluster(t testing.TB, n int, o Options, tweak ...NodeOptions) *Cluster {
 }
 
 // StartNode adds a gateway node (to Nodes, and returns it).
-func (c *Cluster) StartNode(tweak ...NodeOptions) *Node { return c.StartNodeOn(nil, tweak...) }
+func (c *Cluster) StartNode(tweak ...NodeOptions) *Node {
+	return c.StartNodeWith(NodeSetup{Tweak: tweak})
+}
 
 // StartNodeOn adds a gateway node whose listener is wrapped by wrap (nil:
 // as it is), e.g. to give accepted sockets small buffers.
 func (c *Cluster) StartNodeOn(wrap func(net.Listener) net.Listener, tweak ...NodeOptions) *Node {
+	return c.StartNodeWith(NodeSetup{Listener: wrap, Tweak: tweak})
+}
+
+// NodeSetup says how to start a node; the zero value starts a plain one.
+type NodeSetup struct {
+	Listener func(net.Listener) net.Listener // wraps the node's listener
+	Store    func(store.Store) store.Store   // wraps the node's store (fault injection)
+	Tweak    []NodeOptions
+}
+
+// StartNodeWith adds a gateway node set up as ns says.
+func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	t := c.T
 	t.Helper()
 	cfg := c.Config
@@ -66,10 +82,13 @@ func (c *Cluster) StartNodeOn(wrap func(net.Listener) net.Listener, tweak ...Nod
 	}
 	var h app.Deferred
 	b := Backends(t, cfg, &h)
+	if ns.Store != nil {
+		b.Store = ns.Store(b.Store)
+	}
 	svc := app.GatewayService(b, c.Log, Generous())
 	opts := app.GatewayOptions(cfg, c.Log, prometheus.NewRegistry())
 	opts.NodeID = "node" + Unique("")
-	for _, f := range tweak {
+	for _, f := range ns.Tweak {
 		f(&opts)
 	}
 	gw, err := gateway.New(svc, ver, opts)
@@ -82,8 +101,8 @@ func (c *Cluster) StartNodeOn(wrap func(net.Listener) net.Listener, tweak ...Nod
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", gw)
 	srv := httptest.NewUnstartedServer(mux)
-	if wrap != nil {
-		srv.Listener = wrap(srv.Listener)
+	if ns.Listener != nil {
+		srv.Listener = ns.Listener(srv.Listener)
 	}
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
@@ -283,4 +302,35 @@ func (c *WS) Ack(cmid string, timeout time.Duration) (protocol.Outbound, error) 
 	return c.WaitFor(timeout, func(o protocol.Outbound) bool {
 		return (o.Type == protocol.TypeAck || o.Type == protocol.TypeError) && o.ClientMsgID == cmid
 	})
+}
+
+// SendReliably sends a message as a real client does: it waits for the
+// ack and, on `unavailable`, `rate_limited` or no answer in time, sends the
+// same frame again with the same client_msg_id, backing off, up to tries
+// times. It returns the ack and how many retries it took; any other error
+// frame ends it.
+func (c *WS) SendReliably(room, body, cmid string, tries int, timeout time.Duration) (protocol.Outbound, int, error) {
+	backoff := 20 * time.Millisecond
+	var last error
+	for try := 0; try < tries; try++ {
+		if try > 0 {
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+		}
+		if err := c.SendMsg(room, body, cmid); err != nil {
+			return protocol.Outbound{}, try, err
+		}
+		o, err := c.Ack(cmid, timeout)
+		switch {
+		case err != nil:
+			last = fmt.Errorf("no answer to %s: %w", cmid, err)
+		case o.Type == protocol.TypeAck:
+			return o, try, nil
+		case o.Code == protocol.CodeUnavailable || o.Code == protocol.CodeRateLimited:
+			last = fmt.Errorf("%s: %s", o.Code, o.ErrMessage)
+		default:
+			return o, try, fmt.Errorf("send %s: error frame %s: %s", cmid, o.Code, o.ErrMessage)
+		}
+	}
+	return protocol.Outbound{}, tries, fmt.Errorf("send %s: gave up after %d tries: %w", cmid, tries, last)
 }

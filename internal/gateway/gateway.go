@@ -430,12 +430,15 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 		if r == nil {
 			return
 		}
-		if env.Kind == 'm' {
+		switch env.Kind {
+		case 'm':
 			g.m.deliveries.Add(float64(g.hub.deliver(r, env.Seq, frame)))
 			if env.Published > 0 {
 				g.m.deliverLat.Observe(max(0, time.Since(time.UnixMicro(env.Published)).Seconds()))
 			}
-		} else {
+		case 'h':
+			g.m.deliveries.Add(float64(g.hub.deliver(r, env.Seq, nil)))
+		default:
 			g.hub.toRoom(r, frame)
 		}
 	case 'u':

@@ -119,129 +119,128 @@ func TestMessagesReachEveryNodeOnceInOrder(t *testing.T) {
 	}
 }
 
+// Twenty members on three nodes send at once, as real clients: each waits
+// for its ack and retries `unavailable` with the same client_msg_id. The
+// promise is checked, not an absence of transient errors: every acked
+// message reaches every member exactly once, in seq order, and nothing
+// else does.
 func TestConcurrentSendersAcrossNodes(t *testing.T) {
 	cl := apitest.NewCluster(t, 3, apitest.Options{})
-	const senders, each = 20, 5
-	owner := cl.Register("cn")
+	room, _, conns := groupAcrossNodes(t, cl, 20, "cn")
+	acked := sendAllReliably(t, conns, room, 5, false)
+	for i, c := range conns {
+		expectExactly(t, fmt.Sprintf("member %d (node %d)", i, i%3), c, room, acked, wait)
+	}
+}
+
+// groupAcrossNodes registers n users, makes the first one the owner of a
+// group of them all, connects member i to node i mod the node count, and
+// waits for the nodes' subscriptions.
+func groupAcrossNodes(t *testing.T, cl *apitest.Cluster, n int, prefix string) (room string, owner *apitest.User, conns []*apitest.WS) {
+	t.Helper()
+	owner = cl.Register(prefix)
 	users := []*apitest.User{owner}
 	var accounts []string
-	for i := 1; i < senders; i++ {
-		u := cl.Register("cn")
+	for i := 1; i < n; i++ {
+		u := cl.Register(prefix)
 		cl.Befriend(owner, u)
-		users = append(users, u)
-		accounts = append(accounts, u.Account)
+		users, accounts = append(users, u), append(accounts, u.Account)
 	}
 	var g struct{ Group struct{ ID string } }
-	cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "crowd", "members": accounts}).JSON(t, &g)
-	conns := make([]*apitest.WS, len(users))
+	cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": prefix, "members": accounts}).JSON(t, &g)
 	for i, u := range users {
-		conns[i] = apitest.DialWS(t, cl.Nodes[i%3].URL, u.Token)
+		conns = append(conns, apitest.DialWS(t, cl.Nodes[i%len(cl.Nodes)].URL, u.Token))
 	}
 	cl.Settle()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var acked []int64
+	return g.Group.ID, owner, conns
+}
+
+// sendAllReliably makes every conn send each messages to room at once (one
+// in flight per conn, retried like a real client) and returns the acked
+// client_msg_ids by seq. Acks must have distinct seqs. With twice, every
+// message is sent again after its ack (a retry after a reconnect), which
+// must be answered with the first ack.
+func sendAllReliably(t *testing.T, conns []*apitest.WS, room string, each int, twice bool) map[int64]string {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		acked   = map[int64]string{}
+		retries int
+	)
 	for i, c := range conns {
 		wg.Add(1)
-		go func(i int, c *apitest.WS) {
+		go func() {
 			defer wg.Done()
 			for k := 0; k < each; k++ {
 				id := fmt.Sprintf("u%d-%d", i, k)
-				if err := c.SendMsg(g.Group.ID, id, id); err != nil {
+				o, n, err := c.SendReliably(room, id, id, 10, wait)
+				if err != nil {
 					t.Error(err)
 					return
 				}
+				if twice {
+					again, _, err := c.SendReliably(room, id, id, 10, wait)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if again.Message.ID != o.Message.ID || again.Message.Seq != o.Message.Seq {
+						t.Errorf("retry of %s acked %+v, first %+v", id, again.Message, o.Message)
+					}
+				}
+				mu.Lock()
+				retries += n
+				if prev, ok := acked[o.Message.Seq]; ok {
+					t.Errorf("seq %d acked for %s and %s", o.Message.Seq, prev, id)
+				}
+				acked[o.Message.Seq] = id
+				mu.Unlock()
 			}
-		}(i, c)
+		}()
 	}
 	wg.Wait()
-	// Every member receives all 100, once, in seq order; acks are 1..100.
-	for i, c := range conns {
-		var seqs []int64
-		for len(seqs) < senders*each {
-			o, err := c.WaitFor(wait, func(o protocol.Outbound) bool {
-				return o.Type == protocol.TypeAck || o.Type == protocol.TypeError || isMsg(g.Group.ID)(o)
-			})
-			if err != nil {
-				var evs []string
-				for {
-					o, err := c.Next(10 * time.Millisecond)
-					if err != nil {
-						break
-					}
-					evs = append(evs, o.Type+":"+o.Event)
-				}
-				have := map[int64]bool{}
-				for _, s := range seqs {
-					have[s] = true
-				}
-				var missing []int64
-				for s := int64(1); s <= senders*each; s++ {
-					if !have[s] {
-						missing = append(missing, s)
-					}
-				}
-				var h struct {
-					Messages []struct {
-						Seq  int64
-						Body string
-					}
-				}
-				cl.Do("GET", "/v1/rooms/"+g.Group.ID+"/messages?limit=100", owner.Token, nil).JSON(t, &h)
-				var who []string
-				for _, m := range h.Messages {
-					for _, x := range missing {
-						if m.Seq == x {
-							who = append(who, fmt.Sprint(x, "=", m.Body))
-						}
-					}
-				}
-				t.Fatalf("member %d (node %d): %d messages, missing %v (%v): %v; other frames: %v", i, i%3, len(seqs), missing, who, err, evs)
-			}
-			switch o.Type {
-			case protocol.TypeError:
-				t.Fatalf("member %d got error %+v", i, o)
-			case protocol.TypeAck:
-				mu.Lock()
-				acked = append(acked, o.Message.Seq)
-				mu.Unlock()
-			default:
-				seqs = append(seqs, o.Message.Seq)
-			}
-		}
-		for k, s := range seqs {
-			if s != int64(k+1) {
-				t.Fatalf("member %d (node %d) got seqs out of order or with gaps: %v", i, i%3, seqs)
-			}
-		}
+	if t.Failed() {
+		t.FailNow()
 	}
-	// Collect remaining acks.
-	for i, c := range conns {
-		for {
-			mu.Lock()
-			n := len(acked)
-			mu.Unlock()
-			if n >= senders*each {
-				break
+	t.Logf("%d messages acked, %d retries", len(acked), retries)
+	return acked
+}
+
+// expectExactly reads room's messages from c until it has every acked one,
+// each within timeout of the previous, and fails on a duplicate, a message
+// that was never acked or one out of seq order; then nothing more may come.
+func expectExactly(t *testing.T, who string, c *apitest.WS, room string, acked map[int64]string, timeout time.Duration) {
+	t.Helper()
+	got := map[int64]bool{}
+	var last int64
+	for len(got) < len(acked) {
+		o, err := c.WaitFor(timeout, isMsg(room))
+		if err != nil {
+			var missing []string
+			for s, id := range acked {
+				if !got[s] {
+					missing = append(missing, fmt.Sprint(s, "=", id))
+				}
 			}
-			o, err := c.WaitFor(200*time.Millisecond, func(o protocol.Outbound) bool { return o.Type == protocol.TypeAck })
-			if err != nil {
-				break
-			}
-			_ = i
-			mu.Lock()
-			acked = append(acked, o.Message.Seq)
-			mu.Unlock()
+			sort.Strings(missing)
+			t.Fatalf("%s: %d of %d messages, missing %v: %v", who, len(got), len(acked), missing, err)
 		}
-	}
-	sort.Slice(acked, func(i, j int) bool { return acked[i] < acked[j] })
-	if len(acked) != senders*each {
-		t.Fatalf("%d acks, want %d", len(acked), senders*each)
-	}
-	for k, s := range acked {
-		if s != int64(k+1) {
-			t.Fatalf("acked seqs not 1..%d: %v", senders*each, acked)
+		s := o.Message.Seq
+		switch {
+		case acked[s] == "":
+			t.Fatalf("%s: message at seq %d was never acked: %+v", who, s, o.Message)
+		case acked[s] != o.Message.ClientMsgID:
+			t.Fatalf("%s: seq %d holds %s, acked for %s", who, s, o.Message.ClientMsgID, acked[s])
+		case got[s]:
+			t.Fatalf("%s: seq %d delivered twice", who, s)
+		case s < last:
+			t.Fatalf("%s: seq %d after %d", who, s, last)
 		}
+		got[s], last = true, s
+	}
+	if o, err := c.WaitFor(200*time.Millisecond, isMsg(room)); err == nil {
+		t.Fatalf("%s: unexpected extra delivery %+v", who, o.Message)
 	}
 }
 

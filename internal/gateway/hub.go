@@ -262,8 +262,12 @@ func (h *hub) toUser(uid string, frame []byte) {
 	}
 }
 
-// toRoom writes frame to every local connection of every member of r.
+// toRoom writes frame to every local connection of every member of r. An
+// empty frame is a skipped seq: nothing is written.
 func (h *hub) toRoom(r *room, frame []byte) int {
+	if len(frame) == 0 {
+		return 0
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	n := 0
@@ -343,7 +347,9 @@ const gapWait = 150 * time.Millisecond
 
 // deliver puts a published message in seq order for this node: in order, it
 // goes out at once; ahead of a gap, it waits (bounded) for the gap to fill
-// from the bus or the store; behind, it is a duplicate and dropped.
+// from the bus or the store; behind, it is a duplicate and dropped. A nil
+// frame is a seq known to hold no message (an 'h' envelope): it is passed
+// over in order, so nothing waits for it.
 func (h *hub) deliver(r *room, seq int64, frame []byte) (sent int) {
 	r.ordMu.Lock()
 	defer r.ordMu.Unlock()
@@ -362,9 +368,7 @@ func (h *hub) deliver(r *room, seq int64, frame []byte) (sent int) {
 		if r.pending == nil {
 			r.pending = map[int64][]byte{}
 		}
-		cp := make([]byte, len(frame))
-		copy(cp, frame)
-		r.pending[seq] = cp
+		r.pending[seq] = append([]byte{}, frame...) // empty, not nil, for a skip
 		if r.timer == nil && h.fill != nil {
 			wait := gapWait
 			if len(r.pending) >= maxPending {

@@ -74,7 +74,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 	}
 	// No lookup of client_msg_id first: the insert's unique index on
 	// (sender, client_msg_id) catches a retry, and only then is the first
-	// copy read (the retry's seq becomes a hole, closed later).
+	// copy read. A seq taken by an insert that then failed is released at
+	// once (releaseSeq), so it never stalls the room.
 	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
 	defer cancel()
 	m = &store.Message{ID: s.newID(), RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID}
@@ -93,12 +94,23 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 			break
 		}
 		if !errors.Is(err, store.ErrDuplicate) {
+			// The insert failed, or its answer was lost: it may still
+			// have committed. Either the seq is released or it holds
+			// this very message, which is then acknowledged.
+			if landed := s.releaseSeq(ctx, m); landed != nil {
+				m = landed
+				break
+			}
 			return nil, false, storeErr("send", err)
 		}
-		// Either this client_msg_id was stored meanwhile (a concurrent
-		// retry), or the seq was taken: the counter is behind the store
-		// (Redis restarted). Raise it past the stored maximum and retry.
-		if first, err := s.byClientID(ctx, in); first != nil || err != nil {
+		// Either this client_msg_id was stored meanwhile (a retry), or
+		// the seq was taken: the counter is behind the store (Redis
+		// restarted). Raise it past the stored maximum and retry.
+		first, err := s.byClientID(ctx, in)
+		if first != nil || err != nil {
+			// A retry: its seq holds nothing (unless the counter was
+			// behind as well, which releaseSeq finds out).
+			s.releaseSeq(ctx, m)
 			if first != nil {
 				// A retry of a message whose first insert committed but
 				// whose ack was lost: it may never have been published.
@@ -119,6 +131,42 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 	}
 	s.publishMessage(ctx, m)
 	return m, false, nil
+}
+
+// releaseSeq closes m.Seq, which this send allocated but whose insert did
+// not (knowingly) succeed, with a tombstone, and tells the gateways to skip
+// it, so no reader waits for it. The unique (room, seq) index decides: if
+// the tombstone is refused, the seq holds a message, and when that is m
+// itself (an insert that committed though its answer was lost) it is
+// returned, to be acknowledged. If the store cannot be reached at all the
+// seq stays open and the hole timeout closes it (the last resort).
+func (s *Service) releaseSeq(ctx context.Context, m *store.Message) (landed *store.Message) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
+	defer cancel()
+	err := s.st.InsertMessage(ctx, s.tombstone(m.RoomID, m.Seq))
+	switch {
+	case err == nil:
+		s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'h', RoomID: m.RoomID, Seq: m.Seq})
+		return nil
+	case errors.Is(err, store.ErrDuplicate):
+		ms, err := s.st.MessagesAfter(ctx, m.RoomID, m.Seq-1, 1)
+		if err == nil && len(ms) == 1 && ms[0].Seq == m.Seq && !ms[0].Hole &&
+			ms[0].From == m.From && ms[0].ClientMsgID == m.ClientMsgID {
+			return &ms[0]
+		}
+		return nil
+	default:
+		s.log.Warn("could not release a seq; the hole timeout will close it",
+			zap.String("room", m.RoomID), zap.Int64("seq", m.Seq), zap.Error(err))
+		return nil
+	}
+}
+
+// tombstone is the hole document that closes seq in roomID. Its
+// client_msg_id is unique per seq, so two writers of one tombstone collide.
+func (s *Service) tombstone(roomID string, seq int64) *store.Message {
+	return &store.Message{ID: s.newID(), RoomID: roomID, Seq: seq, Hole: true,
+		ClientMsgID: "hole:" + roomID + ":" + strconv.FormatInt(seq, 10), CreatedAt: s.nowUTC()}
 }
 
 func (s *Service) byClientID(ctx context.Context, in SendInput) (*store.Message, error) {
@@ -227,9 +275,7 @@ func (s *Service) closeHoles(ctx context.Context, roomID string, from, to int64)
 		from = to - maxHoles
 	}
 	for seq := from; seq < to; seq++ {
-		h := &store.Message{ID: s.newID(), RoomID: roomID, Seq: seq, Hole: true,
-			ClientMsgID: "hole:" + roomID + ":" + strconv.FormatInt(seq, 10), CreatedAt: s.nowUTC()}
-		if err := s.st.InsertMessage(ctx, h); err != nil {
+		if err := s.st.InsertMessage(ctx, s.tombstone(roomID, seq)); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {
 				if m, _ := s.st.MessagesAfter(ctx, roomID, seq-1, 1); len(m) == 1 && m[0].Seq == seq && m[0].Hole {
 					continue // another node closed it first

@@ -12,10 +12,15 @@ import (
 //
 //	m <room_id> <seq> [<published_unix_us>]\n{"type":"message",...}
 //	e <room_id> <event>\n{"type":"event",...}
+//	h <room_id> <seq>\n
+//
+// An 'h' envelope says that a seq of the room holds no message (its send
+// failed and a tombstone closed it): gateways pass over it at once instead
+// of waiting for it.
 type Envelope struct {
-	Kind   byte   // 'm' message, 'e' event
+	Kind   byte   // 'm' message, 'e' event, 'h' a seq that holds no message
 	RoomID string // the message's room; for events, the room they concern (may be "-")
-	Seq    int64  // messages only
+	Seq    int64  // messages and 'h' only
 	Event  string // events only
 	// Published is when the message was published (unix microseconds, 0
 	// if unknown): gateways measure delivery latency from it.
@@ -33,7 +38,7 @@ func (e Envelope) Marshal() []byte {
 	b = append(b, e.Kind, ' ')
 	b = append(b, room...)
 	b = append(b, ' ')
-	if e.Kind == 'm' {
+	if e.Kind == 'm' || e.Kind == 'h' {
 		b = strconv.AppendInt(b, e.Seq, 10)
 		if e.Published > 0 {
 			b = append(b, ' ')
@@ -67,13 +72,16 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 		e.RoomID = ""
 	}
 	switch e.Kind {
-	case 'm':
+	case 'm', 'h':
 		seq, ts, _ := bytes.Cut(parts[2], []byte{' '})
 		n, err := strconv.ParseInt(string(seq), 10, 64)
 		if err != nil || n <= 0 {
 			return e, errEnvelope
 		}
 		e.Seq = n
+		if e.Kind == 'h' && (len(ts) > 0 || len(e.Frame) > 0) {
+			return e, errEnvelope
+		}
 		if len(ts) > 0 {
 			if e.Published, err = strconv.ParseInt(string(ts), 10, 64); err != nil || e.Published < 0 {
 				return e, errEnvelope

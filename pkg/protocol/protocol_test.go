@@ -113,6 +113,7 @@ func TestEnvelope(t *testing.T) {
 		{Kind: 'm', RoomID: "room1", Seq: 43, Published: 1795600000123456, Frame: []byte(`{}`)},
 		{Kind: 'e', RoomID: "room1", Event: EventGroupJoined, Frame: []byte(`{"a":"b\nc"}`)},
 		{Kind: 'e', Event: EventFriendRequest, Frame: []byte(`{}`)},
+		{Kind: 'h', RoomID: "room1", Seq: 44},
 	} {
 		got, err := ParseEnvelope(e.Marshal())
 		if err != nil || got.Kind != e.Kind || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event ||
@@ -120,7 +121,7 @@ func TestEnvelope(t *testing.T) {
 			t.Fatalf("%+v -> %+v %v", e, got, err)
 		}
 	}
-	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}", "m r 1 x\n{}", "m r 1 -5\n{}"} {
+	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}", "m r 1 x\n{}", "m r 1 -5\n{}", "h r 0\n", "h r 1\n{}", "h r 1 5\n"} {
 		if _, err := ParseEnvelope([]byte(s)); err == nil {
 			t.Errorf("%q accepted", s)
 		}
@@ -164,12 +165,13 @@ func FuzzDecode(f *testing.F) {
 func FuzzParseEnvelope(f *testing.F) {
 	f.Add([]byte("m r 1\n{}"))
 	f.Add([]byte("e - friend_added\n{}"))
+	f.Add([]byte("h r 7\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := ParseEnvelope(b)
 		if err != nil {
 			return
 		}
-		if e.Kind == 'm' && e.Seq <= 0 {
+		if (e.Kind == 'm' || e.Kind == 'h') && e.Seq <= 0 {
 			t.Fatalf("message envelope with seq %d", e.Seq)
 		}
 	})
