@@ -112,6 +112,7 @@ func (o Options) withDefaults() (Options, error) {
 // concurrent use.
 type Store struct {
 	path      string
+	backupDSN string  // of the connection Backup opens
 	writer    *sql.DB // one connection: every write goes through it
 	reader    *sql.DB // read-only pool: every read goes through it
 	opTimeout time.Duration
@@ -147,7 +148,8 @@ func (st *statements) all() []*sql.Stmt {
 // with a descriptive error when the directory of path is missing or not
 // writable, when the file is not a database or is corrupt, and when the
 // database was written by a newer build (its schema version is higher than
-// this build knows). Close releases it.
+// this build knows). ctx bounds the whole of Open, including the
+// quick_check of the file (see Options.SkipQuickCheck). Close releases it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -157,10 +159,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := opCtx(ctx, opts.OpTimeout)
-	defer cancel()
-
-	s := &Store{path: abs, opTimeout: opts.OpTimeout}
+	// No OpTimeout here: quick_check reads the whole file, which takes as
+	// long as it takes on a large database; ctx bounds Open.
+	s := &Store{path: abs, backupDSN: dsn(abs, opts, dsnBackup), opTimeout: opts.OpTimeout}
 	ok := false
 	defer func() {
 		if !ok {
@@ -168,7 +169,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}()
 
-	s.writer, err = sql.Open(driverName, dsn(abs, opts, false))
+	s.writer, err = sql.Open(driverName, dsn(abs, opts, dsnWriter))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -192,7 +193,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, openErr(abs, err)
 	}
 
-	s.reader, err = sql.Open(driverName, dsn(abs, opts, true))
+	s.reader, err = sql.Open(driverName, dsn(abs, opts, dsnReader))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -241,21 +242,30 @@ func checkPath(path string) (string, error) {
 	return abs, nil
 }
 
-// dsn returns the modernc.org/sqlite DSN of the writer or of a reader.
-// Pragmas are given as _pragma parameters so that every new connection of
-// the pool runs them; busy_timeout comes first so that the others wait for
-// a lock instead of failing.
-func dsn(path string, opts Options, readOnly bool) string {
+// Kinds of connection, for dsn.
+const (
+	dsnWriter = iota // the one writer
+	dsnReader        // the read-only pool
+	dsnBackup        // the connection of a Backup
+)
+
+// dsn returns the modernc.org/sqlite DSN of a kind of connection. Pragmas
+// are given as _pragma parameters so that every new connection of a pool
+// runs them; busy_timeout comes first so that the others wait for a lock
+// instead of failing.
+func dsn(path string, opts Options, kind int) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	} else {
+	switch kind {
+	case dsnWriter:
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+		q.Add("_pragma", "foreign_keys(on)")
 		q.Add("_txlock", "immediate")
+	case dsnReader:
+		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", "foreign_keys(on)")
 	}
-	q.Add("_pragma", "foreign_keys(on)")
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
 	return u.String()
 }
@@ -329,6 +339,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close fails with store.ErrUnavailable.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		// From now on every failure is store.ErrUnavailable, also that of
+		// an operation still running.
+		s.closed.Store(true)
 		ctx, cancel := s.opCtx(ctx)
 		defer cancel()
 		var errs []error
@@ -343,7 +356,6 @@ func (s *Store) Close(ctx context.Context) error {
 		if _, err := s.writer.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 		}
-		s.closed.Store(true)
 		errs = append(errs, s.writer.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close %s: %w", s.path, err)
@@ -391,14 +403,24 @@ func (s *Store) Backup(ctx context.Context, dst string) error {
 	if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
 		return fmt.Errorf("sqlite: backup to %s: directory %s does not exist", abs, filepath.Dir(abs))
 	}
-	// A reader connection: VACUUM INTO only reads the source, so the
-	// writer is not held up.
+	if s.closed.Load() {
+		return fmt.Errorf("sqlite: %s to %s: %w: store is closed", op, abs, store.ErrUnavailable)
+	}
+	// A connection of its own, outside both pools: VACUUM INTO only reads
+	// the source database, in one read transaction, so the writer is not
+	// held up; but it writes a file, which query_only forbids on the
+	// readers.
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.reader.ExecContext(ctx, qBackup, abs); err != nil {
+	db, err := sql.Open(driverName, s.backupDSN)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s to %s: %w", op, abs, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, qBackup, abs); err != nil {
 		return s.mapErr(ctx, op+" to "+abs, err)
 	}
-	return nil
+	return db.Close()
 }
 
 // opCtx applies the operation timeout to a context without a deadline.
