@@ -273,3 +273,24 @@ func TestDiskFull(t *testing.T) {
 	_, err = s.MessagesAfter(ctx, "r1", 0, 10)
 	mustNil(t, "read on a full disk", err)
 }
+
+// The path goes into a file: URI; characters that mean something there
+// must not change which file is opened.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := testCtx(t)
+	dir := filepath.Join(t.TempDir(), "a b?c#d%20e&f=g")
+	mustNil(t, "mkdir", os.Mkdir(dir, 0o700))
+	path := filepath.Join(dir, "im?x=1.db")
+	s := openAt(t, path, sqlite.Options{})
+	mustNil(t, "CreateUser", s.CreateUser(ctx, newUser("u1", "alice")))
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at %s: %v", path, err)
+	}
+	entries, err := os.ReadDir(dir)
+	mustNil(t, "ReadDir", err)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "im?x=1.db") {
+			t.Errorf("stray file %q next to the database", e.Name())
+		}
+	}
+}
