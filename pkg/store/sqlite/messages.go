@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// InsertMessage stores m; store.ErrDuplicate when its id, its (room, seq)
+// or its (sender, client_msg_id) exists. Use MessageByClientID to tell a
+// client's retry from a lost seq race. An empty ClientMsgID is stored as
+// such and takes part in the unique constraint, as in store/mongo: callers
+// must give every message a client id. A zero CreatedAt is set to the
+// current time; it is normalised in place.
+func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
+	const op = "insert message"
+	if m == nil {
+		return errNil(op, "message")
+	}
+	m.CreatedAt = createdTime(m.CreatedAt)
+	_, err := s.execStmt(ctx, op, s.stmts.insertMessage, m.ID, m.RoomID, m.Seq, m.From, m.Body,
+		m.ClientMsgID, millis(m.CreatedAt), boolInt(m.Hole))
+	return err
+}
+
+// MessageByClientID returns the message a sender stored under a client
+// message id, or store.ErrNotFound.
+func (s *Store) MessageByClientID(ctx context.Context, from, clientMsgID string) (*store.Message, error) {
+	return queryOne(ctx, s, "message by client id", scanMessage, qMessageByClientID, from, clientMsgID)
+}
+
+// MessagesAfter returns up to limit messages of a room with seq > after,
+// ascending by seq, holes included. A limit <= 0 means DefaultLimit;
+// limits above MaxLimit are lowered to it.
+func (s *Store) MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]store.Message, error) {
+	return queryAllStmt(ctx, s, "messages after", scanMessage, s.stmts.messagesAfter, roomID, after, clampLimit(limit))
+}
+
+// MessagesBefore returns up to limit messages of a room with seq < before,
+// descending by seq, holes included. Limits are treated as in
+// MessagesAfter.
+func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]store.Message, error) {
+	return queryAllStmt(ctx, s, "messages before", scanMessage, s.stmts.messagesBefore, roomID, before, clampLimit(limit))
+}
+
+func clampLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultLimit
+	case limit > MaxLimit:
+		return MaxLimit
+	}
+	return limit
+}
+
+// LastMessage returns the message (or hole) of a room with the highest
+// seq, or store.ErrNotFound when the room has none.
+func (s *Store) LastMessage(ctx context.Context, roomID string) (*store.Message, error) {
+	return queryOneStmt(ctx, s, "last message", scanMessage, s.stmts.lastMessage, roomID)
+}
+
+// CountAfter counts the messages of a room with seq > after that exclude
+// did not send; holes are not counted.
+func (s *Store) CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error) {
+	n, err := queryOneStmt(ctx, s, "count after", scanInt, s.stmts.countAfter, roomID, after, exclude)
+	if err != nil {
+		return 0, err
+	}
+	return *n, nil
+}
+
+// scanMessage reads the columns messageCols.
+func scanMessage(r scanner) (store.Message, error) {
+	var m store.Message
+	var created, hole int64
+	err := r.Scan(&m.ID, &m.RoomID, &m.Seq, &m.From, &m.Body, &m.ClientMsgID, &created, &hole)
+	m.CreatedAt = fromMillis(created)
+	m.Hole = hole != 0
+	return m, err
+}

@@ -1,0 +1,148 @@
+package sqlite
+
+import "strings"
+
+// Every SQL statement the store runs on its tables is a constant here, so
+// that TestQueryPlans can check the query plan of each (no full table
+// scan on any path). Pragmas and the migration scripts are not listed.
+
+// Column lists, in the order of the scan functions.
+const (
+	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at"
+	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
+	friendCols  = "user_a, user_b, room_id, created_at"
+	requestCols = "id, from_user, to_user, message, created_at"
+	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
+	tokenCols   = "hash, family, user_id, expires_at, created_at"
+)
+
+// Users.
+const (
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = ?"
+	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = ?"
+	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = ?"
+	// qUsersByIDs is completed by usersByIDsQuery with one placeholder per id.
+	qUsersByIDs = "SELECT " + userCols + " FROM users WHERE id IN ("
+	// A nil argument keeps the column as it is.
+	qUpdateProfile = "UPDATE users SET nickname = coalesce(?, nickname), avatar = coalesce(?, avatar)," +
+		" sex = coalesce(?, sex), updated_at = ? WHERE id = ? RETURNING " + userCols
+)
+
+// Rooms and members.
+const (
+	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = ?"
+	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = ?"
+	qMarkDisbanded    = "UPDATE rooms SET disbanded = 1, updated_at = ? WHERE id = ?"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?)"
+	qRemoveMember     = "DELETE FROM members WHERE room_id = ? AND user_id = ?"
+	qRemoveAllMembers = "DELETE FROM members WHERE room_id = ?"
+	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = ? AND user_id = ?"
+	qMembers          = "SELECT " + memberCols + " FROM members WHERE room_id = ? ORDER BY created_at, user_id"
+	qCountMembers     = "SELECT count(*) FROM members WHERE room_id = ?"
+	qMembershipsOf    = "SELECT " + memberCols + " FROM members WHERE user_id = ? ORDER BY created_at, room_id"
+	// One statement, so exact under concurrency: it never lowers the
+	// value, and it changes (counts) the row even when the value stays.
+	qSetReadSeq = "UPDATE members SET read_seq = max(read_seq, ?) WHERE room_id = ? AND user_id = ?"
+)
+
+// Friendships and friend requests.
+const (
+	qCreateFriendship = "INSERT INTO friendships (" + friendCols + ") VALUES (?, ?, ?, ?)"
+	qFriendship       = "SELECT " + friendCols + " FROM friendships WHERE user_a = ? AND user_b = ?"
+	qDeleteFriendship = "DELETE FROM friendships WHERE user_a = ? AND user_b = ?"
+	// Two index searches (user_a, then user_b) merged; a self-friendship
+	// (user_a = user_b) is listed once, as with mongo's $or.
+	qFriendshipsOf = "SELECT " + friendCols + " FROM friendships WHERE user_a = ?1" +
+		" UNION SELECT " + friendCols + " FROM friendships WHERE user_b = ?1" +
+		" ORDER BY created_at, user_a, user_b"
+	qCreateFriendRequest  = "INSERT INTO friend_requests (" + requestCols + ") VALUES (?, ?, ?, ?, ?)"
+	qFriendRequestByID    = "SELECT " + requestCols + " FROM friend_requests WHERE id = ?"
+	qFriendRequestBetween = "SELECT " + requestCols + " FROM friend_requests WHERE from_user = ? AND to_user = ?"
+	qDeleteFriendRequest  = "DELETE FROM friend_requests WHERE id = ?"
+	qFriendRequestsTo     = "SELECT " + requestCols + " FROM friend_requests WHERE to_user = ? ORDER BY created_at, id"
+	qFriendRequestsFrom   = "SELECT " + requestCols + " FROM friend_requests WHERE from_user = ? ORDER BY created_at, id"
+)
+
+// Messages.
+const (
+	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = ? AND client_msg_id = ?"
+	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1"
+	qCountAfter        = "SELECT count(*) FROM messages WHERE room_id = ? AND seq > ? AND sender <> ? AND hole = 0"
+)
+
+// Refresh tokens.
+const (
+	qInsertRefreshToken = "INSERT INTO refresh_tokens (" + tokenCols + ") VALUES (?, ?, ?, ?, ?)"
+	qRefreshToken       = "SELECT " + tokenCols + " FROM refresh_tokens WHERE hash = ?"
+	qConsumeToken       = "INSERT INTO used_refresh_tokens (hash, used_at) VALUES (?, ?)"
+	qRevokeFamily       = "INSERT INTO revoked_families (family, revoked_at) VALUES (?, ?) ON CONFLICT (family) DO NOTHING"
+	qDeleteFamilyTokens = "DELETE FROM refresh_tokens WHERE family = ?"
+	qFamilyRevoked      = "SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family = ?)"
+)
+
+// Maintenance.
+const (
+	qBackup = "VACUUM INTO ?"
+)
+
+// maxIDsPerQuery bounds the placeholders of one UsersByIDs query, well
+// below SQLite's limit on bound parameters.
+const maxIDsPerQuery = 500
+
+// usersByIDsQuery returns qUsersByIDs with n placeholders.
+func usersByIDsQuery(n int) string {
+	return qUsersByIDs + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+// queries returns every statement the store runs on its tables, by name;
+// a statement built at run time is given in a representative form.
+func queries() map[string]string {
+	return map[string]string{
+		"CreateUser":           qCreateUser,
+		"UserByID":             qUserByID,
+		"UserByAccount":        qUserByAccount,
+		"UserByEmail":          qUserByEmail,
+		"UsersByIDs":           usersByIDsQuery(3),
+		"UpdateProfile":        qUpdateProfile,
+		"CreateRoom":           qCreateRoom,
+		"RoomByID":             qRoomByID,
+		"RoomByPairKey":        qRoomByPairKey,
+		"MarkDisbanded":        qMarkDisbanded,
+		"AddMember":            qAddMember,
+		"RemoveMember":         qRemoveMember,
+		"RemoveAllMembers":     qRemoveAllMembers,
+		"Member":               qMember,
+		"Members":              qMembers,
+		"CountMembers":         qCountMembers,
+		"MembershipsOf":        qMembershipsOf,
+		"SetReadSeq":           qSetReadSeq,
+		"CreateFriendship":     qCreateFriendship,
+		"Friendship":           qFriendship,
+		"DeleteFriendship":     qDeleteFriendship,
+		"FriendshipsOf":        qFriendshipsOf,
+		"CreateFriendRequest":  qCreateFriendRequest,
+		"FriendRequestByID":    qFriendRequestByID,
+		"FriendRequestBetween": qFriendRequestBetween,
+		"DeleteFriendRequest":  qDeleteFriendRequest,
+		"FriendRequestsTo":     qFriendRequestsTo,
+		"FriendRequestsFrom":   qFriendRequestsFrom,
+		"InsertMessage":        qInsertMessage,
+		"MessageByClientID":    qMessageByClientID,
+		"MessagesAfter":        qMessagesAfter,
+		"MessagesBefore":       qMessagesBefore,
+		"LastMessage":          qLastMessage,
+		"CountAfter":           qCountAfter,
+		"InsertRefreshToken":   qInsertRefreshToken,
+		"RefreshToken":         qRefreshToken,
+		"ConsumeRefreshToken":  qConsumeToken,
+		"RevokeFamily":         qRevokeFamily,
+		"DeleteFamilyTokens":   qDeleteFamilyTokens,
+		"FamilyRevoked":        qFamilyRevoked,
+	}
+}
