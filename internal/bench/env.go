@@ -11,6 +11,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/redisproc"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/memstore"
 )
 
 // EmbeddedOptions configure an Embedded environment.
@@ -20,7 +21,12 @@ type EmbeddedOptions struct {
 	RedisURL string // empty: start redis-server on a free port
 	LogLevel string
 	Tweak    func(*gateway.Options) // in-process nodes only
-	MemStore bool                   // in-process nodes share a MemStore instead of FerretDB
+	// MemStore makes in-process nodes share a memstore.Store instead of
+	// FerretDB, to measure the gateways and the bus without the database:
+	// the embedded FerretDB answers every query but a lookup by _id with a
+	// full collection scan, which makes it, not the gateway, the limit of
+	// any store-bound figure.
+	MemStore bool
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -35,7 +41,7 @@ type Embedded struct {
 	Audience string
 	Nodes    []*Node
 	Redis    *redisproc.Server // nil when given a URL
-	Mem      *MemStore         // with MemStore
+	Mem      *memstore.Store   // with MemStore
 
 	dir   string
 	db    *embeddb.Server
@@ -65,7 +71,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 		if o.Spawn {
 			return nil, errors.New("the memory store needs in-process gateways (no -spawn)")
 		}
-		e.Mem = NewMemStore()
+		e.Mem = memstore.New()
 	} else {
 		if e.db, err = embeddb.Start(filepath.Join(e.dir, "db"), "127.0.0.1:0", nil); err != nil {
 			return nil, err
