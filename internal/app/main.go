@@ -18,7 +18,13 @@ import (
 // environment and os.Args, builds the logger, runs run until SIGTERM or
 // Ctrl-C cancels ctx, and exits non-zero when run fails.
 func Main(name string, run func(ctx context.Context, cfg config.Config, log *zap.Logger) error) {
-	if err := main(name, run); err != nil {
+	MainArgs(name, os.Args[1:], run)
+}
+
+// MainArgs is Main with the command-line arguments given (for commands
+// with subcommands); what is left after the flags is cfg.Args.
+func MainArgs(name string, args []string, run func(ctx context.Context, cfg config.Config, log *zap.Logger) error) {
+	if err := main(name, args, run); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		}
@@ -26,8 +32,8 @@ func Main(name string, run func(ctx context.Context, cfg config.Config, log *zap
 	}
 }
 
-func main(name string, run func(context.Context, config.Config, *zap.Logger) error) error {
-	cfg, err := config.Load(flag.NewFlagSet(name, flag.ContinueOnError), os.Args[1:], os.Getenv)
+func main(name string, args []string, run func(context.Context, config.Config, *zap.Logger) error) error {
+	cfg, err := config.Load(flag.NewFlagSet(name, flag.ContinueOnError), args, os.Getenv)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,13 @@ type Config struct {
 	SMTPFrom     string
 	SMTPTLS      string
 
-	AllowedOrigins  []string
+	AllowedOrigins []string
+	// Store is standalone's store: "sqlite" (a file in DataDir) or
+	// "mongo" (MongoURI).
+	Store string
+	// SQLiteSync is SQLite's synchronous setting: FULL (an acked message
+	// survives power loss) or NORMAL (it survives a process crash).
+	SQLiteSync      string
 	DataDir         string
 	LogLevel        string
 	NodeID          string
@@ -43,6 +49,8 @@ type Config struct {
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
 	TrustProxy bool
+	// Args are the command-line arguments left after the flags.
+	Args []string
 }
 
 type binding struct {
@@ -79,6 +87,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_SMTP_TLS", "smtp-tls", "none, starttls or tls", &c.SMTPTLS, nil, nil, "starttls"},
 		{"IM_ALLOWED_ORIGINS", "allowed-origins", "comma-separated Origin allowlist (WebSocket, CORS); empty: same host only for browsers", &origins, nil, nil, ""},
 		{"IM_DATA_DIR", "data-dir", "standalone's data folder", &c.DataDir, nil, nil, "./data"},
+		{"IM_STORE", "store", "standalone's store: sqlite (in the data folder) or mongo (IM_MONGO_URI)", &c.Store, nil, nil, "sqlite"},
+		{"IM_SQLITE_SYNC", "sqlite-sync", "SQLite synchronous setting: FULL (acked survives power loss) or NORMAL (survives a crash)", &c.SQLiteSync, nil, nil, "FULL"},
 		{"IM_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, nil, nil, "info"},
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
 		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
@@ -123,6 +133,17 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	default:
 		return c, fmt.Errorf("config: IM_TRUST_PROXY must be true or false, not %q", trustProxy)
 	}
+	switch c.Store {
+	case "sqlite", "mongo":
+	default:
+		return c, fmt.Errorf("config: IM_STORE must be sqlite or mongo, not %q", c.Store)
+	}
+	switch c.SQLiteSync {
+	case "FULL", "NORMAL":
+	default:
+		return c, fmt.Errorf("config: IM_SQLITE_SYNC must be FULL or NORMAL, not %q", c.SQLiteSync)
+	}
+	c.Args = fs.Args()
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
 	default:

@@ -1,7 +1,10 @@
 // Package standalone runs the whole product in one process: the REST API,
-// the gateway and the web client on one listener, over the embedded store
-// (FerretDB in a data folder) and in-process bus and kv. cmd/standalone
-// calls it; tests start it in process the same way.
+// the gateway and the web client on one listener, over SQLite in a data
+// folder (or a MongoDB server, IM_STORE=mongo) and an in-process bus and
+// kv. cmd/standalone calls it; tests start it in process the same way.
+//
+// One server owns a data folder at a time: it holds an exclusive lock on
+// its LOCK file while it runs.
 package standalone
 
 import (
@@ -22,14 +25,15 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/internal/app"
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
-	"github.com/im-websocket-go/im-websocket-go/internal/embeddb"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
 	"github.com/im-websocket-go/im-websocket-go/internal/mail"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/sqlite"
 )
 
 // Options are what differs between the command and tests.
@@ -48,8 +52,8 @@ type Server struct {
 	Core    *app.Core
 	Gateway *gateway.Gateway
 	srv     *http.Server
-	db      *embeddb.Server
-	st      *mongo.Store
+	lock    *os.File
+	st      store.Store
 	bus     *membus.Bus
 	kv      *memkv.KV
 	served  chan error
@@ -66,15 +70,16 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 		o.Console = os.Stderr
 	}
 	s = &Server{served: make(chan error, 1)}
+	started := s
 	defer func() {
 		if err != nil {
-			s.Close(context.Background())
+			started.Close(context.Background())
 		}
 	}()
-	if s.db, err = embeddb.Start(filepath.Join(cfg.DataDir, "db"), "127.0.0.1:0", nil); err != nil {
+	if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.st, err = mongo.Open(ctx, s.db.URI, "im", mongo.Options{}); err != nil {
+	if s.st, err = openStore(ctx, cfg, o.Log); err != nil {
 		return nil, err
 	}
 	var handler app.Deferred
@@ -156,10 +161,33 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.st != nil {
 		errs = append(errs, s.st.Close(ctx))
 	}
-	if s.db != nil {
-		s.db.Stop()
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // releases the lock
 	}
 	return errors.Join(errs...)
+}
+
+// DBFile is the SQLite database's file name in the data folder.
+const DBFile = "im.db"
+
+// openStore opens the store cfg.Store names.
+func openStore(ctx context.Context, cfg config.Config, log *zap.Logger) (store.Store, error) {
+	if cfg.Store == "mongo" {
+		st, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongo.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		return st, nil
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "db")); err == nil {
+		log.Warn("the data folder has a db/ folder from an earlier version (embedded FerretDB); " +
+			"it is not read: the store is now " + DBFile)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlite.Options{Synchronous: cfg.SQLiteSync})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
 }
 
 // signer keeps the signing key in the data folder, so tokens survive a
