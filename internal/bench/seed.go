@@ -25,15 +25,16 @@ type User struct {
 	Token   string
 }
 
-// Seeder writes users, rooms, memberships and friendships straight into
-// the store's collections (pkg/store/mongo's names, pkg/store's bson
-// tags) with InsertMany, so that 100,000 users take seconds rather than
-// 100,000 registrations. Everything it inserts carries the run id in its
+// Seeder writes users, rooms, memberships and friendships in bulk with
+// mongo.Store.InsertMany (unordered InsertMany into the store's
+// collections), so that 100,000 users take seconds rather than 100,000
+// registrations. Everything it inserts carries the run id in its
 // account or name and can be removed with Cleanup.
 type Seeder struct {
 	mem    store.Store // instead of MongoDB: write through the store interface
 	client *mdb.Client
 	db     *mdb.Database
+	st     *mongo.Store // on db, for InsertMany
 	run    string
 	batch  int
 
@@ -54,11 +55,12 @@ func OpenSeeder(ctx context.Context, uri, dbName, run string) (*Seeder, error) {
 		return nil, fmt.Errorf("seed: connect: %w", err)
 	}
 	db := client.Database(dbName)
-	if err := mongo.New(db, mongo.Options{}).EnsureIndexes(ctx); err != nil {
+	st := mongo.New(db, mongo.Options{})
+	if err := st.EnsureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("seed: indexes: %w", err)
 	}
-	return &Seeder{client: client, db: db, run: run, batch: 1000,
+	return &Seeder{client: client, db: db, st: st, run: run, batch: 1000,
 		created: time.Now().UTC().Truncate(time.Millisecond),
 		entropy: ulid.Monotonic(rand.Reader, 0)}, nil
 }
@@ -106,7 +108,6 @@ func (s *Seeder) insert(ctx context.Context, coll string, docs []any) error {
 		return s.memInsert(ctx, docs)
 	}
 	start := time.Now()
-	c := s.db.Collection(coll)
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	sem := make(chan struct{}, 2)
@@ -116,7 +117,7 @@ func (s *Seeder) insert(ctx context.Context, coll string, docs []any) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := c.InsertMany(ctx, part, options.InsertMany().SetOrdered(false)); err != nil {
+			if err := s.st.InsertMany(ctx, part); err != nil {
 				select {
 				case errc <- fmt.Errorf("seed: insert into %s: %w", coll, err):
 				default:

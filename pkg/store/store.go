@@ -38,85 +38,85 @@ func (t RoomType) String() string {
 
 // User is an account (collection user_basic).
 type User struct {
-	ID           string    `bson:"_id"`
-	Account      string    `bson:"account"`
-	Email        string    `bson:"email"` // lower-cased
-	PasswordHash string    `bson:"password"`
-	Nickname     string    `bson:"nickname"`
-	Avatar       string    `bson:"avatar"`
-	Sex          int       `bson:"sex"`
-	CreatedAt    time.Time `bson:"created_at"`
-	UpdatedAt    time.Time `bson:"updated_at"`
+	ID           string
+	Account      string
+	Email        string // lower-cased
+	PasswordHash string
+	Nickname     string
+	Avatar       string
+	Sex          int
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Room is a conversation (collection room_basic). A direct room has PairKey
 // set to the two user ids, sorted and joined by ":", under a unique index,
 // so a pair has one room for ever.
 type Room struct {
-	ID        string    `bson:"_id"`
-	Type      RoomType  `bson:"room_type"`
-	Number    string    `bson:"number,omitempty"` // groups: a unique public number
-	Name      string    `bson:"name,omitempty"`
-	Info      string    `bson:"info,omitempty"`
-	Owner     string    `bson:"user_identity,omitempty"` // groups: the owner's id
-	PairKey   string    `bson:"pair_key,omitempty"`      // direct rooms only
-	Disbanded bool      `bson:"disbanded,omitempty"`
-	CreatedAt time.Time `bson:"created_at"`
-	UpdatedAt time.Time `bson:"updated_at"`
+	ID        string
+	Type      RoomType
+	Number    string // groups: a unique public number
+	Name      string
+	Info      string
+	Owner     string // groups: the owner's id
+	PairKey   string // direct rooms only
+	Disbanded bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Member is a user's membership of a room (collection user_room), unique on
 // (room, user). ReadSeq is the last seq the user has read there.
 type Member struct {
-	RoomID    string    `bson:"room_identity"`
-	UserID    string    `bson:"user_identity"`
-	RoomType  RoomType  `bson:"room_type"`
-	ReadSeq   int64     `bson:"read_seq"`
-	CreatedAt time.Time `bson:"created_at"`
+	RoomID    string
+	UserID    string
+	RoomType  RoomType
+	ReadSeq   int64
+	CreatedAt time.Time
 }
 
 // Friendship links two users; UserA < UserB, unique on the pair.
 type Friendship struct {
-	UserA     string    `bson:"user_a"`
-	UserB     string    `bson:"user_b"`
-	RoomID    string    `bson:"room_identity"`
-	CreatedAt time.Time `bson:"created_at"`
+	UserA     string
+	UserB     string
+	RoomID    string
+	CreatedAt time.Time
 }
 
 // FriendRequest is a pending request, unique on (from, to).
 type FriendRequest struct {
-	ID        string    `bson:"_id"`
-	From      string    `bson:"from"`
-	To        string    `bson:"to"`
-	Message   string    `bson:"message"`
-	CreatedAt time.Time `bson:"created_at"`
+	ID        string
+	From      string
+	To        string
+	Message   string
+	CreatedAt time.Time
 }
 
 // Message is one stored chat message (collection message_basic), unique on
 // (room, seq) and on (sender, client_msg_id).
 type Message struct {
-	ID          string    `bson:"_id"`
-	RoomID      string    `bson:"room_identity"`
-	Seq         int64     `bson:"seq"`
-	From        string    `bson:"user_identity"`
-	Body        string    `bson:"data"`
-	ClientMsgID string    `bson:"client_msg_id"`
-	CreatedAt   time.Time `bson:"created_at"`
+	ID          string
+	RoomID      string
+	Seq         int64
+	From        string
+	Body        string
+	ClientMsgID string
+	CreatedAt   time.Time
 	// Hole marks a tombstone: a seq that was allocated but whose message
 	// never arrived in time, closed for good (see service.After). It holds
 	// no message and is never shown.
-	Hole bool `bson:"hole,omitempty"`
+	Hole bool
 }
 
 // RefreshToken is a stored refresh token. Only the SHA-256 of the token is
 // kept. Tokens of one login form a family; reusing a rotated token revokes
 // the family.
 type RefreshToken struct {
-	Hash      string    `bson:"_id"`
-	Family    string    `bson:"family"`
-	UserID    string    `bson:"user_id"`
-	ExpiresAt time.Time `bson:"expires_at"`
-	CreatedAt time.Time `bson:"created_at"`
+	Hash      string
+	Family    string
+	UserID    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // PairKey returns the canonical key of an unordered pair of user ids.

@@ -19,16 +19,17 @@ func (s *Store) CreateFriendship(ctx context.Context, f *store.Friendship) error
 	}
 	f.UserA, f.UserB, _ = store.PairKey(f.UserA, f.UserB)
 	f.CreatedAt = createdTime(f.CreatedAt)
-	return s.insert(ctx, "create friendship", s.friendships, f)
+	return s.insert(ctx, "create friendship", s.friendships, fromFriendship(f))
 }
 
 // Friendship returns the friendship of a and b (in any order), or
 // store.ErrNotFound.
 func (s *Store) Friendship(ctx context.Context, a, b string) (*store.Friendship, error) {
-	var f store.Friendship
-	if err := s.findOne(ctx, "friendship", s.friendships, pairFilter(a, b), &f); err != nil {
+	var d friendshipDoc
+	if err := s.findOne(ctx, "friendship", s.friendships, pairFilter(a, b), &d); err != nil {
 		return nil, err
 	}
+	f := d.toFriendship()
 	return &f, nil
 }
 
@@ -41,14 +42,14 @@ func (s *Store) DeleteFriendship(ctx context.Context, a, b string) error {
 // FriendshipsOf returns every friendship the user is part of, on either
 // side, oldest first.
 func (s *Store) FriendshipsOf(ctx context.Context, userID string) ([]store.Friendship, error) {
-	var out []store.Friendship
+	var docs []friendshipDoc
 	filter := bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: "user_a", Value: userID}},
 		bson.D{{Key: "user_b", Value: userID}},
 	}}}
-	err := s.findAll(ctx, "friendships of", s.friendships, filter, &out,
+	err := s.findAll(ctx, "friendships of", s.friendships, filter, &docs,
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "user_a", Value: 1}, {Key: "user_b", Value: 1}}))
-	return out, err
+	return convertAll(docs, (*friendshipDoc).toFriendship), err
 }
 
 func pairFilter(a, b string) bson.D {
@@ -64,7 +65,7 @@ func (s *Store) CreateFriendRequest(ctx context.Context, r *store.FriendRequest)
 		return errNil("create friend request", "friend request")
 	}
 	r.CreatedAt = createdTime(r.CreatedAt)
-	return s.insert(ctx, "create friend request", s.requests, r)
+	return s.insert(ctx, "create friend request", s.requests, fromRequest(r))
 }
 
 // FriendRequestByID returns a request, or store.ErrNotFound.
@@ -79,10 +80,11 @@ func (s *Store) FriendRequestBetween(ctx context.Context, from, to string) (*sto
 }
 
 func (s *Store) requestBy(ctx context.Context, op string, filter bson.D) (*store.FriendRequest, error) {
-	var r store.FriendRequest
-	if err := s.findOne(ctx, op, s.requests, filter, &r); err != nil {
+	var d requestDoc
+	if err := s.findOne(ctx, op, s.requests, filter, &d); err != nil {
 		return nil, err
 	}
+	r := d.toRequest()
 	return &r, nil
 }
 
@@ -103,8 +105,8 @@ func (s *Store) FriendRequestsFrom(ctx context.Context, userID string) ([]store.
 }
 
 func (s *Store) requestsBy(ctx context.Context, op string, filter bson.D) ([]store.FriendRequest, error) {
-	var out []store.FriendRequest
-	err := s.findAll(ctx, op, s.requests, filter, &out,
+	var docs []requestDoc
+	err := s.findAll(ctx, op, s.requests, filter, &docs,
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
-	return out, err
+	return convertAll(docs, (*requestDoc).toRequest), err
 }

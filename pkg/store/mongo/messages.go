@@ -19,17 +19,18 @@ func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 		return errNil("insert message", "message")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	return s.insert(ctx, "insert message", s.messages, m)
+	return s.insert(ctx, "insert message", s.messages, fromMessage(m))
 }
 
 // MessageByClientID returns the message a sender stored under a client
 // message id, or store.ErrNotFound.
 func (s *Store) MessageByClientID(ctx context.Context, from, clientMsgID string) (*store.Message, error) {
-	var m store.Message
+	var d messageDoc
 	filter := bson.D{{Key: "user_identity", Value: from}, {Key: "client_msg_id", Value: clientMsgID}}
-	if err := s.findOne(ctx, "message by client id", s.messages, filter, &m); err != nil {
+	if err := s.findOne(ctx, "message by client id", s.messages, filter, &d); err != nil {
 		return nil, err
 	}
+	m := d.toMessage()
 	return &m, nil
 }
 
@@ -57,21 +58,22 @@ func (s *Store) messageRange(ctx context.Context, op, roomID, cmp string, seq in
 		{Key: "room_identity", Value: roomID},
 		{Key: "seq", Value: bson.D{{Key: cmp, Value: seq}}},
 	}
-	var out []store.Message
-	err := s.findAll(ctx, op, s.messages, filter, &out,
+	var docs []messageDoc
+	err := s.findAll(ctx, op, s.messages, filter, &docs,
 		options.Find().SetSort(bson.D{{Key: "seq", Value: dir}}).SetLimit(int64(limit)))
-	return out, err
+	return convertAll(docs, (*messageDoc).toMessage), err
 }
 
 // LastMessage returns the message of a room with the highest seq, or
 // store.ErrNotFound when the room has none.
 func (s *Store) LastMessage(ctx context.Context, roomID string) (*store.Message, error) {
-	var m store.Message
-	err := s.findOne(ctx, "last message", s.messages, bson.D{{Key: "room_identity", Value: roomID}}, &m,
+	var d messageDoc
+	err := s.findOne(ctx, "last message", s.messages, bson.D{{Key: "room_identity", Value: roomID}}, &d,
 		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}))
 	if err != nil {
 		return nil, err
 	}
+	m := d.toMessage()
 	return &m, nil
 }
 

@@ -23,7 +23,7 @@ func (s *Store) CreateRoom(ctx context.Context, r *store.Room) error {
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.UpdatedAt = dbTime(r.UpdatedAt)
-	return s.insert(ctx, "create room", s.rooms, r)
+	return s.insert(ctx, "create room", s.rooms, fromRoom(r))
 }
 
 // RoomByID returns the room with this id, or store.ErrNotFound.
@@ -41,10 +41,11 @@ func (s *Store) RoomByPairKey(ctx context.Context, key string) (*store.Room, err
 }
 
 func (s *Store) roomBy(ctx context.Context, op string, filter bson.D) (*store.Room, error) {
-	var r store.Room
-	if err := s.findOne(ctx, op, s.rooms, filter, &r); err != nil {
+	var d roomDoc
+	if err := s.findOne(ctx, op, s.rooms, filter, &d); err != nil {
 		return nil, err
 	}
+	r := d.toRoom()
 	return &r, nil
 }
 
@@ -73,7 +74,7 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil("add member", "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	return s.insert(ctx, "add member", s.members, m)
+	return s.insert(ctx, "add member", s.members, fromMember(m))
 }
 
 // RemoveMember deletes a membership; store.ErrNotFound if there was none.
@@ -91,19 +92,20 @@ func (s *Store) RemoveAllMembers(ctx context.Context, roomID string) error {
 
 // Member returns one membership, or store.ErrNotFound.
 func (s *Store) Member(ctx context.Context, roomID, userID string) (*store.Member, error) {
-	var m store.Member
-	if err := s.findOne(ctx, "member", s.members, memberFilter(roomID, userID), &m); err != nil {
+	var d memberDoc
+	if err := s.findOne(ctx, "member", s.members, memberFilter(roomID, userID), &d); err != nil {
 		return nil, err
 	}
+	m := d.toMember()
 	return &m, nil
 }
 
 // Members returns a room's memberships, oldest first.
 func (s *Store) Members(ctx context.Context, roomID string) ([]store.Member, error) {
-	var out []store.Member
-	err := s.findAll(ctx, "members", s.members, bson.D{{Key: "room_identity", Value: roomID}}, &out,
+	var docs []memberDoc
+	err := s.findAll(ctx, "members", s.members, bson.D{{Key: "room_identity", Value: roomID}}, &docs,
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "user_identity", Value: 1}}))
-	return out, err
+	return convertAll(docs, (*memberDoc).toMember), err
 }
 
 // CountMembers counts a room's memberships.
@@ -113,41 +115,10 @@ func (s *Store) CountMembers(ctx context.Context, roomID string) (int64, error) 
 
 // MembershipsOf returns a user's memberships, oldest first.
 func (s *Store) MembershipsOf(ctx context.Context, userID string) ([]store.Member, error) {
-	var out []store.Member
-	err := s.findAll(ctx, "memberships of", s.members, bson.D{{Key: "user_identity", Value: userID}}, &out,
+	var docs []memberDoc
+	err := s.findAll(ctx, "memberships of", s.members, bson.D{{Key: "user_identity", Value: userID}}, &docs,
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "room_identity", Value: 1}}))
-	return out, err
-}
-
-// SetReadSeq raises the member's read seq to seq and never lowers it;
-// store.ErrNotFound if the membership does not exist.
-//
-// The update is conditional (read_seq < seq), which is atomic on MongoDB.
-// FerretDB applies an update as a read followed by a write, so there two
-// racing calls for one membership may leave the lower seq stored; the next
-// read mark raises it again.
-func (s *Store) SetReadSeq(ctx context.Context, roomID, userID string, seq int64) error {
-	const op = "set read seq"
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	filter := append(memberFilter(roomID, userID), bson.E{Key: "read_seq", Value: bson.D{{Key: "$lt", Value: seq}}})
-	res, err := s.members.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "read_seq", Value: seq}}}})
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if res.MatchedCount > 0 {
-		return nil
-	}
-	// Nothing matched: either the read seq is already >= seq or there is
-	// no such membership.
-	n, err := s.count(ctx, op, s.members, memberFilter(roomID, userID), options.Count().SetLimit(1))
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
-	}
-	return nil
+	return convertAll(docs, (*memberDoc).toMember), err
 }
 
 func memberFilter(roomID, userID string) bson.D {

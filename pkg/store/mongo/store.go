@@ -3,7 +3,9 @@
 //
 // Every "create once" rule of package store rests on a unique index, never
 // on an atomic read-modify-write of one document, because FerretDB loses
-// concurrent $inc/findAndModify updates and has no transactions. Fields that
+// concurrent $inc/findAndModify updates and has no transactions. The one
+// read-modify-write, raising a read mark (SetReadSeq), is a $max update on
+// MongoDB and is serialised by a lock document on FerretDB. Fields that
 // only some documents carry (a group's number, a direct room's pair key) are
 // omitted when empty and indexed with sparse unique indexes: FerretDB v1
 // does not implement partialFilterExpression, and sparse indexes behave the
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -39,6 +42,10 @@ const (
 	CollRefreshTokens  = "refresh_token"
 	CollRefreshUsed    = "refresh_used"
 	CollRevokedFamily  = "revoked_family"
+	// CollMemberLocks holds the short-lived lock documents with which
+	// SetReadSeq serialises its read-modify-write on FerretDB; it is empty
+	// but for calls in progress (and the locks of crashed callers).
+	CollMemberLocks = "member_lock"
 )
 
 // Query limits of MessagesAfter and MessagesBefore.
@@ -81,13 +88,19 @@ type Store struct {
 	owned     bool // Close disconnects the client
 
 	users, rooms, members, friendships, requests *mdb.Collection
-	messages, tokens, used, revoked              *mdb.Collection
+	messages, tokens, used, revoked, locks       *mdb.Collection
+
+	local     keyedMutex // SetReadSeq on FerretDB: one caller per membership
+	kindMu    sync.Mutex // guards kindKnown and ferret
+	kindKnown bool       // ferret holds the answer of buildInfo
+	ferret    bool       // the server is FerretDB
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open connects to uri, pings the server, creates the indexes (idempotent)
-// and returns a Store on database dbName. Close disconnects it.
+// Open connects to uri, pings the server, detects whether it is FerretDB
+// (see SetReadSeq), creates the indexes (idempotent) and returns a Store on
+// database dbName. Close disconnects it.
 func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error) {
 	if dbName == "" {
 		return nil, errors.New("mongo: open: empty database name")
@@ -111,6 +124,9 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 	if err := s.Ping(ctx); err != nil {
 		return fail(fmt.Errorf("mongo: open: %w", err))
 	}
+	if _, err := s.isFerretDB(ctx); err != nil {
+		return fail(fmt.Errorf("mongo: open: %w", err))
+	}
 	if err := s.EnsureIndexes(ctx); err != nil {
 		return fail(err)
 	}
@@ -118,7 +134,8 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 }
 
 // New returns a Store on db without doing any I/O; call EnsureIndexes
-// before relying on the uniqueness rules. Close does not disconnect db's
+// before relying on the uniqueness rules. The server's kind (see
+// SetReadSeq) is asked on first need. Close does not disconnect db's
 // client, which stays the caller's. Only opts.OpTimeout is used.
 func New(db *mdb.Database, opts Options) *Store {
 	return newStore(db, opts.withDefaults())
@@ -137,6 +154,7 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		tokens:      db.Collection(CollRefreshTokens),
 		used:        db.Collection(CollRefreshUsed),
 		revoked:     db.Collection(CollRevokedFamily),
+		locks:       db.Collection(CollMemberLocks),
 	}
 }
 

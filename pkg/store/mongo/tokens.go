@@ -18,16 +18,17 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t *store.RefreshToken) e
 	}
 	t.CreatedAt = createdTime(t.CreatedAt)
 	t.ExpiresAt = dbTime(t.ExpiresAt)
-	return s.insert(ctx, "insert refresh token", s.tokens, t)
+	return s.insert(ctx, "insert refresh token", s.tokens, fromToken(t))
 }
 
 // RefreshToken returns the token with this hash, or store.ErrNotFound (also
 // once its family was revoked).
 func (s *Store) RefreshToken(ctx context.Context, hash string) (*store.RefreshToken, error) {
-	var t store.RefreshToken
-	if err := s.findOne(ctx, "refresh token", s.tokens, bson.D{{Key: "_id", Value: hash}}, &t); err != nil {
+	var d tokenDoc
+	if err := s.findOne(ctx, "refresh token", s.tokens, bson.D{{Key: "_id", Value: hash}}, &d); err != nil {
 		return nil, err
 	}
+	t := d.toToken()
 	return &t, nil
 }
 

@@ -21,7 +21,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
-	return s.insert(ctx, "create user", s.users, u)
+	return s.insert(ctx, "create user", s.users, fromUser(u))
 }
 
 // UserByID returns the user with this id, or store.ErrNotFound.
@@ -41,10 +41,11 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*store.User, err
 }
 
 func (s *Store) userBy(ctx context.Context, op string, filter bson.D) (*store.User, error) {
-	var u store.User
-	if err := s.findOne(ctx, op, s.users, filter, &u); err != nil {
+	var d userDoc
+	if err := s.findOne(ctx, op, s.users, filter, &d); err != nil {
 		return nil, err
 	}
+	u := d.toUser()
 	return &u, nil
 }
 
@@ -54,11 +55,12 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]store.User, err
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var found []store.User
-	err := s.findAll(ctx, "users by ids", s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &found)
+	var docs []userDoc
+	err := s.findAll(ctx, "users by ids", s.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &docs)
 	if err != nil {
 		return nil, err
 	}
+	found := convertAll(docs, (*userDoc).toUser)
 	byID := make(map[string]int, len(found))
 	for i, u := range found {
 		byID[u.ID] = i
@@ -93,12 +95,13 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	var u store.User
+	var d userDoc
 	err := s.users.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: set}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
 		return nil, mapErr("update profile", err)
 	}
+	u := d.toUser()
 	return &u, nil
 }

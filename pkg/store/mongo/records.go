@@ -1,0 +1,179 @@
+package mongo
+
+import (
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+// The record types below are the documents as stored. Their bson field
+// names (and, through the Go kinds, the BSON types) are a stable on-disk
+// layout documented in docs/protocol.md §12 and must not change; the domain
+// types of package store carry no tags. Every read and write of a store
+// type goes through a record and its toX/fromX pair.
+//
+// Memberships and friendships have no id of their own: the driver adds an
+// ObjectID _id on insert, which reads ignore.
+
+type userDoc struct {
+	ID           string    `bson:"_id"`
+	Account      string    `bson:"account"`
+	Email        string    `bson:"email"` // lower-cased
+	PasswordHash string    `bson:"password"`
+	Nickname     string    `bson:"nickname"`
+	Avatar       string    `bson:"avatar"`
+	Sex          int       `bson:"sex"`
+	CreatedAt    time.Time `bson:"created_at"`
+	UpdatedAt    time.Time `bson:"updated_at"`
+}
+
+func fromUser(u *store.User) userDoc {
+	return userDoc{
+		ID: u.ID, Account: u.Account, Email: u.Email, PasswordHash: u.PasswordHash,
+		Nickname: u.Nickname, Avatar: u.Avatar, Sex: u.Sex,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func (d *userDoc) toUser() store.User {
+	return store.User{
+		ID: d.ID, Account: d.Account, Email: d.Email, PasswordHash: d.PasswordHash,
+		Nickname: d.Nickname, Avatar: d.Avatar, Sex: d.Sex,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}
+
+type roomDoc struct {
+	ID        string    `bson:"_id"`
+	Type      int       `bson:"room_type"`
+	Number    string    `bson:"number,omitempty"`
+	Name      string    `bson:"name,omitempty"`
+	Info      string    `bson:"info,omitempty"`
+	Owner     string    `bson:"user_identity,omitempty"`
+	PairKey   string    `bson:"pair_key,omitempty"`
+	Disbanded bool      `bson:"disbanded,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+func fromRoom(r *store.Room) roomDoc {
+	return roomDoc{
+		ID: r.ID, Type: int(r.Type), Number: r.Number, Name: r.Name, Info: r.Info,
+		Owner: r.Owner, PairKey: r.PairKey, Disbanded: r.Disbanded,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+func (d *roomDoc) toRoom() store.Room {
+	return store.Room{
+		ID: d.ID, Type: store.RoomType(d.Type), Number: d.Number, Name: d.Name, Info: d.Info,
+		Owner: d.Owner, PairKey: d.PairKey, Disbanded: d.Disbanded,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+}
+
+type memberDoc struct {
+	RoomID    string    `bson:"room_identity"`
+	UserID    string    `bson:"user_identity"`
+	RoomType  int       `bson:"room_type"`
+	ReadSeq   int64     `bson:"read_seq"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func fromMember(m *store.Member) memberDoc {
+	return memberDoc{
+		RoomID: m.RoomID, UserID: m.UserID, RoomType: int(m.RoomType),
+		ReadSeq: m.ReadSeq, CreatedAt: m.CreatedAt,
+	}
+}
+
+func (d *memberDoc) toMember() store.Member {
+	return store.Member{
+		RoomID: d.RoomID, UserID: d.UserID, RoomType: store.RoomType(d.RoomType),
+		ReadSeq: d.ReadSeq, CreatedAt: d.CreatedAt,
+	}
+}
+
+type friendshipDoc struct {
+	UserA     string    `bson:"user_a"`
+	UserB     string    `bson:"user_b"`
+	RoomID    string    `bson:"room_identity"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func fromFriendship(f *store.Friendship) friendshipDoc {
+	return friendshipDoc{UserA: f.UserA, UserB: f.UserB, RoomID: f.RoomID, CreatedAt: f.CreatedAt}
+}
+
+func (d *friendshipDoc) toFriendship() store.Friendship {
+	return store.Friendship{UserA: d.UserA, UserB: d.UserB, RoomID: d.RoomID, CreatedAt: d.CreatedAt}
+}
+
+type requestDoc struct {
+	ID        string    `bson:"_id"`
+	From      string    `bson:"from"`
+	To        string    `bson:"to"`
+	Message   string    `bson:"message"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func fromRequest(r *store.FriendRequest) requestDoc {
+	return requestDoc{ID: r.ID, From: r.From, To: r.To, Message: r.Message, CreatedAt: r.CreatedAt}
+}
+
+func (d *requestDoc) toRequest() store.FriendRequest {
+	return store.FriendRequest{ID: d.ID, From: d.From, To: d.To, Message: d.Message, CreatedAt: d.CreatedAt}
+}
+
+type messageDoc struct {
+	ID          string    `bson:"_id"`
+	RoomID      string    `bson:"room_identity"`
+	Seq         int64     `bson:"seq"`
+	From        string    `bson:"user_identity"`
+	Body        string    `bson:"data"`
+	ClientMsgID string    `bson:"client_msg_id"`
+	CreatedAt   time.Time `bson:"created_at"`
+	Hole        bool      `bson:"hole,omitempty"`
+}
+
+func fromMessage(m *store.Message) messageDoc {
+	return messageDoc{
+		ID: m.ID, RoomID: m.RoomID, Seq: m.Seq, From: m.From, Body: m.Body,
+		ClientMsgID: m.ClientMsgID, CreatedAt: m.CreatedAt, Hole: m.Hole,
+	}
+}
+
+func (d *messageDoc) toMessage() store.Message {
+	return store.Message{
+		ID: d.ID, RoomID: d.RoomID, Seq: d.Seq, From: d.From, Body: d.Body,
+		ClientMsgID: d.ClientMsgID, CreatedAt: d.CreatedAt, Hole: d.Hole,
+	}
+}
+
+type tokenDoc struct {
+	Hash      string    `bson:"_id"`
+	Family    string    `bson:"family"`
+	UserID    string    `bson:"user_id"`
+	ExpiresAt time.Time `bson:"expires_at"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func fromToken(t *store.RefreshToken) tokenDoc {
+	return tokenDoc{Hash: t.Hash, Family: t.Family, UserID: t.UserID, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt}
+}
+
+func (d *tokenDoc) toToken() store.RefreshToken {
+	return store.RefreshToken{Hash: d.Hash, Family: d.Family, UserID: d.UserID, ExpiresAt: d.ExpiresAt, CreatedAt: d.CreatedAt}
+}
+
+// convertAll maps records to domain values with conv; nil for no records.
+func convertAll[D, T any](docs []D, conv func(*D) T) []T {
+	if len(docs) == 0 {
+		return nil
+	}
+	out := make([]T, len(docs))
+	for i := range docs {
+		out[i] = conv(&docs[i])
+	}
+	return out
+}
