@@ -8,15 +8,23 @@ GO ?= go
 TEST_TIMEOUT ?= 40m
 FUZZTIME ?= 5s
 
-.PHONY: test deps vet unit faults fuzz build run fmt
+# Binaries the tests run as processes, built once before them (as a
+# release is) so no test spends its time budget compiling.
+TEST_BIN_DIR := $(CURDIR)/.test-bin
+export IM_TEST_BIN_DIR := $(TEST_BIN_DIR)
 
-test: deps vet unit faults fuzz
+.PHONY: test deps vet testbin unit faults fuzz build run fmt
+
+test: deps vet testbin unit faults fuzz
 
 deps:
 	@bash scripts/install-deps.sh
 
 vet:
 	$(GO) vet ./...
+
+testbin:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(TEST_BIN_DIR)/ ./cmd/gateway ./cmd/standalone
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

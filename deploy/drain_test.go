@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
+
 	"github.com/gobwas/ws"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
@@ -50,19 +52,7 @@ func goTool() string {
 }
 
 // buildGateway builds ./cmd/gateway as the image does (CGO_ENABLED=0).
-func buildGateway(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "gateway")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-o", out, "./cmd/gateway")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/gateway: %v\n%s", err, b)
-	}
-	return out
-}
+func buildGateway(t *testing.T) string { return testenv.Binary(t, "gateway") }
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

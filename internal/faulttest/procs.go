@@ -15,34 +15,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// gatewayBinary builds ./cmd/gateway once per test process.
-func gatewayBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "im-gw-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "gateway")
-		cmd := exec.Command("go", "build", "-o", buildBin, "../../cmd/gateway")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/gateway: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
+// gatewayBinary is ./cmd/gateway, built once.
+func gatewayBinary(t testing.TB) string { return testenv.Binary(t, "gateway") }
 
 // GatewayProc is a gateway running as a separate process.
 type GatewayProc struct {

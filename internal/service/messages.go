@@ -138,28 +138,73 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 // it, so no reader waits for it. The unique (room, seq) index decides: if
 // the tombstone is refused, the seq holds a message, and when that is m
 // itself (an insert that committed though its answer was lost) it is
-// returned, to be acknowledged. If the store cannot be reached at all the
-// seq stays open and the hole timeout closes it (the last resort).
+// returned, to be acknowledged. If the store cannot take the tombstone now,
+// it is retried in the background (releaseLater); only a process that dies
+// meanwhile leaves the hole to the hole timeout.
 func (s *Service) releaseSeq(ctx context.Context, m *store.Message) (landed *store.Message) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
+	landed, err := s.tryRelease(context.WithoutCancel(ctx), m)
+	if err != nil {
+		s.releaseLater(m)
+	}
+	return landed
+}
+
+// tryRelease makes one attempt at releasing m.Seq; err means the store did
+// not answer, and nothing is known.
+func (s *Service) tryRelease(ctx context.Context, m *store.Message) (landed *store.Message, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
 	defer cancel()
-	err := s.st.InsertMessage(ctx, s.tombstone(m.RoomID, m.Seq))
+	err = s.st.InsertMessage(ctx, s.tombstone(m.RoomID, m.Seq))
 	switch {
 	case err == nil:
 		s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'h', RoomID: m.RoomID, Seq: m.Seq})
-		return nil
+		return nil, nil
 	case errors.Is(err, store.ErrDuplicate):
 		ms, err := s.st.MessagesAfter(ctx, m.RoomID, m.Seq-1, 1)
-		if err == nil && len(ms) == 1 && ms[0].Seq == m.Seq && !ms[0].Hole &&
-			ms[0].From == m.From && ms[0].ClientMsgID == m.ClientMsgID {
-			return &ms[0]
+		if err != nil {
+			return nil, err
 		}
-		return nil
+		if len(ms) == 1 && ms[0].Seq == m.Seq && !ms[0].Hole &&
+			ms[0].From == m.From && ms[0].ClientMsgID == m.ClientMsgID {
+			return &ms[0], nil
+		}
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// releaseLater retries a release in the background, a few times with
+// backoff, within the hole timeout; at most maxReleasing at once (past
+// that, the hole timeout closes the seq). A message found at the seq after
+// all is published: it is stored, and its sender, told the send failed,
+// will retry and be answered with it.
+func (s *Service) releaseLater(m *store.Message) {
+	select {
+	case s.releasing <- struct{}{}:
 	default:
 		s.log.Warn("could not release a seq; the hole timeout will close it",
-			zap.String("room", m.RoomID), zap.Int64("seq", m.Seq), zap.Error(err))
-		return nil
+			zap.String("room", m.RoomID), zap.Int64("seq", m.Seq))
+		return
 	}
+	cp := *m
+	go func() {
+		defer func() { <-s.releasing }()
+		ctx := context.Background()
+		end := s.now().Add(s.lim.HoleTimeout)
+		for wait := 100 * time.Millisecond; s.now().Add(wait).Before(end); wait *= 2 {
+			time.Sleep(wait)
+			landed, err := s.tryRelease(ctx, &cp)
+			if err == nil {
+				if landed != nil {
+					s.publishMessage(ctx, landed)
+				}
+				return
+			}
+		}
+		s.log.Warn("could not release a seq; the hole timeout will close it",
+			zap.String("room", cp.RoomID), zap.Int64("seq", cp.Seq))
+	}()
 }
 
 // tombstone is the hole document that closes seq in roomID. Its

@@ -99,7 +99,12 @@ type Service struct {
 	// hashing bounds concurrent argon2id runs (19 MiB each), so a flood
 	// of logins under the rate limits cannot exhaust memory.
 	hashing chan struct{}
+	// releasing bounds the background retries of seq releases.
+	releasing chan struct{}
 }
+
+// maxReleasing bounds the seq releases retried in the background at once.
+const maxReleasing = 256
 
 // New builds a Service.
 func New(d Deps) *Service {
@@ -114,7 +119,7 @@ func New(d Deps) *Service {
 		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, log: d.Log,
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
-		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),
 	}
 }
 

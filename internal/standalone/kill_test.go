@@ -2,14 +2,11 @@ package standalone_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,23 +22,15 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string               { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // buildStandalone builds ./cmd/standalone as a release would.
-func buildStandalone(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "standalone")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, "./cmd/standalone")
-	cmd.Dir = filepath.Join("..", "..")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/standalone: %v\n%s", err, b)
-	}
-	return out
-}
+func buildStandalone(t *testing.T) string { return testenv.Binary(t, "standalone") }
 
 // runStandalone starts the binary on dataDir and waits until it answers.
 func runStandalone(t *testing.T, bin, dataDir, smtpAddr string) (*exec.Cmd, string) {

@@ -2,7 +2,6 @@ package mongo_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
@@ -13,127 +12,6 @@ import (
 // The "create once" rules rest on unique indexes: of N racing inserts of
 // the same key exactly one must win, the rest get ErrDuplicate.
 
-func TestConcurrentCreateUserSameAccount(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(16, func(i int) error {
-		u := newUser(fmt.Sprintf("u%d", i), "alice")
-		u.Email = fmt.Sprintf("alice%d@example.com", i)
-		return s.CreateUser(ctx, u)
-	})
-	w := exactlyOne(t, "same account", errs)
-	got, err := s.UserByAccount(ctx, "alice")
-	mustNil(t, "UserByAccount", err)
-	if got.ID != fmt.Sprintf("u%d", w) {
-		t.Fatalf("stored user %s, winner u%d", got.ID, w)
-	}
-}
-
-func TestConcurrentCreateUserSameEmail(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(16, func(i int) error {
-		u := newUser(fmt.Sprintf("u%d", i), fmt.Sprintf("acct%d", i))
-		u.Email = "same@example.com"
-		return s.CreateUser(ctx, u)
-	})
-	w := exactlyOne(t, "same email", errs)
-	got, err := s.UserByEmail(ctx, "same@example.com")
-	mustNil(t, "UserByEmail", err)
-	if got.ID != fmt.Sprintf("u%d", w) {
-		t.Fatalf("stored user %s, winner u%d", got.ID, w)
-	}
-}
-
-func TestConcurrentCreateFriendship(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(16, func(i int) error {
-		f := &store.Friendship{UserA: "ua", UserB: "ub", RoomID: fmt.Sprintf("r%d", i)}
-		if i%2 == 1 {
-			f.UserA, f.UserB = f.UserB, f.UserA
-		}
-		return s.CreateFriendship(ctx, f)
-	})
-	w := exactlyOne(t, "same pair", errs)
-	all, err := s.FriendshipsOf(ctx, "ua")
-	mustNil(t, "FriendshipsOf", err)
-	if len(all) != 1 || all[0].RoomID != fmt.Sprintf("r%d", w) {
-		t.Fatalf("stored %+v, winner r%d", all, w)
-	}
-}
-
-func TestConcurrentInsertMessageSameSeq(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(20, func(i int) error {
-		m := newMessage("r1", 1, fmt.Sprintf("u%d", i))
-		m.ID, m.ClientMsgID = fmt.Sprintf("m%d", i), fmt.Sprintf("c%d", i)
-		return s.InsertMessage(ctx, m)
-	})
-	w := exactlyOne(t, "same (room, seq)", errs)
-	ms, err := s.MessagesAfter(ctx, "r1", 0, 100)
-	mustNil(t, "MessagesAfter", err)
-	if len(ms) != 1 || ms[0].ID != fmt.Sprintf("m%d", w) {
-		t.Fatalf("stored %+v, winner m%d", ms, w)
-	}
-}
-
-func TestConcurrentInsertMessageSameClientID(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(20, func(i int) error {
-		m := newMessage("r1", int64(i+1), "u1")
-		m.ID, m.ClientMsgID = fmt.Sprintf("m%d", i), "same"
-		return s.InsertMessage(ctx, m)
-	})
-	w := exactlyOne(t, "same (from, client id)", errs)
-	got, err := s.MessageByClientID(ctx, "u1", "same")
-	mustNil(t, "MessageByClientID", err)
-	if got.ID != fmt.Sprintf("m%d", w) {
-		t.Fatalf("stored %s, winner m%d", got.ID, w)
-	}
-	n, err := s.CountAfter(ctx, "r1", 0, "")
-	mustNil(t, "CountAfter", err)
-	if n != 1 {
-		t.Fatalf("%d messages stored, want 1", n)
-	}
-}
-
-func TestConcurrentConsumeRefreshToken(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	mustNil(t, "InsertRefreshToken", s.InsertRefreshToken(ctx, &store.RefreshToken{Hash: "h", Family: "f", UserID: "u"}))
-	errs := race(16, func(int) error { return s.ConsumeRefreshToken(ctx, "h") })
-	exactlyOne(t, "consume", errs)
-}
-
-func TestConcurrentCreateDirectRoom(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(16, func(i int) error {
-		a, b := "ua", "ub"
-		if i%2 == 1 {
-			a, b = b, a
-		}
-		return s.CreateRoom(ctx, newDirect(fmt.Sprintf("d%d", i), a, b))
-	})
-	w := exactlyOne(t, "same pair key", errs)
-	got, err := s.RoomByPairKey(ctx, "ua:ub")
-	mustNil(t, "RoomByPairKey", err)
-	if got.ID != fmt.Sprintf("d%d", w) {
-		t.Fatalf("stored room %s, winner d%d", got.ID, w)
-	}
-}
-
-func TestConcurrentAddMember(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
-	errs := race(16, func(int) error {
-		return s.AddMember(ctx, &store.Member{RoomID: "r1", UserID: "u1", RoomType: store.RoomGroup})
-	})
-	exactlyOne(t, "same membership", errs)
-	n, err := s.CountMembers(ctx, "r1")
-	mustNil(t, "CountMembers", err)
-	if n != 1 {
-		t.Fatalf("%d memberships stored, want 1", n)
-	}
-}
-
-// Several processes may start at once on one database: index creation must
-// not fail for any of them.
 func TestConcurrentOpen(t *testing.T) {
 	uri, db := testenv.MongoDB(t)
 	ctx := testCtx(t)

@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,4 +111,29 @@ func exactlyOne(t *testing.T, what string, errs []error) int {
 		t.Fatalf("%s: no caller succeeded", what)
 	}
 	return winner
+}
+
+func newMessage(room string, seq int64, from string) *store.Message {
+	return &store.Message{
+		ID: fmt.Sprintf("m-%s-%d", room, seq), RoomID: room, Seq: seq, From: from,
+		Body: fmt.Sprintf("body %d", seq), ClientMsgID: fmt.Sprintf("c-%s-%d", room, seq), CreatedAt: at(int(seq % 60)),
+	}
+}
+
+func newUser(id, account string) *store.User {
+	return &store.User{
+		ID: id, Account: account, Email: account + "@example.com",
+		PasswordHash: "hash-" + id, Nickname: "nick " + account, Avatar: "a.png", Sex: 1,
+		CreatedAt: at(1), UpdatedAt: at(2),
+	}
+}
+
+func newGroup(id, number string) *store.Room {
+	return &store.Room{ID: id, Type: store.RoomGroup, Number: number, Name: "g " + id,
+		Info: "info", Owner: "owner", CreatedAt: at(1), UpdatedAt: at(1)}
+}
+
+func newDirect(id, a, b string) *store.Room {
+	_, _, key := store.PairKey(a, b)
+	return &store.Room{ID: id, Type: store.RoomDirect, PairKey: key, CreatedAt: at(1), UpdatedAt: at(1)}
 }
