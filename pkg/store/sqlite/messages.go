@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -18,9 +19,12 @@ func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 		return errNil(op, "message")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.execStmt(ctx, op, s.stmts.insertMessage, m.ID, m.RoomID, m.Seq, m.From, m.Body,
-		m.ClientMsgID, millis(m.CreatedAt), boolInt(m.Hole))
-	return err
+	if s.closed.Load() {
+		return fmt.Errorf("sqlite: %s: %w: store is closed", op, store.ErrUnavailable)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return s.enqueue(ctx, op, m) // group commit: batch.go
 }
 
 // MessageByClientID returns the message a sender stored under a client

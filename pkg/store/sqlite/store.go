@@ -121,6 +121,11 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	// group commit of messages (batch.go)
+	inserts       chan *insertReq
+	quit          chan struct{}
+	committerDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -205,6 +210,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, openErr(abs, err)
 	}
+	s.startCommitter()
 	ok = true
 	return s, nil
 }
@@ -342,6 +348,7 @@ func (s *Store) Close(ctx context.Context) error {
 		// From now on every failure is store.ErrUnavailable, also that of
 		// an operation still running.
 		s.closed.Store(true)
+		s.stopCommitter()
 		ctx, cancel := s.opCtx(ctx)
 		defer cancel()
 		var errs []error
