@@ -352,6 +352,9 @@ func (s *Service) AfterSettled(ctx context.Context, uid, roomID string, after in
 	}
 }
 
+// maxHoleRounds bounds the reads of one history page that skips holes.
+const maxHoleRounds = 5
+
 // Before returns messages with seq < before (0: the newest), ascending.
 func (s *Service) Before(ctx context.Context, uid, roomID string, before int64, limit int) (Page, error) {
 	if err := s.CheckMember(ctx, uid, roomID); err != nil {
@@ -363,18 +366,30 @@ func (s *Service) Before(ctx context.Context, uid, roomID string, before int64, 
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	ms, err := s.st.MessagesBefore(ctx, roomID, before, limit+1)
-	if err != nil {
-		return Page{}, storeErr("history", err)
-	}
+	// Tombstones are not shown, so they must not take a page's places:
+	// read on past them (a few rounds at most; holes are rare).
 	p := Page{}
-	if len(ms) > limit {
-		ms, p.HasMore = ms[:limit], true
-	}
-	for _, m := range ms {
-		if !m.Hole {
-			p.Messages = append(p.Messages, m)
+	for round := 0; round < maxHoleRounds && len(p.Messages) <= limit; round++ {
+		want := limit + 1 - len(p.Messages)
+		ms, err := s.st.MessagesBefore(ctx, roomID, before, want)
+		if err != nil {
+			return Page{}, storeErr("history", err)
 		}
+		for _, m := range ms {
+			if !m.Hole {
+				p.Messages = append(p.Messages, m)
+			}
+		}
+		if len(ms) < want {
+			break // the start of the room
+		}
+		before = ms[len(ms)-1].Seq
+		if round == maxHoleRounds-1 {
+			p.HasMore = true
+		}
+	}
+	if len(p.Messages) > limit {
+		p.Messages, p.HasMore = p.Messages[:limit], true
 	}
 	sort.Slice(p.Messages, func(i, j int) bool { return p.Messages[i].Seq < p.Messages[j].Seq })
 	return p, nil
