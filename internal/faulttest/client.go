@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -222,8 +223,16 @@ func (c *Client) handle(o protocol.Outbound) {
 			c.syncRooms([]string{o.RoomID})
 		}
 	case protocol.TypeEvent:
-		if o.Event == "resync" {
-			c.syncRooms(c.Rooms)
+		if o.Event == "resync" { // one room (an unfillable gap) or all
+			var d struct {
+				RoomID string `json:"room_id"`
+			}
+			_ = json.Unmarshal(o.Data, &d)
+			if _, ok := c.view[d.RoomID]; ok {
+				c.syncRooms([]string{d.RoomID})
+			} else {
+				c.syncRooms(c.Rooms)
+			}
 		}
 	case protocol.TypeReconnect:
 		c.drop()

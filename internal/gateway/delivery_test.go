@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,5 +201,59 @@ func TestStoreErrorAfterSeqDoesNotStall(t *testing.T) {
 	}
 	if ids, _, _ := history(t, cl, b.Token, room); fmt.Sprint(ids) != "[m1 m2 ghost m3 boom]" {
 		t.Fatalf("history after=0: %v", ids)
+	}
+}
+
+// readFailingStore fails every history read while failing is set: the
+// store overloaded or unreachable for the gap filler.
+type readFailingStore struct {
+	store.Store
+	failing atomic.Bool
+}
+
+func (f *readFailingStore) MessagesAfter(ctx context.Context, room string, after int64, limit int) ([]store.Message, error) {
+	if f.failing.Load() {
+		return nil, fmt.Errorf("injected read failure: %w", store.ErrUnavailable)
+	}
+	return f.Store.MessagesAfter(ctx, room, after, limit)
+}
+
+// A node that cannot fill a delivery gap from the store gives up after a
+// few bounded retries: it delivers what waited beyond the gap and tells the
+// room's members there to sync that room, instead of holding messages back
+// or dropping them silently.
+func TestUnfillableGapAsksMembersToSync(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	fs := &readFailingStore{}
+	cl.StartNodeWith(apitest.NodeSetup{Store: func(s store.Store) store.Store { fs.Store = s; return fs }})
+	a, b := cl.Register("ga"), cl.Register("gb")
+	room := cl.Befriend(a, b)
+	a0 := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	b1 := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	cl.Settle()
+	m1 := mustAck(t, a0, room, "m1")
+	if o, err := b1.WaitFor(wait, isMsg(room)); err != nil || o.Message.ID != m1.ID {
+		t.Fatalf("m1: %+v %v", o.Message, err)
+	}
+	// A seq whose message never comes (its sender died before storing it)
+	// and a store that cannot be read.
+	fs.failing.Store(true)
+	if err := cl.Redis.Incr(t.Context(), "seq:{"+room+"}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m3 := mustAck(t, a0, room, "m3")
+	if o, err := b1.WaitFor(wait, isMsg(room)); err != nil || o.Message.ID != m3.ID {
+		t.Fatalf("m3 beyond the gap: %+v %v", o.Message, err)
+	}
+	o, err := b1.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeEvent && o.Event == "resync" })
+	if err != nil || !strings.Contains(string(o.Data), room) {
+		t.Fatalf("no resync event naming the room: %+v %v", o, err)
+	}
+	// The client syncs from its cursor once the store is back.
+	fs.failing.Store(false)
+	b1.Send(map[string]any{"type": "sync", "rooms": map[string]int64{room: m1.Seq}})
+	o, err = b1.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeSynced })
+	if err != nil || o.LastSeq != m3.Seq {
+		t.Fatalf("sync after the gap: %+v %v", o, err)
 	}
 }

@@ -43,9 +43,14 @@ type Options struct {
 	MemberTTL       time.Duration // how long a cached membership is trusted; default 60s
 	OpTimeout       time.Duration // bound on one store operation; default 10s
 	ExpiryCheck     time.Duration // how often expired tokens are looked for; default 5s
-	WS              wsnet.Options
-	Registry        prometheus.Registerer
-	Log             *zap.Logger
+	// MaxStoreInFlight bounds the store operations (sends, syncs, read
+	// marks) in flight on this node; default 64. One that finds no free
+	// slot within StoreQueueWait (default 100ms) is refused `unavailable`.
+	MaxStoreInFlight int
+	StoreQueueWait   time.Duration
+	WS               wsnet.Options
+	Registry         prometheus.Registerer
+	Log              *zap.Logger
 }
 
 func (o *Options) defaults() {
@@ -82,6 +87,12 @@ func (o *Options) defaults() {
 	if o.ExpiryCheck <= 0 {
 		o.ExpiryCheck = 5 * time.Second
 	}
+	if o.MaxStoreInFlight <= 0 {
+		o.MaxStoreInFlight = 64
+	}
+	if o.StoreQueueWait <= 0 {
+		o.StoreQueueWait = 100 * time.Millisecond
+	}
 	if o.WS.IdleTimeout == 0 {
 		o.WS.IdleTimeout = 3 * o.Heartbeat
 	}
@@ -102,6 +113,7 @@ type Gateway struct {
 	ws   *wsnet.Server
 	hub  *hub
 	m    *metrics
+	gate *storeGate
 
 	draining atomic.Bool
 	stop     context.CancelFunc
@@ -130,7 +142,8 @@ func (c *client) send(frame []byte) {
 // New builds a Gateway. Call SetBus before serving, then Run.
 func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, error) {
 	opts.defaults()
-	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log}
+	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log,
+		gate: newStoreGate(opts.MaxStoreInFlight, opts.StoreQueueWait)}
 	var err error
 	if g.ws, err = wsnet.NewServer(g, opts.WS); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -144,6 +157,7 @@ func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, erro
 func (g *Gateway) SetBus(b bus.Bus) {
 	g.hub = newHub(b, g.log)
 	g.hub.fill = g.fill
+	g.hub.gaveUp = g.m.gapsAbandoned.Inc
 }
 
 // Run starts the background work (subscriptions, token expiry) until
@@ -301,9 +315,13 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 	case protocol.TypeSync:
 		g.onSync(c, &in)
 	case protocol.TypeRead:
-		ctx, cancel := g.opCtx()
-		err := g.svc.MarkRead(ctx, c.uid, in.RoomID, *in.Seq)
-		cancel()
+		release, err := g.gate.acquire("read")
+		if err == nil {
+			ctx, cancel := g.opCtx()
+			err = g.svc.MarkRead(ctx, c.uid, in.RoomID, *in.Seq)
+			cancel()
+			release()
+		}
 		if err != nil {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
 		}
@@ -344,10 +362,16 @@ func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
 	}
 	start := time.Now()
 	known := g.hub.isMember(c.uid, in.RoomID, g.opts.MemberTTL)
+	release, err := g.gate.acquire("send")
+	if err != nil {
+		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
+		return
+	}
 	ctx, cancel := g.opCtx()
 	m, _, err := g.svc.Send(ctx, service.SendInput{UserID: c.uid, RoomID: in.RoomID, Body: *in.Body,
 		ClientMsgID: in.ClientMsgID, MemberChecked: known})
 	cancel()
+	release()
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		if e := protocol.AsError(err); e.Code == protocol.CodeInternal || e.Code == protocol.CodeUnavailable {
@@ -388,8 +412,15 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 			c.send(protocol.EncodeSynced(id, after, true))
 			continue
 		}
+		release, err := g.gate.acquire("sync")
+		if err != nil {
+			cancel()
+			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
+			continue
+		}
 		p, err := g.svc.AfterSettled(ctx, c.uid, id, after, min(budget, service.MaxPage), false)
 		cancel()
+		release()
 		if err != nil {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
 			continue
@@ -461,7 +492,7 @@ func (g *Gateway) HandleResubscribed() {
 	g.log.Warn("bus reconnected: resubscribing and asking clients to sync")
 	g.hub.resubscribeAll()
 	go g.reloadMemberships()
-	frame := protocol.EncodeEvent("resync", map[string]string{"reason": "bus reconnected"})
+	frame := protocol.EncodeEvent(EventResync, map[string]string{"reason": "bus reconnected"})
 	g.ws.Range(func(conn *wsnet.Conn) bool {
 		if c, ok := conn.Data().(*client); ok {
 			c.send(frame)
@@ -496,7 +527,7 @@ func (g *Gateway) fill(r *room) {
 	cancel()
 	if err != nil {
 		g.log.Warn("gap fill", zap.String("room", r.id), zap.Error(err))
-		g.hub.filled(r, nil, 0, false)
+		g.hub.fillFailed(r)
 		return
 	}
 	frames := make([]seqFrame, len(p.Messages))

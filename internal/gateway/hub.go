@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
 // hub is the node's routing table: which local users are online, which
@@ -27,6 +28,9 @@ type hub struct {
 	kick  chan struct{}
 
 	fill func(r *room) // gap filler (the gateway's store read)
+	// gaveUp counts gaps the node could not fill from the store (nil: not
+	// counted).
+	gaveUp func()
 }
 
 type user struct {
@@ -46,6 +50,7 @@ type room struct {
 	last    int64            // highest seq delivered here; -1: not known yet
 	pending map[int64][]byte // out-of-order frames waiting for a gap
 	timer   *time.Timer
+	fails   int // gap fills failed in a row
 }
 
 func newHub(b bus.Bus, log *zap.Logger) *hub {
@@ -390,6 +395,7 @@ func (h *hub) filled(r *room, frames []seqFrame, last int64, more bool) {
 	r.ordMu.Lock()
 	defer r.ordMu.Unlock()
 	r.timer = nil
+	r.fails = 0
 	if r.last < 0 {
 		return // reset since the read began (bus reconnect)
 	}
@@ -424,6 +430,46 @@ func (h *hub) filled(r *room, frames []seqFrame, last int64, more bool) {
 		r.timer = time.AfterFunc(wait, func() { h.fill(r) })
 	}
 }
+
+// maxFillFails is how many gap fills of a room may fail in a row (the store
+// unreachable or overloaded), backing off, before the node gives up on the
+// gap: it delivers what waited beyond it and tells the room's local members
+// to sync the room (a `resync` event naming it), so that nobody silently
+// misses a message.
+const maxFillFails = 3
+
+// fillFailed is the gap filler's answer when the store could not be read.
+func (h *hub) fillFailed(r *room) {
+	r.ordMu.Lock()
+	defer r.ordMu.Unlock()
+	r.timer = nil
+	if r.last < 0 || len(r.pending) == 0 {
+		return
+	}
+	if r.fails++; r.fails < maxFillFails {
+		r.timer = time.AfterFunc(gapWait<<r.fails, func() { h.fill(r) })
+		return
+	}
+	r.fails = 0
+	lo := int64(1<<63 - 1)
+	for s := range r.pending {
+		lo = min(lo, s)
+	}
+	r.last = lo - 1
+	h.flushLocked(r)
+	h.toRoom(r, protocol.EncodeEvent(EventResync, map[string]string{"room_id": r.id, "reason": "gap"}))
+	if h.gaveUp != nil {
+		h.gaveUp()
+	}
+	if len(r.pending) > 0 && h.fill != nil {
+		r.timer = time.AfterFunc(gapWait, func() { h.fill(r) })
+	}
+}
+
+// EventResync is the event that tells a client to sync: every room (the
+// node's bus connection was interrupted), or the one its room_id names (a
+// gap the node could not fill).
+const EventResync = "resync"
 
 // maxGap is the largest gap a node fills from the store by itself.
 const maxGap = 1000

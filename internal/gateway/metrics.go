@@ -5,17 +5,18 @@ import (
 )
 
 type metrics struct {
-	conns       prometheus.GaugeFunc
-	framesIn    prometheus.Counter
-	framesOut   prometheus.Counter
-	stored      prometheus.Counter
-	deliveries  prometheus.Counter
-	publishLat  prometheus.Histogram
-	deliverLat  prometheus.Histogram
-	slowDropped prometheus.CounterFunc
-	busResub    prometheus.Counter
-	rejected    *prometheus.CounterVec
-	closed      *prometheus.CounterVec
+	conns         prometheus.GaugeFunc
+	framesIn      prometheus.Counter
+	framesOut     prometheus.Counter
+	stored        prometheus.Counter
+	deliveries    prometheus.Counter
+	publishLat    prometheus.Histogram
+	deliverLat    prometheus.Histogram
+	slowDropped   prometheus.CounterFunc
+	busResub      prometheus.Counter
+	gapsAbandoned prometheus.Counter
+	rejected      *prometheus.CounterVec
+	closed        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
@@ -42,6 +43,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		}, func() float64 { return float64(g.ws.Stats().SlowConsumers) }),
 		busResub: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "im_gateway_bus_reconnects_total", Help: "Times the bus reconnected and resubscribed."}),
+		gapsAbandoned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_gaps_abandoned_total", Help: "Delivery gaps the node could not fill from the store; the room's members were told to sync it."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_gateway_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -49,7 +52,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
-			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed} {
+			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
+			m.gapsAbandoned, g.gate.inflight, g.gate.shed} {
 			_ = reg.Register(c)
 		}
 	}

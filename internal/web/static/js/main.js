@@ -578,9 +578,12 @@ function onEvent(name, data) {
       reloadConversations();
       break;
     }
-    case 'resync':
-      syncAll();
+    case 'resync': { // one room (a gap the server could not fill), or all
+      const r = data && data.room_id && state.rooms.get(data.room_id);
+      if (r) socket.send({ type: 'sync', rooms: { [r.id]: r.cursor } });
+      else syncAll();
       break;
+    }
     default: // events of later versions
   }
 }
