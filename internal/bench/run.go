@@ -57,7 +57,7 @@ type runner struct {
 	roomIDs  []string // seeded
 	seedTook time.Duration
 	seedDocs int64
-	iss    *auth.Issuer
+	iss      *auth.Issuer
 
 	// live counters
 	sent, acked, delivered, sendErrs, retries, failed stripe
