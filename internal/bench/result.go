@@ -21,7 +21,7 @@ type Result struct {
 
 	Connections     int     `json:"connections"`
 	ConnectFailures int     `json:"connect_failures"`
-	ConnectSeconds  float64 `json:"connect_seconds"`
+	ConnectSeconds  float64 `json:"connect_seconds"` // idle: the batches' time, without the pauses for RSS samples
 	Disconnects     int     `json:"disconnects"`
 
 	Sent        int64   `json:"sent"`
