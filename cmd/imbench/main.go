@@ -7,6 +7,8 @@
 //	imbench -scenario fanout -embedded -nodes 2 -group 1000 -rate 500 -duration 20s
 //	imbench -scenario direct -gateways ws://127.0.0.1:8081/ws,ws://127.0.0.1:8082/ws \
 //	        -mongo-uri mongodb://127.0.0.1:27017 -mongo-db im -jwt-key api-key.pem -n 2000 -rate 5000
+//	imbench -scenario idle   -target standalone -store sqlite -sqlite-sync NORMAL -n 10000
+//	imbench -scenario history -target standalone -messages 1000000 -duration 10s
 //	imbench chart -kind rss -out rss.svg idle-10k.json idle-100k.json
 //
 // Users, rooms and friendships are written straight into the store and
@@ -15,6 +17,14 @@
 // process) and the gateway nodes (-spawn: as child processes, so their
 // RSS and CPU are measured apart from the clients). A run that loses,
 // duplicates or reorders an acked message exits with status 1.
+//
+// -target standalone measures cmd/standalone instead: the tool makes a
+// fresh data folder with a signing key, seeds its store (-store sqlite, the
+// default, or ferretdb: the embedded FerretDB, run with IM_STORE=mongo)
+// before the server starts, then runs the server as a child process (built
+// with go build unless -standalone-bin is given) and drives the scenario
+// against its /ws. -scenario history reads pages of a room's stored
+// history over its REST API.
 package main
 
 import (
@@ -64,7 +74,7 @@ func run(args []string) (*bench.Result, error) {
 	fs := flag.NewFlagSet("imbench", flag.ContinueOnError)
 	var c bench.Config
 	var gateways, srcIPs, pids, metrics string
-	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct or ramp")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct, ramp, or history (-target standalone)")
 	fs.StringVar(&gateways, "gateways", "", "comma-separated gateway URLs (ws://127.0.0.1:8081/ws,...); connections are spread round-robin")
 	fs.IntVar(&c.N, "n", 1000, "connections (users); direct: 2 per pair")
 	fs.IntVar(&c.Group, "group", 0, "fanout: members of the group (default -n)")
@@ -86,7 +96,13 @@ func run(args []string) (*bench.Result, error) {
 	fs.BoolVar(&c.Embedded, "embedded", false, "bring up redis-server, FerretDB and the gateways here")
 	fs.BoolVar(&c.Spawn, "spawn", false, "embedded: run the gateways as child processes (RSS/CPU apart from the clients)")
 	fs.IntVar(&c.Nodes, "nodes", 0, "embedded: gateway nodes (default 1)")
-	fs.StringVar(&c.Store, "store", "ferretdb", "embedded: ferretdb (FerretDB/SQLite in process) or mem (an in-memory store shared by in-process gateways: measures the gateways without the database)")
+	fs.StringVar(&c.Store, "store", "", "embedded: ferretdb (FerretDB/SQLite in process, the default) or mem (an in-memory store shared by in-process gateways: measures the gateways without the database); -target standalone: sqlite (the default) or ferretdb")
+	fs.StringVar(&c.Target, "target", "", "standalone: run cmd/standalone on a fresh, pre-seeded data folder and measure it (instead of -gateways or -embedded)")
+	fs.StringVar(&c.SQLiteSync, "sqlite-sync", "FULL", "standalone on sqlite: IM_SQLITE_SYNC, FULL or NORMAL")
+	fs.StringVar(&c.StandaloneBin, "standalone-bin", "", "standalone: a built cmd/standalone (default: go build it into the run's temp folder)")
+	fs.BoolVar(&c.StandaloneInProcess, "standalone-inprocess", false, "standalone: run the server in this process (RSS and CPU then include the load clients; -profile-dir profiles both)")
+	fs.IntVar(&c.Messages, "messages", 0, "history: messages stored in the room before the server starts (default 1000000)")
+	fs.IntVar(&c.PageSize, "page", 50, "history: messages per page (the limit parameter)")
 	fs.StringVar(&c.RedisURL, "redis", "", "embedded: use this Redis instead of starting redis-server")
 	fs.DurationVar(&c.Grace, "grace", 0, "wait at most this long for stragglers after the last ack (default 15s, above the gateway's 10s seq-hole wait)")
 	fs.BoolVar(&c.Sync, "sync", false, "recover still-missing messages with sync before counting them lost")

@@ -130,6 +130,41 @@ func TestEmbedded(t *testing.T) {
 	}
 }
 
+// TestStandalone runs the standalone target: the data folder seeded before
+// the server starts, tokens minted with the key written into it. SQLite with
+// the server built and run as a child process (the measured setup), FerretDB
+// and the history pages with the server in this process.
+func TestStandalone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"sqlite", Config{Scenario: ScenarioDirect, Store: "sqlite", SQLiteSync: "NORMAL", N: 10, Rate: 20}},
+		{"ferretdb", Config{Scenario: ScenarioDirect, Store: "ferretdb", N: 10, Rate: 20, StandaloneInProcess: true}},
+		{"history", Config{Scenario: ScenarioHistory, Messages: 5000, StandaloneInProcess: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := tc.cfg
+			cfg.Target, cfg.Duration, cfg.Out = TargetStandalone, time.Second, &out
+			res := run(t, cfg)
+			if t.Failed() || !res.OK {
+				t.Logf("%s", out.String())
+			}
+			if cfg.Scenario == ScenarioHistory {
+				if !res.OK || res.Pages < 10 || res.PageErrors != 0 || res.PageLatency.Count != uint64(res.Pages) {
+					t.Fatalf("history: %d pages, %d errors, latency %+v, errors %v", res.Pages, res.PageErrors, res.PageLatency, res.Errors)
+				}
+				return
+			}
+			promiseKept(t, res)
+			if res.Acked < 15 || res.Required != res.Acked || res.GatewayRSS <= 0 || res.InProcess != cfg.StandaloneInProcess {
+				t.Fatalf("standalone %s: acked %d required %d, RSS %d, in process %v", tc.name, res.Acked, res.Required, res.GatewayRSS, res.InProcess)
+			}
+		})
+	}
+}
+
 func TestParseFrameMatchesDecoder(t *testing.T) {
 	m := protocol.Message{ID: "01HV6QAB3C5D7E9F1G3H5J7K9M", RoomID: "01HV6Q5N7ZK3M8R2T4W6Y8A0BC", Seq: 44,
 		From: "01HV6Q2B9W3S5T7V9X1Z3B5D7F", Body: "b1.2.3|0|1700000000000000000|xxxx", ClientMsgID: "b1.2.3",
@@ -270,6 +305,28 @@ func BenchmarkDirectMem(b *testing.B) {
 func BenchmarkDirectFerretDB(b *testing.B) {
 	benchRun(b, Config{Scenario: ScenarioDirect, Embedded: true, Nodes: 2, N: 200,
 		Rate: 200, Duration: 5 * time.Second})
+}
+
+// BenchmarkHistoryPage: GET /v1/rooms/{id}/messages?before=<random>&limit=50
+// on a standalone server (in this process, SQLite, synchronous FULL) whose
+// room holds 1,000,000 messages, one request at a time for 10s. Seeding
+// takes ~10s more. With -cpuprofile it profiles the server's read path.
+//
+//	go test -run '^$' -bench HistoryPage -benchtime 1x ./internal/bench/
+func BenchmarkHistoryPage(b *testing.B) {
+	for range b.N {
+		res, err := Run(context.Background(), Config{Scenario: ScenarioHistory, Target: TargetStandalone,
+			StandaloneInProcess: true, Messages: 1_000_000, Duration: 10 * time.Second, Quiet: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.OK {
+			b.Fatalf("history: %d errors: %v", res.PageErrors, res.Errors)
+		}
+		b.ReportMetric(res.PagesPerS, "pages/s")
+		b.ReportMetric(res.PageLatency.P50MS, "page-p50-ms")
+		b.ReportMetric(res.PageLatency.P99MS, "page-p99-ms")
+	}
 }
 
 func BenchmarkParseFrame(b *testing.B) {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
@@ -26,6 +27,9 @@ const (
 	ScenarioFanout = "fanout"
 	ScenarioDirect = "direct"
 	ScenarioRamp   = "ramp"
+	// ScenarioHistory pages through a room's stored history over REST
+	// (GET /v1/rooms/{id}/messages?before=...); standalone target only.
+	ScenarioHistory = "history"
 )
 
 // Config is one run. cmd/imbench maps its flags onto it.
@@ -57,7 +61,16 @@ type Config struct {
 	Spawn    bool   // embedded: gateways as child processes
 	Nodes    int    // embedded: gateway nodes
 	RedisURL string // embedded: use this Redis instead of starting one
-	Store    string // embedded: "ferretdb" (default) or "mem" (in-process gateways share a memory store)
+	Store    string // embedded: "ferretdb" (default) or "mem" (in-process gateways share a memory store); standalone: "sqlite" (default) or "ferretdb"
+
+	// Target "standalone": cmd/standalone on a fresh data folder, seeded
+	// before it starts (see TargetStandalone); "" is gateways or Embedded.
+	Target              string
+	SQLiteSync          string // standalone sqlite: FULL (default) or NORMAL
+	StandaloneBin       string // a built cmd/standalone; empty: go build it
+	StandaloneInProcess bool   // run it in this process (profiles, tests) instead of as a child
+	Messages            int    // history: messages stored in the room (default 1,000,000)
+	PageSize            int    // history: messages per page (default 50)
 
 	Grace time.Duration // wait at most this long for stragglers after the last ack (default 15s)
 	Sync  bool          // recover what is still missing with sync before judging
@@ -94,8 +107,22 @@ func (c *Config) defaults() error {
 	}
 	switch c.Scenario {
 	case ScenarioIdle, ScenarioFanout, ScenarioDirect, ScenarioRamp:
+	case ScenarioHistory:
+		if c.Target != TargetStandalone {
+			return errors.New("-scenario history needs -target standalone (it reads the REST API)")
+		}
+		c.N = 2
+		if c.Messages <= 0 {
+			c.Messages = 1_000_000
+		}
+		if c.PageSize <= 0 {
+			c.PageSize = 50
+		}
+		if c.Messages < c.PageSize {
+			return fmt.Errorf("-messages must be at least a page (%d)", c.PageSize)
+		}
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history)", c.Scenario)
 	}
 	if c.RampOf == "" {
 		c.RampOf = ScenarioFanout
@@ -172,23 +199,49 @@ func (c *Config) defaults() error {
 	if c.Nodes <= 0 {
 		c.Nodes = max(1, len(c.Gateways))
 	}
-	switch c.Store {
-	case "", "ferretdb":
+	switch c.Target {
+	case TargetStandalone:
+		if c.Embedded || len(c.Gateways) > 0 {
+			return errors.New("-target standalone brings up its own server: no -embedded or -gateways")
+		}
+		switch c.Store {
+		case "", "sqlite":
+			c.Store = "sqlite"
+		case "ferretdb":
+		default:
+			return fmt.Errorf("-target standalone: -store must be sqlite or ferretdb, not %q", c.Store)
+		}
+		c.SQLiteSync = strings.ToUpper(c.SQLiteSync)
+		switch c.SQLiteSync {
+		case "":
+			c.SQLiteSync = "FULL"
+		case "FULL", "NORMAL":
+		default:
+			return fmt.Errorf("-sqlite-sync must be FULL or NORMAL, not %q", c.SQLiteSync)
+		}
+		c.Nodes = 1
+	case "":
+	default:
+		return fmt.Errorf("unknown target %q (standalone, or none for -gateways / -embedded)", c.Target)
+	}
+	switch {
+	case c.Target == TargetStandalone:
+	case c.Store == "" || c.Store == "ferretdb":
 		c.Store = "ferretdb"
-	case "mem":
+	case c.Store == "mem":
 		if !c.Embedded || c.Spawn {
 			return errors.New("-store mem needs -embedded with in-process gateways (no -spawn)")
 		}
 	default:
 		return fmt.Errorf("-store must be ferretdb or mem, not %q", c.Store)
 	}
-	if !c.Embedded && len(c.Gateways) == 0 {
+	if !c.Embedded && c.Target == "" && len(c.Gateways) == 0 {
 		return errors.New("give -gateways or -embedded")
 	}
-	if !c.Embedded && (c.MongoURI == "" || c.MongoDB == "") {
+	if !c.Embedded && c.Target == "" && (c.MongoURI == "" || c.MongoDB == "") {
 		return errors.New("seeding needs -mongo-uri and -mongo-db (the gateways' store)")
 	}
-	if !c.Embedded && c.Signer == nil && c.JWTKeyFile == "" {
+	if !c.Embedded && c.Target == "" && c.Signer == nil && c.JWTKeyFile == "" {
 		return errors.New("minting tokens needs -jwt-key (the API's signing key)")
 	}
 	for _, s := range c.SourceIPs {

@@ -21,7 +21,7 @@ type Result struct {
 
 	Connections     int     `json:"connections"`
 	ConnectFailures int     `json:"connect_failures"`
-	ConnectSeconds  float64 `json:"connect_seconds"`
+	ConnectSeconds  float64 `json:"connect_seconds"` // idle: the batches' time, without the pauses for RSS samples
 	Disconnects     int     `json:"disconnects"`
 
 	Sent        int64   `json:"sent"`
@@ -59,6 +59,12 @@ type Result struct {
 	InProcess          bool       `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
 	RSSCurve           []RSSPoint `json:"rss_curve,omitempty"`
 
+	// history: pages of PageSize read over REST, one at a time
+	Pages       int64       `json:"pages,omitempty"`
+	PageErrors  int64       `json:"page_errors,omitempty"` // failed requests or wrong pages
+	PagesPerS   float64     `json:"pages_per_s,omitempty"`
+	PageLatency Percentiles `json:"page_latency,omitzero"`
+
 	Steps       []StepResult `json:"steps,omitempty"`
 	MaxGoodRate float64      `json:"max_good_rate,omitempty"` // ramp: highest step within the bounds
 	Timeline    []Second     `json:"timeline,omitempty"`
@@ -85,6 +91,9 @@ type Setup struct {
 	SeedDocs   int64    `json:"seed_docs"`
 	MintS      float64  `json:"mint_s"`
 	Command    string   `json:"command,omitempty"`
+	Target     string   `json:"target,omitempty"`      // standalone
+	SQLiteSync string   `json:"sqlite_sync,omitempty"` // standalone on sqlite
+	Messages   int      `json:"messages,omitempty"`    // history: stored in the room
 }
 
 // RSSPoint is the gateways' RSS at a number of connections.
@@ -173,9 +182,21 @@ func (r *Result) PrintText(w io.Writer) {
 	if r.Setup.Embedded {
 		where += ", store " + r.Setup.Store
 	}
+	if r.Setup.Target == TargetStandalone {
+		where = "standalone, store " + r.Setup.Store
+		if r.Setup.SQLiteSync != "" {
+			where += " synchronous=" + r.Setup.SQLiteSync
+		}
+		where += map[bool]string{true: ", child process", false: ", in process"}[r.Setup.Spawned]
+	}
 	p("gateways       %d (%s)", len(r.Setup.Gateways), where)
-	p("connections    %d (failed %d, disconnected %d) in %.1fs", r.Connections, r.ConnectFailures, r.Disconnects, r.ConnectSeconds)
-	if r.Scenario != ScenarioIdle {
+	if r.Scenario == ScenarioHistory {
+		p("history        %d messages in the room; %d pages read (%.0f/s), %d errors", r.Setup.Messages, r.Pages, r.PagesPerS, r.PageErrors)
+		p("page latency   %s", lat(r.PageLatency))
+	} else {
+		p("connections    %d (failed %d, disconnected %d) in %.1fs", r.Connections, r.ConnectFailures, r.Disconnects, r.ConnectSeconds)
+	}
+	if r.Scenario != ScenarioIdle && r.Scenario != ScenarioHistory {
 		p("sent           %d (%.0f/s over %.1fs), retries %d", r.Sent, r.SentPerS, r.WindowS, r.Retries)
 		p("acked          %d (%.0f/s), error answers %d, failed %d, unanswered %d", r.Acked, r.AckedPerS, r.SendErrors, r.Failed, r.Unanswered)
 		p("delivered      %d live (%.0f deliveries/s); required %d", r.Delivered, r.DeliveredPS, r.Required)

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,8 +51,13 @@ type runner struct {
 	admins []string // admin base URLs of the gateways, when known
 	d      *dialer
 	env    *Embedded
+	sa     *saServer // the standalone target
 	seeder *Seeder
-	iss    *auth.Issuer
+
+	roomIDs  []string // seeded
+	seedTook time.Duration
+	seedDocs int64
+	iss      *auth.Issuer
 
 	// live counters
 	sent, acked, delivered, sendErrs, retries, failed stripe
@@ -98,6 +104,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	switch cfg.Scenario {
 	case ScenarioIdle:
 		err = r.idle(ctx)
+	case ScenarioHistory:
+		err = r.history(ctx)
 	default:
 		err = r.traffic(ctx)
 	}
@@ -140,7 +148,7 @@ func (r *runner) setup(ctx context.Context) error {
 	// File descriptors: our connections, plus theirs when the gateways
 	// live in this process.
 	want := uint64(cfg.N) + 1024 + 256*uint64(cfg.Nodes) // + the store's and Redis's connections
-	if cfg.Embedded && !cfg.Spawn {
+	if (cfg.Embedded && !cfg.Spawn) || cfg.StandaloneInProcess {
 		want += uint64(cfg.N)
 	}
 	if lim, err := RaiseNoFile(want); err != nil || lim < want {
@@ -149,7 +157,19 @@ func (r *runner) setup(ctx context.Context) error {
 			"the connections over gateways and load-tool processes that each fit", want, lim, err)
 	}
 	signer := cfg.Signer
-	if cfg.Embedded {
+	if cfg.Target == TargetStandalone {
+		r.logf("standalone server on %s%s%s, seeded before it starts", cfg.Store,
+			map[bool]string{true: " (synchronous=" + cfg.SQLiteSync + ")"}[cfg.Store == "sqlite"],
+			map[bool]string{true: ", in this process", false: ", as a child process"}[cfg.StandaloneInProcess])
+		if err := r.startStandalone(ctx); err != nil {
+			return err
+		}
+		signer = r.sa.signer
+		cfg.Gateways = []string{"ws" + strings.TrimPrefix(r.sa.url, "http") + "/ws"}
+		r.procs = []Proc{{Name: "standalone", PID: r.sa.pid}}
+		r.res.InProcess = cfg.StandaloneInProcess
+		r.logf("standalone listening on %s (pid %d)", r.sa.url, r.sa.pid)
+	} else if cfg.Embedded {
 		st := "FerretDB (SQLite)"
 		if cfg.Store == "mem" {
 			st = "the in-memory store"
@@ -217,45 +237,39 @@ func (r *runner) setup(ctx context.Context) error {
 	r.d = &dialer{srcIPs: ips, timeout: 20 * time.Second, readBuf: cfg.ReadBuffer, maxFrame: 1 << 20, handle: r.handle}
 
 	r.res.Setup = Setup{Gateways: cfg.Gateways, Embedded: cfg.Embedded, Spawned: cfg.Spawn, Store: cfg.Store, N: cfg.N,
-		Rate: cfg.Rate, DurationS: cfg.totalTime().Seconds(), BodySize: cfg.BodySize, SourceIPs: cfg.SourceIPs}
+		Rate: cfg.Rate, DurationS: cfg.totalTime().Seconds(), BodySize: cfg.BodySize, SourceIPs: cfg.SourceIPs, Target: cfg.Target}
+	if cfg.Target == TargetStandalone {
+		r.res.Setup.Spawned = !cfg.StandaloneInProcess
+		if cfg.Store == "sqlite" {
+			r.res.Setup.SQLiteSync = cfg.SQLiteSync
+		}
+		if cfg.Scenario == ScenarioHistory {
+			r.res.Setup.Messages = cfg.Messages
+		}
+	}
 	if cfg.work() == ScenarioFanout {
 		r.res.Setup.Group = cfg.Group
 	}
 
-	// Seed.
-	t0 := time.Now()
-	var seeder *Seeder
-	if r.env != nil && r.env.Mem != nil {
-		seeder = MemSeeder(r.env.Mem, r.run)
-	} else {
-		var err error
-		if seeder, err = OpenSeeder(ctx, cfg.MongoURI, cfg.MongoDB, r.run); err != nil {
+	// Seed (the standalone target seeded before its server started).
+	if r.sa == nil {
+		var seeder *Seeder
+		if r.env != nil && r.env.Mem != nil {
+			seeder = MemSeeder(r.env.Mem, r.run)
+		} else {
+			var err error
+			if seeder, err = OpenSeeder(ctx, cfg.MongoURI, cfg.MongoDB, r.run); err != nil {
+				return err
+			}
+		}
+		r.seeder = seeder
+		if err := r.seed(ctx, seeder, time.Now()); err != nil {
 			return err
 		}
 	}
-	r.seeder = seeder
-	var err error
-	r.users, err = seeder.Users(ctx, cfg.N)
-	if err != nil {
-		return err
-	}
-	var roomIDs []string
-	switch {
-	case cfg.work() == ScenarioFanout:
-		id, err := seeder.Group(ctx, "fanout", r.users)
-		if err != nil {
-			return err
-		}
-		roomIDs = []string{id}
-	case cfg.work() == ScenarioDirect || (cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
-		if roomIDs, err = seeder.Pairs(ctx, r.users); err != nil {
-			return err
-		}
-	}
-	r.res.Setup.SeedS = time.Since(t0).Seconds()
-	r.res.Setup.SeedDocs = seeder.InsertedDocuments
-	r.res.Setup.Rooms = len(roomIDs)
-	r.logf("seeded %d users, %d rooms (%d documents) in %.1fs", len(r.users), len(roomIDs), seeder.InsertedDocuments, r.res.Setup.SeedS)
+	r.res.Setup.SeedS = r.seedTook.Seconds()
+	r.res.Setup.SeedDocs = r.seedDocs
+	r.res.Setup.Rooms = len(r.roomIDs)
 	t1 := time.Now()
 	if err := MintTokens(r.iss, r.users); err != nil {
 		return err
@@ -263,7 +277,7 @@ func (r *runner) setup(ctx context.Context) error {
 	r.res.Setup.MintS = time.Since(t1).Seconds()
 	r.logf("minted %d access tokens in %.1fs", len(r.users), r.res.Setup.MintS)
 
-	for _, id := range roomIDs {
+	for _, id := range r.roomIDs {
 		rm := &Room{ID: id, idb: []byte(id)}
 		r.rooms = append(r.rooms, rm)
 		r.byID[id] = rm
@@ -282,6 +296,31 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.conns[i] = c
 	}
+	return nil
+}
+
+// seed writes the run's users and rooms with seeder.
+func (r *runner) seed(ctx context.Context, seeder *Seeder, t0 time.Time) error {
+	cfg := &r.cfg
+	var err error
+	r.users, err = seeder.Users(ctx, cfg.N)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cfg.work() == ScenarioFanout:
+		id, err := seeder.Group(ctx, "fanout", r.users)
+		if err != nil {
+			return err
+		}
+		r.roomIDs = []string{id}
+	case cfg.work() == ScenarioDirect || cfg.Scenario == ScenarioHistory || (cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
+		if r.roomIDs, err = seeder.Pairs(ctx, r.users); err != nil {
+			return err
+		}
+	}
+	r.seedTook, r.seedDocs = time.Since(t0), seeder.InsertedDocuments
+	r.logf("seeded %d users, %d rooms (%d documents) in %.1fs", len(r.users), len(r.roomIDs), seeder.InsertedDocuments, r.seedTook.Seconds())
 	return nil
 }
 
@@ -380,7 +419,7 @@ func (r *runner) idle(ctx context.Context) error {
 	base := r.settleSample(ctx)
 	r.res.GatewayRSSBaseline = base.RSS
 	r.logf("gateway RSS before connecting: %s", mib(base.RSS))
-	start := time.Now()
+	var connecting time.Duration // the batches, not the pauses between them
 	failed := 0
 	per := (cfg.N + cfg.Batches - 1) / cfg.Batches
 	for from := 0; from < cfg.N; from += per {
@@ -388,6 +427,7 @@ func (r *runner) idle(ctx context.Context) error {
 		bt := time.Now()
 		failed += r.connect(ctx, from, to)
 		took := time.Since(bt)
+		connecting += took
 		s := r.settleSample(ctx)
 		n := r.alive()
 		pt := RSSPoint{Conns: n, RSS: s.RSS, HeapInuse: s.HeapInuse, StackInuse: s.Stack}
@@ -401,7 +441,7 @@ func (r *runner) idle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	r.res.ConnectSeconds = time.Since(start).Seconds()
+	r.res.ConnectSeconds = connecting.Seconds()
 	r.res.ConnectFailures = failed
 
 	// The idle window.
@@ -822,7 +862,7 @@ func (r *runner) finish() {
 	res.SendErrors, res.Retries, res.Failed = r.sendErrs.load(), r.retries.load(), r.failed.load()
 	res.Duplicated, res.OutOfOrder, res.Mismatched = r.dups.load(), r.ooo.load(), r.mismatch.load()
 	res.Recovered = r.recovered.load()
-	if r.cfg.Scenario != ScenarioIdle {
+	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory {
 		res.Unanswered = int64(r.pendingCount())
 		res.Lost, res.Required = r.missingCount()
 	}
@@ -841,6 +881,9 @@ func (r *runner) finish() {
 		res.ConnectFailures == 0
 	if r.cfg.Scenario == ScenarioIdle && res.Disconnects > 0 {
 		res.OK = false
+	}
+	if r.cfg.Scenario == ScenarioHistory {
+		res.OK = res.PageErrors == 0 && res.Pages > 0
 	}
 	r.outMu.Lock()
 	res.PrintText(r.out)
@@ -868,7 +911,7 @@ func (r *runner) teardown() {
 	}
 	wg.Wait()
 	if r.seeder != nil {
-		if r.env == nil && r.cfg.Cleanup {
+		if r.env == nil && r.sa == nil && r.cfg.Cleanup {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			if err := r.seeder.Cleanup(ctx); err != nil {
 				r.logf("cleanup: %v", err)
@@ -879,6 +922,9 @@ func (r *runner) teardown() {
 	}
 	if r.env != nil {
 		r.env.Close()
+	}
+	if r.sa != nil {
+		r.sa.close()
 	}
 	runtime.GC()
 }
