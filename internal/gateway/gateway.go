@@ -44,8 +44,10 @@ type Options struct {
 	OpTimeout       time.Duration // bound on one store operation; default 10s
 	ExpiryCheck     time.Duration // how often expired tokens are looked for; default 5s
 	// MaxStoreInFlight bounds the store operations (sends, syncs, read
-	// marks) in flight on this node; default 64. One that finds no free
-	// slot within StoreQueueWait (default 100ms) is refused `unavailable`.
+	// marks) in flight on this node; default three quarters of the frame
+	// workers (WS.Workers), so a slow store never takes them all and pings
+	// and other frames still flow. One that finds no free slot within
+	// StoreQueueWait (default 100ms) is refused `unavailable`.
 	MaxStoreInFlight int
 	StoreQueueWait   time.Duration
 	WS               wsnet.Options
@@ -88,7 +90,11 @@ func (o *Options) defaults() {
 		o.ExpiryCheck = 5 * time.Second
 	}
 	if o.MaxStoreInFlight <= 0 {
-		o.MaxStoreInFlight = 64
+		workers := o.WS.Workers
+		if workers <= 0 {
+			workers = wsnet.DefaultWorkers()
+		}
+		o.MaxStoreInFlight = max(1, workers*3/4)
 	}
 	if o.StoreQueueWait <= 0 {
 		o.StoreQueueWait = 100 * time.Millisecond

@@ -70,10 +70,13 @@ type Options struct {
 	OnError func(error)
 }
 
+// DefaultWorkers is the size of the worker pool when Options.Workers is 0.
+func DefaultWorkers() int { return max(32, 16*runtime.GOMAXPROCS(0)) }
+
 // withDefaults fills zero fields and rejects impossible values.
 func (o Options) withDefaults() (Options, error) {
 	if o.Workers == 0 {
-		o.Workers = max(32, 16*runtime.GOMAXPROCS(0))
+		o.Workers = DefaultWorkers()
 	}
 	if o.MaxMessageSize == 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
