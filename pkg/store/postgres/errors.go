@@ -67,7 +67,7 @@ func (s *Store) openErr(ctx context.Context, err error) error {
 	if pe, ok := pgErr(err); ok && pe.Code == pgerrcode.InvalidCatalogName {
 		return fmt.Errorf("postgres: open %s: the database does not exist: %w", s.target, err)
 	}
-	return fmt.Errorf("postgres: open %s: %w", s.target, s.mapErr(ctx, "open", err))
+	return s.mapErr(ctx, "open "+s.target, err)
 }
 
 // ctxCanceled reports whether ctx was cancelled (not timed out).
