@@ -130,7 +130,8 @@ var _ store.Store = (*Store)(nil)
 // date and returns a Store on it. It fails with a *SchemaVersionError
 // when the database was written by a newer build, and with an error
 // wrapping store.ErrUnavailable when the server cannot be reached before
-// ctx ends. Close releases the pool.
+// ctx ends. ctx bounds the whole of Open, including the wait for another
+// process's migration (OpTimeout does not apply). Close releases the pool.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return open(ctx, url, opts, migrations)
 }
