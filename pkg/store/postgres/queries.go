@@ -1,0 +1,158 @@
+package postgres
+
+// Every SQL statement the store runs is a constant here, so that
+// TestQueryPlans can check the plan of each (no sequential scan on any
+// path) and TestQueryListComplete can check that none is missed. The
+// migration scripts are in migrations/; the statements of migrate.go (mig*)
+// touch only schema_version.
+
+// Column lists, in the order of the scan functions.
+const (
+	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at"
+	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
+	friendCols  = "user_a, user_b, room_id, created_at"
+	requestCols = "id, from_user, to_user, message, created_at"
+	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
+	tokenCols   = "hash, family, user_id, expires_at, created_at"
+)
+
+// Users.
+const (
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = $1"
+	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = $1"
+	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = $1"
+	// One statement whatever the number of ids: $1 is a text[].
+	qUsersByIDs = "SELECT " + userCols + " FROM users WHERE id = ANY($1::text[])"
+	// A NULL argument keeps the column as it is.
+	qUpdateProfile = "UPDATE users SET nickname = coalesce($1, nickname), avatar = coalesce($2, avatar)," +
+		" sex = coalesce($3, sex), updated_at = $4 WHERE id = $5 RETURNING " + userCols
+)
+
+// Rooms and members.
+const (
+	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = $1"
+	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = $1"
+	qMarkDisbanded    = "UPDATE rooms SET disbanded = true, updated_at = $1 WHERE id = $2"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qRemoveMember     = "DELETE FROM members WHERE room_id = $1 AND user_id = $2"
+	qRemoveAllMembers = "DELETE FROM members WHERE room_id = $1"
+	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = $1 AND user_id = $2"
+	qMembers          = "SELECT " + memberCols + " FROM members WHERE room_id = $1 ORDER BY created_at, user_id"
+	qCountMembers     = "SELECT count(*) FROM members WHERE room_id = $1"
+	qMembershipsOf    = "SELECT " + memberCols + " FROM members WHERE user_id = $1 ORDER BY created_at, room_id"
+	// One statement, so exact under concurrency: the row lock orders the
+	// updates and each sees the committed value of the one before. It
+	// never lowers the value, and it counts the row even when the value
+	// stays.
+	qSetReadSeq = "UPDATE members SET read_seq = GREATEST(read_seq, $3) WHERE room_id = $1 AND user_id = $2"
+)
+
+// Friendships and friend requests.
+const (
+	qCreateFriendship = "INSERT INTO friendships (" + friendCols + ") VALUES ($1, $2, $3, $4)"
+	qFriendship       = "SELECT " + friendCols + " FROM friendships WHERE user_a = $1 AND user_b = $2"
+	qDeleteFriendship = "DELETE FROM friendships WHERE user_a = $1 AND user_b = $2"
+	// Two index searches (user_a, then user_b) merged; a self-friendship
+	// (user_a = user_b) is listed once, as with mongo's $or.
+	qFriendshipsOf = "SELECT " + friendCols + " FROM friendships WHERE user_a = $1" +
+		" UNION SELECT " + friendCols + " FROM friendships WHERE user_b = $1" +
+		" ORDER BY created_at, user_a, user_b"
+	qCreateFriendRequest  = "INSERT INTO friend_requests (" + requestCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qFriendRequestByID    = "SELECT " + requestCols + " FROM friend_requests WHERE id = $1"
+	qFriendRequestBetween = "SELECT " + requestCols + " FROM friend_requests WHERE from_user = $1 AND to_user = $2"
+	qDeleteFriendRequest  = "DELETE FROM friend_requests WHERE id = $1"
+	qFriendRequestsTo     = "SELECT " + requestCols + " FROM friend_requests WHERE to_user = $1 ORDER BY created_at, id"
+	qFriendRequestsFrom   = "SELECT " + requestCols + " FROM friend_requests WHERE from_user = $1 ORDER BY created_at, id"
+)
+
+// Messages.
+const (
+	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = $1 AND client_msg_id = $2"
+	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT 1"
+	qCountAfter        = "SELECT count(*) FROM messages WHERE room_id = $1 AND seq > $2 AND sender <> $3 AND NOT hole"
+)
+
+// Refresh tokens.
+const (
+	qInsertRefreshToken = "INSERT INTO refresh_tokens (" + tokenCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qRefreshToken       = "SELECT " + tokenCols + " FROM refresh_tokens WHERE hash = $1"
+	qConsumeToken       = "INSERT INTO used_refresh_tokens (hash, used_at) VALUES ($1, $2)"
+	qRevokeFamily       = "INSERT INTO revoked_families (family, revoked_at) VALUES ($1, $2) ON CONFLICT (family) DO NOTHING"
+	qDeleteFamilyTokens = "DELETE FROM refresh_tokens WHERE family = $1"
+	qFamilyRevoked      = "SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family = $1)"
+)
+
+// Health.
+const (
+	qPing = "SELECT 1"
+)
+
+// Migrations (migrate.go). The lock key is a constant of this schema:
+// every process migrating the database takes the same lock.
+const (
+	migLockKey = int64(0x696d2d7363686d61) // "im-schma"
+	// migLock waits for the other migrating processes; the lock is
+	// released when the transaction ends.
+	migLock = "SELECT pg_advisory_xact_lock($1)"
+	// migNoTimeout lifts the pool's statement timeout for the migration:
+	// a schema change on a large table takes what it takes, and the wait
+	// for the lock is bounded by Open's context.
+	migNoTimeout          = "SET LOCAL statement_timeout = 0"
+	migCreateVersionTable = "CREATE TABLE IF NOT EXISTS schema_version (" +
+		"version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+	migVersion       = "SELECT coalesce(max(version), 0) FROM schema_version"
+	migRecordVersion = "INSERT INTO schema_version (version, name) VALUES ($1, $2)"
+)
+
+// queries returns every statement the store runs on its tables, by name.
+func queries() map[string]string {
+	return map[string]string{
+		"CreateUser":           qCreateUser,
+		"UserByID":             qUserByID,
+		"UserByAccount":        qUserByAccount,
+		"UserByEmail":          qUserByEmail,
+		"UsersByIDs":           qUsersByIDs,
+		"UpdateProfile":        qUpdateProfile,
+		"CreateRoom":           qCreateRoom,
+		"RoomByID":             qRoomByID,
+		"RoomByPairKey":        qRoomByPairKey,
+		"MarkDisbanded":        qMarkDisbanded,
+		"AddMember":            qAddMember,
+		"RemoveMember":         qRemoveMember,
+		"RemoveAllMembers":     qRemoveAllMembers,
+		"Member":               qMember,
+		"Members":              qMembers,
+		"CountMembers":         qCountMembers,
+		"MembershipsOf":        qMembershipsOf,
+		"SetReadSeq":           qSetReadSeq,
+		"CreateFriendship":     qCreateFriendship,
+		"Friendship":           qFriendship,
+		"DeleteFriendship":     qDeleteFriendship,
+		"FriendshipsOf":        qFriendshipsOf,
+		"CreateFriendRequest":  qCreateFriendRequest,
+		"FriendRequestByID":    qFriendRequestByID,
+		"FriendRequestBetween": qFriendRequestBetween,
+		"DeleteFriendRequest":  qDeleteFriendRequest,
+		"FriendRequestsTo":     qFriendRequestsTo,
+		"FriendRequestsFrom":   qFriendRequestsFrom,
+		"InsertMessage":        qInsertMessage,
+		"MessageByClientID":    qMessageByClientID,
+		"MessagesAfter":        qMessagesAfter,
+		"MessagesBefore":       qMessagesBefore,
+		"LastMessage":          qLastMessage,
+		"CountAfter":           qCountAfter,
+		"InsertRefreshToken":   qInsertRefreshToken,
+		"RefreshToken":         qRefreshToken,
+		"ConsumeRefreshToken":  qConsumeToken,
+		"RevokeFamily":         qRevokeFamily,
+		"DeleteFamilyTokens":   qDeleteFamilyTokens,
+		"FamilyRevoked":        qFamilyRevoked,
+		"Ping":                 qPing,
+	}
+}
