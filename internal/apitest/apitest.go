@@ -41,6 +41,9 @@ type Options struct {
 	Log      *zap.Logger
 	// AccessTTL overrides the access-token lifetime (default 15m).
 	AccessTTL time.Duration
+	// Store is the store the API and the nodes share: "" or "mongo" (the
+	// test MongoDB wire server), "postgres" (the test PostgreSQL).
+	Store string
 }
 
 // Env is a running API with its backends.
@@ -113,6 +116,9 @@ func New(t testing.TB, o Options) *Env {
 	e := &Env{T: t, Config: TestConfig(t, o.RedisURL), Log: o.Log}
 	if o.AccessTTL > 0 {
 		e.Config.AccessTTL = o.AccessTTL
+	}
+	if o.Store == "postgres" {
+		e.Config.Store, e.Config.PostgresURL = "postgres", testenv.PostgresURL(t)
 	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
 	e.SMTP = testenv.NewSMTPSink(t)

@@ -12,7 +12,6 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/redisbus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/rediskv"
-	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
 )
 
 // NopHandler ignores the bus (a node that only publishes, like the API).
@@ -24,12 +23,12 @@ func (NopHandler) HandleMessage(string, []byte) {}
 // HandleResubscribed does nothing.
 func (NopHandler) HandleResubscribed() {}
 
-// Distributed connects to MongoDB and Redis. h receives what the node
-// subscribes to.
+// Distributed connects to the store (MongoDB unless IM_STORE says
+// otherwise) and Redis. h receives what the node subscribes to.
 func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backends, error) {
-	st, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongo.Options{})
+	st, err := OpenStore(ctx, cfg, "mongo")
 	if err != nil {
-		return Backends{}, fmt.Errorf("mongo: %w", err)
+		return Backends{}, err
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {

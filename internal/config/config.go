@@ -35,9 +35,11 @@ type Config struct {
 	SMTPTLS      string
 
 	AllowedOrigins []string
-	// Store is standalone's store: "sqlite" (a file in DataDir) or
-	// "mongo" (MongoURI).
-	Store string
+	// Store is the store: "sqlite" (standalone only: a file in DataDir),
+	// "mongo" (MongoURI) or "postgres" (PostgresURL); empty: sqlite for
+	// standalone, mongo for the API and the gateway.
+	Store       string
+	PostgresURL string
 	// SQLiteSync is SQLite's synchronous setting: FULL (an acked message
 	// survives power loss) or NORMAL (it survives a process crash).
 	SQLiteSync      string
@@ -87,7 +89,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_SMTP_TLS", "smtp-tls", "none, starttls or tls", &c.SMTPTLS, nil, nil, "starttls"},
 		{"IM_ALLOWED_ORIGINS", "allowed-origins", "comma-separated Origin allowlist (WebSocket, CORS); empty: same host only for browsers", &origins, nil, nil, ""},
 		{"IM_DATA_DIR", "data-dir", "standalone's data folder", &c.DataDir, nil, nil, "./data"},
-		{"IM_STORE", "store", "standalone's store: sqlite (in the data folder) or mongo (IM_MONGO_URI)", &c.Store, nil, nil, "sqlite"},
+		{"IM_STORE", "store", "the store: mongo (IM_MONGO_URI), postgres (IM_POSTGRES_URL) or, standalone only, sqlite (in the data folder); default: sqlite for standalone, mongo otherwise", &c.Store, nil, nil, ""},
+		{"IM_POSTGRES_URL", "postgres-url", "PostgreSQL connection string (IM_STORE=postgres), postgres://user:pass@host:5432/db", &c.PostgresURL, nil, nil, ""},
 		{"IM_SQLITE_SYNC", "sqlite-sync", "SQLite synchronous setting: FULL (acked survives power loss) or NORMAL (survives a crash)", &c.SQLiteSync, nil, nil, "FULL"},
 		{"IM_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, nil, nil, "info"},
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
@@ -134,9 +137,13 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		return c, fmt.Errorf("config: IM_TRUST_PROXY must be true or false, not %q", trustProxy)
 	}
 	switch c.Store {
-	case "sqlite", "mongo":
+	case "", "sqlite", "mongo":
+	case "postgres":
+		if c.PostgresURL == "" {
+			return c, fmt.Errorf("config: IM_STORE=postgres needs IM_POSTGRES_URL")
+		}
 	default:
-		return c, fmt.Errorf("config: IM_STORE must be sqlite or mongo, not %q", c.Store)
+		return c, fmt.Errorf("config: IM_STORE must be mongo, postgres or sqlite, not %q", c.Store)
 	}
 	switch c.SQLiteSync {
 	case "FULL", "NORMAL":

@@ -32,8 +32,6 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
-	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
-	"github.com/im-websocket-go/im-websocket-go/pkg/store/sqlite"
 )
 
 // Options are what differs between the command and tests.
@@ -168,26 +166,15 @@ func (s *Server) Close(ctx context.Context) error {
 }
 
 // DBFile is the SQLite database's file name in the data folder.
-const DBFile = "im.db"
+const DBFile = app.SQLiteFile
 
-// openStore opens the store cfg.Store names.
+// openStore opens the store cfg.Store names (SQLite by default).
 func openStore(ctx context.Context, cfg config.Config, log *zap.Logger) (store.Store, error) {
-	if cfg.Store == "mongo" {
-		st, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongo.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-		return st, nil
-	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "db")); err == nil {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "db")); err == nil && (cfg.Store == "" || cfg.Store == "sqlite") {
 		log.Warn("the data folder has a db/ folder from an earlier version (embedded FerretDB); " +
 			"it is not read: the store is now " + DBFile)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlite.Options{Synchronous: cfg.SQLiteSync})
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return st, nil
+	return app.OpenStore(ctx, cfg, "sqlite")
 }
 
 // signer keeps the signing key in the data folder, so tokens survive a
