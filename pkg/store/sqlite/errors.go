@@ -89,3 +89,9 @@ func openErr(path string, err error) error {
 	}
 	return fmt.Errorf("sqlite: open %s: %w", path, err)
 }
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}

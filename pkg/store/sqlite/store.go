@@ -155,11 +155,32 @@ func (st *statements) all() []*sql.Stmt {
 // database was written by a newer build (its schema version is higher than
 // this build knows). ctx bounds the whole of Open, including the
 // quick_check of the file (see Options.SkipQuickCheck). Close releases it.
+//
+// Several processes may open one file at once (a server and a backup): a
+// lock SQLite reports without waiting (converting a new file to WAL,
+// recovering its WAL index) is retried, backing off, for up to
+// Options.BusyTimeout.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	deadline := time.Now().Add(opts.BusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		s, err := open(ctx, path, opts)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// open is one attempt of Open.
+func open(ctx context.Context, path string, opts Options) (*Store, error) {
 	abs, err := checkPath(path)
 	if err != nil {
 		return nil, err
