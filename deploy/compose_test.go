@@ -219,7 +219,9 @@ func TestComposeCrossReferences(t *testing.T) {
 			}
 		}
 		for k := range s.Environment {
-			checkIMName(t, known, where+" environment", k)
+			if s.Build != nil || strings.HasPrefix(k, "IM_") { // third-party images have their own settings
+				checkIMName(t, known, where+" environment", k)
+			}
 		}
 		for dep, d := range s.DependsOn {
 			ds, ok := c.Services[dep]

@@ -1,7 +1,8 @@
 // Package faulttest holds the fault-injection suite: gateway processes,
 // Redis and the MongoDB wire server under faults, with clients that check
 // the delivery promise. This file: a TCP proxy that can cut a connection
-// path for a while (the database "unreachable").
+// path for a while (the database "unreachable") or slow it down (the
+// database overloaded).
 package faulttest
 
 import (
@@ -20,6 +21,8 @@ type Proxy struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	cutUntil time.Time
+	slowTill time.Time
+	delay    time.Duration
 	closed   bool
 }
 
@@ -61,12 +64,16 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.conns[c], p.conns[u] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+	cp := func(dst, src net.Conn, delayed bool) {
+		if delayed {
+			_, _ = io.Copy(dst, delayedReader{p, src})
+		} else {
+			_, _ = io.Copy(dst, src)
+		}
 		done <- struct{}{}
 	}
-	go cp(u, c)
-	go cp(c, u)
+	go cp(u, c, true) // requests to the database wait while it is "slow"
+	go cp(c, u, false)
 	<-done
 	c.Close()
 	u.Close()
@@ -85,6 +92,32 @@ func (p *Proxy) Cut(d time.Duration) {
 		c.Close()
 	}
 	p.mu.Unlock()
+}
+
+// Slow delays every chunk sent to the target by delay, for d: a database
+// whose every operation takes that much longer.
+func (p *Proxy) Slow(d, delay time.Duration) {
+	p.mu.Lock()
+	p.slowTill, p.delay = time.Now().Add(d), delay
+	p.mu.Unlock()
+}
+
+// delayedReader reads from r, waiting the proxy's delay after each read
+// while the proxy is slow.
+type delayedReader struct {
+	p *Proxy
+	r io.Reader
+}
+
+func (d delayedReader) Read(b []byte) (int, error) {
+	n, err := d.r.Read(b)
+	d.p.mu.Lock()
+	slow, delay := time.Now().Before(d.p.slowTill), d.p.delay
+	d.p.mu.Unlock()
+	if slow && n > 0 {
+		time.Sleep(delay)
+	}
+	return n, err
 }
 
 // Close stops the proxy.
