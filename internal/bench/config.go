@@ -61,7 +61,12 @@ type Config struct {
 	Spawn    bool   // embedded: gateways as child processes
 	Nodes    int    // embedded: gateway nodes
 	RedisURL string // embedded: use this Redis instead of starting one
-	Store    string // embedded: "ferretdb" (default) or "mem" (in-process gateways share a memory store); standalone: "sqlite" (default) or "ferretdb"
+	// Store: embedded: "ferretdb" (default), "mem" (in-process gateways
+	// share a memory store) or "postgres" (they share PostgresURL);
+	// standalone: "sqlite" (default) or "ferretdb".
+	Store string
+	// PostgresURL is the PostgreSQL database of -store postgres.
+	PostgresURL string
 
 	// Target "standalone": cmd/standalone on a fresh data folder, seeded
 	// before it starts (see TargetStandalone); "" is gateways or Embedded.
@@ -228,12 +233,15 @@ func (c *Config) defaults() error {
 	case c.Target == TargetStandalone:
 	case c.Store == "" || c.Store == "ferretdb":
 		c.Store = "ferretdb"
-	case c.Store == "mem":
+	case c.Store == "mem" || c.Store == "postgres":
 		if !c.Embedded || c.Spawn {
-			return errors.New("-store mem needs -embedded with in-process gateways (no -spawn)")
+			return fmt.Errorf("-store %s needs -embedded with in-process gateways (no -spawn)", c.Store)
+		}
+		if c.Store == "postgres" && c.PostgresURL == "" {
+			return errors.New("-store postgres needs -postgres-url")
 		}
 	default:
-		return fmt.Errorf("-store must be ferretdb or mem, not %q", c.Store)
+		return fmt.Errorf("-store must be ferretdb, mem or postgres, not %q", c.Store)
 	}
 	if !c.Embedded && c.Target == "" && len(c.Gateways) == 0 {
 		return errors.New("give -gateways or -embedded")

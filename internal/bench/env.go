@@ -11,7 +11,9 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/redisproc"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/memstore"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/postgres"
 )
 
 // EmbeddedOptions configure an Embedded environment.
@@ -27,6 +29,9 @@ type EmbeddedOptions struct {
 	// full collection scan, which makes it, not the gateway, the limit of
 	// any store-bound figure.
 	MemStore bool
+	// PostgresURL makes in-process nodes share a PostgreSQL store there
+	// (pkg/store/postgres) instead of FerretDB.
+	PostgresURL string
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -41,7 +46,7 @@ type Embedded struct {
 	Audience string
 	Nodes    []*Node
 	Redis    *redisproc.Server // nil when given a URL
-	Mem      *memstore.Store   // with MemStore
+	Shared   store.Store       // with MemStore or PostgresURL: the nodes' store
 
 	dir   string
 	db    *embeddb.Server
@@ -71,7 +76,17 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 		if o.Spawn {
 			return nil, errors.New("the memory store needs in-process gateways (no -spawn)")
 		}
-		e.Mem = memstore.New()
+		e.Shared = memstore.New()
+	} else if o.PostgresURL != "" {
+		if o.Spawn {
+			return nil, errors.New("the PostgreSQL store is for in-process gateways (no -spawn)")
+		}
+		pg, err := postgres.Open(ctx, o.PostgresURL, postgres.Options{MaxConns: 32})
+		if err != nil {
+			return nil, err
+		}
+		e.Shared = pg
+		e.stops = append(e.stops, func() { _ = pg.Close(context.Background()) })
 	} else {
 		if e.db, err = embeddb.Start(filepath.Join(e.dir, "db"), "127.0.0.1:0", nil); err != nil {
 			return nil, err
@@ -101,8 +116,8 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 			n, err = SpawnNode(ctx, nc)
 		} else {
 			nc.Keys, nc.PubKeyFile, nc.Tweak = e.Signer.Keys(), "", o.Tweak
-			if e.Mem != nil {
-				nc.Store = e.Mem
+			if e.Shared != nil {
+				nc.Store = e.Shared
 			}
 			n, err = StartNode(ctx, nc)
 		}

@@ -171,13 +171,16 @@ func (r *runner) setup(ctx context.Context) error {
 		r.logf("standalone listening on %s (pid %d)", r.sa.url, r.sa.pid)
 	} else if cfg.Embedded {
 		st := "FerretDB (SQLite)"
-		if cfg.Store == "mem" {
+		switch cfg.Store {
+		case "mem":
 			st = "the in-memory store"
+		case "postgres":
+			st = "PostgreSQL at -postgres-url"
 		}
 		r.logf("starting the embedded environment: redis, %s, %d gateway node(s)%s", st, cfg.Nodes,
 			map[bool]string{true: " as child processes", false: " in this process"}[cfg.Spawn])
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
-			MemStore: cfg.Store == "mem"})
+			MemStore: cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"]})
 		if err != nil {
 			return err
 		}
@@ -254,8 +257,8 @@ func (r *runner) setup(ctx context.Context) error {
 	// Seed (the standalone target seeded before its server started).
 	if r.sa == nil {
 		var seeder *Seeder
-		if r.env != nil && r.env.Mem != nil {
-			seeder = MemSeeder(r.env.Mem, r.run)
+		if r.env != nil && r.env.Shared != nil {
+			seeder = MemSeeder(r.env.Shared, r.run)
 		} else {
 			var err error
 			if seeder, err = OpenSeeder(ctx, cfg.MongoURI, cfg.MongoDB, r.run); err != nil {
