@@ -266,6 +266,21 @@ func TestEmbeddedMemStore(t *testing.T) {
 	}
 }
 
+// TestEmbeddedPostgres runs in-process gateways over the PostgreSQL store.
+func TestEmbeddedPostgres(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{Scenario: ScenarioDirect, Embedded: true, Store: "postgres", PostgresURL: testenv.PostgresURL(t),
+		Nodes: 1, N: 20, Rate: 40, Duration: time.Second, Out: &out}
+	res := run(t, cfg)
+	if t.Failed() || !res.OK {
+		t.Logf("%s", out.String())
+	}
+	promiseKept(t, res)
+	if res.Acked < 20 || !res.InProcess {
+		t.Fatalf("postgres store: acked %d", res.Acked)
+	}
+}
+
 // Benchmarks of the whole path, one run per b.N (use -benchtime 1x):
 //
 //	go test -run '^$' -bench 'Fanout|Direct' -benchtime 1x ./internal/bench/
