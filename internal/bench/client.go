@@ -46,6 +46,10 @@ type Conn struct {
 	counter int64 // next client_msg_id counter (sender goroutine only)
 	syncing bool
 	syncEnd chan struct{}
+	// syncAfter is where the sync in progress last asked from; syncTries
+	// counts its refusals (unavailable, rate_limited), for the backoff.
+	syncAfter int64
+	syncTries int
 }
 
 type pendingSend struct {

@@ -692,6 +692,7 @@ func (r *runner) onMessage(c *Conn, f *frame) {
 func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	if len(f.cmid) == 0 {
 		r.noteErr("error frame: %.200s", raw)
+		r.retrySync(c, f)
 		return
 	}
 	r.sendErrs.add(c.idx, 1)
@@ -724,9 +725,34 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	})
 }
 
+// retrySync follows the documented recovery for a sync the server could
+// not serve now (unavailable, rate_limited): ask again, backing off.
+func (r *runner) retrySync(c *Conn, f *frame) {
+	code := string(f.code)
+	if code != protocol.CodeUnavailable && code != protocol.CodeRateLimited {
+		return
+	}
+	c.mu.Lock()
+	if !c.syncing || c.room == nil || string(f.room) != c.room.ID {
+		c.mu.Unlock()
+		return
+	}
+	c.syncTries++
+	after, wait := c.syncAfter, time.Duration(min(c.syncTries, 10))*200*time.Millisecond
+	c.mu.Unlock()
+	time.AfterFunc(wait, func() {
+		if c.alive.Load() {
+			_ = c.sendText(syncFrame(c.room.ID, after))
+		}
+	})
+}
+
 func (r *runner) onSynced(c *Conn, f *frame) {
 	c.mu.Lock()
 	syncing, end := c.syncing, c.syncEnd
+	if syncing && f.more {
+		c.syncAfter = f.seq
+	}
 	c.mu.Unlock()
 	if !syncing {
 		return
@@ -840,7 +866,7 @@ func (r *runner) recoverBySync(ctx context.Context) {
 				}
 				end := make(chan struct{})
 				c.mu.Lock()
-				c.syncing, c.syncEnd = true, end
+				c.syncing, c.syncEnd, c.syncAfter, c.syncTries = true, end, first-1, 0
 				c.mu.Unlock()
 				_ = c.sendText(syncFrame(rm.ID, first-1))
 				select {
