@@ -7,6 +7,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/storetest"
 )
 
 // The "create once" rules rest on unique indexes: of N racing inserts of
@@ -16,7 +17,7 @@ func TestConcurrentOpen(t *testing.T) {
 	uri, db := testenv.MongoDB(t)
 	ctx := testCtx(t)
 	stores := make([]*mongo.Store, 4)
-	errs := race(len(stores), func(i int) error {
+	errs := storetest.Race(len(stores), func(i int) error {
 		var err error
 		stores[i], err = mongo.Open(ctx, uri, db, mongo.Options{})
 		return err

@@ -71,48 +71,6 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 	}
 }
 
-// race runs n copies of f at the same moment and returns their errors.
-func race(n int, f func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	done := make(chan struct{})
-	for i := 0; i < n; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			<-start
-			errs[i] = f(i)
-		}()
-	}
-	close(start)
-	for i := 0; i < n; i++ {
-		<-done
-	}
-	return errs
-}
-
-// exactlyOne checks that one error is nil and every other is ErrDuplicate,
-// and returns the index of the winner.
-func exactlyOne(t *testing.T, what string, errs []error) int {
-	t.Helper()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if winner >= 0 {
-				t.Fatalf("%s: callers %d and %d both succeeded", what, winner, i)
-			}
-			winner = i
-		case errors.Is(err, store.ErrDuplicate):
-		default:
-			t.Fatalf("%s: caller %d: unexpected error %v", what, i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("%s: no caller succeeded", what)
-	}
-	return winner
-}
-
 func newMessage(room string, seq int64, from string) *store.Message {
 	return &store.Message{
 		ID: fmt.Sprintf("m-%s-%d", room, seq), RoomID: room, Seq: seq, From: from,

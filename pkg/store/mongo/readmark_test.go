@@ -13,6 +13,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/storetest"
 )
 
 func TestServerKind(t *testing.T) {
@@ -72,7 +73,7 @@ func TestSetReadSeqConcurrentExact(t *testing.T) {
 		for i := range vals {
 			vals[i] = int64(round*300) + rng.Int64N(1000)
 		}
-		errs := race(len(vals), func(i int) error {
+		errs := storetest.Race(len(vals), func(i int) error {
 			return stores[i%len(stores)].SetReadSeq(ctx, "r1", "u1", vals[i])
 		})
 		for i, err := range errs {

@@ -63,25 +63,6 @@ func wantErr(t testing.TB, what string, err, target error) {
 	}
 }
 
-// race runs n copies of f at the same moment and returns their errors.
-func race(n int, f func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	done := make(chan struct{})
-	for i := range n {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			<-start
-			errs[i] = f(i)
-		}()
-	}
-	close(start)
-	for range n {
-		<-done
-	}
-	return errs
-}
-
 func newUser(id, account string) *store.User {
 	return &store.User{
 		ID: id, Account: account, Email: account + "@example.com",

@@ -11,6 +11,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/postgres"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/storetest"
 )
 
 // versions returns the rows of schema_version, in order.
@@ -71,7 +72,7 @@ func TestReopenIsIdempotent(t *testing.T) {
 func TestConcurrentOpenFresh(t *testing.T) {
 	url, ctx := testenv.PostgresURL(t), testCtx(t)
 	stores := make([]*postgres.Store, 8)
-	errs := race(len(stores), func(i int) error {
+	errs := storetest.Race(len(stores), func(i int) error {
 		var err error
 		stores[i], err = postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
 		return err

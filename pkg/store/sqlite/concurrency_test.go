@@ -7,6 +7,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/sqlite"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/storetest"
 )
 
 // The "create once" rules rest on unique indexes: of N racing inserts of
@@ -16,7 +17,7 @@ func TestConcurrentOpen(t *testing.T) {
 	path := dbPath(t)
 	ctx := testCtx(t)
 	stores := make([]*sqlite.Store, 4)
-	errs := race(len(stores), func(i int) error {
+	errs := storetest.Race(len(stores), func(i int) error {
 		var err error
 		stores[i], err = sqlite.Open(ctx, path, sqlite.Options{})
 		return err
@@ -48,7 +49,7 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 	a, b := openAt(t, path, sqlite.Options{}), openAt(t, path, sqlite.Options{})
 	ctx := testCtx(t)
 	const n = 100
-	errs := race(2, func(w int) error {
+	errs := storetest.Race(2, func(w int) error {
 		s := []*sqlite.Store{a, b}[w]
 		for i := 0; i < n; i++ {
 			m := newMessage(fmt.Sprintf("r%d", w), int64(i+1), "u1")

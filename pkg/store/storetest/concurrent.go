@@ -37,12 +37,12 @@ func concurrentTests() []test {
 
 func testRaceUserAccount(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		u := newUser(fmt.Sprintf("u%d", i), "alice")
 		u.Email = fmt.Sprintf("alice%d@example.com", i)
 		return s.CreateUser(ctx, u)
 	})
-	w := exactlyOne(t, "same account", errs)
+	w := ExactlyOne(t, "same account", errs)
 	got, err := s.UserByAccount(ctx, "alice")
 	mustNil(t, "UserByAccount", err)
 	if got.ID != fmt.Sprintf("u%d", w) {
@@ -59,12 +59,12 @@ func testRaceUserAccount(t *testing.T, s store.Store) {
 
 func testRaceUserEmail(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		u := newUser(fmt.Sprintf("u%d", i), fmt.Sprintf("acct%d", i))
 		u.Email = "same@example.com"
 		return s.CreateUser(ctx, u)
 	})
-	w := exactlyOne(t, "same email", errs)
+	w := ExactlyOne(t, "same email", errs)
 	got, err := s.UserByEmail(ctx, "same@example.com")
 	mustNil(t, "UserByEmail", err)
 	if got.ID != fmt.Sprintf("u%d", w) {
@@ -81,14 +81,14 @@ func testRaceUserEmail(t *testing.T, s store.Store) {
 
 func testRaceDirectRoom(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		a, b := "ua", "ub"
 		if i%2 == 1 {
 			a, b = b, a
 		}
 		return s.CreateRoom(ctx, newDirect(fmt.Sprintf("d%d", i), a, b))
 	})
-	w := exactlyOne(t, "same pair key", errs)
+	w := ExactlyOne(t, "same pair key", errs)
 	got, err := s.RoomByPairKey(ctx, "ua:ub")
 	mustNil(t, "RoomByPairKey", err)
 	if got.ID != fmt.Sprintf("d%d", w) {
@@ -98,10 +98,10 @@ func testRaceDirectRoom(t *testing.T, s store.Store) {
 
 func testRaceGroupNumber(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		return s.CreateRoom(ctx, newGroup(fmt.Sprintf("g%d", i), "100001"))
 	})
-	w := exactlyOne(t, "same number", errs)
+	w := ExactlyOne(t, "same number", errs)
 	for i := range racers {
 		_, err := s.RoomByID(ctx, fmt.Sprintf("g%d", i))
 		if i == w {
@@ -114,12 +114,12 @@ func testRaceGroupNumber(t *testing.T, s store.Store) {
 
 func testRaceAddMember(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		m := newMember("r1", "u1", i)
 		m.ReadSeq = int64(i)
 		return s.AddMember(ctx, m)
 	})
-	w := exactlyOne(t, "same membership", errs)
+	w := ExactlyOne(t, "same membership", errs)
 	n, err := s.CountMembers(ctx, "r1")
 	mustNil(t, "CountMembers", err)
 	if n != 1 {
@@ -132,14 +132,14 @@ func testRaceAddMember(t *testing.T, s store.Store) {
 
 func testRaceFriendship(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		f := &store.Friendship{UserA: "ua", UserB: "ub", RoomID: fmt.Sprintf("r%d", i)}
 		if i%2 == 1 {
 			f.UserA, f.UserB = f.UserB, f.UserA
 		}
 		return s.CreateFriendship(ctx, f)
 	})
-	w := exactlyOne(t, "same pair", errs)
+	w := ExactlyOne(t, "same pair", errs)
 	all, err := s.FriendshipsOf(ctx, "ub")
 	mustNil(t, "FriendshipsOf", err)
 	if len(all) != 1 || all[0].RoomID != fmt.Sprintf("r%d", w) {
@@ -149,10 +149,10 @@ func testRaceFriendship(t *testing.T, s store.Store) {
 
 func testRaceFriendRequest(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		return s.CreateFriendRequest(ctx, newRequest(fmt.Sprintf("q%d", i), "u1", "u2", i))
 	})
-	w := exactlyOne(t, "same (from, to)", errs)
+	w := ExactlyOne(t, "same (from, to)", errs)
 	got, err := s.FriendRequestBetween(ctx, "u1", "u2")
 	mustNil(t, "FriendRequestBetween", err)
 	if got.ID != fmt.Sprintf("q%d", w) {
@@ -167,12 +167,12 @@ func testRaceFriendRequest(t *testing.T, s store.Store) {
 
 func testRaceMessageClientID(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		m := newMessage("r1", int64(i+1), "u1")
 		m.ID, m.ClientMsgID = fmt.Sprintf("m%d", i), "same"
 		return s.InsertMessage(ctx, m)
 	})
-	w := exactlyOne(t, "same (from, client id)", errs)
+	w := ExactlyOne(t, "same (from, client id)", errs)
 	got, err := s.MessageByClientID(ctx, "u1", "same")
 	mustNil(t, "MessageByClientID", err)
 	if got.ID != fmt.Sprintf("m%d", w) || got.Seq != int64(w+1) {
@@ -187,12 +187,12 @@ func testRaceMessageClientID(t *testing.T, s store.Store) {
 
 func testRaceMessageSeq(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(racers, func(i int) error {
+	errs := Race(racers, func(i int) error {
 		m := newMessage("r1", 1, fmt.Sprintf("u%d", i))
 		m.ID, m.ClientMsgID = fmt.Sprintf("m%d", i), fmt.Sprintf("c%d", i)
 		return s.InsertMessage(ctx, m)
 	})
-	w := exactlyOne(t, "same (room, seq)", errs)
+	w := ExactlyOne(t, "same (room, seq)", errs)
 	ms, err := s.MessagesAfter(ctx, "r1", 0, 100)
 	mustNil(t, "MessagesAfter", err)
 	if len(ms) != 1 || ms[0].ID != fmt.Sprintf("m%d", w) {
@@ -210,8 +210,8 @@ func testRaceMessageSeq(t *testing.T, s store.Store) {
 func testRaceConsume(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	insertToken(t, s, newToken("h", "f", 1))
-	errs := race(tokenRacers, func(int) error { return s.ConsumeRefreshToken(ctx, "h") })
-	exactlyOne(t, "consume", errs)
+	errs := Race(tokenRacers, func(int) error { return s.ConsumeRefreshToken(ctx, "h") })
+	ExactlyOne(t, "consume", errs)
 	wantErr(t, "ConsumeRefreshToken after the race", s.ConsumeRefreshToken(ctx, "h"), store.ErrDuplicate)
 }
 
@@ -231,7 +231,7 @@ func testRaceSetReadSeq(t *testing.T, s store.Store) {
 			seqs[i] = 1 + int64(round)*100 + rng.Int64N(300)
 			want = max(want, seqs[i])
 		}
-		errs := race(readRacers, func(i int) error { return s.SetReadSeq(ctx, "r1", "u1", seqs[i]) })
+		errs := Race(readRacers, func(i int) error { return s.SetReadSeq(ctx, "r1", "u1", seqs[i]) })
 		allNil(t, fmt.Sprintf("round %d (seed %d): SetReadSeq", round, seed), errs)
 		if got := mustMember(t, s, "r1", "u1").ReadSeq; got != want {
 			t.Fatalf("round %d (seed %d): read seq %d after racing SetReadSeq %v, want the maximum %d",

@@ -194,9 +194,10 @@ func recent(t *testing.T, what string, got, since time.Time) {
 	}
 }
 
-// race calls f(0) ... f(n-1) from n goroutines released at one instant
-// (all of them started and waiting first) and returns their errors.
-func race(n int, f func(i int) error) []error {
+// Race calls f(0) ... f(n-1) from n goroutines released at one instant
+// (all of them started and waiting first) and returns their errors. A
+// panic in f is returned as an error. The stores' own tests use it too.
+func Race(n int, f func(i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var ready, done sync.WaitGroup
@@ -214,9 +215,9 @@ func race(n int, f func(i int) error) []error {
 	return errs
 }
 
-// exactlyOne checks that one error is nil and every other ErrDuplicate,
+// ExactlyOne checks that one error is nil and every other ErrDuplicate,
 // and returns the index of the winner.
-func exactlyOne(t *testing.T, what string, errs []error) int {
+func ExactlyOne(t testing.TB, what string, errs []error) int {
 	t.Helper()
 	winner := -1
 	for i, err := range errs {
