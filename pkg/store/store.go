@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,8 @@ import (
 var (
 	ErrNotFound  = errors.New("store: not found")
 	ErrDuplicate = errors.New("store: duplicate key")
+	// ErrConflict means a conditional write found the record changed.
+	ErrConflict = errors.New("store: changed concurrently")
 	// ErrUnavailable means the backing database could not be reached.
 	ErrUnavailable = errors.New("store: unavailable")
 )
@@ -47,7 +50,14 @@ type User struct {
 	Sex          int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// DeletedAt is set when the account was deleted (zero: live). A
+	// deleted account keeps its id, so its messages still name it; its
+	// account name and email stay taken until ReleaseDeleted frees them.
+	DeletedAt time.Time
 }
+
+// Deleted reports whether the account was deleted.
+func (u *User) Deleted() bool { return !u.DeletedAt.IsZero() }
 
 // Room is a conversation (collection room_basic). A direct room has PairKey
 // set to the two user ids, sorted and joined by ":", under a unique index,
@@ -119,6 +129,20 @@ type RefreshToken struct {
 	CreatedAt time.Time
 }
 
+// Session is one signed-in device: a login and the chain of refresh tokens
+// rotated from it (a refresh family; ID is the family). Access tokens carry
+// the session id (claim sid), so revoking a session ends all of them.
+type Session struct {
+	ID         string
+	UserID     string
+	Device     string // a label from the login's device field or User-Agent
+	IP         string // the client address last seen (login or refresh)
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time // when its newest refresh token expires
+	Revoked    bool
+}
+
 // PairKey returns the canonical key of an unordered pair of user ids.
 func PairKey(a, b string) (lo, hi, key string) {
 	if b < a {
@@ -136,7 +160,30 @@ type Users interface {
 	UsersByIDs(ctx context.Context, ids []string) ([]User, error)
 	// UpdateProfile sets nickname, avatar and sex where non-nil.
 	UpdateProfile(ctx context.Context, id string, nickname, avatar *string, sex *int) (*User, error)
+	// SetPasswordHash replaces the user's password hash with newHash if it
+	// still is oldHash: of concurrent callers with the same oldHash exactly
+	// one succeeds, the others get ErrConflict (ErrNotFound: no such user).
+	SetPasswordHash(ctx context.Context, id, oldHash, newHash string) error
+	// SetEmail changes the user's email; ErrDuplicate when it is taken,
+	// ErrNotFound when there is no such user.
+	SetEmail(ctx context.Context, id, email string) error
+	// MarkDeleted sets DeletedAt (once: a second call keeps the first
+	// time); ErrNotFound when there is no such user.
+	MarkDeleted(ctx context.Context, id string, at time.Time) error
+	// ReleaseDeleted frees the account name and email of up to limit users
+	// deleted before the given time: it rewrites them to ReleasedAccount(id)
+	// and ReleasedEmail(id). It returns how many it released; users
+	// already released are not counted again.
+	ReleaseDeleted(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// ReleasedAccount and ReleasedEmail are the account name and email of a
+// deleted user once ReleaseDeleted freed the originals. Neither can be
+// registered: "~" is not allowed in an account, and .invalid is reserved.
+func ReleasedAccount(id string) string { return "~" + strings.ToLower(id) }
+
+// ReleasedEmail: see ReleasedAccount.
+func ReleasedEmail(id string) string { return strings.ToLower(id) + "@deleted.invalid" }
 
 // Rooms stores rooms and memberships.
 type Rooms interface {
@@ -144,6 +191,8 @@ type Rooms interface {
 	RoomByID(ctx context.Context, id string) (*Room, error)
 	RoomByPairKey(ctx context.Context, key string) (*Room, error)
 	MarkDisbanded(ctx context.Context, id string) error
+	// SetOwner makes userID the owner of group id; ErrNotFound if no room.
+	SetOwner(ctx context.Context, id, userID string) error
 	// AddMember inserts a membership; ErrDuplicate if it exists.
 	AddMember(ctx context.Context, m *Member) error
 	RemoveMember(ctx context.Context, roomID, userID string) error // ErrNotFound if absent
@@ -194,8 +243,26 @@ type Tokens interface {
 	// ConsumeRefreshToken marks the token used. It succeeds once per token:
 	// a second call returns ErrDuplicate (a reuse).
 	ConsumeRefreshToken(ctx context.Context, hash string) error
+	// RevokeFamily records the family as revoked (twice is fine) and marks
+	// the session with that id (if any) Revoked.
 	RevokeFamily(ctx context.Context, family string) error
 	FamilyRevoked(ctx context.Context, family string) (bool, error)
+
+	// CreateSession stores a new session; ErrDuplicate on its id.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns one session, revoked or not; ErrNotFound if absent.
+	Session(ctx context.Context, id string) (*Session, error)
+	// SessionsOf returns the user's sessions that are not revoked (expired
+	// ones included: the caller filters by time), oldest first.
+	SessionsOf(ctx context.Context, userID string) ([]Session, error)
+	// TouchSession records a use: LastUsedAt, ExpiresAt and IP are set
+	// (ip only when not empty). ErrNotFound if absent.
+	TouchSession(ctx context.Context, id string, usedAt, expiresAt time.Time, ip string) error
+	// PurgeExpired deletes up to limit refresh tokens (used or not) and up
+	// to limit sessions (with their revoked-family records) that expired
+	// before the given time, and returns how many rows it deleted. A sweep
+	// calls it until it returns less than it could.
+	PurgeExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Store is everything the services need.
