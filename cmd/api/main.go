@@ -35,6 +35,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.SweepInterval > 0 {
+		go core.Service.RunSweeps(ctx, cfg.SweepInterval)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{

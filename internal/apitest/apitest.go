@@ -41,6 +41,8 @@ type Options struct {
 	Log      *zap.Logger
 	// AccessTTL overrides the access-token lifetime (default 15m).
 	AccessTTL time.Duration
+	// RefreshTTL overrides the refresh-token (session) lifetime (default 24h).
+	RefreshTTL time.Duration
 	// Store is the store the API and the nodes share: "" or "mongo" (the
 	// test MongoDB wire server), "postgres" (the test PostgreSQL).
 	Store string
@@ -63,7 +65,7 @@ type Env struct {
 // Generous are limits high enough not to matter in functional tests.
 func Generous() service.Limits {
 	big := ratelimit.Rule{N: 1 << 30, Window: time.Hour}
-	return service.Limits{LoginPerAccount: big, LoginPerIP: big, RegisterPerIP: big, SendPerUser: big}
+	return service.Limits{LoginPerAccount: big, LoginPerIP: big, RegisterPerIP: big, SendPerUser: big, PasswordPerUser: big}
 }
 
 // GenerousCodes are email-code limits that do not trip in tests.
@@ -116,6 +118,9 @@ func New(t testing.TB, o Options) *Env {
 	e := &Env{T: t, Config: TestConfig(t, o.RedisURL), Log: o.Log}
 	if o.AccessTTL > 0 {
 		e.Config.AccessTTL = o.AccessTTL
+	}
+	if o.RefreshTTL > 0 {
+		e.Config.RefreshTTL = o.RefreshTTL
 	}
 	if o.Store == "postgres" {
 		e.Config.Store, e.Config.PostgresURL = "postgres", testenv.PostgresURL(t)

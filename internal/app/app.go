@@ -94,8 +94,11 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		return nil, err
 	}
 	sess := &auth.Sessions{Tokens: b.Store, Issuer: iss, RefreshTTL: cfg.RefreshTTL, Now: o.Now}
+	if o.Limits.DeletedGrace == 0 {
+		o.Limits.DeletedGrace = cfg.DeletedGrace
+	}
 	svc := service.New(service.Deps{
-		Store: b.Store, KV: b.KV, Bus: b.Bus, Sessions: sess,
+		Store: b.Store, KV: b.KV, Bus: b.Bus, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 	})
 	return &Core{Service: svc, Signer: signer, Issuer: iss, Verifier: ver}, nil

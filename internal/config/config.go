@@ -27,6 +27,12 @@ type Config struct {
 	JWTAudience       string
 	AccessTTL         time.Duration
 	RefreshTTL        time.Duration
+	// SweepInterval is how often the API (and standalone) purges expired
+	// refresh tokens and sessions and frees deleted accounts' names.
+	SweepInterval time.Duration
+	// DeletedGrace is how long a deleted account's name and email stay
+	// taken.
+	DeletedGrace time.Duration
 
 	SMTPAddr     string
 	SMTPUsername string
@@ -82,6 +88,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_JWT_AUDIENCE", "jwt-audience", "aud of access tokens", &c.JWTAudience, nil, nil, "im-websocket-go"},
 		{"IM_ACCESS_TTL", "access-ttl", "access token lifetime", nil, &c.AccessTTL, nil, "15m"},
 		{"IM_REFRESH_TTL", "refresh-ttl", "refresh token lifetime", nil, &c.RefreshTTL, nil, "720h"},
+		{"IM_SWEEP_INTERVAL", "sweep-interval", "how often expired sessions and refresh tokens are purged and deleted accounts' names freed (API, standalone)", nil, &c.SweepInterval, nil, "10m"},
+		{"IM_DELETED_GRACE", "deleted-grace", "how long a deleted account's name and email stay taken", nil, &c.DeletedGrace, nil, "720h"},
 		{"IM_SMTP_ADDR", "smtp-addr", "SMTP server host:port; unset: codes go to the log", &c.SMTPAddr, nil, nil, ""},
 		{"IM_SMTP_USERNAME", "smtp-username", "SMTP user", &c.SMTPUsername, nil, nil, ""},
 		{"IM_SMTP_PASSWORD", "smtp-password", "SMTP password", &c.SMTPPassword, nil, nil, ""},

@@ -43,6 +43,9 @@ type Options struct {
 	MemberTTL       time.Duration // how long a cached membership is trusted; default 60s
 	OpTimeout       time.Duration // bound on one store operation; default 10s
 	ExpiryCheck     time.Duration // how often expired tokens are looked for; default 5s
+	// RevocationCheck is how often every socket's token is checked against
+	// the revocations, behind the session_revoked events; default 30s.
+	RevocationCheck time.Duration
 	// MaxStoreInFlight bounds the store operations (sends, syncs, read
 	// marks) in flight on this node; default three quarters of the frame
 	// workers (WS.Workers), so a slow store never takes them all and pings
@@ -89,6 +92,9 @@ func (o *Options) defaults() {
 	if o.ExpiryCheck <= 0 {
 		o.ExpiryCheck = 5 * time.Second
 	}
+	if o.RevocationCheck <= 0 {
+		o.RevocationCheck = 30 * time.Second
+	}
 	if o.MaxStoreInFlight <= 0 {
 		workers := o.WS.Workers
 		if workers <= 0 {
@@ -131,6 +137,7 @@ type client struct {
 	uid  string
 	conn atomic.Pointer[wsnet.Conn]
 	exp  atomic.Int64 // token expiry, unix nanoseconds
+	tok  atomic.Pointer[tokenInfo]
 
 	// send and sync token buckets; touched only from OnMessage, which
 	// wsnet never runs concurrently for one connection.
@@ -171,9 +178,10 @@ func (g *Gateway) SetBus(b bus.Bus) {
 func (g *Gateway) Run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stop = cancel
-	g.wg.Add(2)
+	g.wg.Add(3)
 	go func() { defer g.wg.Done(); g.hub.run(ctx) }()
 	go func() { defer g.wg.Done(); g.expiryLoop(ctx) }()
+	go func() { defer g.wg.Done(); g.revocationLoop(ctx) }()
 }
 
 // Len is the number of open connections.
@@ -223,6 +231,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := g.opCtx()
+	if err := g.svc.CheckToken(ctx, claims); err != nil {
+		cancel()
+		e := protocol.AsError(err)
+		if e.Code == protocol.CodeUnauthenticated {
+			g.m.rejected.WithLabelValues("revoked").Inc()
+			httpError(w, http.StatusUnauthorized, e.Code, e.Message)
+		} else {
+			g.m.rejected.WithLabelValues("unavailable").Inc()
+			httpError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "service temporarily unavailable")
+		}
+		return
+	}
 	rooms, err := g.svc.RoomsOf(ctx, claims.UserID)
 	var heads []int64
 	if err == nil {
@@ -238,6 +258,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{uid: claims.UserID, g: g,
 		sendB: bucket{tokens: g.opts.SendBurst, last: now}, syncB: bucket{tokens: g.opts.SyncBurst, last: now}}
 	c.exp.Store(claims.ExpiresAt.UnixNano())
+	c.setToken(claims)
 	conn, err := g.ws.Upgrade(w, r, c)
 	if err != nil {
 		return // wsnet answered the request
@@ -339,7 +360,15 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 			c.send(protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "invalid token"), ""))
 			return
 		}
+		ctx, cancel := g.opCtx()
+		err = g.svc.CheckToken(ctx, claims)
+		cancel()
+		if err != nil {
+			c.send(protocol.EncodeError(protocol.AsError(err), ""))
+			return
+		}
 		c.exp.Store(claims.ExpiresAt.UnixNano())
+		c.setToken(claims)
 	}
 }
 
@@ -480,6 +509,9 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 		}
 	case 'u':
 		switch env.Event {
+		case protocol.EventSessionRevoked:
+			g.closeRevoked(id, frame)
+			return
 		case protocol.EventFriendAdded, protocol.EventGroupJoined:
 			g.hub.setRoom(id, env.RoomID, true)
 		case protocol.EventFriendRemoved, protocol.EventGroupLeft:

@@ -256,6 +256,21 @@ func (h *hub) resetRooms(uid string, rooms []string) {
 	h.wake()
 }
 
+// clientsOf returns the local connections of uid.
+func (h *hub) clientsOf(uid string) []*client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	u := h.users[uid]
+	if u == nil {
+		return nil
+	}
+	out := make([]*client, 0, len(u.conns))
+	for c := range u.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
 // toUser writes frame to every connection of uid.
 func (h *hub) toUser(uid string, frame []byte) {
 	h.mu.RLock()

@@ -15,6 +15,7 @@ type metrics struct {
 	slowDropped   prometheus.CounterFunc
 	busResub      prometheus.Counter
 	gapsAbandoned prometheus.Counter
+	revoked       prometheus.Counter
 	rejected      *prometheus.CounterVec
 	closed        *prometheus.CounterVec
 }
@@ -45,6 +46,8 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Name: "im_gateway_bus_reconnects_total", Help: "Times the bus reconnected and resubscribed."}),
 		gapsAbandoned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "im_gateway_gaps_abandoned_total", Help: "Delivery gaps the node could not fill from the store; the room's members were told to sync it."}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_sessions_closed_total", Help: "Connections closed because their session was revoked (close 4001)."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_gateway_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
-			m.gapsAbandoned, g.gate.inflight, g.gate.shed} {
+			m.gapsAbandoned, m.revoked, g.gate.inflight, g.gate.shed} {
 			_ = reg.Register(c)
 		}
 	}

@@ -17,6 +17,7 @@ type sessionView struct {
 	RefreshToken string        `json:"refresh_token"`
 	ExpiresIn    int           `json:"expires_in"`
 	TokenType    string        `json:"token_type"`
+	SessionID    string        `json:"session_id"`
 }
 
 func meView(u *store.User) protocol.User {
@@ -28,7 +29,7 @@ func meView(u *store.User) protocol.User {
 func writeSession(w http.ResponseWriter, status int, s *service.Session) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, sessionView{User: meView(s.User), AccessToken: s.AccessToken,
-		RefreshToken: s.RefreshToken, ExpiresIn: s.ExpiresIn, TokenType: "Bearer"})
+		RefreshToken: s.RefreshToken, ExpiresIn: s.ExpiresIn, TokenType: "Bearer", SessionID: s.SessionID})
 }
 
 func (s *Server) emailCode(w http.ResponseWriter, r *http.Request) {
@@ -52,12 +53,13 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Account  string `json:"account"`
 		Password string `json:"password"`
 		Nickname string `json:"nickname"`
+		Device   string `json:"device"`
 	}
 	if !s.decode(w, r, &in) {
 		return
 	}
 	sess, err := s.svc.Register(r.Context(), service.RegisterInput{Email: in.Email, Code: in.Code,
-		Account: in.Account, Password: in.Password, Nickname: in.Nickname}, s.clientIP(r))
+		Account: in.Account, Password: in.Password, Nickname: in.Nickname, Device: device(r, in.Device)}, s.clientIP(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -69,11 +71,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Login    string `json:"login"`
 		Password string `json:"password"`
+		Device   string `json:"device"`
 	}
 	if !s.decode(w, r, &in) {
 		return
 	}
-	sess, err := s.svc.Login(r.Context(), in.Login, in.Password, s.clientIP(r))
+	sess, err := s.svc.Login(r.Context(), in.Login, in.Password, device(r, in.Device), s.clientIP(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -90,7 +93,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	sess, err := s.svc.Refresh(r.Context(), in.RefreshToken)
+	sess, err := s.svc.Refresh(r.Context(), in.RefreshToken, s.clientIP(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -28,6 +28,14 @@ func WithUserID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
 
+type sessionKey struct{}
+
+// sessionID is the caller's session (the access token's sid; may be empty).
+func sessionID(r *http.Request) string {
+	id, _ := r.Context().Value(sessionKey{}).(string)
+	return id
+}
+
 // authenticate requires a valid bearer access token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +52,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, protocol.Errorf(protocol.CodeUnauthenticated, "invalid or expired token"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithUserID(r.Context(), claims.UserID)))
+		if err := s.svc.CheckToken(r.Context(), claims); err != nil {
+			if protocol.AsError(err).Code == protocol.CodeUnauthenticated {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(WithUserID(r.Context(), claims.UserID), sessionKey{}, claims.SessionID)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -90,12 +90,22 @@ func (s *Server) routes() chi.Router {
 		r.Post("/auth/login", s.login)
 		r.Post("/auth/refresh", s.refresh)
 		r.Post("/auth/logout", s.logout)
+		r.Post("/auth/password-reset", s.passwordReset)
+		r.Post("/auth/password-reset/confirm", s.passwordResetConfirm)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate)
 			r.Get("/me", s.me)
 			r.Patch("/me", s.updateMe)
+			r.Delete("/me", s.deleteMe)
+			r.Post("/me/password", s.changePassword)
+			r.Post("/me/email-code", s.emailChangeCode)
+			r.Post("/me/email", s.changeEmail)
+			r.Get("/me/sessions", s.sessions)
+			r.Delete("/me/sessions/{id}", s.endSession)
+			r.Post("/auth/logout-all", s.logoutAll)
 			r.Get("/users/{account}", s.user)
+			r.Get("/users", s.usersByID)
 
 			r.Get("/friends", s.friends)
 			r.Get("/friends/{account}", s.isFriend)

@@ -46,6 +46,7 @@ func (s *Service) RequestEmailCode(ctx context.Context, email, ip string) error 
 // RegisterInput is the body of a registration.
 type RegisterInput struct {
 	Email, Code, Account, Password, Nickname string
+	Device                                   string // the session's label
 }
 
 func validPassword(p string) error {
@@ -128,11 +129,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*S
 		}
 		return nil, storeErr("register", err)
 	}
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, auth.SessionInfo{Device: in.Device, IP: ip})
 }
 
-func (s *Service) startSession(ctx context.Context, u *store.User) (*Session, error) {
-	p, err := s.sess.Start(ctx, u.ID)
+func (s *Service) startSession(ctx context.Context, u *store.User, info auth.SessionInfo) (*Session, error) {
+	p, err := s.sess.Start(ctx, u.ID, info)
 	if err != nil {
 		return nil, storeErr("session", err)
 	}
@@ -144,7 +145,7 @@ var errBadLogin = protocol.Errorf(protocol.CodeUnauthenticated, "wrong account o
 // Login checks a password for an account or email. Failures are counted per
 // account and per client address; past the limit the answer is rate_limited
 // for existing and unknown accounts alike.
-func (s *Service) Login(ctx context.Context, login, password, ip string) (*Session, error) {
+func (s *Service) Login(ctx context.Context, login, password, device, ip string) (*Session, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	if login == "" || len(login) > 254 || password == "" || len(password) > 4*MaxPassword {
 		return nil, invalid("login and password are required")
@@ -167,6 +168,9 @@ func (s *Service) Login(ctx context.Context, login, password, ip string) (*Sessi
 		u, err = s.st.UserByAccount(ctx, login)
 	}
 	ok := false
+	if err == nil && u.Deleted() {
+		u, err = nil, store.ErrNotFound
+	}
 	switch {
 	case err == nil:
 		if err := s.hit(ctx, "login:u:"+u.ID, s.lim.LoginPerAccount); err != nil {
@@ -190,7 +194,7 @@ func (s *Service) Login(ctx context.Context, login, password, ip string) (*Sessi
 	}
 	_ = s.rl.Reset(ctx, "login:u:"+u.ID)
 	_ = s.rl.Reset(ctx, "login:a:"+login)
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, auth.SessionInfo{Device: device, IP: ip})
 }
 
 // hit counts one event against a limit and answers rate_limited past it.
@@ -205,12 +209,12 @@ func (s *Service) hit(ctx context.Context, key string, r ratelimit.Rule) error {
 	return nil
 }
 
-// Refresh rotates a refresh token.
-func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Session, error) {
+// Refresh rotates a refresh token; ip is recorded on the session.
+func (s *Service) Refresh(ctx context.Context, refreshToken, ip string) (*Session, error) {
 	if refreshToken == "" || len(refreshToken) > 512 {
 		return nil, invalid("refresh_token is required")
 	}
-	p, err := s.sess.Refresh(ctx, refreshToken)
+	p, err := s.sess.Refresh(ctx, refreshToken, ip)
 	if errors.Is(err, auth.ErrInvalidToken) {
 		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "refresh token is invalid, expired or already used")
 	}
@@ -221,24 +225,32 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Session, e
 	if err != nil {
 		return nil, storeErr("refresh", err)
 	}
+	if u.Deleted() {
+		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "the account no longer exists")
+	}
 	return &Session{User: u, Pair: p}, nil
 }
 
-// Logout ends the refresh token's session family.
+// Logout ends the refresh token's session: its refresh tokens, its access
+// tokens and its sockets.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if refreshToken == "" || len(refreshToken) > 512 {
 		return invalid("refresh_token is required")
 	}
-	if err := s.sess.Logout(ctx, refreshToken); err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+	uid, sid, err := s.sess.Logout(ctx, refreshToken)
+	if err != nil && !errors.Is(err, auth.ErrInvalidToken) {
 		return storeErr("logout", err)
 	}
-	return nil
+	if sid == "" {
+		return nil
+	}
+	return s.revoke(ctx, uid, []string{sid}, RevokedLogout)
 }
 
 // Me returns the caller's own user.
 func (s *Service) Me(ctx context.Context, uid string) (*store.User, error) {
 	u, err := s.st.UserByID(ctx, uid)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Deleted() {
 		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "the account no longer exists")
 	}
 	return u, storeErr("me", err)
@@ -283,7 +295,7 @@ func (s *Service) userByAccount(ctx context.Context, account string) (*store.Use
 		return nil, protocol.Errorf(protocol.CodeNotFound, "no such user")
 	}
 	u, err := s.st.UserByAccount(ctx, account)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Deleted() {
 		return nil, &protocol.Error{Code: protocol.CodeNotFound, Message: "no such user"}
 	}
 	return u, storeErr("user", err)
@@ -304,4 +316,33 @@ func (s *Service) LookupUser(ctx context.Context, uid, account string) (*store.U
 		return u, false, nil
 	}
 	return u, err == nil, storeErr("user", err)
+}
+
+// MaxUserIDs bounds one UsersByIDs lookup.
+const MaxUserIDs = 100
+
+// UsersByIDs returns the public profiles of the given user ids that exist
+// (a deleted account shows as deleted), in the order asked; clients use it
+// to name the senders of old messages.
+func (s *Service) UsersByIDs(ctx context.Context, ids []string) ([]protocol.User, error) {
+	if len(ids) == 0 || len(ids) > MaxUserIDs {
+		return nil, invalid("ids must list 1-%d user ids", MaxUserIDs)
+	}
+	for _, id := range ids {
+		if err := protocol.ValidID("ids", id); err != nil {
+			return nil, err
+		}
+	}
+	m, err := s.usersByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]protocol.User, 0, len(m))
+	for _, id := range ids {
+		if u := m[id]; u != nil {
+			out = append(out, protocol.PublicUser(u))
+			delete(m, id) // once, if asked twice
+		}
+	}
+	return out, nil
 }

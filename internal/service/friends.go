@@ -309,15 +309,21 @@ func (s *Service) DeleteFriend(ctx context.Context, uid, account string) error {
 	if err != nil {
 		return storeErr("friends", err)
 	}
-	if err := s.st.DeleteFriendship(ctx, uid, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	return s.unfriend(ctx, uid, u.ID, f.RoomID)
+}
+
+// unfriend ends the friendship of uid and peer and their room's
+// memberships, and tells both. It is idempotent.
+func (s *Service) unfriend(ctx context.Context, uid, peer, roomID string) error {
+	if err := s.st.DeleteFriendship(ctx, uid, peer); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeErr("friends", err)
 	}
-	for _, id := range []string{uid, u.ID} {
-		if err := s.st.RemoveMember(ctx, f.RoomID, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	for _, id := range []string{uid, peer} {
+		if err := s.st.RemoveMember(ctx, roomID, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return storeErr("friends", err)
 		}
 	}
-	s.event(ctx, protocol.EventFriendRemoved, f.RoomID, map[string]string{"user_id": u.ID, "room_id": f.RoomID}, uid)
-	s.event(ctx, protocol.EventFriendRemoved, f.RoomID, map[string]string{"user_id": uid, "room_id": f.RoomID}, u.ID)
+	s.event(ctx, protocol.EventFriendRemoved, roomID, map[string]string{"user_id": peer, "room_id": roomID}, uid)
+	s.event(ctx, protocol.EventFriendRemoved, roomID, map[string]string{"user_id": uid, "room_id": roomID}, peer)
 	return nil
 }

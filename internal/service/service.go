@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/emailcode"
+	"github.com/im-websocket-go/im-websocket-go/internal/mail"
 	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
@@ -40,6 +41,10 @@ type Limits struct {
 	SendPerUser     ratelimit.Rule // messages per user; default 50 per second... see defaults
 	StoreTimeout    time.Duration  // bound on one message insert; default 3s
 	HoleTimeout     time.Duration  // a seq gap older than this is closed with a tombstone; default 5s
+	PasswordPerUser ratelimit.Rule // wrong current passwords (change, delete); default 10 per 15 minutes
+	// DeletedGrace is how long a deleted account keeps its account name
+	// and email before housekeeping frees them; default 30 days.
+	DeletedGrace time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -67,6 +72,12 @@ func (l *Limits) defaults() {
 	if l.HoleTimeout <= 0 {
 		l.HoleTimeout = 5 * time.Second
 	}
+	if l.PasswordPerUser.N == 0 {
+		l.PasswordPerUser = ratelimit.Rule{N: 10, Window: 15 * time.Minute}
+	}
+	if l.DeletedGrace <= 0 {
+		l.DeletedGrace = 30 * 24 * time.Hour
+	}
 }
 
 // Deps are the service's collaborators.
@@ -76,6 +87,7 @@ type Deps struct {
 	Bus      bus.Bus // publishing only
 	Sessions *auth.Sessions
 	Codes    *emailcode.Codes
+	Mail     mail.Sender // notices (an email changed); nil: none are sent
 	Log      *zap.Logger
 	Limits   Limits
 	Now      func() time.Time
@@ -88,10 +100,14 @@ type Service struct {
 	bus  bus.Bus
 	sess *auth.Sessions
 	code *emailcode.Codes
-	log  *zap.Logger
-	lim  Limits
-	rl   *ratelimit.Limiter
-	now  func() time.Time
+	// resetCodes and emailCodes are the codes of a password reset and of
+	// an email change: scoped apart from the registration codes.
+	resetCodes, emailCodes *emailcode.Codes
+	mail                   mail.Sender
+	log                    *zap.Logger
+	lim                    Limits
+	rl                     *ratelimit.Limiter
+	now                    func() time.Time
 
 	entropyMu sync.Mutex
 	entropy   io.Reader
@@ -101,6 +117,8 @@ type Service struct {
 	hashing chan struct{}
 	// releasing bounds the background retries of seq releases.
 	releasing chan struct{}
+	// mailing bounds the mails sent in the background.
+	mailing chan struct{}
 }
 
 // maxReleasing bounds the seq releases retried in the background at once.
@@ -115,13 +133,22 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{
-		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, log: d.Log,
+	s := &Service{
+		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, mail: d.Mail, log: d.Log,
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),
+		mailing: make(chan struct{}, maxMailing),
 	}
+	if d.Codes != nil {
+		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
+		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")
+	}
+	return s
 }
+
+// maxMailing bounds the mails sent in the background at once.
+const maxMailing = 16
 
 // Store returns the store (the gateway reads memberships through it).
 func (s *Service) Store() store.Store { return s.st }

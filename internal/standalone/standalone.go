@@ -56,6 +56,9 @@ type Server struct {
 	kv      *memkv.KV
 	served  chan error
 	closed  bool
+	// stopSweeps ends the housekeeping sweeps; sweeps ends when they did.
+	stopSweeps context.CancelFunc
+	sweeps     chan struct{}
 }
 
 // Start opens the data folder, starts everything and listens on
@@ -105,6 +108,11 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	s.Gateway.SetBus(s.bus)
 	handler.Set(s.Gateway)
 	s.Gateway.Run()
+	if cfg.SweepInterval > 0 {
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopSweeps, s.sweeps = stop, make(chan struct{})
+		go func() { defer close(s.sweeps); s.Core.Service.RunSweeps(sctx, cfg.SweepInterval) }()
+	}
 	web := o.Web
 	if web == nil {
 		web = app.MountWeb
@@ -149,6 +157,10 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.Gateway != nil {
 		errs = append(errs, s.Gateway.Close())
+	}
+	if s.stopSweeps != nil {
+		s.stopSweeps()
+		<-s.sweeps
 	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close())

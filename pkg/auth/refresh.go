@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -34,7 +35,17 @@ type Pair struct {
 	RefreshToken string
 	ExpiresIn    int // access token lifetime, seconds
 	UserID       string
+	SessionID    string // the refresh family, also the access token's sid
 }
+
+// SessionInfo describes the device a session is started from.
+type SessionInfo struct {
+	Device string // a label: the login's device field, else the User-Agent
+	IP     string
+}
+
+// MaxDeviceLabel bounds a session's device label (longer ones are cut).
+const MaxDeviceLabel = 128
 
 // Sessions issues and rotates refresh tokens. Each login starts a family;
 // every refresh consumes the presented token and issues the next one in the
@@ -47,9 +58,9 @@ type Sessions struct {
 	Now        func() time.Time
 }
 
-// Start begins a new session (family) for userID and returns its first
-// token pair.
-func (s *Sessions) Start(ctx context.Context, userID string) (Pair, error) {
+// Start begins a new session (family) for userID, records it with info,
+// and returns its first token pair.
+func (s *Sessions) Start(ctx context.Context, userID string, info SessionInfo) (Pair, error) {
 	if err := s.check(); err != nil {
 		return Pair{}, err
 	}
@@ -60,6 +71,14 @@ func (s *Sessions) Start(ctx context.Context, userID string) (Pair, error) {
 	if err != nil {
 		return Pair{}, fmt.Errorf("auth: start session: %w", err)
 	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	err = s.Tokens.CreateSession(ctx, &store.Session{
+		ID: family, UserID: userID, Device: DeviceLabel(info.Device), IP: info.IP,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.refreshTTL()),
+	})
+	if err != nil {
+		return Pair{}, fmt.Errorf("auth: start session: %w", err)
+	}
 	p, err := s.issue(ctx, userID, family)
 	if err != nil {
 		return Pair{}, fmt.Errorf("auth: start session: %w", err)
@@ -67,11 +86,32 @@ func (s *Sessions) Start(ctx context.Context, userID string) (Pair, error) {
 	return p, nil
 }
 
-// Refresh exchanges a refresh token for a new pair. An unknown, expired,
-// revoked or already used token returns an error wrapping ErrInvalidToken;
-// a reuse also revokes the token's family and wraps ErrTokenReused. Other
-// errors (the store being down) are returned wrapped as they are.
-func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+// DeviceLabel cleans a device label: printable, trimmed, at most
+// MaxDeviceLabel bytes of valid UTF-8; "unknown device" when empty.
+func DeviceLabel(d string) string {
+	d = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(d, ""))
+	d = strings.TrimSpace(d)
+	for len(d) > MaxDeviceLabel {
+		_, n := utf8.DecodeLastRuneInString(d)
+		d = d[:len(d)-n]
+	}
+	if d == "" {
+		return "unknown device"
+	}
+	return d
+}
+
+// Refresh exchanges a refresh token for a new pair and records the use
+// (from ip, when known) on the session. An unknown, expired, revoked or
+// already used token returns an error wrapping ErrInvalidToken; a reuse
+// also revokes the token's family and wraps ErrTokenReused. Other errors
+// (the store being down) are returned wrapped as they are.
+func (s *Sessions) Refresh(ctx context.Context, refreshToken, ip string) (Pair, error) {
 	if err := s.check(); err != nil {
 		return Pair{}, err
 	}
@@ -104,26 +144,49 @@ func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 	if err != nil {
 		return Pair{}, fmt.Errorf("auth: refresh: %w", err)
 	}
+	// The session record is bookkeeping for the sessions list: a family
+	// started before sessions were recorded has none, and a failure here
+	// must not undo a rotation that already happened.
+	now := s.now().UTC().Truncate(time.Millisecond)
+	_ = s.Tokens.TouchSession(ctx, rt.Family, now, now.Add(s.refreshTTL()), ip)
 	return p, nil
 }
 
-// Logout revokes the session of refreshToken. An unknown or malformed
-// token is not an error, so logging out twice is harmless.
-func (s *Sessions) Logout(ctx context.Context, refreshToken string) error {
+// Revoke ends the session with the given id (its refresh family): its
+// refresh tokens stop working at once. Access tokens that name it are
+// refused by whoever checks revocations (see service.Sessions).
+func (s *Sessions) Revoke(ctx context.Context, sessionID string) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	rt, err := s.lookup(ctx, refreshToken)
-	if errors.Is(err, ErrInvalidToken) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("auth: logout: %w", err)
-	}
-	if err := s.Tokens.RevokeFamily(ctx, rt.Family); err != nil {
-		return fmt.Errorf("auth: logout: revoke family: %w", err)
+	if err := s.Tokens.RevokeFamily(ctx, sessionID); err != nil {
+		return fmt.Errorf("auth: revoke session: %w", err)
 	}
 	return nil
+}
+
+// AccessTTL is the lifetime of the access tokens this issues: how long a
+// revocation must be remembered.
+func (s *Sessions) AccessTTL() time.Duration { return s.Issuer.ttl() }
+
+// Logout revokes the session of refreshToken and returns it (user and
+// session id). An unknown or malformed token is not an error but returns
+// an empty session id, so logging out twice is harmless.
+func (s *Sessions) Logout(ctx context.Context, refreshToken string) (userID, sessionID string, err error) {
+	if err := s.check(); err != nil {
+		return "", "", err
+	}
+	rt, err := s.lookup(ctx, refreshToken)
+	if errors.Is(err, ErrInvalidToken) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("auth: logout: %w", err)
+	}
+	if err := s.Tokens.RevokeFamily(ctx, rt.Family); err != nil {
+		return "", "", fmt.Errorf("auth: logout: revoke family: %w", err)
+	}
+	return rt.UserID, rt.Family, nil
 }
 
 // HashRefreshToken returns the hex SHA-256 under which a refresh token is
@@ -157,7 +220,7 @@ func (s *Sessions) issue(ctx context.Context, userID, family string) (Pair, erro
 	}
 	token := refreshPrefix + secret
 	// Sign first: it has no side effect, so a failure leaves nothing behind.
-	access, _, err := s.Issuer.Issue(userID)
+	access, _, err := s.Issuer.IssueSession(userID, family)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -177,6 +240,7 @@ func (s *Sessions) issue(ctx context.Context, userID, family string) (Pair, erro
 		RefreshToken: token,
 		ExpiresIn:    s.Issuer.TTLSeconds(),
 		UserID:       userID,
+		SessionID:    family,
 	}, nil
 }
 

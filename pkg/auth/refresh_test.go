@@ -18,6 +18,7 @@ type memTokens struct {
 	tokens  map[string]store.RefreshToken
 	used    map[string]bool
 	revoked map[string]bool
+	sess    map[string]store.Session
 	fail    error // returned by every call when set
 }
 
@@ -26,7 +27,58 @@ func newMemTokens() *memTokens {
 		tokens:  map[string]store.RefreshToken{},
 		used:    map[string]bool{},
 		revoked: map[string]bool{},
+		sess:    map[string]store.Session{},
 	}
+}
+
+func (m *memTokens) CreateSession(_ context.Context, s *store.Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	if _, ok := m.sess[s.ID]; ok {
+		return store.ErrDuplicate
+	}
+	m.sess[s.ID] = *s
+	return nil
+}
+
+func (m *memTokens) Session(_ context.Context, id string) (*store.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sess[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	s.Revoked = m.revoked[id]
+	return &s, nil
+}
+
+func (m *memTokens) SessionsOf(context.Context, string) ([]store.Session, error) {
+	return nil, errors.New("not used")
+}
+
+func (m *memTokens) TouchSession(_ context.Context, id string, used, exp time.Time, ip string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	s, ok := m.sess[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	s.LastUsedAt, s.ExpiresAt = used, exp
+	if ip != "" {
+		s.IP = ip
+	}
+	m.sess[id] = s
+	return nil
+}
+
+func (m *memTokens) PurgeExpired(context.Context, time.Time, int) (int, error) {
+	return 0, errors.New("not used")
 }
 
 func (m *memTokens) InsertRefreshToken(_ context.Context, t *store.RefreshToken) error {
@@ -130,7 +182,7 @@ func wantInvalid(t *testing.T, err error, what string) {
 
 func TestSessionsStart(t *testing.T) {
 	f := newSessionFixture(t)
-	p, err := f.sessions.Start(context.Background(), "user-1")
+	p, err := f.sessions.Start(context.Background(), "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,16 +213,16 @@ func TestSessionsStart(t *testing.T) {
 func TestSessionsRefreshRotates(t *testing.T) {
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	p1, err := f.sessions.Start(ctx, "user-1")
+	p1, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := f.sessions.Start(ctx, "user-2")
+	other, err := f.sessions.Start(ctx, "user-2", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	p2, err := f.sessions.Refresh(ctx, p1.RefreshToken)
+	p2, err := f.sessions.Refresh(ctx, p1.RefreshToken, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +230,7 @@ func TestSessionsRefreshRotates(t *testing.T) {
 		t.Fatalf("refreshed pair %+v", p2)
 	}
 	f.mustAccess(t, p2, "user-1")
-	p3, err := f.sessions.Refresh(ctx, p2.RefreshToken)
+	p3, err := f.sessions.Refresh(ctx, p2.RefreshToken, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,17 +242,17 @@ func TestSessionsRefreshRotates(t *testing.T) {
 	}
 
 	// Reusing p1 (already rotated) fails and revokes the family...
-	_, err = f.sessions.Refresh(ctx, p1.RefreshToken)
+	_, err = f.sessions.Refresh(ctx, p1.RefreshToken, "")
 	wantInvalid(t, err, "reuse of a rotated token")
 	if !errors.Is(err, ErrTokenReused) {
 		t.Fatalf("reuse: %v, want ErrTokenReused", err)
 	}
 	// ...so the newest token, never used, fails too.
-	_, err = f.sessions.Refresh(ctx, p3.RefreshToken)
+	_, err = f.sessions.Refresh(ctx, p3.RefreshToken, "")
 	wantInvalid(t, err, "newest token after a reuse")
 
 	// Another user's session is untouched.
-	if _, err := f.sessions.Refresh(ctx, other.RefreshToken); err != nil {
+	if _, err := f.sessions.Refresh(ctx, other.RefreshToken, ""); err != nil {
 		t.Fatalf("other family: %v", err)
 	}
 }
@@ -208,7 +260,7 @@ func TestSessionsRefreshRotates(t *testing.T) {
 func TestSessionsRefreshInvalid(t *testing.T) {
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	p, err := f.sessions.Start(ctx, "user-1")
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,20 +271,20 @@ func TestSessionsRefreshInvalid(t *testing.T) {
 		p.RefreshToken + "A",
 		p.RefreshToken[:len(p.RefreshToken)-1] + "\n",
 	} {
-		_, err := f.sessions.Refresh(ctx, tok)
+		_, err := f.sessions.Refresh(ctx, tok, "")
 		wantInvalid(t, err, "refresh with "+tok)
 	}
 
 	// Expired: the clock passes the refresh TTL.
 	f.clock.Advance(24*time.Hour + time.Second)
-	_, err = f.sessions.Refresh(ctx, p.RefreshToken)
+	_, err = f.sessions.Refresh(ctx, p.RefreshToken, "")
 	wantInvalid(t, err, "expired refresh token")
 }
 
 func TestSessionsConcurrentRefresh(t *testing.T) {
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	p, err := f.sessions.Start(ctx, "user-1")
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +299,7 @@ func TestSessionsConcurrentRefresh(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, err := f.sessions.Refresh(ctx, p.RefreshToken)
+			_, err := f.sessions.Refresh(ctx, p.RefreshToken, "")
 			results <- err
 		}()
 	}
@@ -270,25 +322,26 @@ func TestSessionsConcurrentRefresh(t *testing.T) {
 func TestSessionsLogout(t *testing.T) {
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	p1, err := f.sessions.Start(ctx, "user-1")
+	p1, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := f.sessions.Refresh(ctx, p1.RefreshToken)
+	p2, err := f.sessions.Refresh(ctx, p1.RefreshToken, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Logging out with any token of the family ends the session.
-	if err := f.sessions.Logout(ctx, p1.RefreshToken); err != nil {
-		t.Fatal(err)
+	uid, sid, err := f.sessions.Logout(ctx, p1.RefreshToken)
+	if err != nil || uid != "user-1" || sid != p1.SessionID {
+		t.Fatalf("Logout = %q, %q, %v; want user-1, %q", uid, sid, err, p1.SessionID)
 	}
-	_, err = f.sessions.Refresh(ctx, p2.RefreshToken)
+	_, err = f.sessions.Refresh(ctx, p2.RefreshToken, "")
 	wantInvalid(t, err, "refresh after logout")
 
 	// Idempotent, and quiet about unknown or malformed tokens.
 	for _, tok := range []string{p2.RefreshToken, "rt_" + strings.Repeat("B", 43), "", "junk"} {
-		if err := f.sessions.Logout(ctx, tok); err != nil {
-			t.Fatalf("Logout(%q) = %v, want nil", tok, err)
+		if _, sid, err := f.sessions.Logout(ctx, tok); err != nil || (sid != "") != (tok == p2.RefreshToken) {
+			t.Fatalf("Logout(%q) = %q, %v, want nothing", tok, sid, err)
 		}
 	}
 }
@@ -296,26 +349,79 @@ func TestSessionsLogout(t *testing.T) {
 func TestSessionsStoreErrorsAreNotInvalidToken(t *testing.T) {
 	ctx := context.Background()
 	f := newSessionFixture(t)
-	p, err := f.sessions.Start(ctx, "user-1")
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.store.setFail(store.ErrUnavailable)
-	_, err = f.sessions.Refresh(ctx, p.RefreshToken)
+	_, err = f.sessions.Refresh(ctx, p.RefreshToken, "")
 	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("refresh with the store down: %v, want ErrUnavailable and not ErrInvalidToken", err)
 	}
-	if err := f.sessions.Logout(ctx, p.RefreshToken); !errors.Is(err, store.ErrUnavailable) {
+	if _, _, err := f.sessions.Logout(ctx, p.RefreshToken); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("logout with the store down: %v", err)
 	}
-	if _, err := f.sessions.Start(ctx, "user-1"); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := f.sessions.Start(ctx, "user-1", SessionInfo{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("start with the store down: %v", err)
 	}
 	if strings.Contains(err.Error(), p.RefreshToken) {
 		t.Fatal("error contains the refresh token")
 	}
 
-	if _, err := (&Sessions{}).Start(ctx, "u"); err == nil {
+	if _, err := (&Sessions{}).Start(ctx, "u", SessionInfo{}); err == nil {
 		t.Fatal("Start on an unconfigured Sessions succeeded")
+	}
+}
+
+func TestSessionsRecorded(t *testing.T) {
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{Device: "  Pixel 9\x00\n ", IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.verifier.Verify(ctx, p.AccessToken)
+	if err != nil || c.SessionID != p.SessionID || p.SessionID == "" {
+		t.Fatalf("access token sid %q (%v), want the session %q", c.SessionID, err, p.SessionID)
+	}
+	s, err := f.store.Session(ctx, p.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.UserID != "user-1" || s.Device != "Pixel 9" || s.IP != "192.0.2.1" || s.CreatedAt.IsZero() ||
+		!s.LastUsedAt.Equal(s.CreatedAt) || !s.ExpiresAt.Equal(s.CreatedAt.Add(24*time.Hour)) {
+		t.Fatalf("session = %+v", s)
+	}
+	f.clock.Advance(time.Hour)
+	p2, err := f.sessions.Refresh(ctx, p.RefreshToken, "198.51.100.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.SessionID != p.SessionID {
+		t.Fatalf("refresh moved to session %q", p2.SessionID)
+	}
+	s2, _ := f.store.Session(ctx, p.SessionID)
+	if !s2.LastUsedAt.Equal(s.CreatedAt.Add(time.Hour)) || s2.IP != "198.51.100.7" || !s2.ExpiresAt.Equal(s2.LastUsedAt.Add(24*time.Hour)) {
+		t.Fatalf("after refresh: %+v", s2)
+	}
+	if err := f.sessions.Revoke(ctx, p.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Refresh(ctx, p2.RefreshToken, "")
+	wantInvalid(t, err, "refresh of a revoked session")
+}
+
+func TestDeviceLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "unknown device",
+		"  \t ":                  "unknown device",
+		"Firefox on Linux":       "Firefox on Linux",
+		"a\x00b\x7fc\xffd":       "abcd",
+		strings.Repeat("é", 100): strings.Repeat("é", 64),
+		strings.Repeat("x", 200): strings.Repeat("x", MaxDeviceLabel),
+	} {
+		if got := DeviceLabel(in); got != want {
+			t.Errorf("DeviceLabel(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -44,10 +44,20 @@ type Issuer struct {
 	Now      func() time.Time
 }
 
+// SessionClaim is the private claim that names the session (refresh
+// family) a token was issued for; revoking the session refuses the token.
+const SessionClaim = "sid"
+
 // Issue returns a signed access token for userID and its expiry time. The
 // token is a compact JWS with alg EdDSA and the signer's kid in the header,
 // and claims sub, iss, aud, exp, iat, nbf and a random jti.
 func (i *Issuer) Issue(userID string) (token string, expiresAt time.Time, err error) {
+	return i.IssueSession(userID, "")
+}
+
+// IssueSession is Issue with the session id in the sid claim (none when
+// sessionID is empty).
+func (i *Issuer) IssueSession(userID, sessionID string) (token string, expiresAt time.Time, err error) {
 	if i == nil || i.Signer == nil || len(i.Signer.key) != ed25519.PrivateKeySize {
 		return "", time.Time{}, errors.New("auth: issue: no signer")
 	}
@@ -63,7 +73,11 @@ func (i *Issuer) Issue(userID string) (token string, expiresAt time.Time, err er
 	}
 	now := i.now().UTC().Truncate(time.Second)
 	exp := now.Add(i.ttl()).Truncate(time.Second)
-	tok, err := jwt.NewBuilder().
+	b := jwt.NewBuilder()
+	if sessionID != "" {
+		b = b.Claim(SessionClaim, sessionID)
+	}
+	tok, err := b.
 		Subject(userID).
 		Issuer(i.Issuer).
 		Audience([]string{i.Audience}).
@@ -110,7 +124,9 @@ func (i *Issuer) now() time.Time {
 type Claims struct {
 	UserID    string    // sub
 	ExpiresAt time.Time // exp
+	IssuedAt  time.Time // iat (zero if absent)
 	ID        string    // jti
+	SessionID string    // sid: empty in tokens issued without a session
 }
 
 // KeySource finds the Ed25519 public key with a given key id. A missing key
@@ -226,7 +242,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if tok.Subject() == "" {
 		return Claims{}, fmt.Errorf("%w: empty subject", ErrInvalidToken)
 	}
-	return Claims{UserID: tok.Subject(), ExpiresAt: tok.Expiration(), ID: tok.JwtID()}, nil
+	c := Claims{UserID: tok.Subject(), ExpiresAt: tok.Expiration(), IssuedAt: tok.IssuedAt(), ID: tok.JwtID()}
+	if v, ok := tok.Get(SessionClaim); ok {
+		sid, ok := v.(string)
+		if !ok || sid == "" || len(sid) > 64 {
+			return Claims{}, fmt.Errorf("%w: malformed sid claim", ErrInvalidToken)
+		}
+		c.SessionID = sid
+	}
+	return c, nil
 }
 
 // selectKey checks the protected header and returns the key it names.

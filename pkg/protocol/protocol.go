@@ -53,6 +53,10 @@ const (
 	EventGroupJoined   = "group_joined"
 	EventGroupLeft     = "group_left"
 	EventGroupUpdated  = "group_updated"
+	// EventSessionRevoked tells a gateway to close the sockets of revoked
+	// sessions (data: session_ids or all, and reason); the client gets
+	// it just before the close frame CloseSessionRevoked.
+	EventSessionRevoked = "session_revoked"
 )
 
 // Message is the contract's message object.
@@ -81,10 +85,25 @@ type User struct {
 	Sex       int       `json:"sex"`
 	CreatedAt time.Time `json:"created_at"`
 	Email     string    `json:"email,omitempty"`
+	// Deleted marks an account that was deleted: its messages stay, shown
+	// under DeletedNickname.
+	Deleted bool `json:"deleted,omitempty"`
 }
+
+// CloseSessionRevoked is the WebSocket close status sent when the socket's
+// session was revoked (logout, signed out from another device, password
+// changed or reset, account deleted); the reason names which. Do not
+// reconnect with the same tokens: log in again.
+const CloseSessionRevoked = 4001
+
+// DeletedNickname is the name a deleted account is shown under.
+const DeletedNickname = "Deleted user"
 
 // PublicUser converts a stored user, leaving out the email.
 func PublicUser(u *store.User) User {
+	if u.Deleted() {
+		return User{ID: u.ID, Account: u.Account, Nickname: DeletedNickname, CreatedAt: u.CreatedAt.UTC(), Deleted: true}
+	}
 	return User{ID: u.ID, Account: u.Account, Nickname: u.Nickname, Avatar: u.Avatar,
 		Sex: u.Sex, CreatedAt: u.CreatedAt.UTC()}
 }
