@@ -283,3 +283,43 @@ func (e *Env) Befriend(a, b *User) string {
 	r.JSON(e.T, &f)
 	return f.Friend.RoomID
 }
+
+// Session is a login's tokens.
+type Session struct {
+	Token, Refresh, ID string
+}
+
+// Login logs u in with password (u.Password when empty) from a device label
+// and returns the new session, failing the test unless it succeeds.
+func (e *Env) Login(u *User, password, device string) Session {
+	e.T.Helper()
+	if password == "" {
+		password = u.Password
+	}
+	r := e.Do("POST", "/v1/auth/login", "", map[string]string{"login": u.Account, "password": password, "device": device})
+	if r.Status != 200 {
+		e.T.Fatalf("login %s: %d %s", u.Account, r.Status, r.Body)
+	}
+	var s struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		SessionID    string `json:"session_id"`
+	}
+	r.JSON(e.T, &s)
+	return Session{Token: s.AccessToken, Refresh: s.RefreshToken, ID: s.SessionID}
+}
+
+// CanLogin reports whether a login of u with password succeeds (200) or is
+// refused (401); anything else fails the test.
+func (e *Env) CanLogin(u *User, password string) bool {
+	e.T.Helper()
+	r := e.Do("POST", "/v1/auth/login", "", map[string]string{"login": u.Account, "password": password})
+	switch r.Status {
+	case 200:
+		return true
+	case 401:
+		return false
+	}
+	e.T.Fatalf("login %s: %d %s", u.Account, r.Status, r.Body)
+	return false
+}
