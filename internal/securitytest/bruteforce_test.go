@@ -253,7 +253,7 @@ func TestLoginConcurrentGuessesBounded(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, err := svc.Login(ctx, u.Account, fmt.Sprintf("parallel guess %d", i), "198.51.100.7")
+			_, err := svc.Login(ctx, u.Account, fmt.Sprintf("parallel guess %d", i), "", "198.51.100.7")
 			if protocol.AsError(err).Code == protocol.CodeUnauthenticated {
 				checked.Add(1)
 			}
@@ -262,7 +262,7 @@ func TestLoginConcurrentGuessesBounded(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 	hold.waitHeld(done)
 	// The burst is in flight; now the right password.
-	_, err := svc.Login(ctx, u.Account, u.Password, "198.51.100.7")
+	_, err := svc.Login(ctx, u.Account, u.Password, "", "198.51.100.7")
 	close(hold.release)
 	<-done
 	if err == nil {
