@@ -112,14 +112,13 @@ func (g *Gateway) checkRevoked(cs []*client) {
 		g.log.Warn("revocation check", zap.Error(err))
 		return
 	}
-	var frame []byte
 	for i, revoked := range rv {
 		if revoked {
-			if frame == nil {
-				frame = protocol.EncodeEvent(protocol.EventSessionRevoked, service.RevokedEvent{
-					SessionIDs: []string{claims[i].SessionID}, Reason: "session revoked"})
+			ev := service.RevokedEvent{Reason: "session revoked"}
+			if sid := claims[i].SessionID; sid != "" {
+				ev.SessionIDs = []string{sid}
 			}
-			g.endRevoked(cs[i], frame, "session revoked")
+			g.endRevoked(cs[i], protocol.EncodeEvent(protocol.EventSessionRevoked, ev), ev.Reason)
 		}
 	}
 }

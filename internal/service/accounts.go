@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
 	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -215,6 +217,14 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, ip string) (*Sessio
 		return nil, invalid("refresh_token is required")
 	}
 	p, err := s.sess.Refresh(ctx, refreshToken, ip)
+	var reused *auth.ReusedError
+	if errors.As(err, &reused) {
+		// A rotated token came back: one of the two holders is a thief.
+		// The session ends everywhere, its access tokens and sockets too.
+		if rerr := s.revoke(ctx, reused.UserID, []string{reused.SessionID}, RevokedReuse); rerr != nil {
+			s.log.Warn("revoke a reused session", zap.Error(rerr))
+		}
+	}
 	if errors.Is(err, auth.ErrInvalidToken) {
 		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "refresh token is invalid, expired or already used")
 	}

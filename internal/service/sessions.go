@@ -24,7 +24,8 @@ import (
 //	                   unix second are refused (logout everywhere, a
 //	                   password reset, a deleted account)
 //
-// Both live for the access token lifetime plus the verifier's clock skew.
+// Both live for the access token lifetime plus the verifier's clock skew
+// plus a minute.
 
 // Reasons given in session_revoked events and close frames.
 const (
@@ -33,6 +34,7 @@ const (
 	RevokedEverywhere = "signed_out_everywhere"
 	RevokedPassword   = "password_changed"
 	RevokedDeleted    = "account_deleted"
+	RevokedReuse      = "refresh_token_reused" // a rotated refresh token came back
 )
 
 func sessionKey(sid string) string { return "rv:s:" + sid }
@@ -142,8 +144,10 @@ func (s *Service) LogoutAll(ctx context.Context, uid string) error {
 
 // revokeAll revokes every session of uid but keep (none when empty). With
 // keep empty it also refuses the user's tokens issued before this second
-// that name no session (issued before sessions were recorded), and the
-// event tells gateways to close every socket of the user.
+// that name no session (issued before sessions were recorded); the
+// gateways' sweep closes sockets of those within RevocationCheck. For a
+// deleted account (closeAll) the event closes every socket of the user,
+// whatever its session.
 func (s *Service) revokeAll(ctx context.Context, uid, keep, reason string) error {
 	ss, err := s.st.SessionsOf(ctx, uid)
 	if err != nil {
@@ -165,7 +169,14 @@ func (s *Service) revokeAll(ctx context.Context, uid, keep, reason string) error
 	if err := s.kv.Set(ctx, userKey(uid), cut, s.revocationTTL()); err != nil {
 		return protocol.Unavailable(err)
 	}
-	s.announceRevoked(ctx, uid, nil, reason)
+	ev := RevokedEvent{SessionIDs: ids, Reason: reason}
+	if reason == RevokedDeleted {
+		// Nobody can log in again: every socket of the user goes.
+		ev = RevokedEvent{All: true, Reason: reason}
+	} else if len(ids) == 0 {
+		return nil
+	}
+	s.event(ctx, protocol.EventSessionRevoked, "-", ev, uid)
 	return nil
 }
 
@@ -197,7 +208,8 @@ func (s *Service) revokeQuietly(ctx context.Context, sids []string) error {
 }
 
 // RevokedEvent is the data of a session_revoked event. All means every
-// session of the user; else SessionIDs lists them.
+// socket of the user (a deleted account); else SessionIDs lists the
+// sessions whose sockets close.
 type RevokedEvent struct {
 	SessionIDs []string `json:"session_ids,omitempty"`
 	All        bool     `json:"all,omitempty"`
@@ -205,5 +217,5 @@ type RevokedEvent struct {
 }
 
 func (s *Service) announceRevoked(ctx context.Context, uid string, sids []string, reason string) {
-	s.event(ctx, protocol.EventSessionRevoked, "-", RevokedEvent{SessionIDs: sids, All: sids == nil, Reason: reason}, uid)
+	s.event(ctx, protocol.EventSessionRevoked, "-", RevokedEvent{SessionIDs: sids, Reason: reason}, uid)
 }

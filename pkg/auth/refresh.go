@@ -29,6 +29,26 @@ const refreshRandLen = 32
 // been revoked.
 var ErrTokenReused = errors.New("auth: refresh token reused; session revoked")
 
+// ReusedError is returned (wrapping ErrInvalidToken and ErrTokenReused) by
+// Refresh when a rotated token was presented again and its session was
+// revoked, so that the caller can end the session's access tokens too.
+type ReusedError struct {
+	UserID, SessionID string
+	Err               error // a failure to revoke, if any
+}
+
+func (e *ReusedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("auth: refresh: %v: %v; revoke family: %v", ErrInvalidToken, ErrTokenReused, e.Err)
+	}
+	return fmt.Sprintf("auth: refresh: %v: %v", ErrInvalidToken, ErrTokenReused)
+}
+
+// Unwrap makes errors.Is see ErrInvalidToken, ErrTokenReused and Err.
+func (e *ReusedError) Unwrap() []error {
+	return []error{ErrInvalidToken, ErrTokenReused, e.Err}
+}
+
 // Pair is what a login, registration or refresh hands to the client.
 type Pair struct {
 	AccessToken  string
@@ -131,10 +151,7 @@ func (s *Sessions) Refresh(ctx context.Context, refreshToken, ip string) (Pair, 
 	}
 	switch err := s.Tokens.ConsumeRefreshToken(ctx, rt.Hash); {
 	case errors.Is(err, store.ErrDuplicate):
-		if rerr := s.Tokens.RevokeFamily(ctx, rt.Family); rerr != nil {
-			return Pair{}, fmt.Errorf("auth: refresh: %w: %w; revoke family: %w", ErrInvalidToken, ErrTokenReused, rerr)
-		}
-		return Pair{}, fmt.Errorf("auth: refresh: %w: %w", ErrInvalidToken, ErrTokenReused)
+		return Pair{}, &ReusedError{UserID: rt.UserID, SessionID: rt.Family, Err: s.Tokens.RevokeFamily(ctx, rt.Family)}
 	case errors.Is(err, store.ErrNotFound):
 		return Pair{}, fmt.Errorf("auth: refresh: %w: unknown token", ErrInvalidToken)
 	case err != nil:
@@ -144,11 +161,16 @@ func (s *Sessions) Refresh(ctx context.Context, refreshToken, ip string) (Pair, 
 	if err != nil {
 		return Pair{}, fmt.Errorf("auth: refresh: %w", err)
 	}
-	// The session record is bookkeeping for the sessions list: a family
-	// started before sessions were recorded has none, and a failure here
-	// must not undo a rotation that already happened.
+	// The session record is bookkeeping for the sessions list, and a
+	// failure here must not undo a rotation that already happened. A
+	// family started before sessions were recorded gets its record now,
+	// so that it is listed and can be ended like any other.
 	now := s.now().UTC().Truncate(time.Millisecond)
-	_ = s.Tokens.TouchSession(ctx, rt.Family, now, now.Add(s.refreshTTL()), ip)
+	exp := now.Add(s.refreshTTL())
+	if err := s.Tokens.TouchSession(ctx, rt.Family, now, exp, ip); errors.Is(err, store.ErrNotFound) {
+		_ = s.Tokens.CreateSession(ctx, &store.Session{ID: rt.Family, UserID: rt.UserID,
+			Device: DeviceLabel(""), IP: ip, CreatedAt: now, LastUsedAt: now, ExpiresAt: exp})
+	}
 	return p, nil
 }
 

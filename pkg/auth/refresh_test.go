@@ -425,3 +425,40 @@ func TestDeviceLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestLegacyFamilyGetsASession(t *testing.T) {
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if the family had been started before sessions were recorded.
+	f.store.mu.Lock()
+	delete(f.store.sess, p.SessionID)
+	f.store.mu.Unlock()
+	if _, err := f.sessions.Refresh(ctx, p.RefreshToken, "203.0.113.9"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.store.Session(ctx, p.SessionID)
+	if err != nil || s.UserID != "user-1" || s.IP != "203.0.113.9" || s.Device != "unknown device" {
+		t.Fatalf("legacy family's session: %+v %v", s, err)
+	}
+}
+
+func TestReuseNamesTheSession(t *testing.T) {
+	ctx := context.Background()
+	f := newSessionFixture(t)
+	p, err := f.sessions.Start(ctx, "user-1", SessionInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sessions.Refresh(ctx, p.RefreshToken, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.sessions.Refresh(ctx, p.RefreshToken, "")
+	var re *ReusedError
+	if !errors.As(err, &re) || re.UserID != "user-1" || re.SessionID != p.SessionID || !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("reuse: %v", err)
+	}
+}
