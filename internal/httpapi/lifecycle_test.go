@@ -298,7 +298,7 @@ func TestChangeEmail(t *testing.T) {
 		t.Fatalf("email %q", me.Email)
 	}
 	notice, err := e.SMTP.WaitFor(u.Email, old, 10*time.Second)
-	if err != nil || !strings.Contains(notice.Data, newAddr) {
+	if err != nil || !strings.Contains(strings.ReplaceAll(notice.Data, "=\r\n", ""), newAddr) { // quoted-printable lines
 		t.Fatalf("notice to the old address: %v %q", err, notice.Data)
 	}
 	wantStatus(t, "reused", e.Do("POST", "/v1/me/email", u.Token, map[string]string{"email": newAddr, "code": code}), 400, "invalid_argument")
@@ -420,4 +420,23 @@ func TestSweepPurgesExpiredSessions(t *testing.T) {
 	if st, err := e.Core.Service.Sweep(context.Background()); err != nil || st.Purged != 0 {
 		t.Fatalf("second sweep: %+v %v", st, err)
 	}
+}
+
+func TestRefreshReuseEndsTheSession(t *testing.T) {
+	e := apitest.New(t, apitest.Options{})
+	u := e.Register("reuse")
+	s := e.Login(u, "", "victim")
+	r := e.Do("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": s.Refresh})
+	wantStatus(t, "refresh", r, 200, "")
+	var next struct {
+		AccessToken string `json:"access_token"`
+	}
+	r.JSON(t, &next)
+	// The old refresh token comes back (a thief, or the victim): the
+	// session ends, its access tokens with it, old and new.
+	wantStatus(t, "reuse", e.Do("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": s.Refresh}), 401, "unauthenticated")
+	for _, tok := range []string{s.Token, next.AccessToken} {
+		wantStatus(t, "token of the reused session", e.Do("GET", "/v1/me", tok, nil), 401, "unauthenticated")
+	}
+	wantStatus(t, "other session", e.Do("GET", "/v1/me", u.Token, nil), 200, "")
 }
