@@ -137,6 +137,40 @@ func restTable() []restCase {
 		{route: "POST /v1/rooms/{id}/messages", name: "group", path: "/v1/rooms/{group}/messages", want: authed(403, 201, 201), body: msg},
 		{route: "POST /v1/rooms/{id}/read", name: "direct", path: "/v1/rooms/{direct}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
 		{route: "POST /v1/rooms/{id}/read", name: "group", path: "/v1/rooms/{group}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
+
+		// The account's own lifecycle: every caller acts on itself only.
+		{route: "POST /v1/auth/password-reset", path: "/v1/auth/password-reset", want: all(202),
+			body: func(w *world, _ int) any { return map[string]string{"email": w.owner.Email} }},
+		{route: "POST /v1/auth/password-reset/confirm", name: "wrong code", path: "/v1/auth/password-reset/confirm", want: all(400),
+			body: func(w *world, _ int) any {
+				return map[string]string{"email": w.owner.Email, "code": "000000", "new_password": "a takeover attempt"}
+			}},
+		{route: "GET /v1/users", path: "/v1/users?ids={ownerid}", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string { return map[string]string{"{ownerid}": w.owner.ID} },
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if strings.Contains(string(r.Body), "email") || !strings.Contains(string(r.Body), w.owner.ID) {
+					t.Errorf("users by id: %s", r.Body)
+				}
+			}},
+		{route: "GET /v1/me/sessions", path: "/v1/me/sessions", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string { return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "owner's other device").ID} },
+			check: func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
+				if has := strings.Contains(string(r.Body), p["{ownersession}"]); has != (role == owner) {
+					t.Errorf("%s sees the owner's session: %v (%s)", roleNames[role], has, trunc(r.Body))
+				}
+			}},
+		{route: "DELETE /v1/me/sessions/{id}", name: "the owner's", path: "/v1/me/sessions/{ownersession}", want: authed(404, 404, 204),
+			prep: func(w *world) map[string]string { return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "to end").ID} }},
+		{route: "POST /v1/me/email-code", path: "/v1/me/email-code", want: authed(202, 202, 202),
+			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("new") + "@example.com"} }},
+		{route: "POST /v1/me/email", name: "wrong code", path: "/v1/me/email", want: authed(400, 400, 400),
+			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("new") + "@example.com", "code": "000000"} }},
+		{route: "POST /v1/me/password", name: "wrong current", path: "/v1/me/password", want: authed(403, 403, 403),
+			body: fixed(map[string]string{"current_password": "not the password", "new_password": "a takeover attempt"})},
+		{route: "DELETE /v1/me", name: "wrong password", path: "/v1/me", want: authed(403, 403, 403),
+			body: fixed(map[string]string{"password": "not the password"})},
+		// Last: it ends the callers' sessions.
+		{route: "POST /v1/auth/logout-all", path: "/v1/auth/logout-all", want: authed(204, 204, 204)},
 	}
 }
 
@@ -215,10 +249,12 @@ func TestRESTAuthorizationTable(t *testing.T) {
 		})
 	}
 
-	// Nothing the stranger tried reached a room.
+	// Nothing the stranger tried reached a room (the owner logs in again:
+	// the last row ended its sessions).
+	tok := e.Login(w.owner, "", "check").Token
 	for _, room := range []string{w.direct, w.group} {
 		var h struct{ Messages []protocol.Message }
-		r := e.Do("GET", "/v1/rooms/"+room+"/messages?limit=100", w.owner.Token, nil)
+		r := e.Do("GET", "/v1/rooms/"+room+"/messages?limit=100", tok, nil)
 		r.JSON(t, &h)
 		if len(h.Messages) == 0 {
 			t.Fatalf("room %s: no history (%d %s)", room, r.Status, r.Body)

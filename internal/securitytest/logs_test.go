@@ -129,6 +129,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 	cl.Do("POST", "/v1/auth/refresh", "", `{"refresh_token":"`+first.RefreshToken+`","extra":1}`)
 	cl.Do("POST", "/v1/auth/logout", "", map[string]string{"refresh_token": first.RefreshToken})
 
+	// The reuse above ended that session, and the logout the first: a
+	// fourth login for the socket below.
+	var fourth session
+	cl.Do("POST", "/v1/auth/login", "", map[string]string{"login": acc, "password": password}).JSON(t, &fourth)
+	s.token("access token (second login)", fourth.AccessToken)
+	s.add("refresh token (second login)", fourth.RefreshToken)
+
 	// Bad and good tokens over REST, in the header and in a query string.
 	k := newJWTKit(t, cl.Env)
 	expired := k.issue(first.User.ID, func(i *auth.Issuer) {
@@ -161,7 +168,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		_, _ = c.Next(wait)
 		c.Conn.Close()
 	}
-	c := apitest.DialWS(t, node, third.AccessToken)
+	c := apitest.DialWS(t, node, fourth.AccessToken)
 	fresh, _, err := cl.Core.Issuer.Issue(first.User.ID)
 	if err != nil {
 		t.Fatal(err)
