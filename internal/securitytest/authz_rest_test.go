@@ -153,18 +153,24 @@ func restTable() []restCase {
 				}
 			}},
 		{route: "GET /v1/me/sessions", path: "/v1/me/sessions", want: authed(200, 200, 200),
-			prep: func(w *world) map[string]string { return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "owner's other device").ID} },
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "owner's other device").ID}
+			},
 			check: func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
 				if has := strings.Contains(string(r.Body), p["{ownersession}"]); has != (role == owner) {
 					t.Errorf("%s sees the owner's session: %v (%s)", roleNames[role], has, trunc(r.Body))
 				}
 			}},
 		{route: "DELETE /v1/me/sessions/{id}", name: "the owner's", path: "/v1/me/sessions/{ownersession}", want: authed(404, 404, 204),
-			prep: func(w *world) map[string]string { return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "to end").ID} }},
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "to end").ID}
+			}},
 		{route: "POST /v1/me/email-code", path: "/v1/me/email-code", want: authed(202, 202, 202),
 			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("new") + "@example.com"} }},
 		{route: "POST /v1/me/email", name: "wrong code", path: "/v1/me/email", want: authed(400, 400, 400),
-			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("new") + "@example.com", "code": "000000"} }},
+			body: func(*world, int) any {
+				return map[string]string{"email": apitest.Unique("new") + "@example.com", "code": "000000"}
+			}},
 		{route: "POST /v1/me/password", name: "wrong current", path: "/v1/me/password", want: authed(403, 403, 403),
 			body: fixed(map[string]string{"current_password": "not the password", "new_password": "a takeover attempt"})},
 		{route: "DELETE /v1/me", name: "wrong password", path: "/v1/me", want: authed(403, 403, 403),
