@@ -31,9 +31,11 @@ unit:
 
 # The fault-injection suite runs alone (it kills and restarts processes and
 # measures a live system), with the race detector off in the test process;
-# the gateway processes it starts are ordinary builds.
+# the gateway processes it starts are ordinary builds. Its cases are the
+# tests named TestFaults* (TestFaults: gateway, Redis and MongoDB faults;
+# TestFaultsPostgresRestart: a private PostgreSQL restarted under load).
 faults: testbin
-	IM_FAULT_SUITE=1 $(GO) test -count=1 -timeout 15m -run '^TestFaults$$' -v ./internal/faulttest 2>&1 | \
+	IM_FAULT_SUITE=1 $(GO) test -count=1 -timeout 15m -run '^TestFaults' -v ./internal/faulttest 2>&1 | \
 	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|fault suite)|fault_test.go'; exit $${PIPESTATUS[0]}
 
 # Each fuzz target for a few seconds (their seed corpora also run in `unit`).

@@ -46,6 +46,9 @@ type Options struct {
 	// Store is the store the API and the nodes share: "" or "mongo" (the
 	// test MongoDB wire server), "postgres" (the test PostgreSQL).
 	Store string
+	// PostgresURL is the database of Store "postgres"; default: a fresh
+	// schema of the shared test PostgreSQL (testenv.PostgresURL).
+	PostgresURL string
 }
 
 // Env is a running API with its backends.
@@ -123,7 +126,10 @@ func New(t testing.TB, o Options) *Env {
 		e.Config.RefreshTTL = o.RefreshTTL
 	}
 	if o.Store == "postgres" {
-		e.Config.Store, e.Config.PostgresURL = "postgres", testenv.PostgresURL(t)
+		e.Config.Store, e.Config.PostgresURL = "postgres", o.PostgresURL
+		if o.PostgresURL == "" {
+			e.Config.PostgresURL = testenv.PostgresURL(t)
+		}
 	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
 	e.SMTP = testenv.NewSMTPSink(t)

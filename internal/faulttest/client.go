@@ -3,6 +3,7 @@ package faulttest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -50,6 +51,27 @@ func (l *Ledger) count(f func(*Ledger)) {
 	l.mu.Lock()
 	f(l)
 	l.mu.Unlock()
+}
+
+// acked is the number of messages acked so far.
+func (l *Ledger) acked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks)
+}
+
+// errCount is the number of errors with this code so far.
+func (l *Ledger) errCount(code string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.errs[code]
+}
+
+// errSummary is a copy of the error counts.
+func (l *Ledger) errSummary() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.errs)
 }
 
 // Client is one user's device: it sends, receives, reconnects and syncs.

@@ -1,5 +1,6 @@
 // Package faulttest holds the fault-injection suite: gateway processes,
-// Redis and the MongoDB wire server under faults, with clients that check
+// Redis, the MongoDB wire server (TestFaults) and a private PostgreSQL
+// server (TestFaultsPostgresRestart) under faults, with clients that check
 // the delivery promise. This file: a TCP proxy that can cut a connection
 // path for a while (the database "unreachable") or slow it down (the
 // database overloaded).

@@ -238,6 +238,105 @@ func redacted(u *url.URL) string { return u.Redacted() }
 // the test process dies (Pdeathsig), which a server daemonised by pg_ctl
 // would survive.
 func startPostgres() (*url.URL, error) {
+	s, err := newPGServer()
+	if err != nil {
+		return nil, err
+	}
+	atExit(s.remove)
+	logf("started postgres (%s) on 127.0.0.1:%d", s.bin, s.port)
+	return s.adminURL(), nil
+}
+
+// PGServer is a private PostgreSQL server owned by one test, for tests
+// that stop and restart the database under load (Stop, Start, Restart):
+// never the machine's shared server, which other tests use. It runs from
+// a temp folder (initdb, trust authentication, fsync off) on a loopback
+// port that stays the same across restarts, so URL does too.
+type PGServer struct {
+	bin, dir, data string
+	port           int
+	cred           *syscall.Credential
+
+	mu   sync.Mutex
+	stop func() // of the running server; nil when stopped
+}
+
+// PrivatePostgres initialises and starts a PostgreSQL server of the
+// test's own; it is stopped and its folder removed when the test ends.
+// Without a PostgreSQL installation (and no way to install it) the test
+// is skipped, or fails under CI=true.
+func PrivatePostgres(tb testing.TB) *PGServer {
+	tb.Helper()
+	if _, err := postgresBinaries(); err != nil {
+		if inCI() {
+			tb.Fatalf("testenv: postgres: %v", err)
+		}
+		tb.Skipf("testenv: postgres: %v (install PostgreSQL)", err)
+	}
+	s, err := newPGServer()
+	if err != nil {
+		tb.Fatalf("testenv: postgres: %v", err)
+	}
+	tb.Cleanup(s.remove)
+	tb.Logf("testenv: private postgres (%s) on 127.0.0.1:%d", s.bin, s.port)
+	return s
+}
+
+// URL is a postgres:// URL of the server's database postgres, as the
+// superuser postgres.
+func (s *PGServer) URL() string { return s.adminURL().String() }
+
+// Port is the server's TCP port on 127.0.0.1.
+func (s *PGServer) Port() int { return s.port }
+
+// Stop shuts the server down in fast mode (SIGINT: open transactions are
+// rolled back, clients disconnected, a checkpoint written) and waits for
+// it to exit. Stopping a stopped server does nothing.
+func (s *PGServer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+}
+
+// Start runs the server again on its data folder and port and waits until
+// it answers queries. Starting a running server does nothing.
+func (s *PGServer) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		return nil
+	}
+	stop, err := runPostgres(s.bin, s.dir, s.data, s.port, s.cred)
+	if err != nil {
+		return err
+	}
+	s.stop = stop
+	return nil
+}
+
+// Restart is Stop then Start.
+func (s *PGServer) Restart() error {
+	s.Stop()
+	return s.Start()
+}
+
+// remove stops the server and deletes its folder.
+func (s *PGServer) remove() {
+	s.Stop()
+	_ = os.RemoveAll(s.dir)
+}
+
+func (s *PGServer) adminURL() *url.URL {
+	return &url.URL{Scheme: "postgres", User: url.User("postgres"), Host: "127.0.0.1:" + strconv.Itoa(s.port),
+		Path: "/postgres", RawQuery: "sslmode=disable"}
+}
+
+// newPGServer runs initdb on a temp folder and starts the server on a
+// free loopback port. The caller removes it (remove).
+func newPGServer() (*PGServer, error) {
 	bin, err := postgresBinaries()
 	if err != nil {
 		return nil, err
@@ -269,18 +368,14 @@ func startPostgres() (*url.URL, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
+	s := &PGServer{bin: bin, dir: dir, data: data, cred: cred}
 	for try := 0; try < 5; try++ {
-		var port int
-		if port, err = freeLoopbackPort(); err != nil {
+		if s.port, err = freeLoopbackPort(); err != nil {
 			break
 		}
-		var stop func()
-		if stop, err = runPostgres(bin, dir, data, port, cred); err == nil {
+		if err = s.Start(); err == nil {
 			ok = true
-			atExit(func() { stop(); _ = os.RemoveAll(dir) })
-			logf("started postgres (%s) on 127.0.0.1:%d", bin, port)
-			return &url.URL{Scheme: "postgres", User: url.User("postgres"), Host: "127.0.0.1:" + strconv.Itoa(port),
-				Path: "/postgres", RawQuery: "sslmode=disable"}, nil
+			return s, nil
 		}
 	}
 	return nil, err

@@ -74,3 +74,68 @@ func TestPostgresPrivateServer(t *testing.T) {
 		t.Fatalf("server URL %s is not on loopback", u)
 	}
 }
+
+// TestPostgresPrivateRestart: PrivatePostgres is a server of the test's
+// own that stops and starts again on the same folder and port, keeping
+// its data; connections of before the stop are dead, new ones work.
+func TestPostgresPrivateRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server (initdb): seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	s := PrivatePostgres(t)
+	t.Logf("initdb and start in %v: port %d", time.Since(start), s.Port())
+	u, err := url.Parse(s.URL())
+	if err != nil || u.Hostname() != "127.0.0.1" || u.Port() == "5432" {
+		t.Fatalf("URL %s is not a private loopback server (%v)", s.URL(), err)
+	}
+	old, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	if _, err := old.Exec(ctx, "CREATE TABLE kept (x int PRIMARY KEY); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+
+	start = time.Now()
+	s.Stop()
+	t.Logf("stopped in %v", time.Since(start))
+	s.Stop() // again: nothing
+	if err := postgresPing(u); err == nil {
+		t.Fatal("the server answers after Stop")
+	}
+	if _, err := old.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("a connection of before Stop still works")
+	}
+
+	start = time.Now()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil { // again: nothing
+		t.Fatal(err)
+	}
+	t.Logf("started again in %v", time.Since(start))
+	if s.URL() != u.String() {
+		t.Fatalf("URL changed across the restart: %s, then %s", u, s.URL())
+	}
+	c, err := pgx.Connect(ctx, s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var x int
+	if err := c.QueryRow(ctx, "SELECT x FROM kept").Scan(&x); err != nil || x != 42 {
+		t.Fatalf("after the restart the table holds %d (%v), want 42", x, err)
+	}
+
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgresPing(u); err != nil {
+		t.Fatalf("after Restart: %v", err)
+	}
+}
