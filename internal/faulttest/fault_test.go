@@ -241,19 +241,7 @@ func TestFaults(t *testing.T) {
 
 	// Every unacked send is retried (same client_msg_id) until acked; then
 	// every client comes back and syncs.
-	deadline := time.Now().Add(120 * time.Second)
-	for _, phase := range []func(*Client, time.Time) error{(*Client).flush, (*Client).finish} {
-		for _, c := range clients {
-			wg.Add(1)
-			go func(c *Client) {
-				defer wg.Done()
-				if err := phase(c, deadline); err != nil {
-					t.Error(err)
-				}
-			}(c)
-		}
-		wg.Wait()
-	}
+	recoverAll(t, clients, time.Now().Add(120*time.Second))
 
 	// Checks.
 	st := e.Backends.Store
@@ -265,21 +253,7 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	for r := range allRooms {
-		stored[r] = map[int64]string{}
-		var after int64
-		for {
-			ms, err := st.MessagesAfter(context.Background(), r, after, 500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms {
-				stored[r][m.Seq] = m.ID
-				after = m.Seq
-			}
-			if len(ms) < 500 {
-				break
-			}
-		}
+		stored[r], _ = readRoom(t, st, r)
 	}
 	ids := map[string]int{}
 	for _, v := range stored {

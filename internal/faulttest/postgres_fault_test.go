@@ -206,44 +206,16 @@ func TestFaultsPostgresRestart(t *testing.T) {
 
 	// The documented recovery: resend what was not acked (same
 	// client_msg_id), then reconnect and sync.
-	deadline := time.Now().Add(60 * time.Second)
-	for _, phase := range []func(*Client, time.Time) error{(*Client).flush, (*Client).finish} {
-		for _, c := range clients {
-			wg.Add(1)
-			go func(c *Client) {
-				defer wg.Done()
-				if err := phase(c, deadline); err != nil {
-					t.Error(err)
-				}
-			}(c)
-		}
-		wg.Wait()
-	}
+	recoverAll(t, clients, time.Now().Add(60*time.Second))
 	logf("flushed and synced")
 
 	// The store, read through the API process's own pool (also across the
 	// restart).
 	st := e.Backends.Store
-	stored := map[int64]string{} // seq -> id, holes left out
+	stored, holes := readRoom(t, st, room)
 	ids := map[string]int{}
-	holes := 0
-	for seq := int64(0); ; {
-		ms, err := st.MessagesAfter(context.Background(), room, seq, 500)
-		if err != nil {
-			t.Fatalf("reading the room back: %v", err)
-		}
-		for _, m := range ms {
-			seq = m.Seq
-			if m.Hole {
-				holes++
-				continue
-			}
-			stored[m.Seq] = m.ID
-			ids[m.ID]++
-		}
-		if len(ms) < 500 {
-			break
-		}
+	for _, id := range stored {
+		ids[id]++
 	}
 	for id, n := range ids {
 		if n != 1 {

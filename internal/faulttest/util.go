@@ -3,6 +3,11 @@ package faulttest
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 type contextLike = context.Context
@@ -12,4 +17,47 @@ func bg() context.Context { return context.Background() }
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// recoverAll runs the documented recovery on every client, all at once:
+// resend what was not acked (same client_msg_id), then reconnect and sync.
+func recoverAll(t *testing.T, clients []*Client, deadline time.Time) {
+	t.Helper()
+	for _, phase := range []func(*Client, time.Time) error{(*Client).flush, (*Client).finish} {
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			wg.Add(1)
+			go func(c *Client) {
+				defer wg.Done()
+				if err := phase(c, deadline); err != nil {
+					t.Error(err)
+				}
+			}(c)
+		}
+		wg.Wait()
+	}
+}
+
+// readRoom reads a room back from the store: seq -> message id, holes
+// left out, and how many holes there were.
+func readRoom(t *testing.T, st store.Store, room string) (stored map[int64]string, holes int) {
+	t.Helper()
+	stored = map[int64]string{}
+	for seq := int64(0); ; {
+		ms, err := st.MessagesAfter(context.Background(), room, seq, 500)
+		if err != nil {
+			t.Fatalf("reading room %s back: %v", room, err)
+		}
+		for _, m := range ms {
+			seq = m.Seq
+			if m.Hole {
+				holes++
+				continue
+			}
+			stored[m.Seq] = m.ID
+		}
+		if len(ms) < 500 {
+			return stored, holes
+		}
+	}
 }
