@@ -33,6 +33,7 @@ type Store struct {
 	users    map[string]*store.User
 	accounts map[string]string // account -> user id
 	emails   map[string]string // email -> user id
+	released map[string]bool   // user ids whose account and email ReleaseDeleted freed
 
 	rooms   map[string]*store.Room
 	pairs   map[string]string                   // pair key -> room id
@@ -53,6 +54,7 @@ type Store struct {
 	families map[string]map[string]bool // family -> token hashes
 	used     map[string]bool
 	revoked  map[string]bool
+	sessions map[string]*store.Session
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,6 +63,7 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		users: map[string]*store.User{}, accounts: map[string]string{}, emails: map[string]string{},
+		released: map[string]bool{}, sessions: map[string]*store.Session{},
 		rooms: map[string]*store.Room{}, pairs: map[string]string{}, numbers: map[string]string{},
 		members: map[string]map[string]*store.Member{}, byUser: map[string]map[string]*store.Member{},
 		friends: map[string]*store.Friendship{}, friendsOf: map[string]map[string]bool{},
@@ -106,8 +109,17 @@ func removeFrom[K comparable, K2 comparable, V any](m map[K]map[K2]V, k K, k2 K2
 	}
 }
 
+// optTime is dbTime, keeping a zero t zero.
+func optTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return dbTime(t)
+}
+
 // CreateUser inserts u; store.ErrDuplicate when its id, account or email is
-// taken. A zero CreatedAt or UpdatedAt is set to the current time.
+// taken. A zero CreatedAt or UpdatedAt is set to the current time; a
+// DeletedAt is kept (normalised).
 func (s *Store) CreateUser(_ context.Context, u *store.User) error {
 	const op = "create user"
 	if u == nil {
@@ -118,6 +130,7 @@ func (s *Store) CreateUser(_ context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
+	u.DeletedAt = optTime(u.DeletedAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, idTaken := s.users[u.ID]
@@ -210,6 +223,102 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 	return &c, nil
 }
 
+// SetPasswordHash replaces the password hash with newHash if it still is
+// oldHash: store.ErrConflict if it is not, store.ErrNotFound if there is no
+// such user. It sets UpdatedAt.
+func (s *Store) SetPasswordHash(_ context.Context, id, oldHash, newHash string) error {
+	const op = "set password hash"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	switch {
+	case u == nil:
+		return errNotFound(op)
+	case u.PasswordHash != oldHash:
+		return fmt.Errorf("memstore: %s: %w", op, store.ErrConflict)
+	}
+	u.PasswordHash, u.UpdatedAt = newHash, dbTime(time.Now())
+	return nil
+}
+
+// SetEmail changes the user's email and sets UpdatedAt; store.ErrDuplicate
+// when another user has it, store.ErrNotFound if there is no such user.
+func (s *Store) SetEmail(_ context.Context, id, email string) error {
+	const op = "set email"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		return errNotFound(op)
+	}
+	if owner, taken := s.emails[email]; taken && owner != id {
+		return errDup(op)
+	}
+	delete(s.emails, u.Email)
+	s.emails[email] = id
+	u.Email, u.UpdatedAt = email, dbTime(time.Now())
+	return nil
+}
+
+// MarkDeleted sets DeletedAt to at (the current time if zero) unless it is
+// set already; store.ErrNotFound if there is no such user.
+func (s *Store) MarkDeleted(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		return errNotFound("mark deleted")
+	}
+	if u.DeletedAt.IsZero() {
+		u.DeletedAt = createdTime(at)
+	}
+	return nil
+}
+
+// ReleaseDeleted rewrites the account and email of up to limit users
+// deleted before the given time (to the millisecond), oldest deletion
+// first, to store.ReleasedAccount and store.ReleasedEmail, and returns how
+// many it released. A limit <= 0 releases none.
+func (s *Store) ReleaseDeleted(_ context.Context, before time.Time, limit int) (int, error) {
+	const op = "release deleted"
+	if limit <= 0 {
+		return 0, nil
+	}
+	before = dbTime(before)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*store.User
+	for id, u := range s.users {
+		if !u.DeletedAt.IsZero() && u.DeletedAt.Before(before) && !s.released[id] {
+			due = append(due, u)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].DeletedAt.Equal(due[j].DeletedAt) {
+			return due[i].DeletedAt.Before(due[j].DeletedAt)
+		}
+		return due[i].ID < due[j].ID
+	})
+	due = due[:min(limit, len(due))]
+	// Check every new key first, so that a failure changes nothing.
+	for _, u := range due {
+		if owner, ok := s.accounts[store.ReleasedAccount(u.ID)]; ok && owner != u.ID {
+			return 0, errDup(op)
+		}
+		if owner, ok := s.emails[store.ReleasedEmail(u.ID)]; ok && owner != u.ID {
+			return 0, errDup(op)
+		}
+	}
+	for _, u := range due {
+		delete(s.accounts, u.Account)
+		delete(s.emails, u.Email)
+		u.Account, u.Email = store.ReleasedAccount(u.ID), store.ReleasedEmail(u.ID)
+		s.accounts[u.Account], s.emails[u.Email] = u.ID, u.ID
+		s.released[u.ID] = true
+	}
+	return len(due), nil
+}
+
 // CreateRoom inserts r; store.ErrDuplicate when its id, number or pair key
 // is taken. An empty Number or PairKey never collides. A zero CreatedAt or
 // UpdatedAt is set to the current time.
@@ -277,6 +386,19 @@ func (s *Store) MarkDisbanded(_ context.Context, id string) error {
 		return errNotFound("mark disbanded")
 	}
 	r.Disbanded, r.UpdatedAt = true, dbTime(time.Now())
+	return nil
+}
+
+// SetOwner makes userID the owner of room id and sets UpdatedAt;
+// store.ErrNotFound if the room does not exist.
+func (s *Store) SetOwner(_ context.Context, id, userID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[id]
+	if r == nil {
+		return errNotFound("set owner")
+	}
+	r.Owner, r.UpdatedAt = userID, dbTime(time.Now())
 	return nil
 }
 
@@ -713,8 +835,9 @@ func (s *Store) ConsumeRefreshToken(_ context.Context, hash string) error {
 	return nil
 }
 
-// RevokeFamily records the family as revoked (revoking twice is fine) and
-// deletes its stored tokens.
+// RevokeFamily records the family as revoked (revoking twice is fine),
+// deletes its stored tokens and marks the session with that id (if any)
+// revoked.
 func (s *Store) RevokeFamily(_ context.Context, family string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -723,6 +846,9 @@ func (s *Store) RevokeFamily(_ context.Context, family string) error {
 		delete(s.tokens, hash)
 	}
 	delete(s.families, family)
+	if ss := s.sessions[family]; ss != nil {
+		ss.Revoked = true
+	}
 	return nil
 }
 
@@ -731,6 +857,127 @@ func (s *Store) FamilyRevoked(_ context.Context, family string) (bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.revoked[family], nil
+}
+
+// CreateSession stores ss; store.ErrDuplicate if its id exists. A zero
+// CreatedAt is set to the current time and a zero LastUsedAt to CreatedAt;
+// the times are normalised in place.
+func (s *Store) CreateSession(_ context.Context, ss *store.Session) error {
+	const op = "create session"
+	if ss == nil {
+		return errNil(op)
+	}
+	ss.CreatedAt = createdTime(ss.CreatedAt)
+	if ss.LastUsedAt.IsZero() {
+		ss.LastUsedAt = ss.CreatedAt
+	}
+	ss.LastUsedAt = dbTime(ss.LastUsedAt)
+	ss.ExpiresAt = dbTime(ss.ExpiresAt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[ss.ID] != nil {
+		return errDup(op)
+	}
+	c := *ss
+	s.sessions[ss.ID] = &c
+	return nil
+}
+
+// Session returns a session, revoked or not, or store.ErrNotFound.
+func (s *Store) Session(_ context.Context, id string) (*store.Session, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ss := s.sessions[id]; ss != nil {
+		c := *ss
+		return &c, nil
+	}
+	return nil, errNotFound("session")
+}
+
+// SessionsOf returns the user's sessions that are not revoked, oldest
+// first (then by id).
+func (s *Store) SessionsOf(_ context.Context, userID string) ([]store.Session, error) {
+	s.mu.RLock()
+	out := []store.Session{}
+	for _, ss := range s.sessions {
+		if ss.UserID == userID && !ss.Revoked {
+			out = append(out, *ss)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// TouchSession sets LastUsedAt, ExpiresAt and, when ip is not empty, IP;
+// store.ErrNotFound if there is no such session.
+func (s *Store) TouchSession(_ context.Context, id string, usedAt, expiresAt time.Time, ip string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[id]
+	if ss == nil {
+		return errNotFound("touch session")
+	}
+	ss.LastUsedAt, ss.ExpiresAt = dbTime(usedAt), dbTime(expiresAt)
+	if ip != "" {
+		ss.IP = ip
+	}
+	return nil
+}
+
+// PurgeExpired deletes up to limit refresh tokens that expired before the
+// given time (to the millisecond), with their used records, and up to
+// limit sessions that did, with their revoked-family records, soonest
+// expiry first. It returns how many tokens and sessions it deleted. A
+// limit <= 0 deletes nothing.
+func (s *Store) PurgeExpired(_ context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	before = dbTime(before)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var toks []*store.RefreshToken
+	for _, t := range s.tokens {
+		if t.ExpiresAt.Before(before) {
+			toks = append(toks, t)
+		}
+	}
+	sort.Slice(toks, func(i, j int) bool {
+		if !toks[i].ExpiresAt.Equal(toks[j].ExpiresAt) {
+			return toks[i].ExpiresAt.Before(toks[j].ExpiresAt)
+		}
+		return toks[i].Hash < toks[j].Hash
+	})
+	toks = toks[:min(limit, len(toks))]
+	for _, t := range toks {
+		delete(s.used, t.Hash)
+		delete(s.tokens, t.Hash)
+		removeFrom(s.families, t.Family, t.Hash)
+	}
+	var sess []*store.Session
+	for _, ss := range s.sessions {
+		if ss.ExpiresAt.Before(before) {
+			sess = append(sess, ss)
+		}
+	}
+	sort.Slice(sess, func(i, j int) bool {
+		if !sess[i].ExpiresAt.Equal(sess[j].ExpiresAt) {
+			return sess[i].ExpiresAt.Before(sess[j].ExpiresAt)
+		}
+		return sess[i].ID < sess[j].ID
+	})
+	sess = sess[:min(limit, len(sess))]
+	for _, ss := range sess {
+		delete(s.revoked, ss.ID)
+		delete(s.sessions, ss.ID)
+	}
+	return len(toks) + len(sess), nil
 }
 
 // Ping implements store.Store; it always succeeds.

@@ -68,6 +68,8 @@ var (
 	holeLayout  = append(slices.Clip(messageLayout), field{"hole", bl})
 	tokenLayout = []field{{"_id", str}, {"family", str}, {"user_id", str},
 		{"expires_at", date}, {"created_at", date}}
+	sessionLayout = []field{{"_id", str}, {"user_id", str}, {"device", str}, {"ip", str},
+		{"created_at", date}, {"last_used_at", date}, {"expires_at", date}, {"revoked", bl}}
 )
 
 // checkRaw reads the one document of coll matching filter with the driver
@@ -134,6 +136,71 @@ func TestOnDiskLayout(t *testing.T) {
 	raw = checkRaw(t, db, mongo.CollRooms, byID("g1"), append(slices.Clip(groupLayout), field{"disbanded", bl}))
 	if !raw.Lookup("disbanded").Boolean() {
 		t.Error("disbanded not true")
+	}
+
+	mustNil(t, "CreateSession", s.CreateSession(ctx, &store.Session{ID: "f", UserID: "u1", Device: "phone",
+		IP: "192.0.2.1", ExpiresAt: time.Now().Add(time.Hour)}))
+	raw = checkRaw(t, db, mongo.CollSessions, byID("f"), sessionLayout)
+	if raw.Lookup("revoked").Boolean() {
+		t.Error("new session revoked")
+	}
+	mustNil(t, "RevokeFamily", s.RevokeFamily(ctx, "f"))
+	if raw = checkRaw(t, db, mongo.CollSessions, byID("f"), sessionLayout); !raw.Lookup("revoked").Boolean() {
+		t.Error("revoked not true")
+	}
+
+	// A deleted user carries deleted_at, and release_pending until
+	// ReleaseDeleted frees its account name and email.
+	deleted := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	mustNil(t, "MarkDeleted", s.MarkDeleted(ctx, "u1", deleted))
+	raw = checkRaw(t, db, mongo.CollUsers, byID("u1"),
+		append(slices.Clip(userLayout), field{"deleted_at", date}, field{"release_pending", date}))
+	if !raw.Lookup("release_pending").Time().Equal(deleted) {
+		t.Errorf("release_pending = %v, want %v", raw.Lookup("release_pending").Time(), deleted)
+	}
+	n, err := s.ReleaseDeleted(ctx, deleted.Add(time.Second), 10)
+	mustNil(t, "ReleaseDeleted", err)
+	if n != 1 {
+		t.Fatalf("ReleaseDeleted released %d, want 1", n)
+	}
+	raw = checkRaw(t, db, mongo.CollUsers, byID("u1"), append(slices.Clip(userLayout), field{"deleted_at", date}))
+	if v := raw.Lookup("account").StringValue(); v != store.ReleasedAccount("u1") {
+		t.Errorf("released account = %q", v)
+	}
+}
+
+// TestExpiryIndexes: refresh tokens and sessions are indexed on
+// expires_at, a TTL index (deleting TTLGrace after expiry) but on
+// FerretDB, which has no TTL monitor.
+func TestExpiryIndexes(t *testing.T) {
+	s, db := openRaw(t)
+	ctx := testCtx(t)
+	ferret, err := mongo.IsFerretDB(ctx, s)
+	mustNil(t, "IsFerretDB", err)
+	for _, coll := range []string{mongo.CollRefreshTokens, mongo.CollSessions} {
+		cur, err := db.Collection(coll).Indexes().List(ctx)
+		mustNil(t, "list indexes of "+coll, err)
+		var specs []bson.Raw
+		mustNil(t, "read indexes of "+coll, cur.All(ctx, &specs))
+		var found bson.Raw
+		for _, sp := range specs {
+			keys, err := sp.Lookup("key").Document().Elements()
+			mustNil(t, "index keys", err)
+			if len(keys) == 1 && keys[0].Key() == "expires_at" {
+				found = sp
+			}
+		}
+		if found == nil {
+			t.Fatalf("%s: no index on expires_at in %v", coll, specs)
+		}
+		ttl, err := found.LookupErr("expireAfterSeconds")
+		want := int64(mongo.TTLGrace / time.Second)
+		switch {
+		case ferret && err == nil:
+			t.Errorf("%s: TTL index on FerretDB: %v", coll, found)
+		case !ferret && (err != nil || ttl.AsInt64() != want):
+			t.Errorf("%s: index %v, want expireAfterSeconds %d", coll, found, want)
+		}
 	}
 }
 

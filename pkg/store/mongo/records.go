@@ -25,6 +25,12 @@ type userDoc struct {
 	Sex          int       `bson:"sex"`
 	CreatedAt    time.Time `bson:"created_at"`
 	UpdatedAt    time.Time `bson:"updated_at"`
+	// DeletedAt is absent for a live account.
+	DeletedAt time.Time `bson:"deleted_at,omitempty"`
+	// ReleasePending repeats DeletedAt while the deleted account's name
+	// and email wait for ReleaseDeleted, which removes it: its sparse
+	// index holds only those accounts. Reads ignore it.
+	ReleasePending time.Time `bson:"release_pending,omitempty"`
 }
 
 func fromUser(u *store.User) userDoc {
@@ -32,6 +38,7 @@ func fromUser(u *store.User) userDoc {
 		ID: u.ID, Account: u.Account, Email: u.Email, PasswordHash: u.PasswordHash,
 		Nickname: u.Nickname, Avatar: u.Avatar, Sex: u.Sex,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		DeletedAt: u.DeletedAt, ReleasePending: u.DeletedAt,
 	}
 }
 
@@ -39,7 +46,7 @@ func (d *userDoc) toUser() store.User {
 	return store.User{
 		ID: d.ID, Account: d.Account, Email: d.Email, PasswordHash: d.PasswordHash,
 		Nickname: d.Nickname, Avatar: d.Avatar, Sex: d.Sex,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, DeletedAt: d.DeletedAt,
 	}
 }
 
@@ -164,6 +171,48 @@ func fromToken(t *store.RefreshToken) tokenDoc {
 
 func (d *tokenDoc) toToken() store.RefreshToken {
 	return store.RefreshToken{Hash: d.Hash, Family: d.Family, UserID: d.UserID, ExpiresAt: d.ExpiresAt, CreatedAt: d.CreatedAt}
+}
+
+// sessionDoc is a session; its _id is the refresh family of its tokens.
+// revoked is always written (false for a live session), so that SessionsOf
+// can match it.
+type sessionDoc struct {
+	ID         string    `bson:"_id"`
+	UserID     string    `bson:"user_id"`
+	Device     string    `bson:"device"`
+	IP         string    `bson:"ip"`
+	CreatedAt  time.Time `bson:"created_at"`
+	LastUsedAt time.Time `bson:"last_used_at"`
+	ExpiresAt  time.Time `bson:"expires_at"`
+	Revoked    bool      `bson:"revoked"`
+}
+
+func fromSession(s *store.Session) sessionDoc {
+	return sessionDoc{
+		ID: s.ID, UserID: s.UserID, Device: s.Device, IP: s.IP, CreatedAt: s.CreatedAt,
+		LastUsedAt: s.LastUsedAt, ExpiresAt: s.ExpiresAt, Revoked: s.Revoked,
+	}
+}
+
+func (d *sessionDoc) toSession() store.Session {
+	return store.Session{
+		ID: d.ID, UserID: d.UserID, Device: d.Device, IP: d.IP, CreatedAt: d.CreatedAt,
+		LastUsedAt: d.LastUsedAt, ExpiresAt: d.ExpiresAt, Revoked: d.Revoked,
+	}
+}
+
+// idDoc is a document read for its _id only.
+type idDoc struct {
+	ID string `bson:"_id"`
+}
+
+// ids returns the _id of each document.
+func ids(docs []idDoc) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.ID
+	}
+	return out
 }
 
 // convertAll maps records to domain values with conv; nil for no records.

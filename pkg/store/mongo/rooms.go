@@ -67,6 +67,24 @@ func (s *Store) MarkDisbanded(ctx context.Context, id string) error {
 	return nil
 }
 
+// SetOwner makes userID the owner of room id and sets updated_at;
+// store.ErrNotFound if the room does not exist.
+func (s *Store) SetOwner(ctx context.Context, id, userID string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := s.rooms.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "user_identity", Value: userID},
+		{Key: "updated_at", Value: dbTime(time.Now())},
+	}}})
+	if err != nil {
+		return mapErr("set owner", err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongo: set owner: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // AddMember inserts a membership; store.ErrDuplicate if the user is already
 // a member. A zero CreatedAt is set to the current time.
 func (s *Store) AddMember(ctx context.Context, m *store.Member) error {

@@ -3,9 +3,12 @@
 //
 // Every "create once" rule of package store rests on a unique index, never
 // on an atomic read-modify-write of one document, because FerretDB loses
-// concurrent $inc/findAndModify updates and has no transactions. The one
-// read-modify-write, raising a read mark (SetReadSeq), is a $max update on
-// MongoDB and is serialised by a lock document on FerretDB. Fields that
+// concurrent $inc/findAndModify updates and has no transactions. The
+// read-modify-writes are made exact with lock documents, whose unique _id
+// FerretDB does enforce: raising a read mark (SetReadSeq) is a $max update
+// on MongoDB and is serialised by a member_lock document on FerretDB; a
+// password change (SetPasswordHash), a compare-and-swap, takes a
+// password_lock document on either server. Fields that
 // only some documents carry (a group's number, a direct room's pair key) are
 // omitted when empty and indexed with sparse unique indexes: FerretDB v1
 // does not implement partialFilterExpression, and sparse indexes behave the
@@ -46,7 +49,19 @@ const (
 	// SetReadSeq serialises its read-modify-write on FerretDB; it is empty
 	// but for calls in progress (and the locks of crashed callers).
 	CollMemberLocks = "member_lock"
+	CollSessions    = "session"
+	// CollPasswordLocks holds the short-lived lock documents with which
+	// SetPasswordHash makes its compare-and-swap exact (see there); it is
+	// empty but for calls in progress (and the locks of crashed callers).
+	CollPasswordLocks = "password_lock"
 )
+
+// TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
+// a refresh token or a session. The TTL indexes are a backstop: the sweep
+// (PurgeExpired), which also deletes the used-token and revoked-family
+// records that go with them, is meant to get there first. FerretDB has no
+// TTL monitor; there the sweep does it all.
+const TTLGrace = 24 * time.Hour
 
 // Query limits of MessagesAfter and MessagesBefore.
 const (
@@ -89,6 +104,7 @@ type Store struct {
 
 	users, rooms, members, friendships, requests *mdb.Collection
 	messages, tokens, used, revoked, locks       *mdb.Collection
+	sessions, pwLocks                            *mdb.Collection
 
 	local     keyedMutex // SetReadSeq on FerretDB: one caller per membership
 	kindMu    sync.Mutex // guards kindKnown and ferret
@@ -155,14 +171,28 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		used:        db.Collection(CollRefreshUsed),
 		revoked:     db.Collection(CollRevokedFamily),
 		locks:       db.Collection(CollMemberLocks),
+		sessions:    db.Collection(CollSessions),
+		pwLocks:     db.Collection(CollPasswordLocks),
 	}
 }
 
 // EnsureIndexes creates every index the store relies on. It is idempotent.
+// The indexes on expires_at are TTL indexes (see TTLGrace) but on FerretDB,
+// which has no TTL monitor (the server's kind is asked if not known yet).
 func (s *Store) EnsureIndexes(ctx context.Context) error {
+	ferret, err := s.isFerretDB(ctx)
+	if err != nil {
+		return fmt.Errorf("mongo: ensure indexes: %w", err)
+	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	unique := func() *options.IndexOptionsBuilder { return options.Index().SetUnique(true) }
+	expiry := func() *options.IndexOptionsBuilder {
+		if ferret {
+			return options.Index()
+		}
+		return options.Index().SetExpireAfterSeconds(int32(TTLGrace / time.Second))
+	}
 	keys := func(fields ...string) bson.D {
 		d := make(bson.D, 0, len(fields))
 		for _, f := range fields {
@@ -177,6 +207,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.users, []mdb.IndexModel{
 			{Keys: keys("account"), Options: unique()},
 			{Keys: keys("email"), Options: unique()},
+			{Keys: keys("release_pending"), Options: options.Index().SetSparse(true)},
 		}},
 		{s.rooms, []mdb.IndexModel{
 			{Keys: keys("number"), Options: unique().SetSparse(true)},
@@ -200,6 +231,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}},
 		{s.tokens, []mdb.IndexModel{
 			{Keys: keys("family")},
+			{Keys: keys("expires_at"), Options: expiry()},
+		}},
+		{s.sessions, []mdb.IndexModel{
+			{Keys: keys("user_id", "created_at")},
+			{Keys: keys("expires_at"), Options: expiry()},
 		}},
 	}
 	// One index per command: FerretDB v1.24 drops the connection when a
@@ -252,7 +288,7 @@ func mapErr(op string, err error) error {
 		return nil
 	case errors.Is(err, mdb.ErrNoDocuments):
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
-	case mdb.IsDuplicateKeyError(err):
+	case mdb.IsDuplicateKeyError(err), ferretUniqueViolation(err):
 		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrDuplicate, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("mongo: %s: %w", op, err)
@@ -261,6 +297,15 @@ func mapErr(op string, err error) error {
 	default:
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
+}
+
+// ferretUniqueViolation reports FerretDB's answer to an update that breaks
+// a unique index: its SQLite backend enforces the index but reports the
+// violation of an update (an insert's is a proper E11000) as an
+// InternalError quoting SQLite's "UNIQUE constraint failed".
+func ferretUniqueViolation(err error) bool {
+	var se mdb.ServerError
+	return errors.As(err, &se) && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // transient reports errors the driver marks as worth retrying: a cleared
@@ -339,6 +384,18 @@ func (s *Store) deleteOne(ctx context.Context, op string, c *mdb.Collection, fil
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
 	}
 	return nil
+}
+
+// deleteMany deletes the documents matching filter and returns how many it
+// deleted.
+func (s *Store) deleteMany(ctx context.Context, op string, c *mdb.Collection, filter any) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := c.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	return res.DeletedCount, nil
 }
 
 // count counts the documents matching filter.

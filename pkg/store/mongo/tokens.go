@@ -41,18 +41,24 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, hash string) error {
 		bson.D{{Key: "_id", Value: hash}, {Key: "used_at", Value: dbTime(time.Now())}})
 }
 
-// RevokeFamily records the family as revoked (revoking twice is fine) and
-// deletes its stored tokens.
+// RevokeFamily records the family as revoked (revoking twice is fine),
+// deletes its stored tokens and marks the session with that id (if any)
+// revoked, in that order: the record, which Refresh checks, comes first.
 func (s *Store) RevokeFamily(ctx context.Context, family string) error {
-	err := s.insert(ctx, "revoke family", s.revoked,
+	const op = "revoke family"
+	err := s.insert(ctx, op, s.revoked,
 		bson.D{{Key: "_id", Value: family}, {Key: "revoked_at", Value: dbTime(time.Now())}})
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return err
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	_, err = s.tokens.DeleteMany(ctx, bson.D{{Key: "family", Value: family}})
-	return mapErr("revoke family", err)
+	if _, err = s.tokens.DeleteMany(ctx, bson.D{{Key: "family", Value: family}}); err != nil {
+		return mapErr(op, err)
+	}
+	_, err = s.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: family}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked", Value: true}}}})
+	return mapErr(op, err)
 }
 
 // FamilyRevoked reports whether RevokeFamily was called for family.

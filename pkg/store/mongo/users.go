@@ -2,16 +2,22 @@ package mongo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // CreateUser inserts u; store.ErrDuplicate when its id, account or email is
-// taken. A zero CreatedAt or UpdatedAt is set to the current time.
+// taken. A zero CreatedAt or UpdatedAt is set to the current time; a
+// DeletedAt is kept (and the account waits for ReleaseDeleted).
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if u == nil {
 		return errNil("create user", "user")
@@ -21,6 +27,9 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
+	if !u.DeletedAt.IsZero() {
+		u.DeletedAt = dbTime(u.DeletedAt)
+	}
 	return s.insert(ctx, "create user", s.users, fromUser(u))
 }
 
@@ -104,4 +113,187 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 	}
 	u := d.toUser()
 	return &u, nil
+}
+
+// passwordLockLease is the longest a SetPasswordHash lock is held: a lock
+// whose lease ran out is taken to belong to a crashed caller and is
+// broken, and a holder stops working when its lease ends.
+const passwordLockLease = 5 * time.Second
+
+// SetPasswordHash replaces the password hash with newHash if it still is
+// oldHash, and sets updated_at: store.ErrConflict if it is not,
+// store.ErrNotFound if there is no such user. Of racing changes from one
+// hash exactly one succeeds.
+//
+// FerretDB applies an update as a read followed by an unconditional
+// replace of the document, so a filter on the old hash alone would let
+// racing changes all succeed. The change is therefore made under a lock
+// document in CollPasswordLocks, _id "<user>:<sha256 of oldHash>", taken
+// with InsertOne (the unique _id is atomic on FerretDB too): a caller that
+// finds it taken lost the race and gets store.ErrConflict at once. The
+// winner updates with the filter {_id, password: oldHash}, which a caller
+// that read the old hash before the winner's change, and takes the lock
+// after its release, no longer matches. The lock is deleted when the call
+// ends, so that the hash may come back later (A, B, A); one left by a
+// crashed caller is broken once its lease (5 s) has ended. The same path
+// runs on MongoDB, where the filtered update alone would do.
+func (s *Store) SetPasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	const op = "set password hash"
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	byID := bson.D{{Key: "_id", Value: id}}
+	var cur userDoc
+	err := s.users.FindOne(ctx, byID, options.FindOne().SetProjection(bson.D{{Key: "password", Value: 1}})).Decode(&cur)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if cur.PasswordHash != oldHash {
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrConflict)
+	}
+	sum := sha256.Sum256([]byte(oldHash))
+	lock, err := s.lockPassword(ctx, id+":"+hex.EncodeToString(sum[:]))
+	if err != nil {
+		return fmt.Errorf("mongo: %s: %w", op, err)
+	}
+	defer s.unlockPassword(ctx, lock)
+	// Past the lease another caller may break the lock: stop there.
+	ctx, cancelLease := context.WithDeadline(ctx, lock.ExpiresAt)
+	defer cancelLease()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "password", Value: oldHash}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "password", Value: newHash},
+			{Key: "updated_at", Value: dbTime(time.Now())},
+		}}})
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if res.MatchedCount == 0 { // changed since the read
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrConflict)
+	}
+	return nil
+}
+
+// lockPassword takes the lock id of CollPasswordLocks, breaking it once if
+// its lease has ended; store.ErrConflict when it is held.
+func (s *Store) lockPassword(ctx context.Context, id string) (lockDoc, error) {
+	const op = "lock password"
+	for attempt := 0; ; attempt++ {
+		lock := lockDoc{ID: id, ExpiresAt: dbTime(time.Now().Add(passwordLockLease))}
+		_, err := s.pwLocks.InsertOne(ctx, lock)
+		if err == nil {
+			return lock, nil
+		}
+		if !mdb.IsDuplicateKeyError(err) {
+			return lockDoc{}, mapErr(op, err)
+		}
+		var held lockDoc
+		err = s.pwLocks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&held)
+		switch {
+		case errors.Is(err, mdb.ErrNoDocuments) && attempt == 0:
+			continue // released meanwhile: the holder is done, try once more
+		case err != nil && !errors.Is(err, mdb.ErrNoDocuments):
+			return lockDoc{}, mapErr(op, err)
+		case err == nil && attempt == 0 && time.Now().After(held.ExpiresAt):
+			// The holder crashed. Delete that lock only, not one a
+			// concurrent breaker may have taken since.
+			_, err := s.pwLocks.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "expires_at", Value: held.ExpiresAt}})
+			if err != nil {
+				return lockDoc{}, mapErr(op+": break stale lock", err)
+			}
+			continue
+		}
+		return lockDoc{}, fmt.Errorf("%w: a concurrent change holds the lock", store.ErrConflict)
+	}
+}
+
+// unlockPassword releases a lock taken by lockPassword, even when ctx has
+// ended. A failure is not reported: the lock is broken once its lease
+// ends.
+func (s *Store) unlockPassword(ctx context.Context, lock lockDoc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
+	defer cancel()
+	_, _ = s.pwLocks.DeleteOne(ctx, bson.D{{Key: "_id", Value: lock.ID}, {Key: "expires_at", Value: lock.ExpiresAt}})
+}
+
+// SetEmail changes the user's email and sets updated_at;
+// store.ErrDuplicate when another user has it (the unique index on email),
+// store.ErrNotFound if there is no such user.
+func (s *Store) SetEmail(ctx context.Context, id, email string) error {
+	const op = "set email"
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "email", Value: email},
+		{Key: "updated_at", Value: dbTime(time.Now())},
+	}}})
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// MarkDeleted sets deleted_at to at (the current time if zero) unless it is
+// set already; store.ErrNotFound if there is no such user. On FerretDB two
+// racing first calls with different times may leave either time.
+func (s *Store) MarkDeleted(ctx context.Context, id string, at time.Time) error {
+	const op = "mark deleted"
+	at = createdTime(at)
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := s.users.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "deleted_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "deleted_at", Value: at}, {Key: "release_pending", Value: at}}}})
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	// Deleted already, or missing.
+	var d idDoc
+	err = s.users.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&d)
+	return mapErr(op, err)
+}
+
+// ReleaseDeleted rewrites the account and email of up to limit users
+// deleted before the given time (to the millisecond), oldest deletion
+// first, to store.ReleasedAccount and store.ReleasedEmail, and returns how
+// many it released. A limit <= 0 releases none. Each user is one update;
+// on FerretDB two racing calls may both count a user they both released.
+func (s *Store) ReleaseDeleted(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "release deleted"
+	if limit <= 0 {
+		return 0, nil
+	}
+	var due []idDoc
+	err := s.findAll(ctx, op, s.users,
+		bson.D{{Key: "release_pending", Value: bson.D{{Key: "$lt", Value: dbTime(before)}}}}, &due,
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).
+			SetSort(bson.D{{Key: "release_pending", Value: 1}, {Key: "_id", Value: 1}}).
+			SetLimit(int64(limit)))
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	released := 0
+	for _, id := range ids(due) {
+		res, err := s.users.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: id}, {Key: "release_pending", Value: bson.D{{Key: "$exists", Value: true}}}},
+			bson.D{
+				{Key: "$set", Value: bson.D{
+					{Key: "account", Value: store.ReleasedAccount(id)},
+					{Key: "email", Value: store.ReleasedEmail(id)},
+				}},
+				{Key: "$unset", Value: bson.D{{Key: "release_pending", Value: ""}}},
+			})
+		if err != nil {
+			return released, mapErr(op, err)
+		}
+		released += int(res.MatchedCount)
+	}
+	return released, nil
 }

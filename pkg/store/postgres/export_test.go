@@ -54,6 +54,19 @@ func OpenWithExtraMigrations(ctx context.Context, url string, opts Options, scri
 	})
 }
 
+// OpenAtVersion opens as an older build would: with the first version
+// embedded migrations only. The Store's methods expect the latest schema:
+// use it to seed rows with Exec.
+func OpenAtVersion(ctx context.Context, url string, opts Options, version int) (*Store, error) {
+	return open(ctx, url, opts, func() ([]migration, error) {
+		ms, err := migrations()
+		if err != nil {
+			return nil, err
+		}
+		return ms[:version], nil
+	})
+}
+
 // param matches a $n placeholder.
 var param = regexp.MustCompile(`\$(\d+)`)
 

@@ -211,3 +211,40 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("MaxConns = %d, want 3", n)
 	}
 }
+
+// TestMigrationFromVersion1: a database at schema version 1, with data,
+// is brought to the latest version by Open, its rows kept and readable
+// with the new columns at their defaults.
+func TestMigrationFromVersion1(t *testing.T) {
+	url, ctx := testenv.PostgresURL(t), testCtx(t)
+	old, err := postgres.OpenAtVersion(ctx, url, postgres.Options{}, 1)
+	mustNil(t, "Open at version 1", err)
+	wantVersions(ctx, t, old, 1)
+	mustNil(t, "insert user", old.Exec(ctx, `INSERT INTO users
+		(id, account, email, password, nickname, avatar, sex, created_at, updated_at)
+		VALUES ('u1', 'alice', 'alice@example.com', 'h', 'Alice', '', 1, now(), now())`))
+	mustNil(t, "insert token", old.Exec(ctx, `INSERT INTO refresh_tokens (hash, family, user_id, expires_at, created_at)
+		VALUES ('h1', 'f1', 'u1', '2024-01-01T00:00:05Z', '2024-01-01T00:00:01Z')`))
+	closeStore(t, old)
+
+	s := openAt(t, url, postgres.Options{})
+	wantVersions(ctx, t, s, postgres.LatestSchemaVersion())
+	u, err := s.UserByAccount(ctx, "alice")
+	mustNil(t, "UserByAccount", err)
+	if u.ID != "u1" || u.Deleted() || !u.DeletedAt.IsZero() {
+		t.Fatalf("migrated user %+v", u)
+	}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	mustNil(t, "MarkDeleted", s.MarkDeleted(ctx, "u1", base.Add(3*time.Second)))
+	n, err := s.ReleaseDeleted(ctx, base.Add(4*time.Second), 10)
+	mustNil(t, "ReleaseDeleted", err)
+	if n != 1 {
+		t.Fatalf("ReleaseDeleted released %d, want 1", n)
+	}
+	mustNil(t, "CreateSession", s.CreateSession(ctx, &store.Session{ID: "f1", UserID: "u1", ExpiresAt: base.Add(5 * time.Second)}))
+	n, err = s.PurgeExpired(ctx, base.Add(6*time.Second), 10)
+	mustNil(t, "PurgeExpired", err)
+	if n != 2 {
+		t.Fatalf("PurgeExpired deleted %d rows, want 2 (a token and a session)", n)
+	}
+}

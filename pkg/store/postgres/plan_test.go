@@ -12,7 +12,7 @@ import (
 
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
-	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families"}
+	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions"}
 
 // seedRows is the number of rows seedPlanData puts in the smaller tables;
 // members and messages get more. With a few thousand rows and fresh
@@ -25,8 +25,10 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 	t.Helper()
 	const n = seedRows
 	for _, q := range []string{
-		`INSERT INTO users (id, account, email, password, nickname, avatar, sex, created_at, updated_at)
-		 SELECT 'u' || i, 'acct' || i, 'u' || i || '@example.com', 'hash', 'nick', '', i % 3, now(), now()
+		// One user in a hundred deleted, half of those released.
+		`INSERT INTO users (id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at, released)
+		 SELECT 'u' || i, 'acct' || i, 'u' || i || '@example.com', 'hash', 'nick', '', i % 3, now(), now(),
+		        CASE WHEN i % 100 = 0 THEN now() - (i || ' s')::interval END, i % 200 = 0
 		 FROM generate_series(1, $1) i`,
 		`INSERT INTO rooms (id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at)
 		 SELECT 'r' || i, CASE WHEN i % 2 = 0 THEN 1 ELSE 2 END,
@@ -48,10 +50,14 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		 SELECT 'r' || (i % 100), i / 100 + 1, 'm' || i, 'u' || (i % 50), 'body', 'c' || i, now(), i % 97 = 0
 		 FROM generate_series(0, $1 * 4 - 1) i`,
 		`INSERT INTO refresh_tokens (hash, family, user_id, expires_at, created_at)
-		 SELECT 'h' || i, 'f' || (i / 3), 'u' || i, now(), now()
+		 SELECT 'h' || i, 'f' || (i / 3), 'u' || i, now() + (i || ' s')::interval, now()
 		 FROM generate_series(1, $1) i`,
 		`INSERT INTO used_refresh_tokens (hash, used_at) SELECT 'h' || i, now() FROM generate_series(1, $1) i`,
 		`INSERT INTO revoked_families (family, revoked_at) SELECT 'f' || i, now() FROM generate_series(1, $1) i`,
+		// Two sessions a user, one in ten revoked.
+		`INSERT INTO sessions (id, user_id, device, ip, created_at, last_used_at, expires_at, revoked)
+		 SELECT 'f' || i, 'u' || (i / 2), 'phone', '192.0.2.1', now(), now(), now() + (i || ' s')::interval, i % 10 = 0
+		 FROM generate_series(1, $1) i`,
 	} {
 		mustNil(t, "seed", s.Exec(ctx, q, n))
 	}

@@ -8,18 +8,19 @@ package postgres
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at"
+	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
 	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
 	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
 	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
 	tokenCols   = "hash, family, user_id, expires_at, created_at"
+	sessionCols = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
 )
 
 // Users.
 const (
-	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = $1"
 	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = $1"
 	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = $1"
@@ -28,6 +29,18 @@ const (
 	// A NULL argument keeps the column as it is.
 	qUpdateProfile = "UPDATE users SET nickname = coalesce($1, nickname), avatar = coalesce($2, avatar)," +
 		" sex = coalesce($3, sex), updated_at = $4 WHERE id = $5 RETURNING " + userCols
+	// A compare-and-swap in one statement: racing changes queue on the row
+	// lock, and each re-checks password against the row the one before it
+	// committed, so of racing changes from one hash exactly one matches.
+	qSetPasswordHash = "UPDATE users SET password = $1, updated_at = $2 WHERE id = $3 AND password = $4"
+	qUserExists      = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
+	qSetEmail        = "UPDATE users SET email = $1, updated_at = $2 WHERE id = $3"
+	// coalesce keeps the first deletion time.
+	qMarkDeleted = "UPDATE users SET deleted_at = coalesce(deleted_at, $1) WHERE id = $2"
+	// Through the partial index users_to_release: NOT released is spelt as
+	// in the index; deleted_at < $1 implies deleted_at IS NOT NULL.
+	qUsersToRelease = "SELECT id FROM users WHERE deleted_at < $1 AND NOT released ORDER BY deleted_at, id LIMIT $2"
+	qReleaseUser    = "UPDATE users SET account = $1, email = $2, released = true WHERE id = $3 AND NOT released"
 )
 
 // Rooms and members.
@@ -36,6 +49,7 @@ const (
 	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = $1"
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = $1"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = true, updated_at = $1 WHERE id = $2"
+	qSetOwner         = "UPDATE rooms SET owner = $1, updated_at = $2 WHERE id = $3"
 	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = $1 AND user_id = $2"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = $1"
@@ -88,6 +102,26 @@ const (
 	qFamilyRevoked      = "SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family = $1)"
 )
 
+// Sessions, and the expiry sweep of tokens and sessions.
+const (
+	qCreateSession = "INSERT INTO sessions (" + sessionCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	qSession       = "SELECT " + sessionCols + " FROM sessions WHERE id = $1"
+	qSessionsOf    = "SELECT " + sessionCols + " FROM sessions WHERE user_id = $1 AND NOT revoked ORDER BY created_at, id"
+	// A NULL ip keeps the column as it is.
+	qTouchSession  = "UPDATE sessions SET last_used_at = $1, expires_at = $2, ip = coalesce($3, ip) WHERE id = $4"
+	qRevokeSession = "UPDATE sessions SET revoked = true WHERE id = $1"
+	// PurgeExpired, in one transaction: pick the expired rows through the
+	// expires_at indexes, then delete them by key ($1 is a text[]). A
+	// session touched since it was picked is no longer expired and stays,
+	// and only the revoked-family records of deleted sessions go.
+	qExpiredTokens    = "SELECT hash FROM refresh_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2"
+	qDeleteUsedTokens = "DELETE FROM used_refresh_tokens WHERE hash = ANY($1::text[])"
+	qDeleteTokens     = "DELETE FROM refresh_tokens WHERE hash = ANY($1::text[])"
+	qExpiredSessions  = "SELECT id FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2"
+	qDeleteSessions   = "DELETE FROM sessions WHERE id = ANY($1::text[]) AND expires_at < $2 RETURNING id"
+	qDeleteRevoked    = "DELETE FROM revoked_families WHERE family = ANY($1::text[])"
+)
+
 // Health.
 const (
 	qPing = "SELECT 1"
@@ -119,10 +153,17 @@ func queries() map[string]string {
 		"UserByEmail":          qUserByEmail,
 		"UsersByIDs":           qUsersByIDs,
 		"UpdateProfile":        qUpdateProfile,
+		"SetPasswordHash":      qSetPasswordHash,
+		"UserExists":           qUserExists,
+		"SetEmail":             qSetEmail,
+		"MarkDeleted":          qMarkDeleted,
+		"UsersToRelease":       qUsersToRelease,
+		"ReleaseUser":          qReleaseUser,
 		"CreateRoom":           qCreateRoom,
 		"RoomByID":             qRoomByID,
 		"RoomByPairKey":        qRoomByPairKey,
 		"MarkDisbanded":        qMarkDisbanded,
+		"SetOwner":             qSetOwner,
 		"AddMember":            qAddMember,
 		"RemoveMember":         qRemoveMember,
 		"RemoveAllMembers":     qRemoveAllMembers,
@@ -153,6 +194,17 @@ func queries() map[string]string {
 		"RevokeFamily":         qRevokeFamily,
 		"DeleteFamilyTokens":   qDeleteFamilyTokens,
 		"FamilyRevoked":        qFamilyRevoked,
+		"CreateSession":        qCreateSession,
+		"Session":              qSession,
+		"SessionsOf":           qSessionsOf,
+		"TouchSession":         qTouchSession,
+		"RevokeSession":        qRevokeSession,
+		"ExpiredTokens":        qExpiredTokens,
+		"DeleteUsedTokens":     qDeleteUsedTokens,
+		"DeleteTokens":         qDeleteTokens,
+		"ExpiredSessions":      qExpiredSessions,
+		"DeleteSessions":       qDeleteSessions,
+		"DeleteRevoked":        qDeleteRevoked,
 		"Ping":                 qPing,
 	}
 }

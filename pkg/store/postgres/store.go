@@ -314,6 +314,22 @@ func createdTime(t time.Time) time.Time {
 	return dbTime(t)
 }
 
+// optTime is dbTime, keeping a zero t zero.
+func optTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return dbTime(t)
+}
+
+// nullIfZero stores a zero optional time as NULL.
+func nullIfZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 // nullIfEmpty stores an empty optional string as NULL, so that it never
 // collides in a UNIQUE constraint.
 func nullIfEmpty(s string) *string {

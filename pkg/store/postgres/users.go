@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,8 +11,8 @@ import (
 )
 
 // CreateUser inserts u; store.ErrDuplicate when its id, account or email is
-// taken. A zero CreatedAt or UpdatedAt is set to the current time; both are
-// normalised in place.
+// taken. A zero CreatedAt or UpdatedAt is set to the current time; both,
+// and a DeletedAt, are normalised in place.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	const op = "create user"
 	if u == nil {
@@ -22,8 +23,9 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
+	u.DeletedAt = optTime(u.DeletedAt)
 	_, err := s.exec(ctx, op, qCreateUser, u.ID, u.Account, u.Email, u.PasswordHash,
-		u.Nickname, u.Avatar, u.Sex, u.CreatedAt, u.UpdatedAt)
+		u.Nickname, u.Avatar, u.Sex, u.CreatedAt, u.UpdatedAt, nullIfZero(u.DeletedAt))
 	return err
 }
 
@@ -85,10 +87,83 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 		nickname, avatar, sex, dbTime(time.Now()), id)
 }
 
+// SetPasswordHash replaces the password hash with newHash if it still is
+// oldHash, and sets UpdatedAt: store.ErrConflict if it is not,
+// store.ErrNotFound if there is no such user. It is one conditional
+// UPDATE, so of racing changes from one hash exactly one succeeds.
+func (s *Store) SetPasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	const op = "set password hash"
+	n, err := s.exec(ctx, op, qSetPasswordHash, newHash, dbTime(time.Now()), id, oldHash)
+	if err != nil || n == 1 {
+		return err
+	}
+	ok, err := queryOne(ctx, s, op, scanBool, qUserExists, id)
+	switch {
+	case err != nil:
+		return err
+	case !*ok:
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, store.ErrConflict)
+}
+
+// SetEmail changes the user's email and sets UpdatedAt; store.ErrDuplicate
+// when another user has it, store.ErrNotFound if there is no such user.
+func (s *Store) SetEmail(ctx context.Context, id, email string) error {
+	return s.execOne(ctx, "set email", qSetEmail, email, dbTime(time.Now()), id)
+}
+
+// MarkDeleted sets DeletedAt to at (the current time if zero) unless it is
+// set already; store.ErrNotFound if there is no such user.
+func (s *Store) MarkDeleted(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "mark deleted", qMarkDeleted, createdTime(at), id)
+}
+
+// ReleaseDeleted rewrites the account and email of up to limit users
+// deleted before the given time (to the millisecond), oldest deletion
+// first, to store.ReleasedAccount and store.ReleasedEmail, in one
+// transaction, and returns how many it released. Concurrent calls may pick
+// the same users; each user is released (and counted) once. A limit <= 0
+// releases none.
+func (s *Store) ReleaseDeleted(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "release deleted"
+	if limit <= 0 {
+		return 0, nil
+	}
+	released := 0
+	err := s.inTx(ctx, op, func(ctx context.Context, tx pgx.Tx) error {
+		released = 0
+		rows, err := tx.Query(ctx, qUsersToRelease, dbTime(before), limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			tag, err := tx.Exec(ctx, qReleaseUser, store.ReleasedAccount(id), store.ReleasedEmail(id), id)
+			if err != nil {
+				return err
+			}
+			released += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return released, nil
+}
+
 // scanUser reads the columns userCols.
 func scanUser(r pgx.Row) (store.User, error) {
 	var u store.User
-	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &u.CreatedAt, &u.UpdatedAt)
+	var deleted *time.Time
+	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &u.CreatedAt, &u.UpdatedAt, &deleted)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	if deleted != nil {
+		u.DeletedAt = deleted.UTC()
+	}
 	return u, err
 }

@@ -8,18 +8,19 @@ import "strings"
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at"
+	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
 	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
 	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
 	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
 	tokenCols   = "hash, family, user_id, expires_at, created_at"
+	sessionCols = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
 )
 
 // Users.
 const (
-	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = ?"
 	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = ?"
 	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = ?"
@@ -28,6 +29,17 @@ const (
 	// A nil argument keeps the column as it is.
 	qUpdateProfile = "UPDATE users SET nickname = coalesce(?, nickname), avatar = coalesce(?, avatar)," +
 		" sex = coalesce(?, sex), updated_at = ? WHERE id = ? RETURNING " + userCols
+	// A compare-and-swap: one statement, and writes are serialised, so of
+	// racing changes from one hash exactly one matches the row.
+	qSetPasswordHash = "UPDATE users SET password = ?, updated_at = ? WHERE id = ? AND password = ?"
+	qUserExists      = "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)"
+	qSetEmail        = "UPDATE users SET email = ?, updated_at = ? WHERE id = ?"
+	// coalesce keeps the first deletion time.
+	qMarkDeleted = "UPDATE users SET deleted_at = coalesce(deleted_at, ?) WHERE id = ?"
+	// Through the partial index users_to_release: released = 0 must be
+	// spelt as in the index; deleted_at < ? implies deleted_at IS NOT NULL.
+	qUsersToRelease = "SELECT id FROM users WHERE deleted_at < ? AND released = 0 ORDER BY deleted_at, id LIMIT ?"
+	qReleaseUser    = "UPDATE users SET account = ?, email = ?, released = 1 WHERE id = ? AND released = 0"
 )
 
 // Rooms and members.
@@ -36,6 +48,7 @@ const (
 	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = ?"
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = ?"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = 1, updated_at = ? WHERE id = ?"
+	qSetOwner         = "UPDATE rooms SET owner = ?, updated_at = ? WHERE id = ?"
 	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = ? AND user_id = ?"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = ?"
@@ -86,6 +99,27 @@ const (
 	qFamilyRevoked      = "SELECT EXISTS (SELECT 1 FROM revoked_families WHERE family = ?)"
 )
 
+// Sessions, and the expiry sweep of tokens and sessions.
+const (
+	qCreateSession = "INSERT INTO sessions (" + sessionCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	qSession       = "SELECT " + sessionCols + " FROM sessions WHERE id = ?"
+	qSessionsOf    = "SELECT " + sessionCols + " FROM sessions WHERE user_id = ? AND revoked = 0 ORDER BY created_at, id"
+	// A NULL ip keeps the column as it is.
+	qTouchSession  = "UPDATE sessions SET last_used_at = ?, expires_at = ?, ip = coalesce(?, ip) WHERE id = ?"
+	qRevokeSession = "UPDATE sessions SET revoked = 1 WHERE id = ?"
+	// PurgeExpired runs the four in one transaction: with writes
+	// serialised, the two subqueries on each table pick the same rows.
+	// The used records go first, while their tokens still name them.
+	qPurgeUsedTokens = "DELETE FROM used_refresh_tokens WHERE hash IN" +
+		" (SELECT hash FROM refresh_tokens WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)"
+	qPurgeTokens = "DELETE FROM refresh_tokens WHERE hash IN" +
+		" (SELECT hash FROM refresh_tokens WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)"
+	qPurgeRevokedFamilies = "DELETE FROM revoked_families WHERE family IN" +
+		" (SELECT id FROM sessions WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)"
+	qPurgeSessions = "DELETE FROM sessions WHERE id IN" +
+		" (SELECT id FROM sessions WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)"
+)
+
 // Maintenance.
 const (
 	qBackup = "VACUUM INTO ?"
@@ -110,10 +144,17 @@ func queries() map[string]string {
 		"UserByEmail":          qUserByEmail,
 		"UsersByIDs":           usersByIDsQuery(3),
 		"UpdateProfile":        qUpdateProfile,
+		"SetPasswordHash":      qSetPasswordHash,
+		"UserExists":           qUserExists,
+		"SetEmail":             qSetEmail,
+		"MarkDeleted":          qMarkDeleted,
+		"UsersToRelease":       qUsersToRelease,
+		"ReleaseUser":          qReleaseUser,
 		"CreateRoom":           qCreateRoom,
 		"RoomByID":             qRoomByID,
 		"RoomByPairKey":        qRoomByPairKey,
 		"MarkDisbanded":        qMarkDisbanded,
+		"SetOwner":             qSetOwner,
 		"AddMember":            qAddMember,
 		"RemoveMember":         qRemoveMember,
 		"RemoveAllMembers":     qRemoveAllMembers,
@@ -144,5 +185,14 @@ func queries() map[string]string {
 		"RevokeFamily":         qRevokeFamily,
 		"DeleteFamilyTokens":   qDeleteFamilyTokens,
 		"FamilyRevoked":        qFamilyRevoked,
+		"CreateSession":        qCreateSession,
+		"Session":              qSession,
+		"SessionsOf":           qSessionsOf,
+		"TouchSession":         qTouchSession,
+		"RevokeSession":        qRevokeSession,
+		"PurgeUsedTokens":      qPurgeUsedTokens,
+		"PurgeTokens":          qPurgeTokens,
+		"PurgeRevokedFamilies": qPurgeRevokedFamilies,
+		"PurgeSessions":        qPurgeSessions,
 	}
 }

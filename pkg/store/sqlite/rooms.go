@@ -49,6 +49,12 @@ func (s *Store) MarkDisbanded(ctx context.Context, id string) error {
 	return s.execOne(ctx, "mark disbanded", qMarkDisbanded, millis(dbTime(time.Now())), id)
 }
 
+// SetOwner makes userID the owner of room id and sets UpdatedAt;
+// store.ErrNotFound if the room does not exist.
+func (s *Store) SetOwner(ctx context.Context, id, userID string) error {
+	return s.execOne(ctx, "set owner", qSetOwner, userID, millis(dbTime(time.Now())), id)
+}
+
 // AddMember inserts a membership; store.ErrDuplicate if the user is already
 // a member. A zero CreatedAt is set to the current time; it is normalised
 // in place.

@@ -597,6 +597,30 @@ func millis(t time.Time) int64 { return t.UnixMilli() }
 // fromMillis is the inverse of millis.
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
+// optMillis is the stored form of an optional time: NULL when zero.
+func optMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return millis(t)
+}
+
+// fromOptMillis is the inverse of optMillis.
+func fromOptMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return fromMillis(ms.Int64)
+}
+
+// optTime is dbTime, keeping a zero t zero.
+func optTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return dbTime(t)
+}
+
 // nullIfEmpty stores an empty optional string as NULL, so that it never
 // collides in a UNIQUE constraint.
 func nullIfEmpty(s string) any {

@@ -3,14 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // CreateUser inserts u; store.ErrDuplicate when its id, account or email is
-// taken. A zero CreatedAt or UpdatedAt is set to the current time; both are
-// normalised in place.
+// taken. A zero CreatedAt or UpdatedAt is set to the current time; both,
+// and a DeletedAt, are normalised in place.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	const op = "create user"
 	if u == nil {
@@ -21,8 +23,9 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
+	u.DeletedAt = optTime(u.DeletedAt)
 	_, err := s.exec(ctx, op, qCreateUser, u.ID, u.Account, u.Email, u.PasswordHash,
-		u.Nickname, u.Avatar, u.Sex, millis(u.CreatedAt), millis(u.UpdatedAt))
+		u.Nickname, u.Avatar, u.Sex, millis(u.CreatedAt), millis(u.UpdatedAt), optMillis(u.DeletedAt))
 	return err
 }
 
@@ -104,11 +107,94 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 	return rowOne(ctx, s, op, scanUser, row)
 }
 
+// SetPasswordHash replaces the password hash with newHash if it still is
+// oldHash, and sets UpdatedAt: store.ErrConflict if it is not,
+// store.ErrNotFound if there is no such user. It is one conditional
+// UPDATE, so of racing changes from one hash exactly one succeeds.
+func (s *Store) SetPasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	const op = "set password hash"
+	n, err := s.exec(ctx, op, qSetPasswordHash, newHash, millis(dbTime(time.Now())), id, oldHash)
+	if err != nil || n == 1 {
+		return err
+	}
+	ok, err := queryOne(ctx, s, op, scanInt, qUserExists, id)
+	switch {
+	case err != nil:
+		return err
+	case *ok == 0:
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, store.ErrConflict)
+}
+
+// SetEmail changes the user's email and sets UpdatedAt; store.ErrDuplicate
+// when another user has it, store.ErrNotFound if there is no such user.
+func (s *Store) SetEmail(ctx context.Context, id, email string) error {
+	return s.execOne(ctx, "set email", qSetEmail, email, millis(dbTime(time.Now())), id)
+}
+
+// MarkDeleted sets DeletedAt to at (the current time if zero) unless it is
+// set already; store.ErrNotFound if there is no such user.
+func (s *Store) MarkDeleted(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "mark deleted", qMarkDeleted, millis(createdTime(at)), id)
+}
+
+// ReleaseDeleted rewrites the account and email of up to limit users
+// deleted before the given time (to the millisecond), oldest deletion
+// first, to store.ReleasedAccount and store.ReleasedEmail, in one
+// transaction, and returns how many it released. A limit <= 0 releases
+// none.
+func (s *Store) ReleaseDeleted(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "release deleted"
+	if limit <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	released := 0
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		released = 0
+		rows, err := tx.QueryContext(ctx, qUsersToRelease, millis(dbTime(before)), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, qReleaseUser, store.ReleasedAccount(id), store.ReleasedEmail(id), id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			released += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return released, nil
+}
+
 // scanUser reads the columns userCols.
 func scanUser(r scanner) (store.User, error) {
 	var u store.User
 	var created, updated int64
-	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &created, &updated)
-	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(updated)
+	var deleted sql.NullInt64
+	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &created, &updated, &deleted)
+	u.CreatedAt, u.UpdatedAt, u.DeletedAt = fromMillis(created), fromMillis(updated), fromOptMillis(deleted)
 	return u, err
 }

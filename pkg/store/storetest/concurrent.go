@@ -18,7 +18,9 @@ const (
 )
 
 // The "create once" rules rest on unique indexes: of the racing inserts of
-// one key exactly one wins and the others get ErrDuplicate.
+// one key exactly one wins and the others get ErrDuplicate. A password
+// change is a compare-and-swap: of racing changes from one hash exactly one
+// wins and the others get ErrConflict.
 func concurrentTests() []test {
 	return []test{
 		{"CreateUserSameAccount", testRaceUserAccount},
@@ -32,6 +34,8 @@ func concurrentTests() []test {
 		{"InsertMessageSameSeq", testRaceMessageSeq},
 		{"ConsumeRefreshToken", testRaceConsume},
 		{"SetReadSeq", testRaceSetReadSeq},
+		{"SetPasswordHash", testRaceSetPasswordHash},
+		{"SetEmailSameAddress", testRaceSetEmail},
 	}
 }
 

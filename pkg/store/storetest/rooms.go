@@ -17,6 +17,7 @@ func roomTests() []test {
 		{"DuplicateID", testRoomDuplicateID},
 		{"OptionalFieldsNeverCollide", testRoomOptionalFields},
 		{"MarkDisbanded", testMarkDisbanded},
+		{"SetOwner", testSetOwner},
 	}
 }
 

@@ -58,12 +58,14 @@ func groups() []group {
 	return []group{
 		{"Store", storeTests()},
 		{"Users", userTests()},
+		{"Accounts", accountTests()},
 		{"Rooms", roomTests()},
 		{"Members", memberTests()},
 		{"Friends", friendTests()},
 		{"FriendRequests", requestTests()},
 		{"Messages", messageTests()},
 		{"Tokens", tokenTests()},
+		{"Sessions", sessionTests()},
 		{"Concurrent", concurrentTests()},
 	}
 }
@@ -112,6 +114,7 @@ func testNilArguments(t *testing.T, s store.Store) {
 		{"CreateFriendRequest", func() error { return s.CreateFriendRequest(ctx, nil) }},
 		{"InsertMessage", func() error { return s.InsertMessage(ctx, nil) }},
 		{"InsertRefreshToken", func() error { return s.InsertRefreshToken(ctx, nil) }},
+		{"CreateSession", func() error { return s.CreateSession(ctx, nil) }},
 	} {
 		switch err := callNoPanic(tc.call); {
 		case errors.Is(err, errPanic):
@@ -219,23 +222,7 @@ func Race(n int, f func(i int) error) []error {
 // and returns the index of the winner.
 func ExactlyOne(t testing.TB, what string, errs []error) int {
 	t.Helper()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if winner >= 0 {
-				t.Fatalf("%s: callers %d and %d both succeeded", what, winner, i)
-			}
-			winner = i
-		case errors.Is(err, store.ErrDuplicate):
-		default:
-			t.Fatalf("%s: caller %d: got %v, want nil or %v", what, i, err, store.ErrDuplicate)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("%s: no caller succeeded", what)
-	}
-	return winner
+	return exactlyOne(t, what, errs, store.ErrDuplicate)
 }
 
 // allNil checks that every call succeeded.
