@@ -117,6 +117,9 @@ func TestBrowserSessions(t *testing.T) {
 	a.waitJS("no sign-out button on this device", `!document.querySelector('#sessions [data-current="true"] button')`)
 	a.waitJS("the sign-out button's name", `document.querySelector('#sessions [data-current="false"] button').getAttribute('aria-label') === 'Sign out Chrome on Linux'`)
 	a.waitText("#sessions-status", "Logged in on 2 devices.")
+	if _, err := a.eval(`document.querySelector('#sessions-title').scrollIntoView()`); err != nil {
+		t.Fatal(err)
+	}
 	a.shot("20-settings")
 	a.darkShot("20b-settings-dark")
 

@@ -857,6 +857,7 @@ async function showFound(account, quiet) {
   try {
     u = await api.user(account);
   } catch (err) {
+    if (!state.me) return; // signed out meanwhile
     if (quiet) { show(box, false); return; }
     clear(box);
     box.append(el('p', {
@@ -865,6 +866,7 @@ async function showFound(account, quiet) {
     }));
     return;
   }
+  if (!state.me) return;
   remember(u);
   clear(box);
   lastFound = { id: u.id, account: u.account };
@@ -1332,6 +1334,7 @@ function fillSettings() {
   $('#set-account').textContent = '@' + u.account;
   $('#set-email').textContent = u.email || '';
   $('#pw-username').value = u.account;
+  $('#delete-username').value = u.account;
   const nick = $('#set-nickname');
   if (document.activeElement !== nick) nick.value = u.nickname || '';
 }
@@ -1628,6 +1631,10 @@ function resetState() {
   state.convLoaded = false;
   lookup.asked.clear();
   lookup.queue.clear();
+  lastFound = null;
+  clear($('#find-result'));
+  show($('#find-result'), false);
+  $('#find-account').value = '';
   sessionsGen++;
   clear($('#sessions'));
   $('#sessions-status').textContent = '';
