@@ -34,7 +34,7 @@ function save(s) {
   for (const f of listeners) f(s);
 }
 
-/** The current session {user, access_token, refresh_token, expires_at} or null. */
+/** The current session {user, access_token, refresh_token, session_id, expires_at} or null. */
 export function currentSession() { return session; }
 
 /** f(session|null) runs whenever the session changes (here or in another tab). */
@@ -53,6 +53,8 @@ function fromAnswer(a) {
     user: a.user,
     access_token: a.access_token,
     refresh_token: a.refresh_token,
+    // The session this login is (the sessions list marks it "This device").
+    session_id: a.session_id || (session && session.session_id) || '',
     expires_at: Date.now() + (a.expires_in || 900) * 1000,
   };
 }
@@ -153,6 +155,12 @@ export async function logout() {
   }
 }
 
+/**
+ * Forgets the session here only: for a session the server ended already
+ * (revoked, signed out elsewhere, account deleted).
+ */
+export function forget() { save(null); }
+
 /** A human sentence for an error, for the page. */
 export function describe(e, what = '') {
   if (!(e instanceof APIError)) return 'Something went wrong: ' + (e && e.message ? e.message : String(e));
@@ -176,12 +184,41 @@ export function describe(e, what = '') {
   }
 }
 
+/**
+ * A short label for this browser, sent as the session's device ("Chrome on
+ * Linux"); the sessions list shows it.
+ */
+export function deviceLabel(ua = navigator.userAgent) {
+  const browser = [
+    [/Edg(e|A|iOS)?\//, 'Edge'], [/OPR\/|Opera/, 'Opera'], [/SamsungBrowser\//, 'Samsung Internet'],
+    [/Firefox\/|FxiOS\//, 'Firefox'], [/Chrome\/|Chromium\/|CriOS\//, 'Chrome'], [/Safari\//, 'Safari'],
+  ].find(([re]) => re.test(ua));
+  const os = [
+    [/Windows/, 'Windows'], [/Android/, 'Android'], [/iPhone|iPad|iPod/, 'iOS'], [/CrOS/, 'ChromeOS'],
+    [/Mac OS X|Macintosh/, 'macOS'], [/Linux/, 'Linux'],
+  ].find(([re]) => re.test(ua));
+  const b = browser ? browser[1] : 'Browser';
+  return os ? `${b} on ${os[1]}` : b;
+}
+
 export const api = {
   emailCode: (email) => request('POST', '/v1/auth/email-code', { email }, { auth: false }),
-  register: (b) => request('POST', '/v1/auth/register', b, { auth: false }),
-  login: (login, password) => request('POST', '/v1/auth/login', { login, password }, { auth: false }),
+  register: (b) => request('POST', '/v1/auth/register', { ...b, device: deviceLabel() }, { auth: false }),
+  login: (login, password) => request('POST', '/v1/auth/login', { login, password, device: deviceLabel() }, { auth: false }),
+  passwordReset: (email) => request('POST', '/v1/auth/password-reset', { email }, { auth: false }),
+  passwordResetConfirm: (email, code, password) => request('POST', '/v1/auth/password-reset/confirm',
+    { email, code, new_password: password }, { auth: false }),
   me: () => request('GET', '/v1/me'),
+  updateMe: (fields) => request('PATCH', '/v1/me', fields),
+  changePassword: (current, next) => request('POST', '/v1/me/password', { current_password: current, new_password: next }),
+  emailChangeCode: (email) => request('POST', '/v1/me/email-code', { email }),
+  changeEmail: (email, code) => request('POST', '/v1/me/email', { email, code }),
+  sessions: () => request('GET', '/v1/me/sessions'),
+  endSession: (id) => request('DELETE', '/v1/me/sessions/' + encodeURIComponent(id)),
+  logoutAll: () => request('POST', '/v1/auth/logout-all'),
+  deleteAccount: (password) => request('DELETE', '/v1/me', { password }),
   user: (account) => request('GET', '/v1/users/' + encodeURIComponent(account)),
+  usersByID: (ids) => request('GET', '/v1/users?ids=' + ids.map(encodeURIComponent).join(',')),
   friends: () => request('GET', '/v1/friends'),
   deleteFriend: (account) => request('DELETE', '/v1/friends/' + encodeURIComponent(account)),
   friendRequests: () => request('GET', '/v1/friend-requests'),

@@ -2,7 +2,7 @@
 // live over one WebSocket. See docs/protocol.md, section 6, for the seq/sync
 // rules followed here.
 
-import { api, adopt, currentSession, onSession, logout, describe, updateUser } from './api.js';
+import { api, adopt, currentSession, onSession, logout, forget, describe, updateUser } from './api.js';
 import { Socket } from './socket.js';
 import {
   $, el, clear, show, say, codepoints, avatar, newAvatar, shortTime, clock, dayLabel, dayKey, randomID,
@@ -79,6 +79,39 @@ function nameOf(id) {
   return u ? (u.nickname || u.account) : 'Someone';
 }
 
+// Senders the client knows from no member list or friendship (someone who
+// left a group, or deleted their account: "Deleted user") are looked up by
+// id, up to 100 per request, each once unless forced.
+const lookup = { asked: new Set(), queue: new Set(), timer: 0, busy: false };
+
+function resolveUsers(ids, force = false) {
+  for (const id of ids) {
+    if (!id || (state.me && id === state.me.id)) continue;
+    if (!force && (state.users.has(id) || lookup.asked.has(id))) continue;
+    lookup.queue.add(id);
+  }
+  if (!lookup.queue.size || lookup.busy) return;
+  clearTimeout(lookup.timer);
+  lookup.timer = setTimeout(flushLookups, 30);
+}
+
+async function flushLookups() {
+  if (lookup.busy || !state.me) return;
+  const ids = [...lookup.queue].slice(0, 100);
+  if (!ids.length) return;
+  for (const id of ids) { lookup.queue.delete(id); lookup.asked.add(id); }
+  lookup.busy = true;
+  try {
+    const { users } = await api.usersByID(ids);
+    if (!state.me) return;
+    for (const u of users || []) remember(u);
+    render('list chat');
+  } catch { /* the names stay "Someone" */ } finally {
+    lookup.busy = false;
+  }
+  if (lookup.queue.size) flushLookups();
+}
+
 /* ------------------------------------------------------------- rendering */
 
 let renderQueued = false;
@@ -131,7 +164,9 @@ function renderList() {
       preview = 'You: ' + pend.body;
       previewTime = pend.created_at;
     } else if (r.last) {
-      if (r.type === 'group' && !state.users.has(r.last.from) && !r.membersTried) { r.membersTried = true; loadMembers(r); }
+      if (r.type === 'group' && !state.users.has(r.last.from)) {
+        if (!r.membersTried) { r.membersTried = true; loadMembers(r); } else if (r.members) resolveUsers([r.last.from]);
+      }
       const who = r.last.from === state.me.id ? 'You: ' : (r.type === 'group' ? nameOf(r.last.from) + ': ' : '');
       preview = who + r.last.body;
       previewTime = r.last.created_at;
@@ -266,6 +301,7 @@ function renderChat() {
   };
   for (const m of msgs) add(m, null);
   for (const p of r.pending.values()) add(p, p);
+  if (r.type === 'group' && r.members) resolveUsers(msgs.map((m) => m.from));
   // The last bubble of a run from one sender shows the time.
   const items = list.children;
   for (let i = 0; i < items.length; i++) {
@@ -295,7 +331,7 @@ renderChat.bottom = false;
 
 function viewing() {
   if (!state.current || document.visibilityState !== 'visible') return false;
-  return true;
+  return document.body.dataset.screen === 'app';
 }
 
 /** Moves r.cursor over the seqs that are present. */
@@ -734,6 +770,13 @@ async function loadMembers(r) {
     r.members = group.members || [];
     for (const u of r.members) remember(u);
     r.group = { ...r.group, ...group, members: undefined };
+    // Senders no longer in the group: ask again who they are now (a
+    // deleted account is shown as "Deleted user").
+    const inGroup = new Set(r.members.map((u) => u.id));
+    const gone = new Set();
+    for (const m of r.msgs.values()) if (!inGroup.has(m.from)) gone.add(m.from);
+    if (r.last && !inGroup.has(r.last.from)) gone.add(r.last.from);
+    resolveUsers([...gone], true);
     render('chat list');
   } catch (e) {
     if (e.code === 'forbidden' || e.code === 'not_found') reloadConversations();
@@ -814,6 +857,7 @@ async function showFound(account, quiet) {
   try {
     u = await api.user(account);
   } catch (err) {
+    if (!state.me) return; // signed out meanwhile
     if (quiet) { show(box, false); return; }
     clear(box);
     box.append(el('p', {
@@ -822,6 +866,7 @@ async function showFound(account, quiet) {
     }));
     return;
   }
+  if (!state.me) return;
   remember(u);
   clear(box);
   lastFound = { id: u.id, account: u.account };
@@ -881,7 +926,12 @@ function confirmBox(text, ok = 'OK') {
   d.returnValue = '';
   d.showModal();
   return new Promise((resolve) => {
-    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+    const done = () => {
+      if (d.open) return; // the close event of an earlier round, late
+      d.removeEventListener('close', done);
+      resolve(d.returnValue === 'ok');
+    };
+    d.addEventListener('close', done);
   });
 }
 
@@ -1011,16 +1061,50 @@ function toast(msg, kind = 'error') {
 
 /* ---------------------------------------------------------- signing in/out */
 
+/** Shows one of the signed-out forms: 'login', 'register' or 'reset'. */
 function showTab(which) {
   const login = which === 'login';
+  const reg = which === 'register';
   $('#tab-login').classList.toggle('active', login);
-  $('#tab-register').classList.toggle('active', !login);
+  $('#tab-register').classList.toggle('active', reg);
   $('#tab-login').setAttribute('aria-selected', String(login));
-  $('#tab-register').setAttribute('aria-selected', String(!login));
+  $('#tab-register').setAttribute('aria-selected', String(reg));
+  show($('#auth-tabs'), which !== 'reset');
   show($('#login-form'), login);
-  show($('#register-form'), !login);
-  (login ? $('#login-login') : $('#reg-email')).focus();
+  show($('#register-form'), reg);
+  show($('#reset-form'), which === 'reset');
+  if (!login) notice('');
+  ({ login: $('#login-login'), register: $('#reg-email'), reset: $('#reset-email') })[which].focus();
 }
+
+/** A message above the login form: why the user is signed out, or news. */
+function notice(msg, kind = 'warn') {
+  const n = $('#login-notice');
+  n.dataset.kind = kind;
+  say(n, msg);
+}
+
+/** Counts down on a "Send code" button before it can send again. */
+const cooldowns = new Map(); // button -> interval
+function cooldown(btn, left = 60) {
+  clearInterval(cooldowns.get(btn));
+  btn.disabled = true;
+  btn.textContent = `Resend (${left})`;
+  cooldowns.set(btn, setInterval(() => {
+    left--;
+    if (left > 0) { btn.textContent = `Resend (${left})`; return; }
+    endCooldown(btn, 'Send again');
+  }, 1000));
+}
+
+function endCooldown(btn, label = 'Send code') {
+  clearInterval(cooldowns.get(btn));
+  cooldowns.delete(btn);
+  btn.textContent = label;
+  btn.disabled = false;
+}
+
+const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
 
 function markInvalid(ids) {
   for (const inp of document.querySelectorAll('#auth input')) inp.removeAttribute('aria-invalid');
@@ -1042,6 +1126,7 @@ async function doLogin(e) {
   }
   markInvalid([]);
   say($('#login-error'), '');
+  notice('');
   const btn = $('#login-submit');
   btn.disabled = true;
   try {
@@ -1055,12 +1140,11 @@ async function doLogin(e) {
   }
 }
 
-let codeTimer = 0;
 async function sendCode() {
   const email = $('#reg-email').value.trim();
   const info = $('#register-info');
   say(info, '');
-  if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) {
+  if (!email || !EMAIL_RE.test(email)) {
     markInvalid(['reg-email']);
     say($('#register-error'), email ? 'That does not look like an email address.' : 'Enter your email address first, then ask for a code.');
     return;
@@ -1072,19 +1156,7 @@ async function sendCode() {
   try {
     await api.emailCode(email);
     say(info, `We sent a 6-digit code to ${email}. It is valid for 10 minutes.`);
-    let left = 60;
-    btn.textContent = `Resend (${left})`;
-    clearInterval(codeTimer);
-    codeTimer = setInterval(() => {
-      left--;
-      if (left <= 0) {
-        clearInterval(codeTimer);
-        btn.textContent = 'Send again';
-        btn.disabled = false;
-      } else {
-        btn.textContent = `Resend (${left})`;
-      }
-    }, 1000);
+    cooldown(btn);
     $('#reg-code').focus();
   } catch (err) {
     btn.disabled = false;
@@ -1139,6 +1211,414 @@ async function doRegister(e) {
   }
 }
 
+/* ------------------------------------------------------- forgot password */
+
+function openReset() {
+  const typed = $('#login-login').value.trim();
+  if (EMAIL_RE.test(typed) && !$('#reset-email').value) $('#reset-email').value = typed;
+  say($('#reset-error'), '');
+  markInvalid([]);
+  showTab('reset');
+}
+
+async function sendResetCode() {
+  const email = $('#reset-email').value.trim();
+  const info = $('#reset-info');
+  const err = $('#reset-error');
+  say(info, '');
+  if (!EMAIL_RE.test(email)) {
+    markInvalid(['reset-email']);
+    say(err, email ? 'That does not look like an email address.' : 'Enter the email address of your account first.');
+    return;
+  }
+  markInvalid([]);
+  say(err, '');
+  const btn = $('#reset-send-code');
+  btn.disabled = true;
+  try {
+    await api.passwordReset(email);
+    // The server does not tell whether an account has the address.
+    say(info, `If an account uses ${email}, we sent a 6-digit code to it. It is valid for 10 minutes.`);
+    cooldown(btn);
+    $('#reset-code').focus();
+  } catch (e) {
+    btn.disabled = false;
+    say(err, describe(e));
+  }
+}
+
+async function doReset(e) {
+  e.preventDefault();
+  const email = $('#reset-email').value.trim();
+  const code = $('#reset-code').value.trim();
+  const password = $('#reset-password').value;
+  const err = $('#reset-error');
+  const missing = [];
+  if (!email) missing.push(['reset-email', 'email']);
+  if (!code) missing.push(['reset-code', 'code']);
+  if (!password) missing.push(['reset-password', 'new password']);
+  if (missing.length) {
+    markInvalid(missing.map((m) => m[0]));
+    say(err, 'Please fill in: ' + missing.map((m) => m[1]).join(', ') + '.');
+    return;
+  }
+  if (!/^\d{6}$/.test(code)) { markInvalid(['reset-code']); say(err, 'The code is the 6 digits from the email.'); return; }
+  markInvalid([]);
+  say(err, '');
+  const btn = $('#reset-submit');
+  btn.disabled = true;
+  try {
+    await api.passwordResetConfirm(email, code, password);
+    for (const id of ['reset-code', 'reset-password']) $('#' + id).value = '';
+    say($('#reset-info'), '');
+    endCooldown($('#reset-send-code'));
+    $('#login-login').value = email;
+    $('#login-password').value = '';
+    showTab('login');
+    notice('Your password was changed. Log in with the new password.', 'ok');
+    $('#login-password').focus();
+  } catch (e2) {
+    if (e2.code === 'invalid_argument' && /code/i.test(e2.message)) {
+      markInvalid(['reset-code']);
+      say(err, 'That code is wrong or has expired. Check the email, or send a new code.');
+    } else {
+      if (e2.code === 'invalid_argument' && /password/i.test(e2.message)) markInvalid(['reset-password']);
+      say(err, describe(e2));
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+/* --------------------------------------------------------------- settings */
+
+function settingsOpen() { return document.body.dataset.screen === 'settings'; }
+
+const settingsLines = [
+  'profile-status', 'profile-error', 'pw-status', 'pw-error', 'email-info', 'email-error',
+  'sessions-error', 'delete-error',
+];
+
+function openSettings() {
+  if (!state.me || settingsOpen()) return;
+  document.body.dataset.screen = 'settings';
+  show($('#app'), false);
+  show($('#settings'));
+  for (const id of settingsLines) say($('#' + id), '');
+  for (const inp of document.querySelectorAll('#settings input')) {
+    inp.removeAttribute('aria-invalid');
+    if (inp.type === 'checkbox') inp.checked = false;
+    else inp.value = '';
+  }
+  show($('#email-confirm'), false);
+  closeDelete();
+  fillSettings();
+  $('#settings-title').focus();
+  loadSessions();
+  api.me().then(applyMe).catch(() => {});
+}
+
+function closeSettings() {
+  if (!settingsOpen()) return;
+  document.body.dataset.screen = 'app';
+  show($('#settings'), false);
+  show($('#app'));
+  render('list chat');
+  if (state.current) scheduleRead(state.rooms.get(state.current));
+  $('#btn-settings').focus();
+}
+
+function fillSettings() {
+  const u = state.me;
+  if (!u) return;
+  $('#set-account').textContent = '@' + u.account;
+  $('#set-email').textContent = u.email || '';
+  $('#pw-username').value = u.account;
+  $('#delete-username').value = u.account;
+  const nick = $('#set-nickname');
+  if (document.activeElement !== nick) nick.value = u.nickname || '';
+}
+
+/** Takes a fresh "me" (from GET/PATCH /v1/me or an email change). */
+function applyMe(u) {
+  if (!state.me || !u || u.id !== state.me.id) return;
+  updateUser(u);
+  state.me = { ...state.me, ...u };
+  renderMe();
+  fillSettings();
+}
+
+function settingsInvalid(ids) {
+  for (const inp of document.querySelectorAll('#settings input')) inp.removeAttribute('aria-invalid');
+  for (const id of ids) $('#' + id).setAttribute('aria-invalid', 'true');
+  if (ids.length) $('#' + ids[0]).focus();
+}
+
+async function saveProfile(e) {
+  e.preventDefault();
+  const status = $('#profile-status');
+  const err = $('#profile-error');
+  say(status, '');
+  say(err, '');
+  const nickname = $('#set-nickname').value.trim();
+  if (!nickname) { settingsInvalid(['set-nickname']); say(err, 'Enter a nickname: 1-32 characters.'); return; }
+  settingsInvalid([]);
+  const btn = $('#set-nickname-save');
+  btn.disabled = true;
+  try {
+    applyMe(await api.updateMe({ nickname }));
+    $('#set-nickname').value = state.me.nickname;
+    say(status, 'Nickname saved.');
+  } catch (e2) {
+    settingsInvalid(['set-nickname']);
+    say(err, describe(e2));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function changePassword(e) {
+  e.preventDefault();
+  const status = $('#pw-status');
+  const err = $('#pw-error');
+  say(status, '');
+  say(err, '');
+  const current = $('#pw-current').value;
+  const next = $('#pw-new').value;
+  const missing = [];
+  if (!current) missing.push(['pw-current', 'your current password']);
+  if (!next) missing.push(['pw-new', 'a new password']);
+  if (missing.length) {
+    settingsInvalid(missing.map((m) => m[0]));
+    say(err, 'Please enter ' + missing.map((m) => m[1]).join(' and ') + '.');
+    return;
+  }
+  settingsInvalid([]);
+  const btn = $('#pw-submit');
+  btn.disabled = true;
+  try {
+    await api.changePassword(current, next);
+    $('#pw-current').value = '';
+    $('#pw-new').value = '';
+    say(status, 'Password changed. Your other devices were logged out.');
+    loadSessions();
+  } catch (e2) {
+    // The API's own words: a wrong current password (forbidden), a weak
+    // new one (invalid_argument), a change made meanwhile (conflict).
+    if (e2.code === 'forbidden') settingsInvalid(['pw-current']);
+    else if (e2.code === 'invalid_argument') settingsInvalid([/current/i.test(e2.message) ? 'pw-current' : 'pw-new']);
+    say(err, describe(e2));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function sendEmailCode() {
+  const email = $('#email-new').value.trim();
+  const info = $('#email-info');
+  const err = $('#email-error');
+  say(info, '');
+  say(err, '');
+  if (!EMAIL_RE.test(email)) {
+    settingsInvalid(['email-new']);
+    say(err, email ? 'That does not look like an email address.' : 'Enter your new email address first, then ask for a code.');
+    return;
+  }
+  settingsInvalid([]);
+  const btn = $('#email-send-code');
+  btn.disabled = true;
+  try {
+    await api.emailChangeCode(email);
+    say(info, `We sent a 6-digit code to ${email}. Enter it below to confirm the new address.`);
+    show($('#email-confirm'));
+    cooldown(btn);
+    $('#email-code').focus();
+  } catch (e2) {
+    btn.disabled = false;
+    if (e2.code === 'conflict' || e2.code === 'invalid_argument') settingsInvalid(['email-new']);
+    say(err, describe(e2));
+  }
+}
+
+async function changeEmail(e) {
+  e.preventDefault();
+  const err = $('#email-error');
+  say(err, '');
+  if ($('#email-confirm').hidden) { sendEmailCode(); return; } // Enter in the email field
+  const email = $('#email-new').value.trim();
+  const code = $('#email-code').value.trim();
+  if (!EMAIL_RE.test(email)) { settingsInvalid(['email-new']); say(err, 'Enter your new email address.'); return; }
+  if (!/^\d{6}$/.test(code)) { settingsInvalid(['email-code']); say(err, 'The code is the 6 digits from the email.'); return; }
+  settingsInvalid([]);
+  const btn = $('#email-submit');
+  btn.disabled = true;
+  try {
+    applyMe(await api.changeEmail(email, code));
+    $('#email-new').value = '';
+    $('#email-code').value = '';
+    show($('#email-confirm'), false);
+    endCooldown($('#email-send-code'));
+    say($('#email-info'), `Your email address is now ${state.me.email}.`);
+  } catch (e2) {
+    if (e2.code === 'invalid_argument' && /code/i.test(e2.message)) {
+      settingsInvalid(['email-code']);
+      say(err, 'That code is wrong or has expired. Check the email, or send a new code.');
+    } else {
+      say(err, describe(e2));
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+const whenFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+function when(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return Date.now() - d.getTime() < 60000 ? 'just now' : whenFmt.format(d);
+}
+
+let sessionsGen = 0;
+async function loadSessions() {
+  const gen = ++sessionsGen;
+  const status = $('#sessions-status');
+  if (!$('#sessions').children.length) status.textContent = 'Loading…';
+  try {
+    const { sessions } = await api.sessions();
+    if (gen !== sessionsGen || !settingsOpen()) return;
+    say($('#sessions-error'), '');
+    renderSessions(sessions || []);
+  } catch (e) {
+    if (gen !== sessionsGen) return;
+    status.textContent = '';
+    say($('#sessions-error'), describe(e));
+  }
+}
+
+function renderSessions(list) {
+  const ul = $('#sessions');
+  clear(ul);
+  // This device first, then the most recently used.
+  list.sort((a, b) => (b.current - a.current) || (Date.parse(b.last_used_at) - Date.parse(a.last_used_at)));
+  for (const x of list) {
+    const device = x.device || 'Unknown device';
+    const meta = el('div', { class: 'session-meta' },
+      'Last used ', el('time', { text: when(x.last_used_at), attrs: { datetime: x.last_used_at } }),
+      x.ip ? ' · ' + x.ip : '',
+      ' · since ', el('time', { text: when(x.created_at), attrs: { datetime: x.created_at } }));
+    ul.append(el('li', { class: 'session', testid: 'session', data: { id: x.id, current: String(!!x.current) } },
+      el('div', { class: 'session-main' },
+        el('div', { class: 'session-device' },
+          el('span', { text: device }),
+          x.current ? el('span', { class: 'tag', testid: 'this-device', text: 'This device' }) : null),
+        meta),
+      x.current ? null : el('button', {
+        class: 'ghost small-btn', testid: 'session-signout', text: 'Sign out',
+        attrs: { type: 'button', 'aria-label': `Sign out ${device}` },
+        on: { click: (e) => endSession(x, e.currentTarget) },
+      })));
+  }
+  const others = list.filter((x) => !x.current).length;
+  $('#sessions-status').textContent = others === 0
+    ? 'Only this device is logged in.'
+    : `Logged in on ${list.length} devices.`;
+}
+
+async function endSession(x, btn) {
+  btn.disabled = true;
+  say($('#sessions-error'), '');
+  try {
+    await api.endSession(x.id);
+  } catch (e) {
+    if (e.code !== 'not_found') { // gone already: the list catches up
+      btn.disabled = false;
+      say($('#sessions-error'), describe(e));
+      return;
+    }
+  }
+  await loadSessions();
+  if (settingsOpen()) $('#sessions-status').textContent += ` Signed out ${x.device || 'the device'}.`;
+}
+
+async function logoutEverywhere() {
+  const ok = await confirmBox('Sign out on every device, this one included? You will need your password to log in again.', 'Sign out everywhere');
+  if (!ok) return;
+  const btn = $('#sessions-logout-all');
+  btn.disabled = true;
+  try {
+    await api.logoutAll();
+    signedOut('signed_out_everywhere');
+  } catch (e) {
+    if (!state.me) return; // the socket's 4001 was first
+    say($('#sessions-error'), describe(e));
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function openDelete() {
+  show($('#delete-form'));
+  show($('#delete-start'), false);
+  $('#delete-password').focus();
+}
+
+function closeDelete() {
+  show($('#delete-form'), false);
+  show($('#delete-start'));
+  $('#delete-password').value = '';
+  $('#delete-confirm').checked = false;
+  say($('#delete-error'), '');
+}
+
+async function deleteAccount(e) {
+  e.preventDefault();
+  const err = $('#delete-error');
+  say(err, '');
+  const password = $('#delete-password').value;
+  if (!password) { settingsInvalid(['delete-password']); say(err, 'Enter your password to confirm.'); return; }
+  if (!$('#delete-confirm').checked) {
+    settingsInvalid([]);
+    $('#delete-confirm').focus();
+    say(err, 'Tick the box to confirm that you want to delete your account.');
+    return;
+  }
+  settingsInvalid([]);
+  const btn = $('#delete-submit');
+  btn.disabled = true;
+  try {
+    await api.deleteAccount(password);
+    signedOut('account_deleted');
+  } catch (e2) {
+    if (!state.me) return;
+    if (e2.code === 'forbidden') {
+      settingsInvalid(['delete-password']);
+      say(err, 'That password is wrong.');
+    } else {
+      say(err, describe(e2));
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+/* ------------------------------------------------------------ signing out */
+
+// Why a session ended (the reason of session_revoked and of the 4001 close).
+const SIGNED_OUT = {
+  signed_out: 'You were signed out from another device.',
+  signed_out_everywhere: 'You were signed out on all devices.',
+  password_changed: 'Your password was changed. Log in with the new password.',
+  account_deleted: 'Your account was deleted.',
+  logout: 'You logged out.',
+};
+
+/** The server ended this session: back to the login screen, tokens gone. */
+function signedOut(reason) {
+  if (!state.me && document.body.dataset.screen === 'auth') return;
+  showAuth(SIGNED_OUT[reason] || 'Your session has ended. Log in again.');
+  forget();
+}
+
 function resetState() {
   state.me = null;
   for (const li of convItems.values()) li.remove();
@@ -1149,18 +1629,32 @@ function resetState() {
   state.incoming = [];
   state.outgoing = [];
   state.convLoaded = false;
+  lookup.asked.clear();
+  lookup.queue.clear();
+  lastFound = null;
+  clear($('#find-result'));
+  show($('#find-result'), false);
+  $('#find-account').value = '';
+  sessionsGen++;
+  clear($('#sessions'));
+  $('#sessions-status').textContent = '';
+  endCooldown($('#email-send-code'));
 }
 
-function showAuth(msg) {
+/** The login screen; msg says why (signed out by the server, ...). */
+function showAuth(msg, kind = 'warn') {
   if (socket) socket.stop();
   resetState();
   document.body.classList.remove('in-chat');
   document.body.dataset.screen = 'auth';
   show($('#app'), false);
+  show($('#settings'), false);
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show($('#auth'));
   show($('#banner'), false);
-  say($('#login-error'), msg || '');
+  say($('#login-error'), '');
   showTab('login');
+  notice(msg || '', kind);
 }
 
 function renderMe() {
@@ -1173,19 +1667,20 @@ function renderMe() {
 function startApp() {
   const s = currentSession();
   if (!s) { showAuth(); return; }
-  if (state.me && state.me.id === s.user.id && document.body.dataset.screen === 'app') return;
+  if (state.me && state.me.id === s.user.id && document.body.dataset.screen !== 'auth') return;
   resetState();
   state.me = s.user;
   remember(s.user);
   document.body.dataset.screen = 'app';
   show($('#auth'), false);
+  show($('#settings'), false);
   show($('#app'));
   renderMe();
   render('list chat requests');
   socket.start();
   reloadConversations();
   reloadRequests();
-  api.me().then((u) => { updateUser(u); state.me = { ...state.me, ...u }; renderMe(); }).catch(() => {});
+  api.me().then(applyMe).catch(() => {});
 }
 
 /* -------------------------------------------------------------------- wire */
@@ -1196,6 +1691,21 @@ function wire() {
   $('#login-form').addEventListener('submit', doLogin);
   $('#register-form').addEventListener('submit', doRegister);
   $('#reg-send-code').addEventListener('click', sendCode);
+  $('#forgot-link').addEventListener('click', openReset);
+  $('#reset-back').addEventListener('click', () => showTab('login'));
+  $('#reset-send-code').addEventListener('click', sendResetCode);
+  $('#reset-form').addEventListener('submit', doReset);
+  $('#btn-settings').addEventListener('click', openSettings);
+  $('#settings-back').addEventListener('click', closeSettings);
+  $('#profile-form').addEventListener('submit', saveProfile);
+  $('#password-form').addEventListener('submit', changePassword);
+  $('#email-send-code').addEventListener('click', sendEmailCode);
+  $('#email-form').addEventListener('submit', changeEmail);
+  $('#sessions-reload').addEventListener('click', loadSessions);
+  $('#sessions-logout-all').addEventListener('click', logoutEverywhere);
+  $('#delete-start').addEventListener('click', openDelete);
+  $('#delete-cancel').addEventListener('click', () => { closeDelete(); $('#delete-start').focus(); });
+  $('#delete-form').addEventListener('submit', deleteAccount);
   $('#btn-logout').addEventListener('click', async () => {
     showAuth();
     await logout();
@@ -1237,12 +1747,14 @@ function wire() {
     if (state.me && socket.state === 'reconnecting') socket.reconnectNow();
   });
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && state.current && !document.querySelector('dialog[open]')) closeRoom();
+    if (e.key !== 'Escape' || document.querySelector('dialog[open]')) return;
+    if (settingsOpen()) closeSettings();
+    else if (state.current) closeRoom();
   });
 
   onSession((s) => {
     if (!s) {
-      if (state.me) showAuth('You are logged out.');
+      if (state.me) showAuth('Your session has ended. Log in again.');
       return;
     }
     if (state.me && s.user && s.user.id !== state.me.id) { startApp(); return; }
@@ -1252,7 +1764,7 @@ function wire() {
 }
 
 function main() {
-  socket = new Socket({ onFrame, onState: onSocketState, onOpen });
+  socket = new Socket({ onFrame, onState: onSocketState, onOpen, onRevoked: signedOut });
   wire();
   if (currentSession()) startApp();
   else showAuth();

@@ -2,14 +2,23 @@
 // exponential back-off and jitter, heartbeat pings, token refresh on the
 // open socket. Frames are handed to the `onFrame` callback; `onState` hears
 // "connecting", "open" (after hello), "reconnecting" and "closed".
+// A revoked session (signed out from another device, password changed,
+// account deleted) gets a session_revoked event and the close status 4001:
+// the socket stops for good and `onRevoked(reason)` is called once.
 
 import { freshToken, refresh, currentSession, APIError } from './api.js';
 
+/** The close status of a socket whose session was revoked. */
+export const CLOSE_REVOKED = 4001;
+
 export class Socket {
-  constructor({ onFrame, onState, onOpen }) {
+  constructor({ onFrame, onState, onOpen, onRevoked }) {
     this.onFrame = onFrame;
     this.onState = onState;
     this.onOpen = onOpen;
+    this.onRevoked = onRevoked;
+    this.revokedTimer = 0;
+    this.revokedReason = '';
     this.ws = null;
     this.ready = false; // hello received
     this.stopped = true;
@@ -37,12 +46,14 @@ export class Socket {
     if (!this.stopped) return;
     this.stopped = false;
     this.attempt = 0;
+    this.revokedReason = '';
     this.connect();
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.revokedTimer);
     this.teardown();
     this.setState('closed');
   }
@@ -79,10 +90,16 @@ export class Socket {
     this.token = token;
     this.ready = false;
     ws.onmessage = (ev) => this.receive(ev.data);
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       const hadHello = this.ready;
+      // For the tests and for debugging: how the last socket ended.
+      document.body.dataset.wsClose = `${ev.code} ${ev.reason || ''}`.trim();
       this.teardown();
+      if (ev.code === CLOSE_REVOKED) {
+        this.revoked(ev.reason || this.revokedReason || '');
+        return;
+      }
       if (this.stopped) return;
       // Refused or dropped before hello: maybe the token; refresh first.
       if (!hadHello) this.needRefresh = true;
@@ -106,6 +123,13 @@ export class Socket {
     this.attempt++;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** The session was revoked: never reconnect with these tokens. */
+  revoked(reason) {
+    if (this.stopped) return;
+    this.stop();
+    this.onRevoked(reason);
   }
 
   teardown() {
@@ -158,8 +182,25 @@ export class Socket {
       case 'error':
         if (f.code === 'unauthenticated' && !f.client_msg_id) this.needRefresh = true;
         break;
+      case 'event':
+        if (f.event === 'session_revoked' && this.isMine(f.data)) {
+          // The close frame (4001) follows; should it not come, end anyway.
+          this.revokedReason = (f.data && f.data.reason) || '';
+          clearTimeout(this.revokedTimer);
+          this.revokedTimer = setTimeout(() => this.revoked(this.revokedReason), 1500);
+          return;
+        }
+        break;
     }
     this.onFrame(f);
+  }
+
+  /** Whether a session_revoked event's data names this page's session. */
+  isMine(data) {
+    if (!data || data.all) return true;
+    const s = currentSession();
+    const ids = Array.isArray(data.session_ids) ? data.session_ids : [];
+    return !s || !s.session_id || ids.length === 0 || ids.includes(s.session_id);
   }
 
   startHeartbeat() {
