@@ -159,6 +159,10 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, email, code, next st
 func validCode(c string) bool { return len(c) == 6 && strings.Trim(c, "0123456789") == "" }
 
 // RequestEmailChange mails a code to the new address the caller wants.
+// Like a password reset it answers alike whether or not the address is
+// taken (a taken one gets no mail, and ChangeEmail refuses it), so it
+// cannot be used to find out who has an account; the mail goes out in the
+// background.
 func (s *Service) RequestEmailChange(ctx context.Context, uid, email, ip string) error {
 	e, ok := normalizeEmail(email)
 	if !ok {
@@ -171,10 +175,17 @@ func (s *Service) RequestEmailChange(ctx context.Context, uid, email, ip string)
 	if e == u.Email {
 		return invalid("that is already your email address")
 	}
-	if err := s.emailFree(ctx, e); err != nil {
+	if err := s.emailCodes.Limit(ctx, e, ip); err != nil {
 		return err
 	}
-	return s.emailCodes.Request(ctx, e, ip)
+	if err := s.emailFree(ctx, e); err != nil {
+		if protocol.AsError(err).Code == protocol.CodeConflict {
+			return nil
+		}
+		return err
+	}
+	s.background("email change code", func(ctx context.Context) error { return s.emailCodes.Send(ctx, e) })
+	return nil
 }
 
 func (s *Service) emailFree(ctx context.Context, e string) error {
