@@ -84,7 +84,16 @@ const (
 
 // Messages.
 const (
-	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	// InsertMessage's group commit (batch.go): a batch of messages in one
+	// autocommit statement, one array a column in the order of
+	// messageCols. With no conflict target, every unique index is an
+	// arbiter: a message that collides with a stored one is skipped, not
+	// an error, and RETURNING lists the rows written, so the ones missing
+	// are the duplicates.
+	qInsertMessages = "INSERT INTO messages (" + messageCols + ")" +
+		" SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]," +
+		" $7::timestamptz[], $8::boolean[])" +
+		" ON CONFLICT DO NOTHING RETURNING room_id, seq"
 	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = $1 AND client_msg_id = $2"
 	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
@@ -182,7 +191,7 @@ func queries() map[string]string {
 		"DeleteFriendRequest":  qDeleteFriendRequest,
 		"FriendRequestsTo":     qFriendRequestsTo,
 		"FriendRequestsFrom":   qFriendRequestsFrom,
-		"InsertMessage":        qInsertMessage,
+		"InsertMessages":       qInsertMessages,
 		"MessageByClientID":    qMessageByClientID,
 		"MessagesAfter":        qMessagesAfter,
 		"MessagesBefore":       qMessagesBefore,
