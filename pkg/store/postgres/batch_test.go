@@ -393,3 +393,32 @@ func TestBatchCloseWithQueuedWork(t *testing.T) {
 	s2 := openAt(t, url, postgres.Options{})
 	wantStored(ctx, t, s2, "r1", newMessage("r1", 1, "u1"))
 }
+
+// A batch on a connection the server ended (57P01, as in a restart): every
+// message of it fails with ErrUnavailable, and the next batch, on a new
+// connection, is written.
+func TestBatchTerminatedConnection(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	s := openAt(t, url, postgres.Options{MaxConns: 1})
+	ctx := testCtx(t)
+	c, err := s.Pool().Acquire(ctx)
+	mustNil(t, "Acquire", err)
+	pid := c.Conn().PgConn().PID()
+	c.Release()
+	admin, err := pgx.Connect(ctx, url)
+	mustNil(t, "connect", err)
+	defer admin.Close(ctx)
+	var ok bool
+	mustNil(t, "pg_terminate_backend", admin.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok))
+	if !ok {
+		t.Fatal("pg_terminate_backend returned false")
+	}
+	time.Sleep(100 * time.Millisecond) // let the FATAL message arrive
+
+	a, b, c3 := newMessage("r1", 1, "u1"), newMessage("r1", 2, "u1"), newMessage("r1", 3, "u1")
+	errs := s.InsertBatch(ctx, []*store.Message{a, b, c3})
+	wantOutcomes(t, errs, store.ErrUnavailable, store.ErrUnavailable, store.ErrUnavailable)
+	errs = s.InsertBatch(ctx, []*store.Message{a, b, c3})
+	wantOutcomes(t, errs, nil, nil, nil)
+	wantStored(ctx, t, s, "r1", a, b, c3)
+}

@@ -8,11 +8,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/postgres"
 )
 
-// BenchmarkInsertMessage measures one committed InsertMessage (one
-// autocommit INSERT, flushed to the WAL before it returns).
+// BenchmarkInsertMessage measures one committed InsertMessage from one
+// sender (a batch of one: one autocommit INSERT, flushed to the WAL
+// before it returns).
 func BenchmarkInsertMessage(b *testing.B) {
 	s := openStore(b)
 	ctx := context.Background()
@@ -26,21 +29,30 @@ func BenchmarkInsertMessage(b *testing.B) {
 }
 
 // BenchmarkInsertMessageParallel measures InsertMessage from 64 senders at
-// once (a busy server) on the default pool of 16 connections: the server
-// flushes the WAL of commits that arrive together at once.
+// once (a busy server) on the default pool of 16 connections, for several
+// numbers of group-commit committers (batch.go): each committer writes
+// what has queued up in one statement and one commit. msgs/stmt is the
+// average batch.
 func BenchmarkInsertMessageParallel(b *testing.B) {
-	s := openStore(b)
-	ctx := context.Background()
-	var next atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // × GOMAXPROCS senders
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.InsertMessage(ctx, benchMessage(next.Add(1))); err != nil {
-				b.Error(err)
-				return
+	for _, n := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("committers=%d", n), func(b *testing.B) {
+			s := openAt(b, testenv.PostgresURL(b), postgres.Options{InsertCommitters: n})
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // × GOMAXPROCS senders
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.InsertMessage(ctx, benchMessage(next.Add(1))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if st, msgs := s.BatchStats(); st > 0 {
+				b.ReportMetric(float64(msgs)/float64(st), "msgs/stmt")
 			}
-		}
-	})
+		})
+	}
 }
 
 func benchMessage(seq int64) *store.Message {
