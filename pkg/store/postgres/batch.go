@@ -12,15 +12,27 @@ import (
 )
 
 // Group commit. Messages are the hot write path. InsertMessage hands its
-// message to a small set of committer goroutines (Options.InsertCommitters)
-// that share one bounded queue; a committer takes whatever has queued up
-// (at most maxBatch messages) and writes it with one statement,
+// message to the committer goroutines (Options.InsertCommitters, one by
+// default) through one bounded queue; a committer takes whatever has
+// queued up (at most maxBatch messages) and writes it with one statement,
 // qInsertMessages, in autocommit: one round trip, one transaction, one
 // commit (one WAL flush) for the whole batch. A lone message is written at
-// once, as before; under load batches grow by themselves. Several
-// committers, each on its own pool connection, keep PostgreSQL busy while
-// one of them waits for its commit: the server flushes the WAL of commits
-// that arrive together once (see BENCHMARKS.md for the measured choice).
+// once, as before; under load batches grow by themselves, since what
+// arrives while a batch is being written makes the next one.
+//
+// PostgreSQL already shares a WAL flush between the commits that wait for
+// it together, so several committers, each on its own pool connection,
+// would not save flushes; they write smaller batches, and each statement
+// and commit costs the server CPU (a wake-up, a round trip, WAL records).
+// Measured with the database sharing the gateway's 2 CPUs, one committer
+// sustained the most messages within the latency bound, two or four
+// fewer (BENCHMARKS.md, "PostgreSQL store: group commit").
+//
+// While one statement runs, the next batch waits: a statement that waits
+// for another transaction's row (an insert of the same key, uncommitted)
+// holds up the messages behind it, at most until that transaction ends or
+// the statement timeout. The store's own writes are single statements in
+// autocommit, so such waits last milliseconds.
 //
 // # Why one INSERT … SELECT FROM unnest … ON CONFLICT DO NOTHING RETURNING
 //
@@ -53,9 +65,9 @@ import (
 // statement run after the first, as if they had queued behind it.
 //
 // A statement that fails for another reason than the connection (a value
-// PostgreSQL refuses, such as a NUL byte in a body, or a deadlock with
-// another committer's batch that conflicts with this one in the opposite
-// order) is retried one message per statement, so that only the faulty
+// PostgreSQL refuses, such as a NUL byte in a body, or a deadlock with a
+// batch of another committer or node that conflicts with this one in the
+// opposite order) is retried one message per statement, so that only the faulty
 // message fails. A connection lost or a server restart during the
 // statement fails every message of the batch with store.ErrUnavailable:
 // the batch may or may not have committed, as for any write whose answer

@@ -97,7 +97,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// InsertCommitters is the number of goroutines that write the queued
 	// messages of InsertMessage, a batch at a time, each on a connection
-	// of the pool (group commit: batch.go). Default 4; at most MaxConns.
+	// of the pool (group commit: batch.go). Default 1, the best measured
+	// with the database on the gateway's 2 CPUs (BENCHMARKS.md): every
+	// commit costs the server CPU, and one committer makes the fewest and
+	// largest batches. More may pay with a database server of its own and
+	// more cores. At most MaxConns.
 	InsertCommitters int
 }
 
@@ -115,7 +119,7 @@ func (o Options) withDefaults() Options {
 		o.ConnectTimeout = 5 * time.Second
 	}
 	if o.InsertCommitters <= 0 {
-		o.InsertCommitters = 4
+		o.InsertCommitters = 1
 	}
 	o.InsertCommitters = min(o.InsertCommitters, int(o.MaxConns))
 	return o
