@@ -5,14 +5,20 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/postgres"
 )
 
-// BenchmarkInsertMessage measures one committed InsertMessage (one
-// autocommit INSERT, flushed to the WAL before it returns).
+// BenchmarkInsertMessage measures one committed InsertMessage from one
+// sender (a batch of one: one autocommit INSERT, flushed to the WAL
+// before it returns).
 func BenchmarkInsertMessage(b *testing.B) {
 	s := openStore(b)
 	ctx := context.Background()
@@ -26,21 +32,72 @@ func BenchmarkInsertMessage(b *testing.B) {
 }
 
 // BenchmarkInsertMessageParallel measures InsertMessage from 64 senders at
-// once (a busy server) on the default pool of 16 connections: the server
-// flushes the WAL of commits that arrive together at once.
+// once (a busy server) on the default pool of 16 connections, for several
+// numbers of group-commit committers (batch.go): each committer writes
+// what has queued up in one statement and one commit. msgs/stmt is the
+// average batch.
 func BenchmarkInsertMessageParallel(b *testing.B) {
-	s := openStore(b)
-	ctx := context.Background()
-	var next atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // × GOMAXPROCS senders
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.InsertMessage(ctx, benchMessage(next.Add(1))); err != nil {
-				b.Error(err)
-				return
+	for _, n := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("committers=%d", n), func(b *testing.B) {
+			s := openAt(b, testenv.PostgresURL(b), postgres.Options{InsertCommitters: n})
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // × GOMAXPROCS senders
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.InsertMessage(ctx, benchMessage(next.Add(1))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if st, msgs := s.BatchStats(); st > 0 {
+				b.ReportMetric(float64(msgs)/float64(st), "msgs/stmt")
 			}
-		}
-	})
+		})
+	}
+}
+
+// BenchmarkInsertMessageLatency measures InsertMessage from 24 senders,
+// each sending its next message once the last is stored: the most store
+// operations a gateway on 2 CPUs keeps in flight (three quarters of its 32
+// frame workers), so msgs/s here bounds what one such gateway can send.
+// Reports the latency percentiles and the average batch.
+func BenchmarkInsertMessageLatency(b *testing.B) {
+	const senders = 24
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("committers=%d", n), func(b *testing.B) {
+			s := openAt(b, testenv.PostgresURL(b), postgres.Options{MaxConns: 32, InsertCommitters: n})
+			ctx := context.Background()
+			var next atomic.Int64
+			lat := make([][]time.Duration, senders)
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for i := range senders {
+				wg.Go(func() {
+					for range b.N / senders {
+						t := time.Now()
+						if err := s.InsertMessage(ctx, benchMessage(next.Add(1))); err != nil {
+							b.Error(err)
+							return
+						}
+						lat[i] = append(lat[i], time.Since(t))
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			all := slices.Concat(lat...)
+			slices.Sort(all)
+			if len(all) > 0 {
+				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+			}
+			if st, msgs := s.BatchStats(); st > 0 {
+				b.ReportMetric(float64(msgs)/float64(st), "msgs/stmt")
+			}
+		})
+	}
 }
 
 func benchMessage(seq int64) *store.Message {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // Queries returns every SQL statement the store runs on its tables.
@@ -26,6 +28,45 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 func (s *Store) ExecMapped(ctx context.Context, query string, args ...any) error {
 	_, err := s.exec(ctx, "test statement", query, args...)
 	return err
+}
+
+// InsertQueue is the capacity of the group commit's queue.
+const InsertQueue = insertQueue
+
+// BatchStats returns the number of group-commit statements run and of
+// the messages they carried.
+func (s *Store) BatchStats() (statements, messages int64) {
+	return s.commit.statements.Load(), s.commit.messages.Load()
+}
+
+// QueuedInserts is the number of messages waiting for a committer.
+func (s *Store) QueuedInserts() int { return len(s.commit.inserts) }
+
+// CommittersStopping reports whether Close has told the committers to
+// stop.
+func (s *Store) CommittersStopping() bool {
+	select {
+	case <-s.commit.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// InsertBatch writes ms as one batch of the group commit, as a committer
+// does with what it found queued, and returns each message's outcome.
+func (s *Store) InsertBatch(ctx context.Context, ms []*store.Message) []error {
+	batch := make([]*insertReq, len(ms))
+	for i, m := range ms {
+		m.CreatedAt = createdTime(m.CreatedAt)
+		batch[i] = &insertReq{ctx: ctx, m: *m, err: make(chan error, 1)}
+	}
+	s.commitBatch(batch)
+	errs := make([]error, len(ms))
+	for i, r := range batch {
+		errs[i] = <-r.err
+	}
+	return errs
 }
 
 // Pool is the store's connection pool.

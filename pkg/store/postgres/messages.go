@@ -15,15 +15,20 @@ import (
 // empty ClientMsgID is stored as such and takes part in the unique
 // constraint, as in store/mongo: callers must give every message a client
 // id. A zero CreatedAt is set to the current time; it is normalised in
-// place. A nil error means the message is committed.
+// place. A nil error means the message is committed. The message is
+// written together with the others queued meanwhile (group commit:
+// batch.go); a duplicate fails only its own message. If ctx ends once the
+// message was handed to a committer, the error is store.ErrUnavailable:
+// the message may still commit.
 func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 	const op = "insert message"
 	if m == nil {
 		return errNil(op, "message")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.exec(ctx, op, qInsertMessage, m.ID, m.RoomID, m.Seq, m.From, m.Body, m.ClientMsgID, m.CreatedAt, m.Hole)
-	return err
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return s.enqueue(ctx, op, m)
 }
 
 // MessageByClientID returns the message a sender stored under a client

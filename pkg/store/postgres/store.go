@@ -5,7 +5,9 @@
 //
 // A method that returns nil has committed its write: every write is one
 // statement in autocommit, or one transaction when it touches several rows
-// (RevokeFamily), and PostgreSQL acknowledges a commit only once its WAL
+// (RevokeFamily); InsertMessage's message shares its statement, and so its
+// commit, with the other messages queued meanwhile (group commit:
+// batch.go). PostgreSQL acknowledges a commit only once its WAL
 // record is flushed to disk with the server's default synchronous_commit
 // (on). A committed message therefore survives a crash of the server or a
 // power loss; with synchronous replication configured on the server it is
@@ -93,6 +95,14 @@ type Options struct {
 	// ConnectTimeout bounds opening one connection, unless the URL sets
 	// connect_timeout. Default 5s.
 	ConnectTimeout time.Duration
+	// InsertCommitters is the number of goroutines that write the queued
+	// messages of InsertMessage, a batch at a time, each on a connection
+	// of the pool (group commit: batch.go). Default 1, the best measured
+	// with the database on the gateway's 2 CPUs (BENCHMARKS.md): every
+	// commit costs the server CPU, and one committer makes the fewest and
+	// largest batches. More may pay with a database server of its own and
+	// more cores. At most MaxConns.
+	InsertCommitters int
 }
 
 func (o Options) withDefaults() Options {
@@ -108,6 +118,10 @@ func (o Options) withDefaults() Options {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 5 * time.Second
 	}
+	if o.InsertCommitters <= 0 {
+		o.InsertCommitters = 1
+	}
+	o.InsertCommitters = min(o.InsertCommitters, int(o.MaxConns))
 	return o
 }
 
@@ -117,6 +131,7 @@ type Store struct {
 	pool      *pgxpool.Pool
 	target    string // user@host:port/database, for messages (no password)
 	opTimeout time.Duration
+	commit    committers // group commit of InsertMessage (batch.go)
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -164,6 +179,7 @@ func open(ctx context.Context, url string, opts Options, list func() ([]migratio
 		}
 		return nil, s.openErr(ctx, err)
 	}
+	s.startCommitters(opts.InsertCommitters)
 	ok = true
 	return s, nil
 }
@@ -204,8 +220,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close waits for the operations in progress to release their connections
-// (or for ctx to end) and closes the pool. Closing again returns the first
-// result; any use after Close fails with store.ErrUnavailable.
+// (or for ctx to end) and closes the pool. The message batches being
+// written finish; messages still queued for a batch fail with
+// store.ErrUnavailable. Closing again returns the first result; any use
+// after Close fails with store.ErrUnavailable.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -213,6 +231,7 @@ func (s *Store) Close(ctx context.Context) error {
 		defer cancel()
 		done := make(chan struct{})
 		go func() {
+			s.stopCommitters()
 			s.pool.Close()
 			close(done)
 		}()
