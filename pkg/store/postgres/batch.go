@@ -67,8 +67,8 @@ import (
 // A statement that fails for another reason than the connection (a value
 // PostgreSQL refuses, such as a NUL byte in a body, or a deadlock with a
 // batch of another committer or node that conflicts with this one in the
-// opposite order) is retried one message per statement, so that only the faulty
-// message fails. A connection lost or a server restart during the
+// opposite order) is retried one message per statement, so that only the
+// faulty message fails. A connection lost or a server restart during the
 // statement fails every message of the batch with store.ErrUnavailable:
 // the batch may or may not have committed, as for any write whose answer
 // is lost, and the callers' retries are safe thanks to the unique
@@ -95,7 +95,7 @@ const (
 
 type insertReq struct {
 	ctx context.Context
-	m   store.Message // a copy: the caller may reuse its message once answered
+	m   store.Message // a copy: a caller whose context ends returns before its message is written
 	err chan error    // buffered: a committer never blocks on it
 }
 
@@ -257,8 +257,9 @@ type (
 	clientKey struct{ sender, clientMsgID string }
 )
 
-// split returns the longest prefix-ordered selection of rs whose unique
-// keys are pairwise distinct, and the rest, in their order.
+// split takes the requests of rs, in order, into part, but for those whose
+// message shares a unique key with one already taken: those are the rest,
+// in order, for a later statement.
 func split(rs []*insertReq) (part, rest []*insertReq) {
 	if len(rs) == 1 {
 		return rs, nil
