@@ -111,13 +111,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*S
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, storeErr("register", err)
 	}
-	var hash string
-	var err error
-	if herr := s.withHashing(ctx, func() { hash, err = auth.HashPassword(in.Password) }); herr != nil {
-		return nil, herr
-	}
+	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {
-		return nil, protocol.Internal(err)
+		return nil, err
 	}
 	if err := s.code.Consume(ctx, email, in.Code); err != nil {
 		return nil, err
