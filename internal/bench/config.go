@@ -234,7 +234,7 @@ func (c *Config) defaults() error {
 	case c.Store == "" || c.Store == "ferretdb":
 		c.Store = "ferretdb"
 	case c.Store == "mem" || c.Store == "postgres":
-		if !c.Embedded || c.Spawn {
+		if !c.Embedded || (c.Spawn && c.Store == "mem") {
 			return fmt.Errorf("-store %s needs -embedded with in-process gateways (no -spawn)", c.Store)
 		}
 		if c.Store == "postgres" && c.PostgresURL == "" {

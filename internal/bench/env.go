@@ -78,9 +78,8 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 		}
 		e.Shared = memstore.New()
 	} else if o.PostgresURL != "" {
-		if o.Spawn {
-			return nil, errors.New("the PostgreSQL store is for in-process gateways (no -spawn)")
-		}
+		// Shared by in-process gateways, and the seeder; spawned
+		// nodes open the database themselves, like cmd/gateway.
 		pg, err := postgres.Open(ctx, o.PostgresURL, postgres.Options{MaxConns: 32})
 		if err != nil {
 			return nil, err
@@ -111,6 +110,9 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	for i := range o.Nodes {
 		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
 			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel}
+		if o.Spawn {
+			nc.PostgresURL = o.PostgresURL
+		}
 		var n *Node
 		if o.Spawn {
 			n, err = SpawnNode(ctx, nc)
@@ -158,3 +160,4 @@ func (e *Embedded) Close() {
 		_ = os.RemoveAll(e.dir)
 	}
 }
+

@@ -36,14 +36,16 @@ import (
 // (app.Distributed, app.GatewayService, app.GatewayOptions, the admin
 // handler), with pprof added on the admin port.
 type NodeConfig struct {
-	MongoURI   string `json:"mongo_uri"`
-	MongoDB    string `json:"mongo_db"`
-	RedisURL   string `json:"redis_url"`
-	PubKeyFile string `json:"pub_key_file"` // verification key (PEM)
-	Issuer     string `json:"iss"`
-	Audience   string `json:"aud"`
-	NodeID     string `json:"node_id"`
-	LogLevel   string `json:"log_level"`
+	MongoURI string `json:"mongo_uri"`
+	MongoDB  string `json:"mongo_db"`
+	// PostgresURL, when set, is the store instead of MongoDB.
+	PostgresURL string `json:"postgres_url"`
+	RedisURL    string `json:"redis_url"`
+	PubKeyFile  string `json:"pub_key_file"` // verification key (PEM)
+	Issuer      string `json:"iss"`
+	Audience    string `json:"aud"`
+	NodeID      string `json:"node_id"`
+	LogLevel    string `json:"log_level"`
 
 	// In process only: the verification keys instead of PubKeyFile, and a
 	// hook on the gateway's options.
@@ -82,6 +84,9 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
 		NodeID: nc.NodeID, MaxConnsPerUser: 16}
+	if nc.PostgresURL != "" {
+		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
+	}
 	var ver *auth.Verifier
 	if nc.Keys != nil {
 		ver, err = auth.NewVerifier(nc.Keys, nc.Issuer, nc.Audience, auth.VerifierOptions{})
