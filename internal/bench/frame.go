@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"strconv"
+	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
@@ -40,6 +41,7 @@ type frame struct {
 	from    []byte
 	code    []byte // error
 	errText string
+	retry   time.Duration // error: retry_after_ms
 }
 
 var kinds = map[string]frameKind{
@@ -110,6 +112,7 @@ func slowFrame(b []byte, f *frame) error {
 	f.cmid = []byte(o.ClientMsgID)
 	f.code = []byte(o.Code)
 	f.errText = o.ErrMessage
+	f.retry = time.Duration(o.RetryAfterMS) * time.Millisecond
 	f.room = []byte(o.RoomID)
 	f.seq = o.LastSeq
 	f.more = o.More

@@ -720,7 +720,7 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	}
 	ps.tries++
 	r.retries.add(c.idx, 1)
-	time.AfterFunc(backoff(ps.tries), func() {
+	time.AfterFunc(max(backoff(ps.tries), f.retry), func() {
 		if c.alive.Load() {
 			_ = c.sendText(ps.frame)
 		}
@@ -753,7 +753,7 @@ func (r *runner) retrySync(c *Conn, f *frame) {
 		return
 	}
 	c.syncTries++
-	after, wait := c.syncAfter, backoff(c.syncTries)
+	after, wait := c.syncAfter, max(backoff(c.syncTries), f.retry)
 	c.mu.Unlock()
 	time.AfterFunc(wait, func() {
 		if c.alive.Load() {

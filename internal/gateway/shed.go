@@ -91,7 +91,7 @@ func (g *storeGate) acquire(op string) (release func(), err error) {
 			g.waiting--
 			g.mu.Unlock()
 			g.shed.WithLabelValues(op).Inc()
-			return nil, protocol.Unavailable(errBusy)
+			return nil, g.busy()
 		}
 	}
 	g.used++
@@ -102,6 +102,15 @@ func (g *storeGate) acquire(op string) (release func(), err error) {
 	g.inflight.Inc()
 	start := time.Now()
 	return func() { g.release(send, time.Since(start)) }, nil
+}
+
+// busy is the refusal: unavailable, with a hint to retry after the
+// latency target (clients back off at least that long, so that resends do
+// not take the capacity they wait for).
+func (g *storeGate) busy() error {
+	e := protocol.Unavailable(errBusy)
+	e.RetryAfter = max(g.target, time.Second)
+	return e
 }
 
 // free reports whether a slot of op's class is free; g.mu is held.

@@ -25,8 +25,12 @@ func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 		}
 		rel = append(rel, r)
 	}
-	if _, err := g.acquire(opSend); !isUnavailable(err) {
+	_, err := g.acquire(opSend)
+	if !isUnavailable(err) {
 		t.Fatalf("7th send of 8 slots: %v, want unavailable", err)
+	}
+	if e := protocol.AsError(err); e.RetryAfter < time.Second {
+		t.Fatalf("a refusal's retry hint: %v, want at least 1s", e.RetryAfter)
 	}
 	for i := range 2 {
 		r, err := g.acquire("sync")

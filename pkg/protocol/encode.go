@@ -43,6 +43,9 @@ type errorFrame struct {
 	Message     string `json:"message"`
 	ClientMsgID string `json:"client_msg_id,omitempty"`
 	RoomID      string `json:"room_id,omitempty"`
+	// RetryAfterMS, when set, is how long to wait before trying again
+	// (rate_limited, and unavailable when the gateway sheds load).
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }
 
 type reconnectFrame struct {
@@ -86,13 +89,13 @@ func EncodeEvent(event string, data any) []byte {
 
 // EncodeError encodes an error frame.
 func EncodeError(e *Error, clientMsgID string) []byte {
-	return mustJSON(errorFrame{TypeError, e.Code, e.Message, clientMsgID, ""})
+	return mustJSON(errorFrame{TypeError, e.Code, e.Message, clientMsgID, "", e.RetryAfter.Milliseconds()})
 }
 
 // EncodeRoomError encodes an error about one room of a sync or read frame;
 // room_id tells the client which (an extension of the contract's frame).
 func EncodeRoomError(e *Error, roomID string) []byte {
-	return mustJSON(errorFrame{TypeError, e.Code, e.Message, "", roomID})
+	return mustJSON(errorFrame{TypeError, e.Code, e.Message, "", roomID, e.RetryAfter.Milliseconds()})
 }
 
 // EncodePong is the pong frame.
@@ -105,21 +108,22 @@ func EncodeReconnect(reason string) []byte { return mustJSON(reconnectFrame{Type
 // "message" is an object in ack and message frames and a string in error
 // frames: DecodeOutbound puts it in Message or ErrMessage.
 type Outbound struct {
-	Type        string          `json:"type"`
-	UserID      string          `json:"user_id,omitempty"`
-	Node        string          `json:"node,omitempty"`
-	HeartbeatS  int             `json:"heartbeat_s,omitempty"`
-	ClientMsgID string          `json:"client_msg_id,omitempty"`
-	RawMessage  json.RawMessage `json:"message,omitempty"`
-	RoomID      string          `json:"room_id,omitempty"`
-	LastSeq     int64           `json:"last_seq,omitempty"`
-	More        bool            `json:"more,omitempty"`
-	Event       string          `json:"event,omitempty"`
-	Data        json.RawMessage `json:"data,omitempty"`
-	Code        string          `json:"code,omitempty"`
-	Reason      string          `json:"reason,omitempty"`
-	Message     *Message        `json:"-"`
-	ErrMessage  string          `json:"-"`
+	Type         string          `json:"type"`
+	UserID       string          `json:"user_id,omitempty"`
+	Node         string          `json:"node,omitempty"`
+	HeartbeatS   int             `json:"heartbeat_s,omitempty"`
+	ClientMsgID  string          `json:"client_msg_id,omitempty"`
+	RawMessage   json.RawMessage `json:"message,omitempty"`
+	RoomID       string          `json:"room_id,omitempty"`
+	LastSeq      int64           `json:"last_seq,omitempty"`
+	More         bool            `json:"more,omitempty"`
+	Event        string          `json:"event,omitempty"`
+	Data         json.RawMessage `json:"data,omitempty"`
+	Code         string          `json:"code,omitempty"`
+	RetryAfterMS int64           `json:"retry_after_ms,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
+	Message      *Message        `json:"-"`
+	ErrMessage   string          `json:"-"`
 }
 
 // DecodeOutbound parses a server frame.

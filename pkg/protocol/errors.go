@@ -22,7 +22,8 @@ const (
 )
 
 // Error is an error a client may see: a contract code and a message that is
-// safe to show. RetryAfter is set on rate_limited.
+// safe to show. RetryAfter is set on rate_limited, and on unavailable when
+// the server sheds load (clients wait at least that long).
 type Error struct {
 	Code       string
 	Message    string

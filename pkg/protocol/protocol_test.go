@@ -176,3 +176,17 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorFrameCarriesRetryAfter(t *testing.T) {
+	e := Unavailable(errors.New("busy"))
+	e.RetryAfter = 1500 * time.Millisecond
+	for _, f := range [][]byte{EncodeError(e, "c1"), EncodeRoomError(e, "r1")} {
+		o, err := DecodeOutbound(f)
+		if err != nil || o.Code != CodeUnavailable || o.RetryAfterMS != 1500 {
+			t.Fatalf("%s: %+v %v", f, o, err)
+		}
+	}
+	if f := EncodeError(Errorf(CodeForbidden, "no"), ""); bytes.Contains(f, []byte("retry_after")) {
+		t.Fatalf("an error without a retry hint: %s", f)
+	}
+}
