@@ -51,7 +51,7 @@ type Options struct {
 	// workers (WS.Workers), so a slow store never takes them all and pings
 	// and other frames still flow. One that finds no free slot within
 	// StoreQueueWait (default 100ms) is refused `unavailable`. New sends
-	// get at most three quarters of the slots, fewer while sends take
+	// get at most seven eighths of the slots, fewer while sends take
 	// longer than StoreLatencyTarget (default 1s, a third of the service's
 	// store timeout, past which work is wasted) in the store: the
 	// rest stays free for syncs, read marks and gap fills (see storeGate).

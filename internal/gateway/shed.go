@@ -19,7 +19,8 @@ import (
 // Two classes share the slots. New sends are the load a node may shed;
 // recovery (syncs, read marks, gap fills) is how connected members get what
 // was already acknowledged, so sends never hold more than a share of the
-// slots, and that share adapts to the store: a send that held its slot
+// slots (all but an eighth: a store with group commit needs many sends in
+// flight to fill its batches), and that share adapts to the store: a send that held its slot
 // longer than the latency target cuts the share by a tenth (at most once
 // per target), a faster one raises it by 1/share (additive increase,
 // multiplicative decrease). The target sits well below the store timeout. A store that slows down under load, or whose
@@ -52,7 +53,7 @@ var errBusy = errors.New("gateway: too many store operations in flight")
 const opSend = "send"
 
 func newStoreGate(size int, wait, target time.Duration) *storeGate {
-	sendMax := max(1, float64(size)*3/4)
+	sendMax := float64(max(1, size-max(1, size/8)))
 	g := &storeGate{
 		wait: wait, target: target, size: size, sendMax: sendMax, sendCap: sendMax,
 		released: make(chan struct{}),

@@ -18,7 +18,7 @@ func isUnavailable(err error) bool {
 func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 	g := newStoreGate(8, 20*time.Millisecond, time.Second)
 	var rel []func()
-	for i := range 6 {
+	for i := range 7 {
 		r, err := g.acquire(opSend)
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
@@ -27,12 +27,12 @@ func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 	}
 	_, err := g.acquire(opSend)
 	if !isUnavailable(err) {
-		t.Fatalf("7th send of 8 slots: %v, want unavailable", err)
+		t.Fatalf("8th send of 8 slots: %v, want unavailable", err)
 	}
 	if e := protocol.AsError(err); e.RetryAfter < time.Second {
 		t.Fatalf("a refusal's retry hint: %v, want at least 1s", e.RetryAfter)
 	}
-	for i := range 2 {
+	for i := range 1 {
 		r, err := g.acquire("sync")
 		if err != nil {
 			t.Fatalf("sync %d with sends at their share: %v", i, err)
@@ -68,16 +68,16 @@ func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 // target); fast ones grow it back to its bound.
 func TestStoreGateAdaptsToLatency(t *testing.T) {
 	g := newStoreGate(40, time.Millisecond, 10*time.Millisecond)
-	if g.sendCap != 30 {
-		t.Fatalf("initial send share %v, want 30", g.sendCap)
+	if g.sendCap != 35 {
+		t.Fatalf("initial send share %v, want 35", g.sendCap)
 	}
 	g.mu.Lock()
 	for range 5 { // one burst of slow answers: one cut
 		g.adapt(50 * time.Millisecond)
 	}
 	g.mu.Unlock()
-	if g.sendCap != 27 {
-		t.Fatalf("after a burst of slow sends: %v, want 27", g.sendCap)
+	if g.sendCap != 31.5 {
+		t.Fatalf("after a burst of slow sends: %v, want 31.5", g.sendCap)
 	}
 	for range 40 {
 		g.mu.Lock()
@@ -102,7 +102,7 @@ func TestStoreGateAdaptsToLatency(t *testing.T) {
 		g.adapt(time.Millisecond)
 	}
 	g.mu.Unlock()
-	if g.sendCap != 30 {
-		t.Fatalf("after fast sends: %v, want back at 30", g.sendCap)
+	if g.sendCap != 35 {
+		t.Fatalf("after fast sends: %v, want back at 35", g.sendCap)
 	}
 }
