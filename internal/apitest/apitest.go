@@ -84,7 +84,7 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		MongoURI: uri, MongoDB: db, RedisURL: redisURL,
 		JWTIssuer: "im-test", JWTAudience: "im-test-clients",
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour,
-		ShutdownGrace: 5 * time.Second, RedisAutoPipeline: true,
+		ShutdownGrace: 5 * time.Second,
 	}
 }
 

@@ -32,8 +32,8 @@ type EmbeddedOptions struct {
 	// PostgresURL makes the nodes use a PostgreSQL store there
 	// (pkg/store/postgres) instead of FerretDB.
 	PostgresURL string
-	// NoAutoPipeline turns the nodes' Redis automatic pipelining off.
-	NoAutoPipeline bool
+	// AutoPipeline turns the nodes' Redis automatic pipelining on.
+	AutoPipeline bool
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -112,7 +112,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	for i := range o.Nodes {
 		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
 			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel,
-			NoAutoPipeline: o.NoAutoPipeline}
+			AutoPipeline: o.AutoPipeline}
 		if o.Spawn {
 			nc.PostgresURL = o.PostgresURL
 		}

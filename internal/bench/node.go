@@ -34,9 +34,9 @@ import (
 type NodeConfig struct {
 	MongoURI string `json:"mongo_uri"`
 	MongoDB  string `json:"mongo_db"`
-	// NoAutoPipeline turns go-redis automatic pipelining off (the
-	// product's default is on: IM_REDIS_AUTOPIPELINE).
-	NoAutoPipeline bool `json:"no_autopipeline"`
+	// AutoPipeline turns go-redis automatic pipelining on
+	// (IM_REDIS_AUTOPIPELINE; off by default).
+	AutoPipeline bool `json:"autopipeline"`
 	// PostgresURL, when set, is the store instead of MongoDB.
 	PostgresURL string `json:"postgres_url"`
 	RedisURL    string `json:"redis_url"`
@@ -82,7 +82,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	}
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
-		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: !nc.NoAutoPipeline}
+		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline}
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
 	}

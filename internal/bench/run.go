@@ -182,7 +182,7 @@ func (r *runner) setup(ctx context.Context) error {
 			map[bool]string{true: " as child processes", false: " in this process"}[cfg.Spawn])
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
 			MemStore: cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
-			NoAutoPipeline: cfg.NoAutoPipeline})
+			AutoPipeline: cfg.AutoPipeline})
 		if err != nil {
 			return err
 		}

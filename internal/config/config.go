@@ -109,7 +109,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
 		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
-		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "true"},
+		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "false"},
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 	}
 	for _, b := range bs {
