@@ -88,23 +88,7 @@ var BadKeys = []string{
 // WantBadKey checks that every method refuses key with blob.ErrBadKey.
 func WantBadKey(t testing.TB, s blob.Store, key string) {
 	t.Helper()
-	err := s.Put(Ctx(t), key, strings.NewReader("x"), 1, "text/plain")
-	if !errors.Is(err, blob.ErrBadKey) {
-		t.Fatalf("Put(%q) = %v, want ErrBadKey", key, err)
-	}
-	if _, err := s.Stat(Ctx(t), key); !errors.Is(err, blob.ErrBadKey) {
-		t.Fatalf("Stat(%q) = %v, want ErrBadKey", key, err)
-	}
-	rc, _, err := s.Open(Ctx(t), key)
-	if err == nil {
-		_ = rc.Close()
-	}
-	if !errors.Is(err, blob.ErrBadKey) {
-		t.Fatalf("Open(%q) = %v, want ErrBadKey", key, err)
-	}
-	if err := s.Delete(Ctx(t), key); !errors.Is(err, blob.ErrBadKey) {
-		t.Fatalf("Delete(%q) = %v, want ErrBadKey", key, err)
-	}
+	wantErr(t, Ctx(t), s, key, want{blob.ErrBadKey, true})
 }
 
 func testBadKeys(t *testing.T, s blob.Store) {

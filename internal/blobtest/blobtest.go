@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,15 +111,42 @@ func Want(t testing.TB, s blob.Store, key string, data []byte, contentType strin
 // WantNotFound checks that Open and Stat of key fail with blob.ErrNotFound.
 func WantNotFound(t testing.TB, s blob.Store, key string) {
 	t.Helper()
-	if _, err := s.Stat(Ctx(t), key); !errors.Is(err, blob.ErrNotFound) {
-		t.Fatalf("Stat(%q) = %v, want ErrNotFound", key, err)
+	wantErr(t, Ctx(t), s, key, want{blob.ErrNotFound, false})
+}
+
+// want is the error every call must give; writes adds Put and Delete to
+// the calls checked, beside Stat and Open.
+type want struct {
+	err    error
+	writes bool
+}
+
+// wantErr checks that the calls on key fail with w.err.
+func wantErr(t testing.TB, ctx context.Context, s blob.Store, key string, w want) {
+	t.Helper()
+	calls := map[string]func() error{
+		"Stat": func() error { _, err := s.Stat(ctx, key); return err },
+		"Open": func() error {
+			rc, _, err := s.Open(ctx, key)
+			if err == nil {
+				_ = rc.Close()
+			}
+			return err
+		},
 	}
-	rc, _, err := s.Open(Ctx(t), key)
-	if err == nil {
-		_ = rc.Close()
+	if w.writes {
+		calls["Put"] = func() error { return s.Put(ctx, key, strings.NewReader("x"), 1, "text/plain") }
+		calls["Delete"] = func() error { return s.Delete(ctx, key) }
 	}
-	if !errors.Is(err, blob.ErrNotFound) {
-		t.Fatalf("Open(%q) = %v, want ErrNotFound", key, err)
+	failed := false
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, w.err) {
+			t.Errorf("%s(%q) = %v, want %v", name, key, err, w.err)
+			failed = true
+		}
+	}
+	if failed {
+		t.FailNow()
 	}
 }
 

@@ -226,21 +226,7 @@ func testCancelledContext(t *testing.T, s blob.Store) {
 	Put(t, s, key, []byte("kept"), "text/plain")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Put(ctx, key, strings.NewReader("new"), 3, "text/plain"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put = %v, want context.Canceled", err)
-	}
-	if _, err := s.Stat(ctx, key); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Stat = %v, want context.Canceled", err)
-	}
-	if rc, _, err := s.Open(ctx, key); !errors.Is(err, context.Canceled) {
-		if err == nil {
-			_ = rc.Close()
-		}
-		t.Fatalf("Open = %v, want context.Canceled", err)
-	}
-	if err := s.Delete(ctx, key); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Delete = %v, want context.Canceled", err)
-	}
+	wantErr(t, ctx, s, key, want{context.Canceled, true})
 	Want(t, s, key, []byte("kept"), "text/plain")
 }
 
@@ -253,19 +239,5 @@ func testClose(t *testing.T, s blob.Store) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Put(Ctx(t), key, strings.NewReader("y"), 1, "text/plain"); !errors.Is(err, blob.ErrClosed) {
-		t.Errorf("Put after Close = %v, want ErrClosed", err)
-	}
-	if _, err := s.Stat(Ctx(t), key); !errors.Is(err, blob.ErrClosed) {
-		t.Errorf("Stat after Close = %v, want ErrClosed", err)
-	}
-	if rc, _, err := s.Open(Ctx(t), key); !errors.Is(err, blob.ErrClosed) {
-		if err == nil {
-			_ = rc.Close()
-		}
-		t.Errorf("Open after Close = %v, want ErrClosed", err)
-	}
-	if err := s.Delete(Ctx(t), key); !errors.Is(err, blob.ErrClosed) {
-		t.Errorf("Delete after Close = %v, want ErrClosed", err)
-	}
+	wantErr(t, Ctx(t), s, key, want{blob.ErrClosed, true})
 }

@@ -100,3 +100,23 @@ var errSilent = errors.New("any error")
 type zeroReader struct{}
 
 func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestCheckPut(t *testing.T) {
+	if ct, err := CheckPut("a/b", 0, ""); err != nil || ct != DefaultContentType {
+		t.Fatalf("CheckPut = %q, %v", ct, err)
+	}
+	for _, c := range []struct {
+		key  string
+		size int64
+		ct   string
+		want error
+	}{
+		{"../a", 1, "text/plain", ErrBadKey},
+		{"a", -1, "text/plain", ErrSizeMismatch},
+		{"a", 1, "text/plain\n", ErrBadContentType},
+	} {
+		if _, err := CheckPut(c.key, c.size, c.ct); !errors.Is(err, c.want) {
+			t.Errorf("CheckPut(%q, %d, %q) = %v, want %v", c.key, c.size, c.ct, err, c.want)
+		}
+	}
+}

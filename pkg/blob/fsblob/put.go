@@ -20,12 +20,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if err != nil {
 		return err
 	}
-	ct, err := blob.NormalizeContentType(contentType)
+	ct, err := blob.CheckPut(key, size, contentType)
 	if err != nil {
 		return fmt.Errorf("fsblob: put %q: %w", key, err)
-	}
-	if size < 0 {
-		return fmt.Errorf("fsblob: put %q: %w: negative size %d", key, blob.ErrSizeMismatch, size)
 	}
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, dirMode); err != nil {

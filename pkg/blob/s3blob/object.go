@@ -17,12 +17,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if err := s.begin(ctx, "put", key); err != nil {
 		return err
 	}
-	ct, err := blob.NormalizeContentType(contentType)
+	ct, err := blob.CheckPut(key, size, contentType)
 	if err != nil {
 		return fmt.Errorf("s3blob: put %q: %w", key, err)
-	}
-	if size < 0 {
-		return fmt.Errorf("s3blob: put %q: %w: negative size %d", key, blob.ErrSizeMismatch, size)
 	}
 	src := &errReader{r: blob.ExactReader(r, size)}
 	po := minio.PutObjectOptions{ContentType: ct}

@@ -147,15 +147,21 @@ func do(t *testing.T, method, u string, body io.Reader, header http.Header) (*ht
 	return resp, string(b)
 }
 
-func TestPresignGet(t *testing.T) {
+// presigned stores data under key in a new store and presigns a GET of it.
+func presigned(t *testing.T, key, data, contentType string, ttl time.Duration) (*Store, string) {
+	t.Helper()
 	s, _ := newStore(t)
-	ctx := blobtest.Ctx(t)
-	blobtest.Put(t, s, "files/report.pdf", []byte("%PDF-1.4 fake"), "application/pdf")
-
-	u, err := s.PresignGet(ctx, "files/report.pdf", time.Minute, "")
+	blobtest.Put(t, s, key, []byte(data), contentType)
+	u, err := s.PresignGet(blobtest.Ctx(t), key, ttl, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, u
+}
+
+func TestPresignGet(t *testing.T) {
+	s, u := presigned(t, "files/report.pdf", "%PDF-1.4 fake", "application/pdf", time.Minute)
+	ctx := blobtest.Ctx(t)
 	resp, body := do(t, http.MethodGet, u, nil, nil)
 	if resp.StatusCode != http.StatusOK || body != "%PDF-1.4 fake" {
 		t.Fatalf("GET presigned: %d %q", resp.StatusCode, body)
@@ -190,39 +196,23 @@ func TestPresignGet(t *testing.T) {
 	}
 
 	// The URL grants GET of that key only, unchanged.
-	parsed, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
+	tampered := map[string]string{
+		"other key": strings.Replace(u, "report.pdf", "other.pdf", 1),
+		"changed parameter": withQuery(t, u, func(q url.Values) {
+			q.Set("response-content-disposition", "inline")
+		}),
+		"longer expiry": withQuery(t, u, func(q url.Values) { q.Set("X-Amz-Expires", "604800") }),
+		"forged signature": withQuery(t, u, func(q url.Values) {
+			q.Set("X-Amz-Signature", strings.Repeat("0", len(q.Get("X-Amz-Signature"))))
+		}),
+		"unsigned": withQuery(t, u, func(q url.Values) {
+			for k := range q {
+				if strings.HasPrefix(k, "X-Amz-") {
+					q.Del(k)
+				}
+			}
+		}),
 	}
-	tampered := map[string]string{}
-	other := *parsed
-	other.Path = strings.Replace(other.Path, "report.pdf", "other.pdf", 1)
-	tampered["other key"] = other.String()
-	q := parsed.Query()
-	q.Set("response-content-disposition", "inline")
-	withParam := *parsed
-	withParam.RawQuery = q.Encode()
-	tampered["changed parameter"] = withParam.String()
-	q = parsed.Query()
-	q.Set("X-Amz-Expires", "604800")
-	longer := *parsed
-	longer.RawQuery = q.Encode()
-	tampered["longer expiry"] = longer.String()
-	q = parsed.Query()
-	sig := q.Get("X-Amz-Signature")
-	q.Set("X-Amz-Signature", strings.Repeat("0", len(sig)))
-	forged := *parsed
-	forged.RawQuery = q.Encode()
-	tampered["forged signature"] = forged.String()
-	q = parsed.Query()
-	for k := range q {
-		if strings.HasPrefix(k, "X-Amz-") {
-			q.Del(k)
-		}
-	}
-	unsigned := *parsed
-	unsigned.RawQuery = q.Encode()
-	tampered["unsigned"] = unsigned.String()
 	for name, tu := range tampered {
 		resp, body := do(t, http.MethodGet, tu, nil, nil)
 		if resp.StatusCode != http.StatusForbidden {
@@ -237,14 +227,21 @@ func TestPresignGet(t *testing.T) {
 	}
 }
 
-func TestPresignExpires(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := blobtest.Ctx(t)
-	blobtest.Put(t, s, "short/lived", []byte("x"), "text/plain")
-	u, err := s.PresignGet(ctx, "short/lived", time.Second, "")
+// withQuery returns u with its query changed by edit.
+func withQuery(t *testing.T, u string, edit func(url.Values)) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := parsed.Query()
+	edit(q)
+	parsed.RawQuery = q.Encode()
+	return parsed.String()
+}
+
+func TestPresignExpires(t *testing.T) {
+	_, u := presigned(t, "short/lived", "x", "text/plain", time.Second)
 	// X-Amz-Date has whole seconds: wait past the second after it.
 	time.Sleep(2100 * time.Millisecond)
 	if resp, body := do(t, http.MethodGet, u, nil, nil); resp.StatusCode != http.StatusForbidden {
