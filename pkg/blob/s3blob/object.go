@@ -58,7 +58,7 @@ func (e *errReader) Read(p []byte) (int, error) {
 }
 
 // Open downloads the object with one GET; the body streams from the
-// server as the caller reads.
+// server as the caller reads, so ctx must stay live until it is closed.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
 	if err := s.begin(ctx, "open", key); err != nil {
 		return nil, blob.Info{}, err
