@@ -3,7 +3,12 @@
 // Implementations live in sub-packages named after their dependency
 // (store/mongo). Correctness rests on unique indexes, never on an atomic
 // read-modify-write of one document: every "create once" below is an insert
-// that fails with ErrDuplicate when it lost a race.
+// that fails with ErrDuplicate when it lost a race, and counts (reactions)
+// count rows. The few changes of a stored record that depend on its value
+// (SetReadSeq, MarkMentioned, SetPasswordHash, EditMessage against
+// RecallMessage, AttachFile) are exact under concurrency on every
+// implementation; each says how (pkg/store/mongo serialises them with lock
+// documents on FerretDB).
 package store
 
 import (
@@ -21,6 +26,9 @@ var (
 	ErrConflict = errors.New("store: changed concurrently")
 	// ErrUnavailable means the backing database could not be reached.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrRecalled means the message was recalled: it can no longer be
+	// edited (Messages.EditMessage).
+	ErrRecalled = errors.New("store: message recalled")
 )
 
 // RoomType tells a 1:1 room from a group. The values follow the seed's
@@ -77,12 +85,17 @@ type Room struct {
 
 // Member is a user's membership of a room (collection user_room), unique on
 // (room, user). ReadSeq is the last seq the user has read there.
+// MentionSeq is the highest seq of a message that mentioned the user (by
+// id or with MentionAll), 0 when none did: the conversation list shows the
+// room as "mentioned" while MentionSeq > ReadSeq. Rooms.MarkMentioned
+// raises it.
 type Member struct {
-	RoomID    string
-	UserID    string
-	RoomType  RoomType
-	ReadSeq   int64
-	CreatedAt time.Time
+	RoomID     string
+	UserID     string
+	RoomType   RoomType
+	ReadSeq    int64
+	MentionSeq int64
+	CreatedAt  time.Time
 }
 
 // Friendship links two users; UserA < UserB, unique on the pair.
@@ -102,8 +115,45 @@ type FriendRequest struct {
 	CreatedAt time.Time
 }
 
+// Message kinds (Message.Kind). The empty kind is read as KindText: the
+// stores return a message's Kind as it was stored, and messages stored
+// before kinds existed have none.
+const (
+	KindText   = "text"
+	KindImage  = "image"  // an attachment (File) shown inline; Extra describes it
+	KindFile   = "file"   // an attachment (File); Extra describes it
+	KindCustom = "custom" // an application payload, in Extra
+	KindSystem = "system" // a notice of the server (member joined, ...); Extra has the details
+
+	// Change events: messages in the room's seq order that change an
+	// earlier message of the room, the one at seq Target. Clients that
+	// replay the history apply them; the unread counts (CountAfter)
+	// ignore them.
+	KindEdit    = "edit"    // Target's body was replaced (Body: the new one)
+	KindRecall  = "recall"  // Target was recalled
+	KindReact   = "react"   // a reaction was added to Target (Extra: the emoji)
+	KindUnreact = "unreact" // a reaction was removed from Target (Extra: the emoji)
+)
+
+// MentionAll in Message.Mentions mentions every member of the room.
+const MentionAll = "@all"
+
+// IsEventKind reports whether kind is the kind of a change event (edit,
+// recall, react, unreact).
+func IsEventKind(kind string) bool {
+	switch kind {
+	case KindEdit, KindRecall, KindReact, KindUnreact:
+		return true
+	}
+	return false
+}
+
 // Message is one stored chat message (collection message_basic), unique on
 // (room, seq) and on (sender, client_msg_id).
+//
+// The stores keep every field as given; InsertMessage normalises in place
+// what they would not return as given: times (UTC, milliseconds) and an
+// empty Mentions (nil).
 type Message struct {
 	ID          string
 	RoomID      string
@@ -116,7 +166,84 @@ type Message struct {
 	// never arrived in time, closed for good (see service.After). It holds
 	// no message and is never shown.
 	Hole bool
+
+	// Kind is one of the Kind constants; "" is read as KindText.
+	Kind string
+	// ReplyTo is the seq of the message of the same room this one replies
+	// to; 0: none.
+	ReplyTo int64
+	// Mentions are the user ids the message mentions, or MentionAll; nil
+	// when none.
+	Mentions []string
+	// Extra is a JSON object, as text, that the store keeps without
+	// reading it: the payload of a custom message, the attachment's
+	// metadata of an image or file, the details of a system message, the
+	// emoji of a react or unreact event. "" when none.
+	Extra string
+	// Target is, for a change event, the seq of the message it changes;
+	// 0 otherwise.
+	Target int64
+	// EditedAt is when the body was last replaced (EditMessage); zero:
+	// never edited.
+	EditedAt time.Time
+	// Recalled is set by RecallMessage: the body, Extra and Mentions are
+	// gone; the kind, sender, seq, times and ReplyTo are kept.
+	Recalled bool
 }
+
+// IsEvent reports whether the message is a change event (kinds edit,
+// recall, react, unreact).
+func (m *Message) IsEvent() bool { return IsEventKind(m.Kind) }
+
+// Reaction is one user's emoji on one message, unique on (room, seq, user,
+// emoji): a user may react to a message with several emoji, each once.
+type Reaction struct {
+	RoomID    string
+	Seq       int64
+	UserID    string
+	Emoji     string
+	CreatedAt time.Time
+}
+
+// ReactionCount is the number of users who reacted to a message with one
+// emoji. Mine reports whether the asking user is one of them.
+type ReactionCount struct {
+	Emoji string
+	Count int64
+	Mine  bool
+}
+
+// File is an uploaded attachment. Its bytes (and its thumbnail's) live in a
+// blob store under Key (ThumbKey); the record says who may read them (the
+// members of RoomID) and whether a message carries it. A file is uploaded
+// first and attached to the message that carries it when the message is
+// sent (AttachFile, once); the files never attached are swept
+// (OrphanFiles, DeleteFile).
+type File struct {
+	ID          string
+	RoomID      string
+	UploaderID  string
+	Name        string
+	Size        int64
+	ContentType string
+	Width       int // images: pixels; 0 otherwise
+	Height      int
+	Key         string // blob key of the bytes
+	ThumbKey    string // blob key of the thumbnail; "" when none
+	ThumbType   string // content type of the thumbnail
+	CreatedAt   time.Time
+	// MessageSeq is the seq (in RoomID) of the message that carries the
+	// file; 0 until it is sent.
+	MessageSeq int64
+	// Deleted means access to the file was removed (its message was
+	// recalled, or the sweep removed it): it is no longer served.
+	Deleted bool
+}
+
+// MaxSeqs is the most seqs one call of MessagesAt, ReactionCounts or
+// HideMessages takes; more is an error (not store.ErrNotFound). A larger
+// page is asked in parts.
+const MaxSeqs = 256
 
 // RefreshToken is a stored refresh token. Only the SHA-256 of the token is
 // kept. Tokens of one login form a family; reusing a rotated token revokes
