@@ -330,6 +330,12 @@ type Rooms interface {
 	MembershipsOf(ctx context.Context, userID string) ([]Member, error)
 	// SetReadSeq raises the member's read seq to seq (never lowers it).
 	SetReadSeq(ctx context.Context, roomID, userID string, seq int64) error
+	// MarkMentioned raises the MentionSeq of the members userIDs of the
+	// room to seq (never lowers it); concurrent calls leave the highest
+	// seq. A nil userIDs means every member of the room (a mention of
+	// MentionAll); an empty, non-nil one nobody. Ids that are not members
+	// of the room are ignored: it is not an error.
+	MarkMentioned(ctx context.Context, roomID string, userIDs []string, seq int64) error
 }
 
 // Friends stores friendships and pending requests.
@@ -358,9 +364,97 @@ type Messages interface {
 	// MessagesBefore returns up to limit messages with seq < before, descending.
 	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]Message, error)
 	LastMessage(ctx context.Context, roomID string) (*Message, error) // ErrNotFound when empty
-	// CountAfter counts messages (not holes) with seq > after not sent by
-	// exclude.
+	// CountAfter counts the messages with seq > after not sent by exclude
+	// (the unread count): holes and change events (Message.IsEvent) are
+	// not counted; recalled messages are.
 	CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error)
+
+	// MessageAt returns the message at (room, seq), a hole or an event
+	// included; ErrNotFound if there is none.
+	MessageAt(ctx context.Context, roomID string, seq int64) (*Message, error)
+	// MessagesAt returns the messages of the room at these seqs (holes and
+	// events included), ascending by seq, each once; seqs with no message
+	// are skipped. It takes at most MaxSeqs seqs (more is an error); none
+	// returns none. For the quotes of the replies of a page.
+	MessagesAt(ctx context.Context, roomID string, seqs []int64) ([]Message, error)
+	// EditMessage replaces the body of the message at (room, seq) and sets
+	// its EditedAt to at (a zero at: now). Only a message proper can be
+	// edited: ErrNotFound if there is none at (room, seq) or it is a hole
+	// or a change event, ErrRecalled if it was recalled. The store checks
+	// nothing else (sender, kind, age): the caller does.
+	EditMessage(ctx context.Context, roomID string, seq int64, body string, at time.Time) error
+	// RecallMessage recalls the message at (room, seq): Recalled is set,
+	// Body and Extra emptied, Mentions removed; the rest (kind, sender,
+	// times, ReplyTo) is kept. Recalling again succeeds and changes
+	// nothing. ErrNotFound as for EditMessage.
+	RecallMessage(ctx context.Context, roomID string, seq int64) error
+}
+
+// Reactions stores who reacted to a message with which emoji. The stores
+// count rows (one a reaction), never keep counters, so counts stay exact
+// under concurrency everywhere. A store checks neither that the message
+// exists nor the emoji: the caller does.
+type Reactions interface {
+	// AddReaction stores r; ErrDuplicate if the user already reacted to
+	// the message with that emoji. A zero CreatedAt is set to now;
+	// CreatedAt is normalised in place.
+	AddReaction(ctx context.Context, r *Reaction) error
+	// RemoveReaction deletes one reaction; ErrNotFound if absent.
+	RemoveReaction(ctx context.Context, roomID string, seq int64, userID, emoji string) error
+	// ReactionCounts returns, for each seq of seqs that has reactions, the
+	// count of each emoji, ordered by the time of the emoji's first
+	// reaction on that message (then by emoji), with Mine set where userID
+	// is one of the reactors. Seqs without reactions are absent from the
+	// map, which is never nil. At most MaxSeqs seqs (more is an error).
+	ReactionCounts(ctx context.Context, roomID string, seqs []int64, userID string) (map[int64][]ReactionCount, error)
+	// Reactors lists the reactions with emoji to (room, seq), ordered by
+	// time then user id: up to limit of them after the one of the user
+	// afterUser ("" for the first page). A limit <= 0 means 50, and limits
+	// above 1000 are lowered to it (as MessagesAfter). ErrNotFound if
+	// afterUser is not "" and has no such reaction (any more): the caller
+	// starts over.
+	Reactors(ctx context.Context, roomID string, seq int64, emoji, afterUser string, limit int) ([]Reaction, error)
+}
+
+// Hidden stores the messages a user deleted for themself ("delete for
+// me"): hidden from that user's history only.
+type Hidden interface {
+	// HideMessages hides the messages at seqs of the room from userID.
+	// Hiding one again is fine; at most MaxSeqs seqs (more is an error).
+	// The store does not check that the messages exist.
+	HideMessages(ctx context.Context, userID, roomID string, seqs []int64) error
+	// HiddenSeqs returns the seqs in [from, to] the user hid in the room,
+	// ascending. The range is meant to be a page's.
+	HiddenSeqs(ctx context.Context, userID, roomID string, from, to int64) ([]int64, error)
+}
+
+// Files stores the records of uploaded attachments (see File).
+type Files interface {
+	// CreateFile stores f; ErrDuplicate if its id exists. A zero
+	// CreatedAt is set to now; CreatedAt is normalised in place.
+	CreateFile(ctx context.Context, f *File) error
+	// FileByID returns a file, deleted or not; ErrNotFound if absent.
+	FileByID(ctx context.Context, id string) (*File, error)
+	// AttachFile records the seq of the message that carries the file
+	// (seq > 0). It succeeds once: ErrConflict if the file is attached to
+	// another seq already (the same seq again: nil), ErrNotFound if it is
+	// absent or deleted. Of racing calls with different seqs exactly one
+	// succeeds.
+	AttachFile(ctx context.Context, id string, seq int64) error
+	// MarkFileDeleted removes access to the file (Deleted); twice is fine.
+	// ErrNotFound if absent.
+	MarkFileDeleted(ctx context.Context, id string) error
+	// OrphanFiles returns up to limit files never attached (MessageSeq 0,
+	// deleted or not) created before the given time (to the millisecond),
+	// oldest first (then by id), for the sweep that deletes their blobs
+	// and then their records (DeleteFile). A limit <= 0 returns none.
+	OrphanFiles(ctx context.Context, before time.Time, limit int) ([]File, error)
+	// DeleteFile removes the record; an absent one is fine.
+	DeleteFile(ctx context.Context, id string) error
+	// FilesOfMessage returns the files attached to the message at (room,
+	// seq), deleted or not, oldest first (then by id): a recall removes
+	// access to them.
+	FilesOfMessage(ctx context.Context, roomID string, seq int64) ([]File, error)
 }
 
 // Tokens stores refresh tokens.
@@ -398,6 +492,9 @@ type Store interface {
 	Rooms
 	Friends
 	Messages
+	Reactions
+	Hidden
+	Files
 	Tokens
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
