@@ -28,8 +28,8 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
-	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 )
 
@@ -85,7 +85,7 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		MongoURI: uri, MongoDB: db, RedisURL: redisURL,
 		JWTIssuer: "im-test", JWTAudience: "im-test-clients",
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour,
-		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20,
+		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20, RedisAutoPipeline: true,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/redisbus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/rediskv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // NopHandler ignores the bus (a node that only publishes, like the API).
@@ -30,40 +31,66 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 	if err != nil {
 		return Backends{}, err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	b, err := RedisBackends(ctx, cfg.RedisURL, st, h, cfg.RedisAutoPipeline)
 	if err != nil {
 		_ = st.Close(ctx)
+		return Backends{}, err
+	}
+	ping, closeRedis := b.Ping, b.Close
+	b.Ping = func(ctx context.Context) error { return errors.Join(st.Ping(ctx), ping(ctx)) }
+	b.Close = func() {
+		closeRedis()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = st.Close(ctx)
+	}
+	return b, nil
+}
+
+// RedisBackends connects to Redis at url for the KV and the bus, around st,
+// which the caller closes. With autoPipeline the commands of concurrent
+// requests (seq counters, publishes, revocation reads) share pipelines
+// (go-redis automatic pipelining, blocking face: every call still waits
+// for its own answer). Pub/Sub has its own client: its connection blocks
+// on receive.
+func RedisBackends(ctx context.Context, url string, st store.Store, h bus.Handler, autoPipeline bool) (Backends, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
 		return Backends{}, fmt.Errorf("IM_REDIS_URL: %w", err)
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	rc := redis.NewClient(opt)
 	if err := rc.Ping(ctx).Err(); err != nil {
-		_ = st.Close(ctx)
 		_ = rc.Close()
 		return Backends{}, fmt.Errorf("redis: %w", err)
 	}
-	// Pub/Sub gets its own client: its connection blocks on receive.
+	var cmds redis.Cmdable = rc
+	closeCmds := func() {}
+	if autoPipeline {
+		ap, err := rc.AutoPipeline()
+		if err != nil {
+			_ = rc.Close()
+			return Backends{}, fmt.Errorf("redis: auto-pipelining: %w", err)
+		}
+		cmds, closeCmds = ap, func() { _ = ap.Close() }
+	}
 	psc := redis.NewClient(opt)
-	b, err := redisbus.New(psc, h, redisbus.Options{})
+	b, err := redisbus.New(psc, h, redisbus.Options{Publisher: cmds})
 	if err != nil {
-		_ = st.Close(ctx)
+		closeCmds()
 		_ = rc.Close()
 		_ = psc.Close()
 		return Backends{}, fmt.Errorf("redis bus: %w", err)
 	}
-	kvs := rediskv.New(rc)
+	kvs := rediskv.New(cmds)
 	return Backends{
 		Store: st, KV: kvs, Bus: b,
-		Ping: func(ctx context.Context) error {
-			return errors.Join(st.Ping(ctx), kvs.Ping(ctx))
-		},
+		Ping: kvs.Ping,
 		Close: func() {
 			_ = b.Close()
 			_ = psc.Close()
+			closeCmds()
 			_ = rc.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = st.Close(ctx)
 		},
 	}, nil
 }

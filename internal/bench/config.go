@@ -67,6 +67,9 @@ type Config struct {
 	Store string
 	// PostgresURL is the PostgreSQL database of -store postgres.
 	PostgresURL string
+	// NoAutoPipeline: embedded gateways talk to Redis one round trip per
+	// command (IM_REDIS_AUTOPIPELINE=false).
+	NoAutoPipeline bool
 
 	// Target "standalone": cmd/standalone on a fresh data folder, seeded
 	// before it starts (see TargetStandalone); "" is gateways or Embedded.

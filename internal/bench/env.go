@@ -29,9 +29,11 @@ type EmbeddedOptions struct {
 	// full collection scan, which makes it, not the gateway, the limit of
 	// any store-bound figure.
 	MemStore bool
-	// PostgresURL makes in-process nodes share a PostgreSQL store there
+	// PostgresURL makes the nodes use a PostgreSQL store there
 	// (pkg/store/postgres) instead of FerretDB.
 	PostgresURL string
+	// NoAutoPipeline turns the nodes' Redis automatic pipelining off.
+	NoAutoPipeline bool
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -109,7 +111,8 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	}
 	for i := range o.Nodes {
 		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
-			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel}
+			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel,
+			NoAutoPipeline: o.NoAutoPipeline}
 		if o.Spawn {
 			nc.PostgresURL = o.PostgresURL
 		}
@@ -160,4 +163,3 @@ func (e *Embedded) Close() {
 		_ = os.RemoveAll(e.dir)
 	}
 }
-

@@ -19,16 +19,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/app"
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
-	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
-	"github.com/im-websocket-go/im-websocket-go/pkg/bus/redisbus"
-	"github.com/im-websocket-go/im-websocket-go/pkg/kv/rediskv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -38,6 +34,9 @@ import (
 type NodeConfig struct {
 	MongoURI string `json:"mongo_uri"`
 	MongoDB  string `json:"mongo_db"`
+	// NoAutoPipeline turns go-redis automatic pipelining off (the
+	// product's default is on: IM_REDIS_AUTOPIPELINE).
+	NoAutoPipeline bool `json:"no_autopipeline"`
 	// PostgresURL, when set, is the store instead of MongoDB.
 	PostgresURL string `json:"postgres_url"`
 	RedisURL    string `json:"redis_url"`
@@ -83,7 +82,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	}
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
-		NodeID: nc.NodeID, MaxConnsPerUser: 16}
+		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: !nc.NoAutoPipeline}
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
 	}
@@ -99,7 +98,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	var handler app.Deferred
 	var b app.Backends
 	if nc.Store != nil {
-		b, err = redisBackends(ctx, cfg.RedisURL, nc.Store, &handler)
+		b, err = app.RedisBackends(ctx, cfg.RedisURL, nc.Store, &handler, cfg.RedisAutoPipeline)
 	} else {
 		b, err = app.Distributed(ctx, cfg, &handler)
 	}
@@ -157,31 +156,6 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 		return err
 	}
 	return n, nil
-}
-
-// redisBackends is app.Distributed with a given store instead of MongoDB.
-func redisBackends(ctx context.Context, url string, st store.Store, h bus.Handler) (app.Backends, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return app.Backends{}, err
-	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	rc := redis.NewClient(opt)
-	if err := rc.Ping(ctx).Err(); err != nil {
-		_ = rc.Close()
-		return app.Backends{}, err
-	}
-	psc := redis.NewClient(opt)
-	bs, err := redisbus.New(psc, h, redisbus.Options{})
-	if err != nil {
-		_ = rc.Close()
-		_ = psc.Close()
-		return app.Backends{}, err
-	}
-	kvs := rediskv.New(rc)
-	return app.Backends{Store: st, KV: kvs, Bus: bs,
-		Ping:  func(ctx context.Context) error { return kvs.Ping(ctx) },
-		Close: func() { _ = bs.Close(); _ = psc.Close(); _ = rc.Close() }}, nil
 }
 
 // nodeEnv carries a spawned node's configuration (JSON) to the child.

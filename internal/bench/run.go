@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -180,7 +181,8 @@ func (r *runner) setup(ctx context.Context) error {
 		r.logf("starting the embedded environment: redis, %s, %d gateway node(s)%s", st, cfg.Nodes,
 			map[bool]string{true: " as child processes", false: " in this process"}[cfg.Spawn])
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
-			MemStore: cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"]})
+			MemStore: cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
+			NoAutoPipeline: cfg.NoAutoPipeline})
 		if err != nil {
 			return err
 		}
@@ -709,7 +711,7 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	code := string(f.code)
 	retry := code == protocol.CodeRateLimited || code == protocol.CodeUnavailable || code == protocol.CodeInternal
 	r.noteErr("send answered with error %s: %s", code, f.errText)
-	if !retry || ps.tries >= 5 {
+	if !retry || ps.tries >= maxSendTries {
 		c.mu.Lock()
 		delete(c.pending, string(f.cmid))
 		c.mu.Unlock()
@@ -718,11 +720,24 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	}
 	ps.tries++
 	r.retries.add(c.idx, 1)
-	time.AfterFunc(time.Duration(200*ps.tries)*time.Millisecond, func() {
+	time.AfterFunc(backoff(ps.tries), func() {
 		if c.alive.Load() {
 			_ = c.sendText(ps.frame)
 		}
 	})
+}
+
+// maxSendTries is how many times a client resends a message answered
+// unavailable or rate_limited before it gives up on it.
+const maxSendTries = 6
+
+// backoff is the wait before retry number try (1, 2, ...): 200 ms doubling
+// up to 5 s, the upper half of it at random (jitter), as docs/protocol.md
+// advises clients. Retries that grow exponentially let an overloaded
+// store drain instead of being asked again at the rate it is refusing.
+func backoff(try int) time.Duration {
+	d := min(5*time.Second, 200*time.Millisecond<<min(try-1, 5))
+	return d/2 + mrand.N(d/2+1)
 }
 
 // retrySync follows the documented recovery for a sync the server could
@@ -738,7 +753,7 @@ func (r *runner) retrySync(c *Conn, f *frame) {
 		return
 	}
 	c.syncTries++
-	after, wait := c.syncAfter, time.Duration(min(c.syncTries, 10))*200*time.Millisecond
+	after, wait := c.syncAfter, backoff(c.syncTries)
 	c.mu.Unlock()
 	time.AfterFunc(wait, func() {
 		if c.alive.Load() {

@@ -332,7 +332,7 @@ func TestFaults(t *testing.T) {
 	total -= holes
 	var shed, gaps float64
 	for _, g := range gws {
-		for _, op := range []string{"send", "sync", "read"} {
+		for _, op := range []string{"send", "sync", "read", "fill"} {
 			n, _ := g.Metric(`im_gateway_shed_total{op="` + op + `"}`)
 			shed += n
 		}

@@ -51,12 +51,17 @@ type Options struct {
 	// marks) in flight on this node; default three quarters of the frame
 	// workers (WS.Workers), so a slow store never takes them all and pings
 	// and other frames still flow. One that finds no free slot within
-	// StoreQueueWait (default 100ms) is refused `unavailable`.
-	MaxStoreInFlight int
-	StoreQueueWait   time.Duration
-	WS               wsnet.Options
-	Registry         prometheus.Registerer
-	Log              *zap.Logger
+	// StoreQueueWait (default 100ms) is refused `unavailable`. New sends
+	// get at most three quarters of the slots, fewer while sends take
+	// longer than StoreLatencyTarget (default 1s, a third of the service's
+	// store timeout, past which work is wasted) in the store: the
+	// rest stays free for syncs, read marks and gap fills (see storeGate).
+	MaxStoreInFlight   int
+	StoreQueueWait     time.Duration
+	StoreLatencyTarget time.Duration
+	WS                 wsnet.Options
+	Registry           prometheus.Registerer
+	Log                *zap.Logger
 }
 
 func (o *Options) defaults() {
@@ -105,6 +110,9 @@ func (o *Options) defaults() {
 	}
 	if o.StoreQueueWait <= 0 {
 		o.StoreQueueWait = 100 * time.Millisecond
+	}
+	if o.StoreLatencyTarget <= 0 {
+		o.StoreLatencyTarget = time.Second
 	}
 	if o.WS.IdleTimeout == 0 {
 		o.WS.IdleTimeout = 3 * o.Heartbeat
@@ -157,7 +165,7 @@ func (c *client) send(frame []byte) {
 func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, error) {
 	opts.defaults()
 	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log,
-		gate: newStoreGate(opts.MaxStoreInFlight, opts.StoreQueueWait)}
+		gate: newStoreGate(opts.MaxStoreInFlight, opts.StoreQueueWait, opts.StoreLatencyTarget)}
 	var err error
 	if g.ws, err = wsnet.NewServer(g, opts.WS); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -621,9 +629,14 @@ func (g *Gateway) fill(r *room) {
 	r.ordMu.Lock()
 	after := r.last
 	r.ordMu.Unlock()
-	ctx, cancel := g.opCtx()
-	p, err := g.svc.After(ctx, "", r.id, after, service.MaxPage, false)
-	cancel()
+	release, err := g.gate.acquire("fill")
+	var p service.Page
+	if err == nil {
+		ctx, cancel := g.opCtx()
+		p, err = g.svc.After(ctx, "", r.id, after, service.MaxPage, false)
+		cancel()
+		release()
+	}
 	if err != nil {
 		g.log.Warn("gap fill", zap.String("room", r.id), zap.Error(err))
 		g.hub.fillFailed(r)

@@ -56,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
-			m.gapsAbandoned, m.revoked, g.gate.inflight, g.gate.shed} {
+			m.gapsAbandoned, m.revoked, g.gate.inflight, g.gate.capGauge, g.gate.shed} {
 			_ = reg.Register(c)
 		}
 	}

@@ -94,12 +94,14 @@ func testPNG(t *testing.T, w, h int) []byte {
 	return b.Bytes()
 }
 
-// nextMsg waits on c for the message of room with seq after (live order).
-func nextMsg(t *testing.T, c *apitest.WS, room string) *protocol.Message {
+// msgAt waits on c for the message of room at seq.
+func msgAt(t *testing.T, c *apitest.WS, room string, seq int64) *protocol.Message {
 	t.Helper()
-	o, err := c.WaitFor(wait, isMsg(room))
+	o, err := c.WaitFor(wait, func(o protocol.Outbound) bool {
+		return isMsg(room)(o) && o.Message.Seq == seq
+	})
 	if err != nil {
-		t.Fatalf("waiting for a message of %s: %v", room, err)
+		t.Fatalf("waiting for seq %d of %s: %v", seq, room, err)
 	}
 	return o.Message
 }
@@ -116,12 +118,12 @@ func TestRichMessagesAcrossNodes(t *testing.T) {
 	cl.Settle()
 
 	text := mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": room, "body": "hello", "client_msg_id": "t1"})
-	if got := nextMsg(t, b1, room); got.Kind != "text" || got.Body != "hello" {
+	if got := msgAt(t, b1, room, text.Seq); got.Kind != "text" || got.Body != "hello" {
 		t.Fatalf("text on the other node: %+v", got)
 	}
 	custom := mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": room, "kind": "custom",
 		"data": map[string]any{"lat": 52.5, "lng": 13.4}, "body": "a place", "client_msg_id": "c1"})
-	if got := nextMsg(t, b1, room); got.Kind != "custom" || !json.Valid(got.Data) || !bytes.Contains(got.Data, []byte(`"lat":52.5`)) {
+	if got := msgAt(t, b1, room, custom.Seq); got.Kind != "custom" || !json.Valid(got.Data) || !bytes.Contains(got.Data, []byte(`"lat":52.5`)) {
 		t.Fatalf("custom on the other node: %+v %s", got, got.Data)
 	}
 
@@ -145,7 +147,7 @@ func TestRichMessagesAcrossNodes(t *testing.T) {
 	}
 	img := mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": room, "kind": "image", "file_id": f.FileID,
 		"body": "the beach", "client_msg_id": "i1"})
-	got := nextMsg(t, b1, room)
+	got := msgAt(t, b1, room, img.Seq)
 	if got.Kind != "image" || !bytes.Contains(got.Attachment, []byte(f.FileID)) || !bytes.Contains(got.Attachment, []byte(`"width":640`)) {
 		t.Fatalf("image on the other node: %+v %s", got, got.Attachment)
 	}
@@ -168,19 +170,17 @@ func TestRichMessagesAcrossNodes(t *testing.T) {
 	// A reply carries a quote of what it replies to.
 	reply := mustFrameAck(t, b1, map[string]any{"type": "send", "room_id": room, "body": "hi!", "reply_to": text.Seq,
 		"client_msg_id": "r1"})
-	if got := nextMsg(t, a0, room); got.Seq != reply.Seq || got.Reply == nil || got.Reply.Body != "hello" || got.Reply.Seq != text.Seq {
+	if got := msgAt(t, a0, room, reply.Seq); got.Reply == nil || got.Reply.Body != "hello" || got.Reply.Seq != text.Seq {
 		t.Fatalf("reply on the other node: %+v %+v", got, got.Reply)
 	}
-	b1.Drop()
-
 	// Changes are room events with their own seqs, in order everywhere.
 	edit := mustFrameAck(t, a0, map[string]any{"type": "edit", "room_id": room, "seq": text.Seq, "body": "hello, B",
 		"client_msg_id": "e1"})
 	react := mustFrameAck(t, b1, map[string]any{"type": "react", "room_id": room, "seq": text.Seq, "emoji": "👍",
 		"client_msg_id": "x1"})
 	for _, want := range []*protocol.Message{edit, react} {
-		got := nextMsg(t, a0, room)
-		if got.Seq != want.Seq || got.Kind != want.Kind || got.Target != text.Seq {
+		got := msgAt(t, a0, room, want.Seq)
+		if got.Kind != want.Kind || got.Target != text.Seq {
 			t.Fatalf("change seen by a: %+v, want %+v", got, want)
 		}
 	}
@@ -189,7 +189,7 @@ func TestRichMessagesAcrossNodes(t *testing.T) {
 	}
 
 	// b goes offline; a recalls the image and edits again; b syncs.
-	b1.Close()
+	_ = b1.Conn.Close()
 	recall := mustFrameAck(t, a0, map[string]any{"type": "recall", "room_id": room, "seq": img.Seq, "client_msg_id": "v1"})
 	edit2 := mustFrameAck(t, a0, map[string]any{"type": "edit", "room_id": room, "seq": text.Seq, "body": "hello again",
 		"client_msg_id": "e2"})
@@ -198,8 +198,8 @@ func TestRichMessagesAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []*protocol.Message{recall, edit2} {
-		got := nextMsg(t, b2, room)
-		if got.Seq != want.Seq || got.Kind != want.Kind {
+		got := msgAt(t, b2, room, want.Seq)
+		if got.Kind != want.Kind {
 			t.Fatalf("synced change: %+v, want %+v", got, want)
 		}
 	}
@@ -256,7 +256,10 @@ func TestRichMessagesBadInput(t *testing.T) {
 	b0 := apitest.DialWS(t, cl.Nodes[0].URL, b.Token)
 	cl.Settle()
 	m := mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": room, "body": "mine", "client_msg_id": "m1"})
-	elsewhere := mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": other, "body": "x", "client_msg_id": "m2"})
+	var elsewhere *protocol.Message
+	for i := range 3 { // a seq that exists in the other room only
+		elsewhere = mustFrameAck(t, a0, map[string]any{"type": "send", "room_id": other, "body": "x", "client_msg_id": fmt.Sprintf("o%d", i)})
+	}
 	big := map[string]any{"pad": string(bytes.Repeat([]byte("x"), protocol.MaxDataBytes))}
 	cases := []struct {
 		name  string
@@ -308,15 +311,20 @@ func TestConcurrentReactionsAreExact(t *testing.T) {
 	accounts := make([]string, len(users))
 	for i, u := range users {
 		accounts[i] = u.Account
+		wg.Go(func() { cl.Befriend(owner, u) })
 	}
+	wg.Wait()
 	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "reactions", "members": accounts})
 	if r.Status != 201 {
 		t.Fatalf("group: %d %s", r.Status, r.Body)
 	}
-	var g struct {
-		ID string `json:"id"`
+	var created struct {
+		Group struct {
+			ID string `json:"id"`
+		} `json:"group"`
 	}
-	r.JSON(t, &g)
+	r.JSON(t, &created)
+	g := created.Group
 	r = cl.Do("POST", "/v1/rooms/"+g.ID+"/messages", owner.Token, map[string]any{"body": "react to me", "client_msg_id": "m"})
 	if r.Status != 201 {
 		t.Fatalf("send: %d %s", r.Status, r.Body)

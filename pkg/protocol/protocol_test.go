@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestEncodeDecodeOutbound(t *testing.T) {
 	m := Message{ID: "id", RoomID: "r", Seq: 7, From: "u", Body: "héllo \"q\"", ClientMsgID: "c", CreatedAt: time.Unix(1, 0).UTC()}
 	for _, f := range [][]byte{EncodeAck(m), EncodeMessage(m)} {
 		o, err := DecodeOutbound(f)
-		if err != nil || o.Message == nil || *o.Message != m {
+		if err != nil || o.Message == nil || !reflect.DeepEqual(*o.Message, m) {
 			t.Fatalf("%s: %+v %v", f, o, err)
 		}
 	}

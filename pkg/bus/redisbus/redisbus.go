@@ -63,6 +63,10 @@ type Options struct {
 	// OnError, when set, is told about receive and reconnect errors (for
 	// logging). It is called from the reader goroutine and must not block.
 	OnError func(error)
+	// Publisher, when set, carries the PUBLISH commands instead of the
+	// bus's client (for example a go-redis AutoPipeliner, which batches
+	// the publishes of concurrent senders).
+	Publisher redis.Cmdable
 }
 
 // subscription is this node's state for one channel.
@@ -83,6 +87,7 @@ type item struct {
 // Bus is a bus.Bus over Redis Pub/Sub. Create it with New.
 type Bus struct {
 	client   *redis.Client
+	pub      redis.Cmdable // PUBLISH: Options.Publisher, else client
 	handler  bus.Handler
 	interval time.Duration
 	onError  func(error)
@@ -129,9 +134,14 @@ func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
 	if interval == 0 {
 		interval = DefaultHealthCheckInterval
 	}
+	pub := opts.Publisher
+	if pub == nil {
+		pub = c
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{
 		client:   c,
+		pub:      pub,
 		handler:  h,
 		interval: interval,
 		onError:  opts.OnError,
@@ -159,7 +169,7 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 	if b.ctx.Err() != nil {
 		return fmt.Errorf("redisbus: publish %q: %w", channel, ErrClosed)
 	}
-	if err := b.client.Publish(ctx, channel, payload).Err(); err != nil {
+	if err := b.pub.Publish(ctx, channel, payload).Err(); err != nil {
 		return fmt.Errorf("redisbus: publish %q: %w", channel, err)
 	}
 	return nil

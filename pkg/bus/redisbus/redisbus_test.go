@@ -56,6 +56,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The same suite with publishes through go-redis automatic pipelining, as
+// the services wire it by default (IM_REDIS_AUTOPIPELINE).
+func TestConformanceAutoPipelinedPublish(t *testing.T) {
+	url := testenv.RedisURL(t)
+	bustest.Run(t, func(t *testing.T) func(bus.Handler) bus.Bus {
+		return func(h bus.Handler) bus.Bus {
+			ap, err := newClient(t, url).AutoPipeline()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ap.Close() })
+			return newBus(t, newClient(t, url), h, Options{Publisher: ap})
+		}
+	})
+}
+
 func TestNewNilClient(t *testing.T) {
 	if _, err := New(nil, nil, Options{}); err == nil {
 		t.Fatal("New(nil client) succeeded")

@@ -62,13 +62,13 @@ return ARGV[1]
 // KV is a kv.KV on a Redis client. It holds no state of its own and is safe
 // for concurrent use.
 type KV struct {
-	c redis.UniversalClient
+	c redis.Cmdable
 }
 
 var _ kv.KV = (*KV)(nil)
 
 // New returns a KV using c. Closing c is the caller's job.
-func New(c redis.UniversalClient) *KV { return &KV{c: c} }
+func New(c redis.Cmdable) *KV { return &KV{c: c} }
 
 // ms converts a ttl to whole milliseconds, rounding a positive ttl below one
 // millisecond up so it still expires. ttl <= 0 gives 0 (no ttl).

@@ -32,6 +32,17 @@ func TestConformance(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kv.KV { return New(c) })
 }
 
+// The same suite through go-redis automatic pipelining, which the services
+// use by default (IM_REDIS_AUTOPIPELINE).
+func TestConformanceAutoPipeline(t *testing.T) {
+	ap, err := newClient(t, testenv.RedisURL(t)).AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ap.Close() })
+	kvtest.Run(t, func(t *testing.T) kv.KV { return New(ap) })
+}
+
 // TestIncrScriptSetsTTLAtomically checks the ttl is there right after the
 // first Incr as seen by another client (no window without ttl).
 func TestIncrTTLVisibleToOthers(t *testing.T) {
