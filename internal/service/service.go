@@ -99,10 +99,10 @@ type Deps struct {
 	// Blobs keeps uploaded files; nil: uploads answer unavailable.
 	Blobs blob.Store
 	// Media bounds uploads (size, types, image pixels, thumbnails).
-	Media media.Limits
-	Log      *zap.Logger
-	Limits   Limits
-	Now      func() time.Time
+	Media  media.Limits
+	Log    *zap.Logger
+	Limits Limits
+	Now    func() time.Time
 }
 
 // Service implements the product's rules.

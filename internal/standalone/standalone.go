@@ -29,9 +29,9 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
 	"github.com/im-websocket-go/im-websocket-go/internal/mail"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
-	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
