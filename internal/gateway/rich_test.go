@@ -369,3 +369,43 @@ func TestConcurrentReactionsAreExact(t *testing.T) {
 		t.Fatalf("reactors page: %d %+v", r.Status, page)
 	}
 }
+
+// Membership changes of a group are told in the room by system messages,
+// live and in history.
+func TestSystemMessagesOnMembershipChanges(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	owner, m1, m2 := cl.Register("wo"), cl.Register("wa"), cl.Register("wb")
+	cl.Befriend(owner, m1)
+	cl.Befriend(owner, m2)
+	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "sys", "members": []string{m1.Account}})
+	var created struct {
+		Group struct {
+			ID string `json:"id"`
+		} `json:"group"`
+	}
+	r.JSON(t, &created)
+	room := created.Group.ID
+	c1 := apitest.DialWS(t, cl.Nodes[0].URL, m1.Token)
+	cl.Settle()
+	if r := cl.Do("POST", "/v1/groups/"+room+"/members", owner.Token, map[string]any{"accounts": []string{m2.Account}}); r.Status != 200 {
+		t.Fatalf("add: %d %s", r.Status, r.Body)
+	}
+	o, err := c1.WaitFor(wait, isMsg(room))
+	if err != nil || o.Message.Kind != "system" || !bytes.Contains(o.Message.Data, []byte(`"members_added"`)) ||
+		!bytes.Contains(o.Message.Data, []byte(m2.ID)) || o.Message.From != owner.ID {
+		t.Fatalf("live system message: %+v %v", o.Message, err)
+	}
+	if r := cl.Do("DELETE", "/v1/groups/"+room+"/members/"+m2.Account, m2.Token, nil); r.Status != 204 {
+		t.Fatalf("leave: %d %s", r.Status, r.Body)
+	}
+	h := richHistory(t, cl, m1.Token, room)
+	var events []string
+	for seq := int64(1); seq <= int64(len(h)); seq++ {
+		var d struct{ Event string }
+		_ = json.Unmarshal(h[seq].Data, &d)
+		events = append(events, h[seq].Kind+":"+d.Event)
+	}
+	if fmt.Sprint(events) != "[system:members_added system:member_left]" {
+		t.Fatalf("history: %v", events)
+	}
+}

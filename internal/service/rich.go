@@ -185,3 +185,15 @@ func (p *Page) Wire(i int) protocol.Message {
 	}
 	return out
 }
+
+// systemMessage writes a message of kind system to a room, from actor (who
+// did what it tells), with details (a JSON object: event, by, users) and
+// a short text for clients that do not know the kind. It is best effort:
+// the change it tells about is done, so a failure is logged only.
+func (s *Service) systemMessage(ctx context.Context, roomID, actor, event, text string, users []string) {
+	extra, _ := json.Marshal(map[string]any{"event": event, "by": actor, "users": users})
+	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: string(extra)}
+	if _, _, err := s.commit(ctx, "sys-"+s.newID(), m, nil); err != nil {
+		s.log.Warn("system message", zap.String("room", roomID), zap.String("event", event), zap.Error(err))
+	}
+}
