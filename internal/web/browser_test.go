@@ -321,19 +321,28 @@ func (p *page) shot(name string) {
 	p.t.Logf("screenshot %s", path)
 }
 
+// cdp runs protocol calls on the page (what names them in a failure).
+func (p *page) cdp(what string, f func(ctx context.Context) error) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		p.fail("%s: %v", what, err)
+	}
+}
+
 // darkShot takes a screenshot with prefers-color-scheme: dark.
 func (p *page) darkShot(name string) {
 	p.t.Helper()
 	set := func(v string) {
-		ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
-		defer cancel()
 		params := emulation.SetEmulatedMediaParams{}
 		if v != "" {
 			params.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}
 		}
-		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, params); err != nil {
-			p.fail("emulate %q: %v", v, err)
-		}
+		p.cdp(fmt.Sprintf("emulate %q", v), func(ctx context.Context) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, params)
+			return err
+		})
 	}
 	set("dark")
 	p.shot(name)
