@@ -96,10 +96,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	start := time.Now()
 	alice := user{"alice@example.test", "alice", "alice-password", "Alice"}
 	bob := user{"bob@example.test", "bob", "bob-password", "Bob"}
-	a, b := br.page("alice"), br.page("bob")
-	register(a, sink, alice, false)
-	register(b, sink, bob, false)
-	befriend(a, b, alice, bob, "") // bob's chat with alice is open
+	a, b := twoFriends(br, sink, alice, bob) // bob's chat with alice is open
 	a.openChat(convDirect("bob"), "Bob")
 
 	// An image through the file input, uploaded slowly (throttled) so the
@@ -206,6 +203,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	a.waitText(m2+` [data-testid="recalled"]`, "Message recalled")
 	b.waitText(convDirect("alice")+" .conv-preview", "Message recalled")
 	b.shot("33-rich-chat")
+	b.darkShot("33b-rich-chat-dark")
 
 	// The change events are in the room, not in the timeline: image,
 	// "Edited text", "A reply", the recalled one.
@@ -283,12 +281,7 @@ func TestBrowserRichMessages(t *testing.T) {
 
 	// Mentions in a group: alice picks bob from the @ list; bob, in
 	// another chat, sees the group marked "@", also after a reload.
-	a.click("#btn-new-group")
-	a.waitVisible("#pick-bob")
-	a.set("#group-name", "Pair")
-	a.click("#pick-bob")
-	a.click("#group-create")
-	a.waitText("#chat-title", "Pair")
+	newGroup(a, "Pair", "bob")
 	a.waitText("#chat-sub", "Bob")
 	b.waitVisible(convGroup("Pair"))
 	a.set("#composer-input", "Hi @b")
@@ -318,10 +311,7 @@ func TestBrowserRichAccessible(t *testing.T) {
 	br, sink := settingsEnv(t)
 	carol := user{"carol@example.test", "carol", "carol-password", "Carol"}
 	dave := user{"dave@example.test", "dave", "dave-password", "Dave"}
-	c, d := br.page("carol"), br.page("dave")
-	register(c, sink, carol, false)
-	register(d, sink, dave, false)
-	befriend(c, d, carol, dave, "")
+	c, _ := twoFriends(br, sink, carol, dave)
 	c.openChat(convDirect("dave"), "Dave")
 	c.send("Hello")
 	m := c.msgSel("Hello")
@@ -342,4 +332,13 @@ func TestBrowserRichAccessible(t *testing.T) {
 	c.do(chromedp.KeyEvent(kb.Escape))
 	c.waitGone("#composer-context")
 	c.waitVisible("#chat-pane") // the first Escape leaves reply mode only
+
+	// At phone width the menu stays inside the screen.
+	c.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	c.click(m + " .msg-actions-btn")
+	c.waitJS("the menu inside the screen", `(() => { const r = document.querySelector('#msg-menu').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= innerHeight; })()`)
+	c.shot("36-phone-message-menu")
+	c.do(chromedp.KeyEvent(kb.Escape))
+	c.waitGone("#msg-menu")
+	c.do(chromedp.EmulateViewport(1280, 800))
 }

@@ -460,6 +460,30 @@ func befriend(from, to *page, fromU, toU user, shot string) {
 	from.waitGone(fmt.Sprintf(`[data-testid="outgoing-%s"]`, toU.account))
 }
 
+// twoFriends opens a page for each of two users, registers them and makes
+// them friends (v's chat with u is open).
+func twoFriends(br *browser, sink *testenv.SMTPSink, u, v user) (*page, *page) {
+	p, q := br.page(u.account), br.page(v.account)
+	register(p, sink, u, false)
+	register(q, sink, v, false)
+	befriend(p, q, u, v, "")
+	return p, q
+}
+
+// newGroup creates a group of p's user and the friends with accounts; its
+// chat opens.
+func newGroup(p *page, name string, accounts ...string) {
+	p.t.Helper()
+	p.click("#btn-new-group")
+	p.waitVisible("#pick-" + accounts[0]) // the friends are loaded
+	p.set("#group-name", name)
+	for _, a := range accounts {
+		p.click("#pick-" + a)
+	}
+	p.click("#group-create")
+	p.waitText("#chat-title", name)
+}
+
 func TestBrowserChat(t *testing.T) {
 	chromiumPath(t)
 	shots := screenshotDir(t)

@@ -345,7 +345,7 @@ function messageItem(r, m, pending, cont) {
     class: 'msg-actions-btn', testid: 'msg-actions', text: '⋯', data: { focus: 'actions' },
     attrs: {
       type: 'button', title: 'More', 'aria-label': 'Message actions',
-      'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'msg-menu',
+      'aria-haspopup': 'menu', 'aria-expanded': String(menuOpen() && menuSeq === m.seq), 'aria-controls': 'msg-menu',
     },
     on: { click: (e) => toggleMessageMenu(r, m, e.currentTarget) },
   });

@@ -2,7 +2,7 @@
 // opened it. Arrow keys, Home and End move between its items; Escape and Tab
 // close it and give the focus back to the button; a click elsewhere closes
 // it. The chat re-renders its list freely: the menu lives outside it, and
-// `back` finds the (new) button to return to.
+// `current` finds the button as it is now (a new node after a re-render).
 
 import { $, el, clear } from './dom.js';
 
@@ -11,9 +11,10 @@ let open = null; // {anchor, back}
 /**
  * Opens the menu at anchor. items: {text, label?, testid?, danger?,
  * pressed?, onSelect} or {row: [items]} (a row of small buttons: the
- * emoji). back() returns the element to focus when the menu closes.
+ * emoji). current() returns the anchor as it is now in the page (told
+ * when the menu closes, and given the focus back).
  */
-export function openMenu(anchor, items, back) {
+export function openMenu(anchor, items, current) {
   closeMenu(false);
   const menu = $('#msg-menu');
   clear(menu);
@@ -34,7 +35,7 @@ export function openMenu(anchor, items, back) {
   menu.hidden = false;
   place(menu, anchor);
   anchor.setAttribute('aria-expanded', 'true');
-  open = { anchor, back };
+  open = { anchor, current };
   const first = menuItems()[0];
   if (first) first.focus();
 }
@@ -45,16 +46,14 @@ export function menuOpen() { return !!open; }
 /** Closes the menu; focus: give the focus back to its button. */
 export function closeMenu(focus = true) {
   if (!open) return;
-  const { anchor, back } = open;
+  const { anchor, current } = open;
   open = null;
   const menu = $('#msg-menu');
   menu.hidden = true;
   clear(menu);
-  anchor.setAttribute('aria-expanded', 'false');
-  if (focus) {
-    const b = (back && back()) || anchor;
-    if (b && b.isConnected) b.focus();
-  }
+  const now = (current && current()) || anchor;
+  for (const b of new Set([anchor, now])) b.setAttribute('aria-expanded', 'false');
+  if (focus && now.isConnected) now.focus();
 }
 
 function menuItems() {
@@ -103,7 +102,9 @@ export function wireMenu() {
     list[next].focus();
   });
   document.addEventListener('pointerdown', (e) => {
-    if (open && !menu.contains(e.target) && !open.anchor.contains(e.target)) closeMenu(false);
+    if (!open || menu.contains(e.target)) return;
+    const now = open.current && open.current();
+    if (!open.anchor.contains(e.target) && !(now && now.contains(e.target))) closeMenu(false);
   }, true);
   window.addEventListener('resize', () => closeMenu(false));
   $('#messages').addEventListener('wheel', () => closeMenu(false), { passive: true });
