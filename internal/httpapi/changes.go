@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
@@ -25,7 +26,18 @@ func (s *Server) changeInput(w http.ResponseWriter, r *http.Request, clientMsgID
 		return service.ChangeInput{}, false
 	}
 	return service.ChangeInput{UserID: uid, RoomID: chi.URLParam(r, "id"), Seq: seq,
-		ClientMsgID: clientMsgID, Emoji: chi.URLParam(r, "emoji")}, true
+		ClientMsgID: clientMsgID, Emoji: emojiParam(r)}, true
+}
+
+// emojiParam is the route's emoji, percent-decoded. chi matches the raw
+// path when its escaping is not Go's own (lowercase hex, say), and then
+// leaves the parameter escaped.
+func emojiParam(r *http.Request) string {
+	e := chi.URLParam(r, "emoji")
+	if d, err := url.PathUnescape(e); err == nil {
+		return d
+	}
+	return e
 }
 
 func (s *Server) editMessage(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +100,7 @@ func (s *Server) reactors(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "limit must be at most %d", service.MaxPage))
 		return
 	}
-	rs, more, err := s.svc.Reactors(r.Context(), userID(r), chi.URLParam(r, "id"), seq, chi.URLParam(r, "emoji"),
+	rs, more, err := s.svc.Reactors(r.Context(), userID(r), chi.URLParam(r, "id"), seq, emojiParam(r),
 		r.URL.Query().Get("after"), int(limit))
 	if err != nil {
 		s.writeError(w, r, err)
