@@ -409,3 +409,44 @@ func TestSystemMessagesOnMembershipChanges(t *testing.T) {
 		t.Fatalf("history: %v", events)
 	}
 }
+
+// A send that reuses the client_msg_id of a change is refused (and the
+// other way round), and @all does not flag its own sender.
+func TestClientMsgIDAcrossSendsAndChanges(t *testing.T) {
+	cl := apitest.NewCluster(t, 1, apitest.Options{})
+	owner, m1 := cl.Register("qa"), cl.Register("qb")
+	cl.Befriend(owner, m1)
+	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "ids", "members": []string{m1.Account}})
+	var created struct {
+		Group struct {
+			ID string `json:"id"`
+		} `json:"group"`
+	}
+	r.JSON(t, &created)
+	room := created.Group.ID
+	c := apitest.DialWS(t, cl.Nodes[0].URL, owner.Token)
+	cl.Settle()
+	m := mustFrameAck(t, c, map[string]any{"type": "send", "room_id": room, "body": "all of you", "mentions": []string{"@all"},
+		"client_msg_id": "s1", "reply_to": 0})
+	mustFrameAck(t, c, map[string]any{"type": "react", "room_id": room, "seq": m.Seq, "emoji": "👍", "client_msg_id": "x1"})
+	if o := frameAck(t, c, map[string]any{"type": "send", "room_id": room, "body": "again", "client_msg_id": "x1"}); o.Code != protocol.CodeConflict {
+		t.Fatalf("a send with a change's client_msg_id: %+v %s", o.Type, o.Code)
+	}
+	if o := frameAck(t, c, map[string]any{"type": "edit", "room_id": room, "seq": m.Seq, "body": "e", "client_msg_id": "s1"}); o.Code != protocol.CodeConflict {
+		t.Fatalf("an edit with a send's client_msg_id: %+v %s", o.Type, o.Code)
+	}
+	var convs struct {
+		Conversations []struct {
+			RoomID    string `json:"room_id"`
+			Mentioned bool   `json:"mentioned"`
+		} `json:"conversations"`
+	}
+	for _, u := range []*apitest.User{owner, m1} {
+		cl.Do("GET", "/v1/conversations", u.Token, nil).JSON(t, &convs)
+		for _, cv := range convs.Conversations {
+			if cv.RoomID == room && cv.Mentioned != (u == m1) {
+				t.Errorf("%s: mentioned %v", u.Account, cv.Mentioned)
+			}
+		}
+	}
+}

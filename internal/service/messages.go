@@ -137,6 +137,12 @@ func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Messa
 		// the seq was taken: the counter is behind the store (Redis
 		// restarted). Raise it past the stored maximum and retry.
 		first, err := s.byClientID(ctx, in)
+		if first != nil && first.IsEvent() != m.IsEvent() {
+			// The client_msg_id of a change reused by a send, or the
+			// other way round: not a retry of this frame.
+			s.releaseSeq(ctx, m)
+			return nil, false, protocol.Errorf(protocol.CodeConflict, "client_msg_id was already used for another message")
+		}
 		if first != nil || err != nil {
 			// A retry: its seq holds nothing (unless the counter was
 			// behind as well, which releaseSeq finds out).

@@ -123,6 +123,13 @@ func (s *Service) stored(ctx context.Context, m *store.Message, r *richSend) {
 	if err := s.st.MarkMentioned(ctx, m.RoomID, ids, m.Seq); err != nil {
 		s.log.Warn("mark mentioned", zap.String("room", m.RoomID), zap.Int64("seq", m.Seq), zap.Error(err))
 	}
+	if r.all {
+		// @all raised the sender's mark too: they have read their own
+		// message.
+		if err := s.st.SetReadSeq(ctx, m.RoomID, m.From, m.Seq); err != nil {
+			s.log.Warn("read mark after @all", zap.String("room", m.RoomID), zap.Error(err))
+		}
+	}
 }
 
 // Decorate prepares a page for uid: the messages uid deleted for

@@ -76,8 +76,8 @@ func (r Rich) Validate() error {
 	default:
 		return Errorf(CodeInvalidArgument, "unknown kind; one of text, image, file, custom")
 	}
-	if r.ReplyTo != nil && *r.ReplyTo < 1 {
-		return Errorf(CodeInvalidArgument, "reply_to must be the seq of a message")
+	if r.ReplyTo != nil && *r.ReplyTo < 0 {
+		return Errorf(CodeInvalidArgument, "reply_to must be the seq of a message (0: none)")
 	}
 	return ValidMentions(r.Mentions)
 }

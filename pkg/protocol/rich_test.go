@@ -106,8 +106,8 @@ func TestRichValidate(t *testing.T) {
 		{"unknown kind", Rich{Kind: "sticker", Body: str("x")}, CodeInvalidArgument},
 
 		{"reply", Rich{Body: str("hi"), ReplyTo: seq(5)}, ""},
-		{"reply to 0", Rich{Body: str("hi"), ReplyTo: seq(0)}, CodeInvalidArgument},
 		{"reply to -1", Rich{Body: str("hi"), ReplyTo: seq(-1)}, CodeInvalidArgument},
+		{"reply to 0 is none", Rich{Body: str("hi"), ReplyTo: seq(0)}, ""},
 
 		{"mentions", Rich{Body: str("hi"), Mentions: []string{"u1", store.MentionAll}}, ""},
 		{"mentions at the limit", Rich{Body: str("hi"), Mentions: ids(MaxMentions)}, ""},
@@ -175,7 +175,7 @@ func TestDecodeRichFrames(t *testing.T) {
 	seqs := strings.TrimSuffix(strings.Repeat("1,", MaxHideSeqs+1), ",")
 	bad := map[string]string{
 		// send
-		`{"type":"send",` + room + `,"body":"hi","client_msg_id":"c","reply_to":0}`:                                                 CodeInvalidArgument,
+		`{"type":"send",` + room + `,"body":"hi","client_msg_id":"c","reply_to":-1}`:                                                CodeInvalidArgument,
 		`{"type":"send",` + room + `,"body":"hi","client_msg_id":"c","kind":"system"}`:                                              CodeInvalidArgument,
 		`{"type":"send",` + room + `,"client_msg_id":"c","kind":"image"}`:                                                           CodeInvalidArgument,
 		`{"type":"send",` + room + `,"client_msg_id":"c","kind":"custom","data":[1]}`:                                               CodeInvalidArgument,

@@ -131,8 +131,8 @@ const (
 	// ignore them.
 	KindEdit    = "edit"    // Target's body was replaced (Body: the new one)
 	KindRecall  = "recall"  // Target was recalled
-	KindReact   = "react"   // a reaction was added to Target (Extra: the emoji)
-	KindUnreact = "unreact" // a reaction was removed from Target (Extra: the emoji)
+	KindReact   = "react"   // a reaction was added to Target (Body: the emoji)
+	KindUnreact = "unreact" // a reaction was removed from Target (Body: the emoji)
 )
 
 // MentionAll in Message.Mentions mentions every member of the room.
@@ -177,8 +177,8 @@ type Message struct {
 	Mentions []string
 	// Extra is a JSON object, as text, that the store keeps without
 	// reading it: the payload of a custom message, the attachment's
-	// metadata of an image or file, the details of a system message, the
-	// emoji of a react or unreact event. "" when none.
+	// metadata of an image or file, the details of a system message. ""
+	// when none. (A react or unreact event keeps its emoji in Body.)
 	Extra string
 	// Target is, for a change event, the seq of the message it changes;
 	// 0 otherwise.
