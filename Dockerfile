@@ -32,7 +32,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags="-s -w" -o /out/ "./cmd/${BINARY}" ./cmd/imkeygen
 # Folders a named volume may be mounted on; a fresh volume takes their
 # owner, so the nonroot user can write there.
-RUN mkdir -p /out/keys /out/data
+RUN mkdir -p /out/keys /out/data /out/files
 
 FROM gcr.io/distroless/static-debian12:nonroot AS base
 COPY --from=build /out/imkeygen /usr/local/bin/imkeygen
@@ -43,6 +43,8 @@ LABEL org.opencontainers.image.source="https://github.com/im-websocket-go/im-web
 
 FROM base AS api
 COPY --from=build /out/api /usr/local/bin/api
+# Uploaded files when IM_BLOB_DIR=/files (docker-compose.yml mounts a volume).
+COPY --from=build --chown=65532:65532 /out/files /files
 ENV IM_HTTP_ADDR=0.0.0.0:8080
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/api"]

@@ -23,6 +23,14 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	defer b.Close()
+	if b.Blobs, err = app.OpenBlobs(ctx, cfg, ""); err != nil {
+		return err
+	}
+	if b.Blobs == nil {
+		log.Warn("neither IM_S3_BUCKET nor IM_BLOB_DIR is set: file uploads are off")
+	} else {
+		defer b.Blobs.Close()
+	}
 	signer, err := app.Signer(cfg, log)
 	if err != nil {
 		return err

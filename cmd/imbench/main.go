@@ -97,6 +97,7 @@ func run(args []string) (*bench.Result, error) {
 	fs.BoolVar(&c.Spawn, "spawn", false, "embedded: run the gateways as child processes (RSS/CPU apart from the clients)")
 	fs.IntVar(&c.Nodes, "nodes", 0, "embedded: gateway nodes (default 1)")
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "embedded -store postgres: the PostgreSQL database of the gateways")
+	fs.StringVar(&c.Kind, "kind", "", "text (the default) or image: each message an image (its file record seeded by the tool, an attachment in every frame) with the body as its caption; -embedded only")
 	fs.BoolVar(&c.AutoPipeline, "autopipeline", false, "embedded: gateways batch their Redis commands into pipelines (IM_REDIS_AUTOPIPELINE=true)")
 	fs.StringVar(&c.Store, "store", "", "embedded: ferretdb (FerretDB/SQLite in process, the default), postgres (-postgres-url) or mem (an in-memory store shared by in-process gateways: measures the gateways without the database); -target standalone: sqlite (the default) or ferretdb")
 	fs.StringVar(&c.Target, "target", "", "standalone: run cmd/standalone on a fresh, pre-seeded data folder and measure it (instead of -gateways or -embedded)")

@@ -29,6 +29,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 )
 
@@ -84,7 +85,7 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		MongoURI: uri, MongoDB: db, RedisURL: redisURL,
 		JWTIssuer: "im-test", JWTAudience: "im-test-clients",
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour,
-		ShutdownGrace: 5 * time.Second,
+		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20,
 	}
 }
 
@@ -132,6 +133,11 @@ func New(t testing.TB, o Options) *Env {
 		}
 	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
+	blobs, err := fsblob.New(t.TempDir(), fsblob.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Backends.Blobs = blobs
 	e.SMTP = testenv.NewSMTPSink(t)
 	sender, err := mail.NewSMTP(mail.SMTPOptions{Addr: e.SMTP.Addr, From: "im <no-reply@im.test>", TLS: "none"})
 	if err != nil {

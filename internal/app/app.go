@@ -15,8 +15,10 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/internal/emailcode"
 	"github.com/im-websocket-go/im-websocket-go/internal/mail"
+	"github.com/im-websocket-go/im-websocket-go/internal/media"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -39,6 +41,8 @@ type Backends struct {
 	Store store.Store
 	KV    kv.KV
 	Bus   bus.Bus
+	// Blobs keeps uploaded files (nil: uploads are off); Close closes it.
+	Blobs blob.Store
 	// Ping reports whether the backends are reachable (readiness).
 	Ping func(ctx context.Context) error
 	// Close releases them.
@@ -100,6 +104,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 	svc := service.New(service.Deps{
 		Store: b.Store, KV: b.KV, Bus: b.Bus, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
+		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
 	})
 	return &Core{Service: svc, Signer: signer, Issuer: iss, Verifier: ver}, nil
 }

@@ -266,6 +266,22 @@ func TestEmbeddedMemStore(t *testing.T) {
 	}
 }
 
+// TestEmbeddedImages sends image messages (-kind image): every one is
+// accepted (its file seeded) and delivered.
+func TestEmbeddedImages(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{Scenario: ScenarioFanout, Embedded: true, Store: "mem", Nodes: 2, Group: 10, Rate: 20,
+		Duration: time.Second, Kind: KindImage, Out: &out}
+	res := run(t, cfg)
+	if t.Failed() || !res.OK {
+		t.Logf("%s", out.String())
+	}
+	promiseKept(t, res)
+	if res.Acked < 15 || res.SendErrors != 0 || res.Required != 9*res.Acked {
+		t.Fatalf("images: acked %d, send errors %d, required %d", res.Acked, res.SendErrors, res.Required)
+	}
+}
+
 // TestEmbeddedPostgres runs in-process gateways over the PostgreSQL store.
 func TestEmbeddedPostgres(t *testing.T) {
 	var out bytes.Buffer

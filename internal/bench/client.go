@@ -43,7 +43,8 @@ type Conn struct {
 	own     bitset // seqs of this connection's own acked sends
 	maxSeen int64
 	pending map[string]*pendingSend
-	counter int64 // next client_msg_id counter (sender goroutine only)
+	counter int64    // next client_msg_id counter (sender goroutine only)
+	files   []string // -kind image: file ids still to send (sender goroutine only)
 	syncing bool
 	syncEnd chan struct{}
 	// syncAfter is where the sync in progress last asked from; syncTries

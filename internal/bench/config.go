@@ -44,6 +44,9 @@ type Config struct {
 	// 10 msgs/s each, the gateway allowing 20/s per connection).
 	Publishers int
 	BodySize   int // bytes per message body (at least the header it carries)
+	// Kind of the messages sent: "" (text) or KindImage (each message an
+	// image whose file record the tool seeds; the body is its caption).
+	Kind string
 
 	JSONOut string // write the result as JSON here
 	SVGOut  string // idle: RSS/conn vs connections; ramp: latency vs rate
@@ -161,6 +164,16 @@ func (c *Config) defaults() error {
 	}
 	if c.BodySize < 64 {
 		c.BodySize = 64
+	}
+	switch c.Kind {
+	case "", "text":
+		c.Kind = ""
+	case KindImage:
+		if c.Target == TargetStandalone || !c.Embedded {
+			return errors.New("-kind image needs -embedded (the tool seeds the files in the store)")
+		}
+	default:
+		return fmt.Errorf("-kind must be text or image, not %q", c.Kind)
 	}
 	if c.Issuer == "" {
 		c.Issuer = "im-websocket-go"

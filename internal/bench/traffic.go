@@ -45,6 +45,15 @@ func (r *runner) traffic(ctx context.Context) error {
 		r.pubs = r.conns
 	}
 	r.res.Setup.Publishers = len(r.pubs)
+	if cfg.Kind == KindImage {
+		total := 0.0
+		for _, p := range plans {
+			total += p.rate * p.dur.Seconds()
+		}
+		if err := r.seedFiles(ctx, total); err != nil {
+			return err
+		}
+	}
 	if per := top / float64(len(r.pubs)); per > 20 {
 		r.logf("warning: %.1f msgs/s per sending connection is above the gateway's default limit of 20/s (burst 40); expect rate_limited answers (raise -n or -publishers)", per)
 	}

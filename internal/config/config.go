@@ -57,6 +57,17 @@ type Config struct {
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
 	TrustProxy bool
+	// Uploaded files: a local folder (BlobDir; standalone defaults to
+	// DataDir/files) or S3-compatible storage (S3Bucket set), and the
+	// largest upload in bytes.
+	BlobDir     string
+	S3Endpoint  string
+	S3Bucket    string
+	S3Region    string
+	S3AccessKey string
+	S3SecretKey string
+	S3TLS       bool
+	MaxUpload   int
 	// RedisAutoPipeline batches the Redis commands of concurrent requests
 	// (seq counters, publishes, revocation reads) into pipelines
 	// (go-redis' automatic pipelining): fewer round trips and system
@@ -78,7 +89,7 @@ type binding struct {
 // flag.NewFlagSet(name, flag.ContinueOnError).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var origins, trustProxy, autoPipeline string
+	var origins, trustProxy, s3TLS, autoPipeline string
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
 		{"IM_MONGO_DB", "mongo-db", "MongoDB database name", &c.MongoDB, nil, nil, "im"},
@@ -109,6 +120,14 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
 		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
+		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
+		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},
+		{"IM_S3_BUCKET", "s3-bucket", "bucket of uploaded files; set: files go to S3", &c.S3Bucket, nil, nil, ""},
+		{"IM_S3_REGION", "s3-region", "the bucket's region (empty: asked)", &c.S3Region, nil, nil, ""},
+		{"IM_S3_ACCESS_KEY", "s3-access-key", "S3 access key", &c.S3AccessKey, nil, nil, ""},
+		{"IM_S3_SECRET_KEY", "s3-secret-key", "S3 secret key", &c.S3SecretKey, nil, nil, ""},
+		{"IM_S3_TLS", "s3-tls", "true: HTTPS to the S3 endpoint", &s3TLS, nil, nil, "true"},
+		{"IM_MAX_UPLOAD", "max-upload", "largest uploaded file, in bytes", nil, nil, &c.MaxUpload, "26214400"},
 		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "false"},
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 	}
@@ -142,6 +161,16 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		if o = strings.TrimSpace(o); o != "" {
 			c.AllowedOrigins = append(c.AllowedOrigins, o)
 		}
+	}
+	switch s3TLS {
+	case "true":
+		c.S3TLS = true
+	case "false":
+	default:
+		return c, fmt.Errorf("config: IM_S3_TLS must be true or false, not %q", s3TLS)
+	}
+	if c.MaxUpload <= 0 {
+		return c, fmt.Errorf("config: IM_MAX_UPLOAD must be a positive number of bytes")
 	}
 	switch autoPipeline {
 	case "true":

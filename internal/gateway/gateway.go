@@ -27,6 +27,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
 // Options configure a Gateway; the zero value works.
@@ -349,6 +350,19 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 		g.onSend(c, &in)
 	case protocol.TypeSync:
 		g.onSync(c, &in)
+	case protocol.TypeEdit, protocol.TypeRecall, protocol.TypeReact, protocol.TypeUnreact:
+		g.onChange(c, &in)
+	case protocol.TypeHide:
+		release, err := g.gate.acquire("hide")
+		if err == nil {
+			ctx, cancel := g.opCtx()
+			err = g.svc.Hide(ctx, c.uid, in.RoomID, in.Seqs)
+			cancel()
+			release()
+		}
+		if err != nil {
+			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
+		}
 	case protocol.TypeRead:
 		release, err := g.gate.acquire("read")
 		if err == nil {
@@ -399,6 +413,50 @@ func (b *bucket) allow(rate, burst float64) bool {
 }
 
 func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
+	var replyTo int64
+	if in.ReplyTo != nil {
+		replyTo = *in.ReplyTo
+	}
+	var body string
+	if in.Body != nil {
+		body = *in.Body
+	}
+	g.store(c, in, func(ctx context.Context, known bool) (*store.Message, error) {
+		m, _, err := g.svc.Send(ctx, service.SendInput{UserID: c.uid, RoomID: in.RoomID, Body: body,
+			ClientMsgID: in.ClientMsgID, MemberChecked: known, Kind: in.Kind, ReplyTo: replyTo,
+			Mentions: in.Mentions, FileID: in.FileID, Data: in.Data})
+		return m, err
+	})
+}
+
+// onChange handles edit, recall, react and unreact: each is stored as a
+// message of the room (a change event) and acked like a send, and counts
+// against the same rate.
+func (g *Gateway) onChange(c *client, in *protocol.Inbound) {
+	var body string
+	if in.Body != nil {
+		body = *in.Body
+	}
+	g.store(c, in, func(ctx context.Context, known bool) (*store.Message, error) {
+		ch := service.ChangeInput{UserID: c.uid, RoomID: in.RoomID, ClientMsgID: in.ClientMsgID,
+			Seq: *in.Seq, Body: body, Emoji: in.Emoji, MemberChecked: known}
+		var m *store.Message
+		var err error
+		switch in.Type {
+		case protocol.TypeEdit:
+			m, _, err = g.svc.Edit(ctx, ch)
+		case protocol.TypeRecall:
+			m, _, err = g.svc.Recall(ctx, ch)
+		default:
+			m, _, err = g.svc.React(ctx, ch, in.Type == protocol.TypeReact)
+		}
+		return m, err
+	})
+}
+
+// store runs one frame that stores a message (a send or a change) under
+// the send rate and the store gate, and answers ack or error.
+func (g *Gateway) store(c *client, in *protocol.Inbound, do func(ctx context.Context, known bool) (*store.Message, error)) {
 	if !c.sendB.allow(g.opts.SendRate, g.opts.SendBurst) {
 		c.send(protocol.EncodeError(protocol.RateLimited(time.Second), in.ClientMsgID))
 		return
@@ -411,14 +469,13 @@ func (g *Gateway) onSend(c *client, in *protocol.Inbound) {
 		return
 	}
 	ctx, cancel := g.opCtx()
-	m, _, err := g.svc.Send(ctx, service.SendInput{UserID: c.uid, RoomID: in.RoomID, Body: *in.Body,
-		ClientMsgID: in.ClientMsgID, MemberChecked: known})
+	m, err := do(ctx, known)
 	cancel()
 	release()
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		if e := protocol.AsError(err); e.Code == protocol.CodeInternal || e.Code == protocol.CodeUnavailable {
-			g.log.Warn("send failed", zap.String("room", in.RoomID), zap.String("code", e.Code), zap.Error(e.Cause))
+			g.log.Warn(in.Type+" failed", zap.String("room", in.RoomID), zap.String("code", e.Code), zap.Error(e.Cause))
 		}
 		return
 	}
@@ -462,6 +519,10 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 			continue
 		}
 		p, err := g.svc.AfterSettled(ctx, c.uid, id, after, min(budget, service.MaxPage), false)
+		n := len(p.Messages)
+		if err == nil {
+			err = g.svc.Decorate(ctx, c.uid, id, &p, false)
+		}
 		cancel()
 		release()
 		if err != nil {
@@ -469,9 +530,9 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 			continue
 		}
 		for i := range p.Messages {
-			c.send(protocol.EncodeMessage(protocol.FromStore(&p.Messages[i])))
+			c.send(protocol.EncodeMessage(p.Wire(i)))
 		}
-		budget -= len(p.Messages)
+		budget -= n
 		c.send(protocol.EncodeSynced(id, p.Last, p.HasMore))
 	}
 }

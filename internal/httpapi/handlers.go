@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -357,21 +358,29 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p, err = s.svc.Before(r.Context(), uid, roomID, before, int(limit))
 	}
+	if err == nil {
+		err = s.svc.Decorate(r.Context(), uid, roomID, &p, true)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	msgs := make([]protocol.Message, len(p.Messages))
 	for i := range p.Messages {
-		msgs[i] = protocol.FromStore(&p.Messages[i])
+		msgs[i] = p.Wire(i)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "has_more": p.HasMore})
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Body        string `json:"body"`
-		ClientMsgID string `json:"client_msg_id"`
+		Body        string          `json:"body"`
+		ClientMsgID string          `json:"client_msg_id"`
+		Kind        string          `json:"kind"`
+		ReplyTo     int64           `json:"reply_to"`
+		Mentions    []string        `json:"mentions"`
+		FileID      string          `json:"file_id"`
+		Data        json.RawMessage `json:"data"`
 	}
 	if !s.decode(w, r, &in) {
 		return
@@ -382,7 +391,14 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, dup, err := s.svc.Send(r.Context(), service.SendInput{UserID: uid, RoomID: chi.URLParam(r, "id"),
-		Body: in.Body, ClientMsgID: in.ClientMsgID})
+		Body: in.Body, ClientMsgID: in.ClientMsgID, Kind: in.Kind, ReplyTo: in.ReplyTo,
+		Mentions: in.Mentions, FileID: in.FileID, Data: in.Data})
+	s.writeStored(w, r, m, dup, err)
+}
+
+// writeStored answers a send or a change: 201 with the stored message, 200
+// with the first one for a repeated client_msg_id.
+func (s *Server) writeStored(w http.ResponseWriter, r *http.Request, m *store.Message, dup bool, err error) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return

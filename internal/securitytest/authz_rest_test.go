@@ -1,7 +1,9 @@
 package securitytest
 
 import (
+	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +17,9 @@ type restCase struct {
 	name  string // the variant, when a route has several rows
 	path  string // the request path, with {placeholders}
 	body  func(w *world, role int) any
+	// upload, when set, is sent instead of body as the part "file" of a
+	// multipart form.
+	upload []byte
 	// prep makes fresh resources for rows whose success changes them
 	// (extra placeholders: {request}, {friend}, {fresh}).
 	prep func(w *world) map[string]string
@@ -54,6 +59,43 @@ func restTable() []restCase {
 			}
 			if has != should {
 				t.Errorf("%s sees %s %s: %v, want %v (%s)", roleNames[role], key, id, has, should, trunc(r.Body))
+			}
+		}
+	}
+	// A fresh message of from in room (its seq is {seq}), with the
+	// reactions (👍) of the users reactors, and a fresh {cmid}.
+	message := func(room func(*world) string, from func(*world) *apitest.User, reactors ...int) func(*world) map[string]string {
+		return func(w *world) map[string]string {
+			seq := w.newMessage(room(w), from(w))
+			for _, r := range reactors {
+				w.react(room(w), seq, w.user(r))
+			}
+			return map[string]string{"{seq}": strconv.FormatInt(seq, 10), "{cmid}": "authz-" + randomHex(6)}
+		}
+	}
+	direct := func(w *world) string { return w.direct }
+	group := func(w *world) string { return w.group }
+	byOwner := func(w *world) *apitest.User { return w.owner }
+	byThird := func(w *world) *apitest.User { return w.third }
+	edit := func(w *world, role int) any {
+		return map[string]string{"body": "edited by " + roleNames[role], "client_msg_id": "authz-" + randomHex(6)}
+	}
+	change := func(w *world, role int) any { return map[string]string{"client_msg_id": "authz-" + randomHex(6)} }
+	note := []byte("a note for the room\n")
+	isEvent := func(kind string) func(*testing.T, *world, map[string]string, int, apitest.Resp) {
+		return func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
+			var m protocol.Message
+			r.JSON(t, &m)
+			if m.Kind != kind || strconv.FormatInt(m.Target, 10) != p["{seq}"] || m.From != w.user(role).ID {
+				t.Errorf("%s's %s answered %s", roleNames[role], kind, trunc(r.Body))
+			}
+		}
+	}
+	download := func(want []byte, ctype string) func(*testing.T, *world, map[string]string, int, apitest.Resp) {
+		return func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
+			if (want != nil && !bytes.Equal(r.Body, want)) || !strings.HasPrefix(r.Header.Get("Content-Type"), ctype) ||
+				r.Header.Get("Content-Security-Policy") == "" {
+				t.Errorf("%s downloads %d bytes, %v", roleNames[role], len(r.Body), r.Header)
 			}
 		}
 	}
@@ -137,6 +179,62 @@ func restTable() []restCase {
 		{route: "POST /v1/rooms/{id}/messages", name: "group", path: "/v1/rooms/{group}/messages", want: authed(403, 201, 201), body: msg},
 		{route: "POST /v1/rooms/{id}/read", name: "direct", path: "/v1/rooms/{direct}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
 		{route: "POST /v1/rooms/{id}/read", name: "group", path: "/v1/rooms/{group}/read", want: authed(403, 204, 204), body: fixed(map[string]int{"seq": 1})},
+
+		// Changes to messages: members only, and only the sender edits;
+		// the sender or the group's owner recalls.
+		{route: "PATCH /v1/rooms/{id}/messages/{seq}", name: "direct", path: "/v1/rooms/{direct}/messages/{seq}",
+			want: authed(403, 403, 201), prep: message(direct, byOwner), body: edit, check: isEvent("edit")},
+		{route: "PATCH /v1/rooms/{id}/messages/{seq}", name: "group", path: "/v1/rooms/{group}/messages/{seq}",
+			want: authed(403, 403, 201), prep: message(group, byOwner), body: edit, check: isEvent("edit")},
+		{route: "POST /v1/rooms/{id}/messages/{seq}/recall", name: "own message", path: "/v1/rooms/{direct}/messages/{seq}/recall",
+			want: authed(403, 403, 201), prep: message(direct, byOwner), body: change, check: isEvent("recall")},
+		{route: "POST /v1/rooms/{id}/messages/{seq}/recall", name: "group owner, another's message", path: "/v1/rooms/{group}/messages/{seq}/recall",
+			want: authed(403, 403, 201), prep: message(group, byThird), body: change, check: isEvent("recall")},
+		{route: "PUT /v1/rooms/{id}/messages/{seq}/reactions/{emoji}", name: "direct",
+			path: "/v1/rooms/{direct}/messages/{seq}/reactions/" + thumbsUp + "?client_msg_id={cmid}",
+			want: authed(403, 201, 201), prep: message(direct, byOwner), check: isEvent("react")},
+		{route: "PUT /v1/rooms/{id}/messages/{seq}/reactions/{emoji}", name: "group",
+			path: "/v1/rooms/{group}/messages/{seq}/reactions/" + thumbsUp + "?client_msg_id={cmid}",
+			want: authed(403, 201, 201), prep: message(group, byThird), check: isEvent("react")},
+		{route: "DELETE /v1/rooms/{id}/messages/{seq}/reactions/{emoji}", name: "own reaction",
+			path: "/v1/rooms/{group}/messages/{seq}/reactions/" + thumbsUp + "?client_msg_id={cmid}",
+			want: authed(403, 201, 201), prep: message(group, byOwner, member, owner), check: isEvent("unreact")},
+		{route: "GET /v1/rooms/{id}/messages/{seq}/reactions/{emoji}", path: "/v1/rooms/{direct}/messages/{seq}/reactions/" + thumbsUp,
+			want: authed(403, 200, 200), prep: message(direct, byOwner, owner),
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if !strings.Contains(string(r.Body), w.owner.ID) || strings.Contains(string(r.Body), w.member.ID) {
+					t.Errorf("reactors: %s", trunc(r.Body))
+				}
+			}},
+		{route: "POST /v1/rooms/{id}/hide", name: "direct", path: "/v1/rooms/{direct}/hide", want: authed(403, 204, 204),
+			body: fixed(map[string][]int{"seqs": {1}})},
+		{route: "POST /v1/rooms/{id}/hide", name: "group", path: "/v1/rooms/{group}/hide", want: authed(403, 204, 204),
+			body: fixed(map[string][]int{"seqs": {1}})},
+
+		// Files: uploads by members; downloads by members of the file's
+		// room only, everyone else told there is no such file.
+		{route: "POST /v1/rooms/{id}/files", name: "direct", path: "/v1/rooms/{direct}/files", want: authed(403, 201, 201), upload: note,
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if m := jsonMap(t, r); m["file_id"] == nil || m["size"] != float64(len(note)) || m["content_type"] != "text/plain; charset=utf-8" {
+					t.Errorf("upload answered %s", r.Body)
+				}
+			}},
+		{route: "POST /v1/rooms/{id}/files", name: "group", path: "/v1/rooms/{group}/files", want: authed(403, 201, 201), upload: tinyPNG()},
+		{route: "GET /v1/files/{id}", name: "direct", path: "/v1/files/{file}", want: authed(404, 200, 200),
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{file}": w.newFile(w.direct, w.owner, "file", "note.txt", note)}
+			},
+			check: download(note, "text/plain")},
+		{route: "GET /v1/files/{id}", name: "group, another member's", path: "/v1/files/{file}", want: authed(404, 200, 200),
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{file}": w.newFile(w.group, w.third, "image", "pic.png", tinyPNG())}
+			},
+			check: download(nil, "image/png")},
+		{route: "GET /v1/files/{id}/thumbnail", path: "/v1/files/{file}/thumbnail", want: authed(404, 200, 200),
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{file}": w.newFile(w.group, w.owner, "image", "pic.png", tinyPNG())}
+			},
+			check: download(nil, "image/")},
 
 		// The account's own lifecycle: every caller acts on itself only.
 		{route: "POST /v1/auth/password-reset", path: "/v1/auth/password-reset", want: all(202),
@@ -229,7 +327,12 @@ func TestRESTAuthorizationTable(t *testing.T) {
 				if c.body != nil {
 					body = c.body(w, role)
 				}
-				r := e.Do(method, path, w.token(role), body)
+				var r apitest.Resp
+				if c.upload != nil {
+					r = uploadFile(e, w.token(role), strings.Split(path, "/")[3], "upload.bin", c.upload)
+				} else {
+					r = e.Do(method, path, w.token(role), body)
+				}
 				what := fmt.Sprintf("%s %s as %s", method, path, roleNames[role])
 				if r.Status != c.want[role] {
 					t.Errorf("%s: %d %s, want %d", what, r.Status, trunc(r.Body), c.want[role])
@@ -280,6 +383,11 @@ func TestFormerMembersLoseAccess(t *testing.T) {
 	cl := apitest.NewCluster(t, 1, apitest.Options{})
 	w := newWorld(t, cl.Env)
 	fresh := w.newGroup()
+	files := map[string]string{ // a file of each room, by room
+		w.direct: w.newFile(w.direct, w.member, "file", "a.txt", []byte("direct\n")),
+		w.group:  w.newFile(w.group, w.third, "file", "b.txt", []byte("group\n")),
+		fresh:    w.newFile(fresh, w.owner, "image", "c.png", tinyPNG()),
+	}
 	if r := cl.Do("DELETE", "/v1/friends/"+w.member.Account, w.owner.Token, nil); r.Status != 204 {
 		t.Fatalf("unfriend: %d %s", r.Status, r.Body)
 	}
@@ -303,8 +411,17 @@ func TestFormerMembersLoseAccess(t *testing.T) {
 			{"GET", "/v1/rooms/" + c.room + "/messages", nil},
 			{"POST", "/v1/rooms/" + c.room + "/messages", map[string]string{"body": "still here?", "client_msg_id": "late-" + randomHex(4)}},
 			{"POST", "/v1/rooms/" + c.room + "/read", map[string]int{"seq": 1}},
+			{"PATCH", "/v1/rooms/" + c.room + "/messages/1", map[string]string{"body": "rewritten", "client_msg_id": "late-" + randomHex(4)}},
+			{"POST", "/v1/rooms/" + c.room + "/messages/1/recall", map[string]string{"client_msg_id": "late-" + randomHex(4)}},
+			{"PUT", "/v1/rooms/" + c.room + "/messages/1/reactions/" + thumbsUp + "?client_msg_id=late-" + randomHex(4), nil},
+			{"GET", "/v1/rooms/" + c.room + "/messages/1/reactions/" + thumbsUp, nil},
+			{"POST", "/v1/rooms/" + c.room + "/hide", map[string][]int{"seqs": {1}}},
 		} {
 			expectError(t, c.who.Account+" "+req.method+" "+req.path, cl.Do(req.method, req.path, c.who.Token, req.body), 403, protocol.CodeForbidden)
+		}
+		expectError(t, c.who.Account+" upload to "+c.room, uploadFile(cl.Env, c.who.Token, c.room, "x.txt", []byte("x")), 403, protocol.CodeForbidden)
+		for _, p := range []string{"/v1/files/" + files[c.room], "/v1/files/" + files[c.room] + "/thumbnail"} {
+			expectError(t, c.who.Account+" GET "+p, cl.Do("GET", p, c.who.Token, nil), 404, protocol.CodeNotFound)
 		}
 		ws := apitest.DialWS(t, cl.Nodes[0].URL, c.who.Token)
 		_ = ws.SendMsg(c.room, "still here?", "late-ws")

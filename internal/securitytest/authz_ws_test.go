@@ -20,6 +20,8 @@ func clientFrameTypes(t *testing.T) []string {
 	known := map[string]string{
 		"TypeSend": protocol.TypeSend, "TypeSync": protocol.TypeSync, "TypeRead": protocol.TypeRead,
 		"TypePing": protocol.TypePing, "TypeRefresh": protocol.TypeRefresh,
+		"TypeEdit": protocol.TypeEdit, "TypeRecall": protocol.TypeRecall, "TypeReact": protocol.TypeReact,
+		"TypeUnreact": protocol.TypeUnreact, "TypeHide": protocol.TypeHide,
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "../../pkg/protocol/protocol.go", nil, 0)
 	if err != nil {
@@ -66,6 +68,8 @@ type wsCase struct {
 	frame     func(w *world, role int, cmid string) any
 	room      func(w *world) string // the room the frame is about, if any
 	want      [3]string             // stranger, member, owner
+	// prep, when set, makes the message the row changes (w.target).
+	prep func(w *world) int64
 }
 
 func wsTable() []wsCase {
@@ -86,7 +90,48 @@ func wsTable() []wsCase {
 			return map[string]any{"type": "read", "room_id": room(w), "seq": 1}
 		}
 	}
+	// change is a change frame of type typ on w.target in room.
+	change := func(typ string, room func(*world) string) func(*world, int, string) any {
+		return func(w *world, role int, cmid string) any {
+			f := map[string]any{"type": typ, "room_id": room(w), "seq": w.target, "client_msg_id": cmid}
+			switch typ {
+			case protocol.TypeEdit:
+				f["body"] = "edited by " + roleNames[role]
+			case protocol.TypeReact, protocol.TypeUnreact:
+				f["emoji"] = "👍"
+			}
+			return f
+		}
+	}
+	// message makes a message of from in room, with the reactions (👍) of
+	// the users reactors.
+	message := func(room func(*world) string, from func(*world) *apitest.User, reactors ...int) func(*world) int64 {
+		return func(w *world) int64 {
+			seq := w.newMessage(room(w), from(w))
+			for _, r := range reactors {
+				w.react(room(w), seq, w.user(r))
+			}
+			return seq
+		}
+	}
+	byOwner := func(w *world) *apitest.User { return w.owner }
+	byThird := func(w *world) *apitest.User { return w.third }
+	hide := func(room func(*world) string) func(*world, int, string) any {
+		return func(w *world, _ int, _ string) any {
+			return map[string]any{"type": "hide", "room_id": room(w), "seqs": []int64{1}}
+		}
+	}
+	refused, ownerOnly, members := "error forbidden", [3]string{"error forbidden", "error forbidden", "ack"}, [3]string{"error forbidden", "ack", "ack"}
 	return []wsCase{
+		{typ: "edit", name: "direct room", frame: change("edit", direct), room: direct, prep: message(direct, byOwner), want: ownerOnly},
+		{typ: "edit", name: "group", frame: change("edit", group), room: group, prep: message(group, byOwner), want: ownerOnly},
+		{typ: "recall", name: "own message", frame: change("recall", direct), room: direct, prep: message(direct, byOwner), want: ownerOnly},
+		{typ: "recall", name: "group owner, another's message", frame: change("recall", group), room: group, prep: message(group, byThird), want: ownerOnly},
+		{typ: "react", name: "direct room", frame: change("react", direct), room: direct, prep: message(direct, byOwner), want: members},
+		{typ: "react", name: "group", frame: change("react", group), room: group, prep: message(group, byThird), want: members},
+		{typ: "unreact", name: "own reaction", frame: change("unreact", group), room: group, prep: message(group, byOwner, member, owner), want: members},
+		{typ: "hide", name: "direct room", frame: hide(direct), room: direct, want: [3]string{refused, "", ""}},
+		{typ: "hide", name: "group", frame: hide(group), room: group, want: [3]string{refused, "", ""}},
 		{typ: "send", name: "direct room", frame: send(direct), room: direct, want: [3]string{"error forbidden", "ack", "ack"}},
 		{typ: "send", name: "group", frame: send(group), room: group, want: [3]string{"error forbidden", "ack", "ack"}},
 		{typ: "sync", name: "direct room", frame: sync(direct), room: direct, want: [3]string{"error forbidden", "synced", "synced"}},
@@ -183,6 +228,9 @@ func TestWebSocketAuthorizationTable(t *testing.T) {
 			name += " (" + c.name + ")"
 		}
 		t.Run(name, func(t *testing.T) {
+			if c.prep != nil {
+				w.target = c.prep(w)
+			}
 			for _, role := range []int{stranger, member, owner} {
 				n++
 				cmid := fmt.Sprintf("authz-%d-%s", n, randomHex(3))
@@ -196,14 +244,17 @@ func TestWebSocketAuthorizationTable(t *testing.T) {
 					t.Errorf("%s as %s: answers %v %+v, want %q", c.typ, roleNames[role], sum, got, want)
 					continue
 				}
+				stores := c.typ == protocol.TypeSend || c.prep != nil // answered ack or error with the client_msg_id
 				for _, o := range got {
 					switch {
-					case c.typ == protocol.TypeSend && o.ClientMsgID != cmid:
+					case stores && o.ClientMsgID != cmid:
 						t.Errorf("%s as %s: answer without the client_msg_id: %+v", c.typ, roleNames[role], o)
-					case c.typ == protocol.TypeSend && o.Type == protocol.TypeAck &&
+					case stores && o.Type == protocol.TypeAck &&
 						(o.Message == nil || o.Message.From != w.user(role).ID || o.Message.RoomID != c.room(w)):
-						t.Errorf("send as %s: ack %+v", roleNames[role], o)
-					case (c.typ == protocol.TypeSync || c.typ == protocol.TypeRead) && o.RoomID != c.room(w):
+						t.Errorf("%s as %s: ack %+v", c.typ, roleNames[role], o)
+					case c.prep != nil && o.Type == protocol.TypeAck && (o.Message.Kind != c.typ || o.Message.Target != w.target):
+						t.Errorf("%s as %s: ack of another change %+v", c.typ, roleNames[role], o.Message)
+					case (c.typ == protocol.TypeSync || c.typ == protocol.TypeRead || c.typ == protocol.TypeHide) && o.RoomID != c.room(w):
 						t.Errorf("%s as %s: answer without room_id %s: %+v", c.typ, roleNames[role], c.room(w), o)
 					}
 				}

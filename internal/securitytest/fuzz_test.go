@@ -40,6 +40,7 @@ func bodyRoutes(t testing.TB, e *apitest.Env, params map[string]string, valid ma
 			}
 		}
 		path = strings.ReplaceAll(path, "{id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+		path = strings.ReplaceAll(path, "{seq}", "1") // a's first message in every room
 		path = strings.ReplaceAll(path, "{account}", "nobody")
 		out = append(out, bodyRoute{method: method, pattern: pattern, path: path, valid: valid[r]})
 	}
@@ -48,6 +49,9 @@ func bodyRoutes(t testing.TB, e *apitest.Env, params map[string]string, valid ma
 	}
 	return out
 }
+
+// fuzzBoundary is the multipart boundary of the fuzzed uploads.
+const fuzzBoundary = "fuzzboundary"
 
 // FuzzRESTBodies posts fuzzed bytes to every POST and PATCH route of an
 // in-process API (no network: the handler is called directly, with a
@@ -69,6 +73,9 @@ func FuzzRESTBodies(f *testing.F) {
 	room := e.Befriend(a, b)
 	var g struct{ Group struct{ ID string } }
 	e.Do("POST", "/v1/groups", a.Token, map[string]any{"name": "fuzz", "members": []string{b.Account}}).JSON(f, &g)
+	for _, r := range []string{room, g.Group.ID} { // seq 1, for the change routes
+		e.Do("POST", "/v1/rooms/"+r+"/messages", a.Token, map[string]string{"body": "first", "client_msg_id": "fz-first-" + r})
+	}
 	var fr struct{ Request struct{ ID string } }
 	e.Do("POST", "/v1/friend-requests", c.Token, map[string]string{"account": a.Account}).JSON(f, &fr)
 
@@ -77,18 +84,23 @@ func FuzzRESTBodies(f *testing.F) {
 		"/v1/groups/":          g.Group.ID,
 		"/v1/friend-requests/": fr.Request.ID,
 	}, map[string]string{
-		"POST /v1/auth/email-code":             `{"email":"fuzz@example.com"}`,
-		"POST /v1/auth/register":               `{"email":"fuzz@example.com","code":"123456","account":"fuzzer","password":"long enough","nickname":"F"}`,
-		"POST /v1/auth/login":                  `{"login":"` + a.Account + `","password":"wrong password"}`,
-		"POST /v1/auth/refresh":                `{"refresh_token":"rt_x"}`,
-		"POST /v1/auth/logout":                 `{"refresh_token":"rt_x"}`,
-		"PATCH /v1/me":                         `{"nickname":"Fuzzy","avatar":"https://example.com/a.png","sex":1}`,
-		"POST /v1/friend-requests":             `{"account":"` + c.Account + `","message":"hi"}`,
-		"POST /v1/groups":                      `{"name":"g","info":"i","members":["` + b.Account + `"]}`,
-		"POST /v1/groups/{id}/members":         `{"accounts":["` + b.Account + `"]}`,
-		"POST /v1/rooms/{id}/messages":         `{"body":"hello","client_msg_id":"fz-1"}`,
-		"POST /v1/rooms/{id}/read":             `{"seq":1}`,
-		"POST /v1/friend-requests/{id}/accept": `{}`,
+		"POST /v1/auth/email-code":                  `{"email":"fuzz@example.com"}`,
+		"POST /v1/auth/register":                    `{"email":"fuzz@example.com","code":"123456","account":"fuzzer","password":"long enough","nickname":"F"}`,
+		"POST /v1/auth/login":                       `{"login":"` + a.Account + `","password":"wrong password"}`,
+		"POST /v1/auth/refresh":                     `{"refresh_token":"rt_x"}`,
+		"POST /v1/auth/logout":                      `{"refresh_token":"rt_x"}`,
+		"PATCH /v1/me":                              `{"nickname":"Fuzzy","avatar":"https://example.com/a.png","sex":1}`,
+		"POST /v1/friend-requests":                  `{"account":"` + c.Account + `","message":"hi"}`,
+		"POST /v1/groups":                           `{"name":"g","info":"i","members":["` + b.Account + `"]}`,
+		"POST /v1/groups/{id}/members":              `{"accounts":["` + b.Account + `"]}`,
+		"POST /v1/rooms/{id}/messages":              `{"body":"hello","client_msg_id":"fz-1"}`,
+		"POST /v1/rooms/{id}/read":                  `{"seq":1}`,
+		"POST /v1/friend-requests/{id}/accept":      `{}`,
+		"PATCH /v1/rooms/{id}/messages/{seq}":       `{"body":"edited","client_msg_id":"fz-e"}`,
+		"POST /v1/rooms/{id}/messages/{seq}/recall": `{"client_msg_id":"fz-r"}`,
+		"POST /v1/rooms/{id}/hide":                  `{"seqs":[1,2]}`,
+		"POST /v1/rooms/{id}/files": "--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n" +
+			"hello\r\n--" + fuzzBoundary + "--\r\n",
 	})
 	seeds := []string{
 		``, `{}`, `null`, `[]`, `"x"`, `0`, `{"a":1}`, `{}{}`, `{"body":`, "\xff\xfe{}",
@@ -113,6 +125,9 @@ func FuzzRESTBodies(f *testing.F) {
 		req := httptest.NewRequest(r.method, r.path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.pattern, "/files") { // the upload: a multipart form
+			req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary)
+		}
 		rec := httptest.NewRecorder()
 		e.API.ServeHTTP(rec, req)
 		status, out := rec.Code, rec.Body.Bytes()

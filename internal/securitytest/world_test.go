@@ -1,8 +1,14 @@
 package securitytest
 
 import (
+	"bytes"
+	"image"
+	"image/png"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -30,6 +36,9 @@ type world struct {
 	e                              *apitest.Env
 	owner, member, stranger, third *apitest.User
 	direct, group                  string
+	// target is the seq of the message the current WebSocket row
+	// changes (set by the row's prep).
+	target int64
 }
 
 func newWorld(t *testing.T, e *apitest.Env) *world {
@@ -97,6 +106,97 @@ func (w *world) newFriend() string {
 	f := w.e.Register("frd")
 	w.e.Befriend(w.owner, f)
 	return f.Account
+}
+
+// thumbsUp is 👍 as a path segment.
+const thumbsUp = "%F0%9F%91%8D"
+
+// newMessage sends a text message of u to room and returns its seq.
+func (w *world) newMessage(room string, u *apitest.User) int64 {
+	w.t.Helper()
+	return w.send(room, u, map[string]any{"body": "to change"})
+}
+
+// send stores a message of u (fields, with a fresh client_msg_id) in room
+// and returns its seq.
+func (w *world) send(room string, u *apitest.User, fields map[string]any) int64 {
+	w.t.Helper()
+	fields["client_msg_id"] = "fx-" + randomHex(6)
+	r := w.e.Do("POST", "/v1/rooms/"+room+"/messages", u.Token, fields)
+	if r.Status != 201 {
+		w.t.Fatalf("send %v: %d %s", fields, r.Status, r.Body)
+	}
+	var m struct{ Seq int64 }
+	r.JSON(w.t, &m)
+	return m.Seq
+}
+
+// react adds u's 👍 to the message at seq of room.
+func (w *world) react(room string, seq int64, u *apitest.User) {
+	w.t.Helper()
+	path := "/v1/rooms/" + room + "/messages/" + strconv.FormatInt(seq, 10) + "/reactions/" + thumbsUp +
+		"?client_msg_id=fx-" + randomHex(6)
+	if r := w.e.Do("PUT", path, u.Token, nil); r.Status != 201 {
+		w.t.Fatalf("react: %d %s", r.Status, r.Body)
+	}
+}
+
+// newFile uploads data as name to room for u, sends it there as a
+// message of kind (image or file), and returns the file's id.
+func (w *world) newFile(room string, u *apitest.User, kind, name string, data []byte) string {
+	w.t.Helper()
+	r := uploadFile(w.e, u.Token, room, name, data)
+	if r.Status != 201 {
+		w.t.Fatalf("upload %s: %d %s", name, r.Status, r.Body)
+	}
+	var f struct {
+		FileID string `json:"file_id"`
+	}
+	r.JSON(w.t, &f)
+	w.send(room, u, map[string]any{"kind": kind, "file_id": f.FileID})
+	return f.FileID
+}
+
+// uploadFile posts data as the part "file" (named name) of a multipart
+// form to room's uploads.
+func uploadFile(e *apitest.Env, token, room, name string, data []byte) apitest.Resp {
+	e.T.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", name)
+	if err == nil {
+		_, err = fw.Write(data)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", e.URL+"/v1/rooms/"+room+"/files", &body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("upload: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return apitest.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// tinyPNG is a small PNG image.
+func tinyPNG() []byte {
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 40, 30))); err != nil {
+		panic(err) // encoding to memory does not fail
+	}
+	return b.Bytes()
 }
 
 // params are the placeholders every row may use.

@@ -249,6 +249,13 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 	brief.Members = nil
 	s.event(ctx, protocol.EventGroupJoined, id, map[string]any{"group": brief}, userIDs(users)...)
 	s.groupUpdated(ctx, brief, g.Members)
+	if len(users) > 0 {
+		names := make([]string, len(users))
+		for i, u := range users {
+			names[i] = u.Account
+		}
+		s.systemMessage(ctx, id, uid, "members_added", strings.Join(names, ", ")+" joined the group", userIDs(users))
+	}
 	return g, nil
 }
 
@@ -283,6 +290,11 @@ func (s *Service) RemoveGroupMember(ctx context.Context, uid, id, account string
 		return storeErr("group", err)
 	}
 	s.event(ctx, protocol.EventGroupLeft, id, map[string]string{"group_id": id, "room_id": id}, u.ID)
+	if u.ID == uid {
+		s.systemMessage(ctx, id, uid, "member_left", u.Account+" left the group", []string{u.ID})
+	} else {
+		s.systemMessage(ctx, id, uid, "member_removed", u.Account+" was removed from the group", []string{u.ID})
+	}
 	if g, err := s.groupWithMembers(ctx, r); err == nil {
 		members := g.Members
 		g.Members = nil

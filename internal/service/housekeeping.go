@@ -19,11 +19,13 @@ const (
 type SweepStats struct {
 	Purged   int // expired refresh tokens and sessions deleted
 	Released int // deleted accounts whose name and email were freed
+	Orphans  int // uploaded files never sent, deleted
 }
 
 // Sweep does one bounded round of housekeeping: it purges expired refresh
 // tokens and sessions, and frees the account names and emails of accounts
-// deleted longer than Limits.DeletedGrace ago. Codes need no sweep: they
+// deleted longer than Limits.DeletedGrace ago, and deletes the uploads never
+// sent within OrphanAge. Codes need no sweep: they
 // live in the KV with a TTL. Several nodes may sweep at once: every step
 // is idempotent.
 func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
@@ -49,6 +51,16 @@ func (s *Service) Sweep(ctx context.Context) (SweepStats, error) {
 			break
 		}
 	}
+	for range sweepBatches {
+		n, err := s.sweepOrphans(ctx, sweepBatch)
+		st.Orphans += n
+		if err != nil {
+			return st, storeErr("sweep", err)
+		}
+		if n < sweepBatch {
+			break
+		}
+	}
 	return st, nil
 }
 
@@ -67,8 +79,9 @@ func (s *Service) RunSweeps(ctx context.Context, every time.Duration) {
 			s.log.Warn("housekeeping sweep failed", zap.Error(err))
 			continue
 		}
-		if st.Purged+st.Released > 0 {
-			s.log.Info("housekeeping sweep", zap.Int("purged", st.Purged), zap.Int("released", st.Released))
+		if st.Purged+st.Released+st.Orphans > 0 {
+			s.log.Info("housekeeping sweep", zap.Int("purged", st.Purged), zap.Int("released", st.Released),
+				zap.Int("orphan_files", st.Orphans))
 		}
 	}
 }

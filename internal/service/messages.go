@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -28,6 +29,14 @@ type SendInput struct {
 	// MemberChecked skips the membership read when the caller (the gateway,
 	// with its event-invalidated cache) already knows the user is a member.
 	MemberChecked bool
+	// Rich messages: the kind ("" is text), the message replied to, the
+	// users mentioned, the uploaded file (image, file), the application's
+	// payload (custom). See rich.go.
+	Kind     string
+	ReplyTo  int64
+	Mentions []string
+	FileID   string
+	Data     json.RawMessage
 }
 
 // CheckMember answers forbidden unless uid is a member of roomID.
@@ -64,7 +73,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 	if err := protocol.ValidClientMsgID(in.ClientMsgID); err != nil {
 		return nil, false, err
 	}
-	if err := protocol.ValidBody(in.Body); err != nil {
+	body := in.Body
+	if err := (protocol.Rich{Kind: in.Kind, Body: &body, FileID: in.FileID, Data: in.Data,
+		ReplyTo: optSeq(in.ReplyTo), Mentions: in.Mentions}).Validate(); err != nil {
 		return nil, false, err
 	}
 	if !in.MemberChecked {
@@ -72,18 +83,37 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 			return nil, false, err
 		}
 	}
+	m = &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
+		Kind: in.Kind, ReplyTo: in.ReplyTo}
+	if m.Kind == store.KindText {
+		m.Kind = "" // stored as before kinds: read as text
+	}
+	r, err := s.prepareRich(ctx, in, m)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.commit(ctx, in.ClientMsgID, m, r)
+}
+
+// commit stores m (from, room, body, kind and the rest set) under a fresh
+// seq and publishes it; r, when not nil, is told the stored message before
+// the publication (attach its file, flag its mentions) and gives the quote
+// of a reply. dup is true when the sender's client_msg_id was stored
+// already: the first copy is returned, nothing new is stored.
+func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Message, r *richSend) (_ *store.Message, dup bool, err error) {
+	in := SendInput{UserID: m.From, RoomID: m.RoomID, ClientMsgID: clientMsgID}
 	// No lookup of client_msg_id first: the insert's unique index on
 	// (sender, client_msg_id) catches a retry, and only then is the first
 	// copy read. A seq taken by an insert that then failed is released at
 	// once (releaseSeq), so it never stalls the room.
 	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
 	defer cancel()
-	m = &store.Message{ID: s.newID(), RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID}
+	m.ID = s.newID()
 	for try := 0; ; try++ {
 		if try == maxSeqTries {
 			return nil, false, protocol.Unavailable(fmt.Errorf("send: no free seq after %d tries", try))
 		}
-		seq, err := s.kv.Incr(ctx, seqKey(in.RoomID), 0)
+		seq, err := s.kv.Incr(ctx, seqKey(m.RoomID), 0)
 		if err != nil {
 			return nil, false, protocol.Unavailable(fmt.Errorf("send: seq: %w", err))
 		}
@@ -107,6 +137,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 		// the seq was taken: the counter is behind the store (Redis
 		// restarted). Raise it past the stored maximum and retry.
 		first, err := s.byClientID(ctx, in)
+		if first != nil && first.IsEvent() != m.IsEvent() {
+			// The client_msg_id of a change reused by a send, or the
+			// other way round: not a retry of this frame.
+			s.releaseSeq(ctx, m)
+			return nil, false, protocol.Errorf(protocol.CodeConflict, "client_msg_id was already used for another message")
+		}
 		if first != nil || err != nil {
 			// A retry: its seq holds nothing (unless the counter was
 			// behind as well, which releaseSeq finds out).
@@ -115,21 +151,26 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 				// A retry of a message whose first insert committed but
 				// whose ack was lost: it may never have been published.
 				// Publish it (again): gateways drop seqs they delivered.
-				s.publishMessage(ctx, first)
+				s.publishMessage(ctx, first, nil)
 			}
 			return first, first != nil, err
 		}
-		last, err := s.st.LastMessage(ctx, in.RoomID)
+		last, err := s.st.LastMessage(ctx, m.RoomID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, false, storeErr("send", err)
 		}
 		if last != nil {
-			if _, err := s.kv.SetMax(ctx, seqKey(in.RoomID), last.Seq); err != nil {
+			if _, err := s.kv.SetMax(ctx, seqKey(m.RoomID), last.Seq); err != nil {
 				return nil, false, protocol.Unavailable(fmt.Errorf("send: seq: %w", err))
 			}
 		}
 	}
-	s.publishMessage(ctx, m)
+	var quote *store.Message
+	if r != nil {
+		s.stored(ctx, m, r)
+		quote = r.quote
+	}
+	s.publishMessage(ctx, m, quote)
 	return m, false, nil
 }
 
@@ -197,7 +238,7 @@ func (s *Service) releaseLater(m *store.Message) {
 			landed, err := s.tryRelease(ctx, &cp)
 			if err == nil {
 				if landed != nil {
-					s.publishMessage(ctx, landed)
+					s.publishMessage(ctx, landed, nil)
 				}
 				return
 			}
@@ -228,8 +269,19 @@ func (s *Service) byClientID(ctx context.Context, in SendInput) (*store.Message,
 	return m, nil
 }
 
-func (s *Service) publishMessage(ctx context.Context, m *store.Message) {
-	frame := protocol.EncodeMessage(protocol.FromStore(m))
+// publishMessage publishes m to its room; quote is the message it replies
+// to (nil: read it when m is a reply).
+func (s *Service) publishMessage(ctx context.Context, m *store.Message, quote *store.Message) {
+	out := protocol.FromStore(m)
+	if m.ReplyTo > 0 {
+		if quote == nil {
+			quote, _ = s.st.MessageAt(ctx, m.RoomID, m.ReplyTo)
+		}
+		if quote != nil {
+			out.Reply = protocol.QuoteOf(quote)
+		}
+	}
+	frame := protocol.EncodeMessage(out)
 	s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'm', RoomID: m.RoomID, Seq: m.Seq,
 		Published: s.now().UnixMicro(), Frame: frame})
 }
@@ -244,6 +296,10 @@ type Page struct {
 	// Last is the highest seq the page covers (holes included): a client
 	// has everything up to it.
 	Last int64
+	// Set by Decorate: the messages replied to, by seq, and the reaction
+	// counts of the messages, by seq.
+	Quotes    map[int64]*store.Message
+	Reactions map[int64][]store.ReactionCount
 }
 
 // After returns messages with seq > after, ascending, stopping before a
@@ -418,13 +474,16 @@ func (s *Service) MarkRead(ctx context.Context, uid, roomID string, seq int64) e
 
 // Conversation is one entry of the conversation list.
 type Conversation struct {
-	RoomID      string            `json:"room_id"`
-	Type        string            `json:"type"`
-	Peer        *protocol.User    `json:"peer,omitempty"`
-	Group       *GroupView        `json:"group,omitempty"`
-	LastSeq     int64             `json:"last_seq"`
-	ReadSeq     int64             `json:"read_seq"`
-	Unread      int64             `json:"unread"`
+	RoomID  string         `json:"room_id"`
+	Type    string         `json:"type"`
+	Peer    *protocol.User `json:"peer,omitempty"`
+	Group   *GroupView     `json:"group,omitempty"`
+	LastSeq int64          `json:"last_seq"`
+	ReadSeq int64          `json:"read_seq"`
+	Unread  int64          `json:"unread"`
+	// Mentioned is set while a message that mentioned the caller (by id
+	// or @all) is past their read mark.
+	Mentioned   bool              `json:"mentioned,omitempty"`
 	LastMessage *protocol.Message `json:"last_message,omitempty"`
 }
 
@@ -443,7 +502,7 @@ func (s *Service) Conversations(ctx context.Context, uid string) ([]Conversation
 		if err != nil {
 			return nil, storeErr("conversations", err)
 		}
-		c := Conversation{RoomID: r.ID, Type: r.Type.String(), ReadSeq: m.ReadSeq}
+		c := Conversation{RoomID: r.ID, Type: r.Type.String(), ReadSeq: m.ReadSeq, Mentioned: m.MentionSeq > m.ReadSeq}
 		if r.Type == store.RoomDirect {
 			var peer string
 			for _, id := range splitPair(r.PairKey) {

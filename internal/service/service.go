@@ -23,8 +23,10 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/internal/emailcode"
 	"github.com/im-websocket-go/im-websocket-go/internal/mail"
+	"github.com/im-websocket-go/im-websocket-go/internal/media"
 	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -45,6 +47,9 @@ type Limits struct {
 	// DeletedGrace is how long a deleted account keeps its account name
 	// and email before housekeeping frees them; default 30 days.
 	DeletedGrace time.Duration
+	// RecallWindow is how long after sending a sender may recall a
+	// message; default 2 minutes (a group's owner may at any time).
+	RecallWindow time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -78,6 +83,9 @@ func (l *Limits) defaults() {
 	if l.DeletedGrace <= 0 {
 		l.DeletedGrace = 30 * 24 * time.Hour
 	}
+	if l.RecallWindow <= 0 {
+		l.RecallWindow = 2 * time.Minute
+	}
 }
 
 // Deps are the service's collaborators.
@@ -88,9 +96,13 @@ type Deps struct {
 	Sessions *auth.Sessions
 	Codes    *emailcode.Codes
 	Mail     mail.Sender // notices (an email changed); nil: none are sent
-	Log      *zap.Logger
-	Limits   Limits
-	Now      func() time.Time
+	// Blobs keeps uploaded files; nil: uploads answer unavailable.
+	Blobs blob.Store
+	// Media bounds uploads (size, types, image pixels, thumbnails).
+	Media  media.Limits
+	Log    *zap.Logger
+	Limits Limits
+	Now    func() time.Time
 }
 
 // Service implements the product's rules.
@@ -104,6 +116,8 @@ type Service struct {
 	// an email change: scoped apart from the registration codes.
 	resetCodes, emailCodes *emailcode.Codes
 	mail                   mail.Sender
+	blobs                  blob.Store
+	media                  media.Limits
 	log                    *zap.Logger
 	lim                    Limits
 	rl                     *ratelimit.Limiter
@@ -135,6 +149,7 @@ func New(d Deps) *Service {
 	}
 	s := &Service{
 		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, mail: d.Mail, log: d.Log,
+		blobs: d.Blobs, media: d.Media,
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),

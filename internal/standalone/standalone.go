@@ -29,6 +29,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
 	"github.com/im-websocket-go/im-websocket-go/internal/mail"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -52,6 +53,7 @@ type Server struct {
 	srv     *http.Server
 	lock    *os.File
 	st      store.Store
+	blobs   blob.Store // nil: uploads off
 	bus     *membus.Bus
 	kv      *memkv.KV
 	served  chan error
@@ -87,6 +89,10 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	s.bus = membus.New(&handler, membus.Options{})
 	s.kv = memkv.New()
 	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Ping: s.st.Ping, Close: func() {}}
+	if s.blobs, err = app.OpenBlobs(ctx, cfg, filepath.Join(cfg.DataDir, "files")); err != nil {
+		return nil, err
+	}
+	b.Blobs = s.blobs
 
 	signer, err := signer(cfg, o.Log)
 	if err != nil {
@@ -170,6 +176,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.st != nil {
 		errs = append(errs, s.st.Close(ctx))
+	}
+	if s.blobs != nil {
+		errs = append(errs, s.blobs.Close())
 	}
 	if s.lock != nil {
 		errs = append(errs, s.lock.Close()) // releases the lock

@@ -343,18 +343,10 @@ func TestBrowserDeleteAccount(t *testing.T) {
 	br, sink := settingsEnv(t)
 	dave := user{"dave@example.test", "dave", "dave-password", "Dave"}
 	erin := user{"erin@example.test", "erin", "erin-password", "Erin"}
-	d, e := br.page("dave"), br.page("erin")
-	register(d, sink, dave, false)
-	register(e, sink, erin, false)
-	befriend(d, e, dave, erin, "")
+	d, e := twoFriends(br, sink, dave, erin)
 
 	// A group of two, with a message from dave.
-	d.click("#btn-new-group")
-	d.waitVisible("#pick-erin")
-	d.set("#group-name", "Book club")
-	d.click("#pick-erin")
-	d.click("#group-create")
-	d.waitText("#chat-title", "Book club")
+	newGroup(d, "Book club", "erin")
 	d.send("See you at the book club")
 	d.waitMessage("See you at the book club")
 	e.waitVisible(convGroup("Book club"))

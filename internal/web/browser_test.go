@@ -321,19 +321,28 @@ func (p *page) shot(name string) {
 	p.t.Logf("screenshot %s", path)
 }
 
+// cdp runs protocol calls on the page (what names them in a failure).
+func (p *page) cdp(what string, f func(ctx context.Context) error) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		p.fail("%s: %v", what, err)
+	}
+}
+
 // darkShot takes a screenshot with prefers-color-scheme: dark.
 func (p *page) darkShot(name string) {
 	p.t.Helper()
 	set := func(v string) {
-		ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
-		defer cancel()
 		params := emulation.SetEmulatedMediaParams{}
 		if v != "" {
 			params.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}
 		}
-		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, params); err != nil {
-			p.fail("emulate %q: %v", v, err)
-		}
+		p.cdp(fmt.Sprintf("emulate %q", v), func(ctx context.Context) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, params)
+			return err
+		})
 	}
 	set("dark")
 	p.shot(name)
@@ -449,6 +458,30 @@ func befriend(from, to *page, fromU, toU user, shot string) {
 	to.waitText("#chat-title", fromU.nick)    // accepting opens the chat
 	from.waitVisible(convDirect(toU.account)) // live friend_added event
 	from.waitGone(fmt.Sprintf(`[data-testid="outgoing-%s"]`, toU.account))
+}
+
+// twoFriends opens a page for each of two users, registers them and makes
+// them friends (v's chat with u is open).
+func twoFriends(br *browser, sink *testenv.SMTPSink, u, v user) (*page, *page) {
+	p, q := br.page(u.account), br.page(v.account)
+	register(p, sink, u, false)
+	register(q, sink, v, false)
+	befriend(p, q, u, v, "")
+	return p, q
+}
+
+// newGroup creates a group of p's user and the friends with accounts; its
+// chat opens.
+func newGroup(p *page, name string, accounts ...string) {
+	p.t.Helper()
+	p.click("#btn-new-group")
+	p.waitVisible("#pick-" + accounts[0]) // the friends are loaded
+	p.set("#group-name", name)
+	for _, a := range accounts {
+		p.click("#pick-" + a)
+	}
+	p.click("#group-create")
+	p.waitText("#chat-title", name)
 }
 
 func TestBrowserChat(t *testing.T) {

@@ -25,8 +25,10 @@ var static embed.FS
 
 // CSP is the Content-Security-Policy of every file of the client. No inline
 // scripts or styles, no other origins; connect-src adds ws:/wss: because
-// older browsers do not count the same host's WebSocket as 'self'.
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// older browsers do not count the same host's WebSocket as 'self'; img-src
+// adds blob: for attachments, which the page fetches with the access token
+// and shows from object URLs.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"font-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 

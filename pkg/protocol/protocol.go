@@ -43,6 +43,12 @@ const (
 	TypeError     = "error"
 	TypePong      = "pong"
 	TypeReconnect = "reconnect"
+	// Changes to a message (see rich.go).
+	TypeEdit    = "edit"
+	TypeRecall  = "recall"
+	TypeReact   = "react"
+	TypeUnreact = "unreact"
+	TypeHide    = "hide"
 )
 
 // Event names carried by event frames.
@@ -57,9 +63,14 @@ const (
 	// sessions (data: session_ids or all, and reason); the client gets
 	// it just before the close frame CloseSessionRevoked.
 	EventSessionRevoked = "session_revoked"
+	// EventMessagesHidden tells a user's devices that messages were
+	// deleted for them (data: room_id, seqs).
+	EventMessagesHidden = "messages_hidden"
 )
 
-// Message is the contract's message object.
+// Message is the contract's message object, with the fields rich messages
+// add (all omitted when empty except kind, so a v1 client sees the object it
+// knows plus fields it may ignore).
 type Message struct {
 	ID          string    `json:"id"`
 	RoomID      string    `json:"room_id"`
@@ -68,12 +79,83 @@ type Message struct {
 	Body        string    `json:"body"`
 	ClientMsgID string    `json:"client_msg_id"`
 	CreatedAt   time.Time `json:"created_at"`
+
+	Kind     string   `json:"kind"`
+	ReplyTo  int64    `json:"reply_to,omitempty"`
+	Reply    *Quote   `json:"reply,omitempty"`
+	Mentions []string `json:"mentions,omitempty"`
+	// Attachment describes the file of an image or file message.
+	Attachment json.RawMessage `json:"attachment,omitempty"`
+	// Data is the payload of a custom message, the details of a system one.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Target is the seq of the message a change event (edit, recall,
+	// react, unreact) changes; Emoji the emoji of a react or unreact.
+	Target    int64      `json:"target,omitempty"`
+	Emoji     string     `json:"emoji,omitempty"`
+	EditedAt  *time.Time `json:"edited_at,omitempty"`
+	Recalled  bool       `json:"recalled,omitempty"`
+	Reactions []Reaction `json:"reactions,omitempty"`
+}
+
+// Quote is the short form of the message a reply refers to.
+type Quote struct {
+	Seq      int64  `json:"seq"`
+	From     string `json:"from"`
+	Kind     string `json:"kind"`
+	Body     string `json:"body"` // at most QuoteRunes characters
+	Recalled bool   `json:"recalled,omitempty"`
+}
+
+// Reaction is the count of one emoji on a message; Mine is set when the
+// reader is one of the reactors (history only).
+type Reaction struct {
+	Emoji string `json:"emoji"`
+	Count int64  `json:"count"`
+	Mine  bool   `json:"mine,omitempty"`
 }
 
 // FromStore converts a stored message.
 func FromStore(m *store.Message) Message {
-	return Message{ID: m.ID, RoomID: m.RoomID, Seq: m.Seq, From: m.From, Body: m.Body,
-		ClientMsgID: m.ClientMsgID, CreatedAt: m.CreatedAt.UTC()}
+	out := Message{ID: m.ID, RoomID: m.RoomID, Seq: m.Seq, From: m.From, Body: m.Body,
+		ClientMsgID: m.ClientMsgID, CreatedAt: m.CreatedAt.UTC(), Kind: KindOf(m),
+		ReplyTo: m.ReplyTo, Mentions: m.Mentions, Target: m.Target, Recalled: m.Recalled}
+	switch out.Kind {
+	case store.KindImage, store.KindFile:
+		out.Attachment = rawObject(m.Extra)
+	case store.KindCustom, store.KindSystem:
+		out.Data = rawObject(m.Extra)
+	case store.KindReact, store.KindUnreact:
+		out.Emoji = m.Body
+	}
+	if !m.EditedAt.IsZero() {
+		t := m.EditedAt.UTC()
+		out.EditedAt = &t
+	}
+	return out
+}
+
+// KindOf is the message's kind, "text" for messages stored without one.
+func KindOf(m *store.Message) string {
+	if m.Kind == "" {
+		return store.KindText
+	}
+	return m.Kind
+}
+
+// QuoteOf is the quote of m shown with the replies to it.
+func QuoteOf(m *store.Message) *Quote {
+	q := &Quote{Seq: m.Seq, From: m.From, Kind: KindOf(m), Body: m.Body, Recalled: m.Recalled}
+	if utf8.RuneCountInString(q.Body) > QuoteRunes {
+		q.Body = string([]rune(q.Body)[:QuoteRunes]) + "…"
+	}
+	return q
+}
+
+func rawObject(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 // User is the contract's public user object; Email is set only for /v1/me.
@@ -118,6 +200,16 @@ type Inbound struct {
 	Rooms       map[string]int64 `json:"rooms,omitempty"`
 	Seq         *int64           `json:"seq,omitempty"`
 	AccessToken string           `json:"access_token,omitempty"`
+
+	// Rich messages (send) and changes (edit, recall, react, unreact,
+	// hide); see rich.go.
+	Kind     string          `json:"kind,omitempty"`
+	ReplyTo  *int64          `json:"reply_to,omitempty"`
+	Mentions []string        `json:"mentions,omitempty"`
+	FileID   string          `json:"file_id,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Emoji    string          `json:"emoji,omitempty"`
+	Seqs     []int64         `json:"seqs,omitempty"`
 }
 
 // ErrMalformed wraps JSON that is not one well-formed object: the gateway
@@ -181,6 +273,9 @@ func (in *Inbound) validate() error {
 			{"room_id", in.RoomID != ""}, {"body", in.Body != nil},
 			{"client_msg_id", in.ClientMsgID != ""}, {"rooms", in.Rooms != nil},
 			{"seq", in.Seq != nil}, {"access_token", in.AccessToken != ""},
+			{"kind", in.Kind != ""}, {"reply_to", in.ReplyTo != nil}, {"mentions", in.Mentions != nil},
+			{"file_id", in.FileID != ""}, {"data", in.Data != nil}, {"emoji", in.Emoji != ""},
+			{"seqs", in.Seqs != nil},
 		}
 		for _, c := range check {
 			if c.on && !set[c.name] {
@@ -191,7 +286,7 @@ func (in *Inbound) validate() error {
 	}
 	switch in.Type {
 	case TypeSend:
-		if err := only("room_id", "body", "client_msg_id"); err != nil {
+		if err := only("room_id", "body", "client_msg_id", "kind", "reply_to", "mentions", "file_id", "data"); err != nil {
 			return err
 		}
 		if err := ValidClientMsgID(in.ClientMsgID); err != nil {
@@ -200,10 +295,9 @@ func (in *Inbound) validate() error {
 		if err := ValidID("room_id", in.RoomID); err != nil {
 			return err
 		}
-		if in.Body == nil {
-			return Errorf(CodeInvalidArgument, "body is required")
-		}
-		return ValidBody(*in.Body)
+		return in.validateRich()
+	case TypeEdit, TypeRecall, TypeReact, TypeUnreact, TypeHide:
+		return in.validateChange(only)
 	case TypeSync:
 		if err := only("rooms"); err != nil {
 			return err

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestEncodeDecodeOutbound(t *testing.T) {
 	m := Message{ID: "id", RoomID: "r", Seq: 7, From: "u", Body: "héllo \"q\"", ClientMsgID: "c", CreatedAt: time.Unix(1, 0).UTC()}
 	for _, f := range [][]byte{EncodeAck(m), EncodeMessage(m)} {
 		o, err := DecodeOutbound(f)
-		if err != nil || o.Message == nil || *o.Message != m {
+		if err != nil || o.Message == nil || !reflect.DeepEqual(*o.Message, m) {
 			t.Fatalf("%s: %+v %v", f, o, err)
 		}
 	}
@@ -133,6 +134,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"send","room_id":"r","body":"hi","client_msg_id":"c"}`,
 		`{"type":"sync","rooms":{"a":1}}`, `{"type":"read","room_id":"r","seq":1}`,
 		`{"type":"ping"}`, `{"type":"refresh","access_token":"x"}`, `{`, `[]`, `null`, `"x"`,
+		`{"type":"send","room_id":"r","client_msg_id":"c","kind":"custom","data":{"a":1},"reply_to":2,"mentions":["u"]}`,
+		`{"type":"edit","room_id":"r","seq":1,"body":"x","client_msg_id":"c"}`,
+		`{"type":"react","room_id":"r","seq":1,"emoji":"👍","client_msg_id":"c"}`,
+		`{"type":"hide","room_id":"r","seqs":[1,2]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -142,12 +147,25 @@ func FuzzDecode(f *testing.F) {
 			// A frame that decodes is valid: its required fields are set.
 			switch in.Type {
 			case TypeSend:
-				if in.Body == nil || in.RoomID == "" || in.ClientMsgID == "" {
+				text := in.Kind == "" || in.Kind == "text"
+				if in.RoomID == "" || in.ClientMsgID == "" || text && in.Body == nil ||
+					!text && in.FileID == "" && in.Data == nil {
 					t.Fatalf("send accepted without fields: %q", b)
 				}
 			case TypeRead:
 				if in.Seq == nil {
 					t.Fatalf("read accepted without seq: %q", b)
+				}
+			case TypeEdit, TypeRecall, TypeReact, TypeUnreact:
+				if in.Seq == nil || *in.Seq < 1 || in.RoomID == "" || in.ClientMsgID == "" {
+					t.Fatalf("%s accepted without its fields: %q", in.Type, b)
+				}
+				if (in.Type == TypeEdit) != (in.Body != nil) || (in.Type == TypeReact || in.Type == TypeUnreact) != (in.Emoji != "") {
+					t.Fatalf("%s accepted with the wrong fields: %q", in.Type, b)
+				}
+			case TypeHide:
+				if in.RoomID == "" || len(in.Seqs) == 0 || len(in.Seqs) > MaxHideSeqs {
+					t.Fatalf("hide accepted without its seqs: %q", b)
 				}
 			case TypeSync, TypePing, TypeRefresh:
 			default:

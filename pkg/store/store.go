@@ -3,7 +3,12 @@
 // Implementations live in sub-packages named after their dependency
 // (store/mongo). Correctness rests on unique indexes, never on an atomic
 // read-modify-write of one document: every "create once" below is an insert
-// that fails with ErrDuplicate when it lost a race.
+// that fails with ErrDuplicate when it lost a race, and counts (reactions)
+// count rows. The few changes of a stored record that depend on its value
+// (SetReadSeq, MarkMentioned, SetPasswordHash, EditMessage against
+// RecallMessage, AttachFile) are exact under concurrency on every
+// implementation; each says how (pkg/store/mongo serialises them with lock
+// documents on FerretDB).
 package store
 
 import (
@@ -21,6 +26,9 @@ var (
 	ErrConflict = errors.New("store: changed concurrently")
 	// ErrUnavailable means the backing database could not be reached.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrRecalled means the message was recalled: it can no longer be
+	// edited (Messages.EditMessage).
+	ErrRecalled = errors.New("store: message recalled")
 )
 
 // RoomType tells a 1:1 room from a group. The values follow the seed's
@@ -77,12 +85,17 @@ type Room struct {
 
 // Member is a user's membership of a room (collection user_room), unique on
 // (room, user). ReadSeq is the last seq the user has read there.
+// MentionSeq is the highest seq of a message that mentioned the user (by
+// id or with MentionAll), 0 when none did: the conversation list shows the
+// room as "mentioned" while MentionSeq > ReadSeq. Rooms.MarkMentioned
+// raises it.
 type Member struct {
-	RoomID    string
-	UserID    string
-	RoomType  RoomType
-	ReadSeq   int64
-	CreatedAt time.Time
+	RoomID     string
+	UserID     string
+	RoomType   RoomType
+	ReadSeq    int64
+	MentionSeq int64
+	CreatedAt  time.Time
 }
 
 // Friendship links two users; UserA < UserB, unique on the pair.
@@ -102,8 +115,45 @@ type FriendRequest struct {
 	CreatedAt time.Time
 }
 
+// Message kinds (Message.Kind). The empty kind is read as KindText: the
+// stores return a message's Kind as it was stored, and messages stored
+// before kinds existed have none.
+const (
+	KindText   = "text"
+	KindImage  = "image"  // an attachment (File) shown inline; Extra describes it
+	KindFile   = "file"   // an attachment (File); Extra describes it
+	KindCustom = "custom" // an application payload, in Extra
+	KindSystem = "system" // a notice of the server (member joined, ...); Extra has the details
+
+	// Change events: messages in the room's seq order that change an
+	// earlier message of the room, the one at seq Target. Clients that
+	// replay the history apply them; the unread counts (CountAfter)
+	// ignore them.
+	KindEdit    = "edit"    // Target's body was replaced (Body: the new one)
+	KindRecall  = "recall"  // Target was recalled
+	KindReact   = "react"   // a reaction was added to Target (Body: the emoji)
+	KindUnreact = "unreact" // a reaction was removed from Target (Body: the emoji)
+)
+
+// MentionAll in Message.Mentions mentions every member of the room.
+const MentionAll = "@all"
+
+// IsEventKind reports whether kind is the kind of a change event (edit,
+// recall, react, unreact).
+func IsEventKind(kind string) bool {
+	switch kind {
+	case KindEdit, KindRecall, KindReact, KindUnreact:
+		return true
+	}
+	return false
+}
+
 // Message is one stored chat message (collection message_basic), unique on
 // (room, seq) and on (sender, client_msg_id).
+//
+// The stores keep every field as given; InsertMessage normalises in place
+// what they would not return as given: times (UTC, milliseconds) and an
+// empty Mentions (nil).
 type Message struct {
 	ID          string
 	RoomID      string
@@ -116,7 +166,84 @@ type Message struct {
 	// never arrived in time, closed for good (see service.After). It holds
 	// no message and is never shown.
 	Hole bool
+
+	// Kind is one of the Kind constants; "" is read as KindText.
+	Kind string
+	// ReplyTo is the seq of the message of the same room this one replies
+	// to; 0: none.
+	ReplyTo int64
+	// Mentions are the user ids the message mentions, or MentionAll; nil
+	// when none.
+	Mentions []string
+	// Extra is a JSON object, as text, that the store keeps without
+	// reading it: the payload of a custom message, the attachment's
+	// metadata of an image or file, the details of a system message. ""
+	// when none. (A react or unreact event keeps its emoji in Body.)
+	Extra string
+	// Target is, for a change event, the seq of the message it changes;
+	// 0 otherwise.
+	Target int64
+	// EditedAt is when the body was last replaced (EditMessage); zero:
+	// never edited.
+	EditedAt time.Time
+	// Recalled is set by RecallMessage: the body, Extra and Mentions are
+	// gone; the kind, sender, seq, times and ReplyTo are kept.
+	Recalled bool
 }
+
+// IsEvent reports whether the message is a change event (kinds edit,
+// recall, react, unreact).
+func (m *Message) IsEvent() bool { return IsEventKind(m.Kind) }
+
+// Reaction is one user's emoji on one message, unique on (room, seq, user,
+// emoji): a user may react to a message with several emoji, each once.
+type Reaction struct {
+	RoomID    string
+	Seq       int64
+	UserID    string
+	Emoji     string
+	CreatedAt time.Time
+}
+
+// ReactionCount is the number of users who reacted to a message with one
+// emoji. Mine reports whether the asking user is one of them.
+type ReactionCount struct {
+	Emoji string
+	Count int64
+	Mine  bool
+}
+
+// File is an uploaded attachment. Its bytes (and its thumbnail's) live in a
+// blob store under Key (ThumbKey); the record says who may read them (the
+// members of RoomID) and whether a message carries it. A file is uploaded
+// first and attached to the message that carries it when the message is
+// sent (AttachFile, once); the files never attached are swept
+// (OrphanFiles, DeleteFile).
+type File struct {
+	ID          string
+	RoomID      string
+	UploaderID  string
+	Name        string
+	Size        int64
+	ContentType string
+	Width       int // images: pixels; 0 otherwise
+	Height      int
+	Key         string // blob key of the bytes
+	ThumbKey    string // blob key of the thumbnail; "" when none
+	ThumbType   string // content type of the thumbnail
+	CreatedAt   time.Time
+	// MessageSeq is the seq (in RoomID) of the message that carries the
+	// file; 0 until it is sent.
+	MessageSeq int64
+	// Deleted means access to the file was removed (its message was
+	// recalled, or the sweep removed it): it is no longer served.
+	Deleted bool
+}
+
+// MaxSeqs is the most seqs one call of MessagesAt, ReactionCounts or
+// HideMessages takes; more is an error (not store.ErrNotFound). A larger
+// page is asked in parts.
+const MaxSeqs = 256
 
 // RefreshToken is a stored refresh token. Only the SHA-256 of the token is
 // kept. Tokens of one login form a family; reusing a rotated token revokes
@@ -203,6 +330,12 @@ type Rooms interface {
 	MembershipsOf(ctx context.Context, userID string) ([]Member, error)
 	// SetReadSeq raises the member's read seq to seq (never lowers it).
 	SetReadSeq(ctx context.Context, roomID, userID string, seq int64) error
+	// MarkMentioned raises the MentionSeq of the members userIDs of the
+	// room to seq (never lowers it); concurrent calls leave the highest
+	// seq. A nil userIDs means every member of the room (a mention of
+	// MentionAll); an empty, non-nil one nobody. Ids that are not members
+	// of the room are ignored: it is not an error.
+	MarkMentioned(ctx context.Context, roomID string, userIDs []string, seq int64) error
 }
 
 // Friends stores friendships and pending requests.
@@ -231,9 +364,97 @@ type Messages interface {
 	// MessagesBefore returns up to limit messages with seq < before, descending.
 	MessagesBefore(ctx context.Context, roomID string, before int64, limit int) ([]Message, error)
 	LastMessage(ctx context.Context, roomID string) (*Message, error) // ErrNotFound when empty
-	// CountAfter counts messages (not holes) with seq > after not sent by
-	// exclude.
+	// CountAfter counts the messages with seq > after not sent by exclude
+	// (the unread count): holes and change events (Message.IsEvent) are
+	// not counted; recalled messages are.
 	CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error)
+
+	// MessageAt returns the message at (room, seq), a hole or an event
+	// included; ErrNotFound if there is none.
+	MessageAt(ctx context.Context, roomID string, seq int64) (*Message, error)
+	// MessagesAt returns the messages of the room at these seqs (holes and
+	// events included), ascending by seq, each once; seqs with no message
+	// are skipped. It takes at most MaxSeqs seqs (more is an error); none
+	// returns none. For the quotes of the replies of a page.
+	MessagesAt(ctx context.Context, roomID string, seqs []int64) ([]Message, error)
+	// EditMessage replaces the body of the message at (room, seq) and sets
+	// its EditedAt to at (a zero at: now). Only a message proper can be
+	// edited: ErrNotFound if there is none at (room, seq) or it is a hole
+	// or a change event, ErrRecalled if it was recalled. The store checks
+	// nothing else (sender, kind, age): the caller does.
+	EditMessage(ctx context.Context, roomID string, seq int64, body string, at time.Time) error
+	// RecallMessage recalls the message at (room, seq): Recalled is set,
+	// Body and Extra emptied, Mentions removed; the rest (kind, sender,
+	// times, ReplyTo) is kept. Recalling again succeeds and changes
+	// nothing. ErrNotFound as for EditMessage.
+	RecallMessage(ctx context.Context, roomID string, seq int64) error
+}
+
+// Reactions stores who reacted to a message with which emoji. The stores
+// count rows (one a reaction), never keep counters, so counts stay exact
+// under concurrency everywhere. A store checks neither that the message
+// exists nor the emoji: the caller does.
+type Reactions interface {
+	// AddReaction stores r; ErrDuplicate if the user already reacted to
+	// the message with that emoji. A zero CreatedAt is set to now;
+	// CreatedAt is normalised in place.
+	AddReaction(ctx context.Context, r *Reaction) error
+	// RemoveReaction deletes one reaction; ErrNotFound if absent.
+	RemoveReaction(ctx context.Context, roomID string, seq int64, userID, emoji string) error
+	// ReactionCounts returns, for each seq of seqs that has reactions, the
+	// count of each emoji, ordered by the time of the emoji's first
+	// reaction on that message (then by emoji), with Mine set where userID
+	// is one of the reactors. Seqs without reactions are absent from the
+	// map, which is never nil. At most MaxSeqs seqs (more is an error).
+	ReactionCounts(ctx context.Context, roomID string, seqs []int64, userID string) (map[int64][]ReactionCount, error)
+	// Reactors lists the reactions with emoji to (room, seq), ordered by
+	// time then user id: up to limit of them after the one of the user
+	// afterUser ("" for the first page). A limit <= 0 means 50, and limits
+	// above 1000 are lowered to it (as MessagesAfter). ErrNotFound if
+	// afterUser is not "" and has no such reaction (any more): the caller
+	// starts over.
+	Reactors(ctx context.Context, roomID string, seq int64, emoji, afterUser string, limit int) ([]Reaction, error)
+}
+
+// Hidden stores the messages a user deleted for themself ("delete for
+// me"): hidden from that user's history only.
+type Hidden interface {
+	// HideMessages hides the messages at seqs of the room from userID.
+	// Hiding one again is fine; at most MaxSeqs seqs (more is an error).
+	// The store does not check that the messages exist.
+	HideMessages(ctx context.Context, userID, roomID string, seqs []int64) error
+	// HiddenSeqs returns the seqs in [from, to] the user hid in the room,
+	// ascending. The range is meant to be a page's.
+	HiddenSeqs(ctx context.Context, userID, roomID string, from, to int64) ([]int64, error)
+}
+
+// Files stores the records of uploaded attachments (see File).
+type Files interface {
+	// CreateFile stores f; ErrDuplicate if its id exists. A zero
+	// CreatedAt is set to now; CreatedAt is normalised in place.
+	CreateFile(ctx context.Context, f *File) error
+	// FileByID returns a file, deleted or not; ErrNotFound if absent.
+	FileByID(ctx context.Context, id string) (*File, error)
+	// AttachFile records the seq of the message that carries the file
+	// (seq > 0). It succeeds once: ErrConflict if the file is attached to
+	// another seq already (the same seq again: nil), ErrNotFound if it is
+	// absent or deleted. Of racing calls with different seqs exactly one
+	// succeeds.
+	AttachFile(ctx context.Context, id string, seq int64) error
+	// MarkFileDeleted removes access to the file (Deleted); twice is fine.
+	// ErrNotFound if absent.
+	MarkFileDeleted(ctx context.Context, id string) error
+	// OrphanFiles returns up to limit files never attached (MessageSeq 0,
+	// deleted or not) created before the given time (to the millisecond),
+	// oldest first (then by id), for the sweep that deletes their blobs
+	// and then their records (DeleteFile). A limit <= 0 returns none.
+	OrphanFiles(ctx context.Context, before time.Time, limit int) ([]File, error)
+	// DeleteFile removes the record; an absent one is fine.
+	DeleteFile(ctx context.Context, id string) error
+	// FilesOfMessage returns the files attached to the message at (room,
+	// seq), deleted or not, oldest first (then by id): a recall removes
+	// access to them.
+	FilesOfMessage(ctx context.Context, roomID string, seq int64) ([]File, error)
 }
 
 // Tokens stores refresh tokens.
@@ -271,6 +492,9 @@ type Store interface {
 	Rooms
 	Friends
 	Messages
+	Reactions
+	Hidden
+	Files
 	Tokens
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error

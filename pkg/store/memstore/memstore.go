@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // Query limits of MessagesAfter and MessagesBefore, as in pkg/store/mongo.
@@ -50,6 +51,10 @@ type Store struct {
 	msgIDs   map[string]bool
 	byClient map[string]*store.Message // clientKey -> message
 
+	reactions map[roomSeq]map[userEmoji]*store.Reaction
+	hidden    map[userRoom]map[int64]bool
+	files     map[string]*store.File
+
 	tokens   map[string]*store.RefreshToken
 	families map[string]map[string]bool // family -> token hashes
 	used     map[string]bool
@@ -69,8 +74,9 @@ func New() *Store {
 		friends: map[string]*store.Friendship{}, friendsOf: map[string]map[string]bool{},
 		requests: map[string]*store.FriendRequest{}, reqPairs: map[[2]string]string{},
 		msgs: map[string][]*store.Message{}, msgIDs: map[string]bool{}, byClient: map[string]*store.Message{},
-		tokens: map[string]*store.RefreshToken{}, families: map[string]map[string]bool{},
-		used: map[string]bool{}, revoked: map[string]bool{},
+		reactions: map[roomSeq]map[userEmoji]*store.Reaction{}, hidden: map[userRoom]map[int64]bool{},
+		files: map[string]*store.File{}, tokens: map[string]*store.RefreshToken{},
+		families: map[string]map[string]bool{}, used: map[string]bool{}, revoked: map[string]bool{},
 	}
 }
 
@@ -690,6 +696,8 @@ func (s *Store) InsertMessage(_ context.Context, m *store.Message) error {
 		return errNil(op)
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
+	m.EditedAt = optTime(m.EditedAt)
+	storeutil.NormaliseMentions(m)
 	key := clientKey(m.From, m.ClientMsgID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -698,7 +706,7 @@ func (s *Store) InsertMessage(_ context.Context, m *store.Message) error {
 	if s.msgIDs[m.ID] || s.byClient[key] != nil || (i < len(list) && list[i].Seq == m.Seq) {
 		return errDup(op)
 	}
-	c := *m
+	c := copyMessage(m)
 	list = append(list, nil)
 	copy(list[i+1:], list[i:])
 	list[i] = &c
@@ -714,21 +722,13 @@ func (s *Store) MessageByClientID(_ context.Context, from, clientMsgID string) (
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if m := s.byClient[clientKey(from, clientMsgID)]; m != nil {
-		c := *m
+		c := copyMessage(m)
 		return &c, nil
 	}
 	return nil, errNotFound("message by client id")
 }
 
-func clampLimit(limit int) int {
-	switch {
-	case limit <= 0:
-		return DefaultLimit
-	case limit > MaxLimit:
-		return MaxLimit
-	}
-	return limit
-}
+func clampLimit(limit int) int { return storeutil.ClampLimit(limit, DefaultLimit, MaxLimit) }
 
 // MessagesAfter returns up to limit messages of a room with seq > after,
 // ascending by seq. A limit <= 0 means DefaultLimit; limits above MaxLimit
@@ -742,7 +742,7 @@ func (s *Store) MessagesAfter(_ context.Context, roomID string, after int64, lim
 	list = list[:min(limit, len(list))]
 	out := make([]store.Message, len(list))
 	for i, m := range list {
-		out[i] = *m
+		out[i] = copyMessage(m)
 	}
 	return out, nil
 }
@@ -757,7 +757,7 @@ func (s *Store) MessagesBefore(_ context.Context, roomID string, before int64, l
 	end := sort.Search(len(list), func(i int) bool { return list[i].Seq >= before })
 	out := make([]store.Message, 0, min(limit, end))
 	for i := end - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, *list[i])
+		out = append(out, copyMessage(list[i]))
 	}
 	return out, nil
 }
@@ -771,19 +771,19 @@ func (s *Store) LastMessage(_ context.Context, roomID string) (*store.Message, e
 	if len(list) == 0 {
 		return nil, errNotFound("last message")
 	}
-	c := *list[len(list)-1]
+	c := copyMessage(list[len(list)-1])
 	return &c, nil
 }
 
 // CountAfter counts the messages of a room with seq > after that exclude
-// did not send. Holes are not counted.
+// did not send. Holes and change events are not counted.
 func (s *Store) CountAfter(_ context.Context, roomID string, after int64, exclude string) (int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	list := s.msgs[roomID]
 	var n int64
 	for _, m := range list[firstAfter(list, after):] {
-		if !m.Hole && m.From != exclude {
+		if !m.Hole && !m.IsEvent() && m.From != exclude {
 			n++
 		}
 	}

@@ -65,7 +65,19 @@ var (
 		{"created_at", date}}
 	messageLayout = []field{{"_id", str}, {"room_identity", str}, {"seq", i64},
 		{"user_identity", str}, {"data", str}, {"client_msg_id", str}, {"created_at", date}}
-	holeLayout  = append(slices.Clip(messageLayout), field{"hole", bl})
+	holeLayout = append(slices.Clip(messageLayout), field{"hole", bl})
+	richLayout = append(slices.Clip(messageLayout), field{"kind", str}, field{"reply_to", i64},
+		field{"mentions", bson.TypeArray}, field{"extra", str}, field{"edited_at", date})
+	eventLayout = append(slices.Clip(messageLayout), field{"kind", str}, field{"extra", str},
+		field{"target", i64})
+	recalledLayout = append(slices.Clip(messageLayout), field{"kind", str}, field{"reply_to", i64},
+		field{"edited_at", date}, field{"recalled", bl})
+	reactionLayout = []field{{"_id", oid}, {"room_identity", str}, {"seq", i64}, {"emoji", str},
+		{"user_identity", str}, {"created_at", date}}
+	hiddenLayout = []field{{"_id", oid}, {"user_identity", str}, {"room_identity", str}, {"seq", i64}}
+	fileLayout   = []field{{"_id", str}, {"room_identity", str}, {"user_identity", str}, {"name", str},
+		{"size", i64}, {"content_type", str}, {"width", i32}, {"height", i32}, {"blob_key", str},
+		{"thumb_key", str}, {"thumb_type", str}, {"created_at", date}, {"message_seq", i64}, {"deleted", bl}}
 	tokenLayout = []field{{"_id", str}, {"family", str}, {"user_id", str},
 		{"expires_at", date}, {"created_at", date}}
 	sessionLayout = []field{{"_id", str}, {"user_id", str}, {"device", str}, {"ip", str},
@@ -166,6 +178,51 @@ func TestOnDiskLayout(t *testing.T) {
 	raw = checkRaw(t, db, mongo.CollUsers, byID("u1"), append(slices.Clip(userLayout), field{"deleted_at", date}))
 	if v := raw.Lookup("account").StringValue(); v != store.ReleasedAccount("u1") {
 		t.Errorf("released account = %q", v)
+	}
+}
+
+// The documents of rich messages: the fields of a plain text message stay
+// as they were (TestOnDiskLayout); the others are added when set.
+func TestOnDiskLayoutRich(t *testing.T) {
+	s, db := openRaw(t)
+	ctx := testCtx(t)
+	byID := func(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+	rich := newMessage("g1", 1, "u1")
+	rich.Kind, rich.ReplyTo, rich.Mentions, rich.Extra = store.KindImage, 7, []string{"u2", store.MentionAll}, `{"w":1}`
+	rich.EditedAt = time.Now()
+	mustNil(t, "InsertMessage rich", s.InsertMessage(ctx, rich))
+	raw := checkRaw(t, db, mongo.CollMessages, byID(rich.ID), richLayout)
+	if v := raw.Lookup("mentions", "1").StringValue(); v != store.MentionAll {
+		t.Errorf("mentions.1 = %q", v)
+	}
+	event := newMessage("g1", 2, "u1")
+	event.Body, event.Kind, event.Target, event.Extra = "", store.KindReact, 1, `{"emoji":"👍"}`
+	mustNil(t, "InsertMessage event", s.InsertMessage(ctx, event))
+	checkRaw(t, db, mongo.CollMessages, byID(event.ID), eventLayout)
+	mustNil(t, "RecallMessage", s.RecallMessage(ctx, "g1", 1))
+	raw = checkRaw(t, db, mongo.CollMessages, byID(rich.ID), recalledLayout)
+	if v := raw.Lookup("data").StringValue(); v != "" {
+		t.Errorf("data of a recalled message = %q", v)
+	}
+
+	mustNil(t, "AddMember", s.AddMember(ctx, &store.Member{RoomID: "g1", UserID: "u1", RoomType: store.RoomGroup}))
+	mustNil(t, "MarkMentioned", s.MarkMentioned(ctx, "g1", nil, 3))
+	raw = checkRaw(t, db, mongo.CollMembers, bson.D{{Key: "room_identity", Value: "g1"}},
+		append(slices.Clip(memberLayout), field{"mention_seq", i64}))
+	if v := raw.Lookup("mention_seq").Int64(); v != 3 {
+		t.Errorf("mention_seq = %d, want 3", v)
+	}
+
+	mustNil(t, "AddReaction", s.AddReaction(ctx, &store.Reaction{RoomID: "g1", Seq: 1, UserID: "u1", Emoji: "👍"}))
+	checkRaw(t, db, mongo.CollReactions, bson.D{{Key: "room_identity", Value: "g1"}}, reactionLayout)
+	mustNil(t, "HideMessages", s.HideMessages(ctx, "u1", "g1", []int64{1}))
+	checkRaw(t, db, mongo.CollHidden, bson.D{{Key: "user_identity", Value: "u1"}}, hiddenLayout)
+	mustNil(t, "CreateFile", s.CreateFile(ctx, &store.File{ID: "f1", RoomID: "g1", UploaderID: "u1", Name: "a.png",
+		Size: 10, ContentType: "image/png", Width: 2, Height: 3, Key: "k"}))
+	raw = checkRaw(t, db, mongo.CollFiles, byID("f1"), fileLayout)
+	if v := raw.Lookup("message_seq").Int64(); v != 0 {
+		t.Errorf("message_seq = %d, want 0", v)
 	}
 }
 

@@ -7,18 +7,25 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // InsertMessage stores m; store.ErrDuplicate when its id, its (room, seq)
 // or its (sender, client_msg_id) exists. Use MessageByClientID to tell a
 // client's retry from a lost seq race. Note that an empty ClientMsgID is
 // stored as such and takes part in the unique index: callers must give
-// every message a client id. A zero CreatedAt is set to the current time.
+// every message a client id. A zero CreatedAt is set to the current time;
+// CreatedAt and EditedAt are normalised in place, and an empty Mentions is
+// set to nil.
 func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 	if m == nil {
 		return errNil("insert message", "message")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
+	if !m.EditedAt.IsZero() {
+		m.EditedAt = dbTime(m.EditedAt)
+	}
+	storeutil.NormaliseMentions(m)
 	return s.insert(ctx, "insert message", s.messages, fromMessage(m))
 }
 
@@ -48,12 +55,7 @@ func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64,
 }
 
 func (s *Store) messageRange(ctx context.Context, op, roomID, cmp string, seq int64, dir, limit int) ([]store.Message, error) {
-	switch {
-	case limit <= 0:
-		limit = DefaultLimit
-	case limit > MaxLimit:
-		limit = MaxLimit
-	}
+	limit = clampLimit(limit)
 	filter := bson.D{
 		{Key: "room_identity", Value: roomID},
 		{Key: "seq", Value: bson.D{{Key: cmp, Value: seq}}},
@@ -78,13 +80,14 @@ func (s *Store) LastMessage(ctx context.Context, roomID string) (*store.Message,
 }
 
 // CountAfter counts the messages of a room with seq > after that exclude
-// did not send.
+// did not send; holes and change events are not counted.
 func (s *Store) CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error) {
 	filter := bson.D{
 		{Key: "room_identity", Value: roomID},
 		{Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}},
 		{Key: "user_identity", Value: bson.D{{Key: "$ne", Value: exclude}}},
 		{Key: "hole", Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: "kind", Value: bson.D{{Key: "$nin", Value: eventKinds}}},
 	}
 	return s.count(ctx, "count after", s.messages, filter)
 }

@@ -14,10 +14,11 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
-// memberLockLease is the longest a SetReadSeq lock is held on FerretDB: a
-// lock whose lease ran out is taken to belong to a crashed caller and is
-// broken, and a holder stops working on the membership when its lease ends.
-const memberLockLease = 5 * time.Second
+// lockLease is the longest a lock document (member_lock, message_lock,
+// file_lock) is held on FerretDB: a lock whose lease ran out is taken to
+// belong to a crashed caller and is broken, and a holder stops working on
+// the locked document when its lease ends.
+const lockLease = 5 * time.Second
 
 // SetReadSeq raises the member's read seq to seq and never lowers it;
 // store.ErrNotFound if the membership does not exist. It is exact under
@@ -35,7 +36,9 @@ const memberLockLease = 5 * time.Second
 // InsertOne: FerretDB enforces the unique _id atomically. A caller that
 // finds the lock taken polls it every 1-5 ms until it is released, or ctx
 // (or Options.OpTimeout) ends: then it fails with store.ErrUnavailable. A
-// lock whose lease (5 s) has ended is deleted and taken over.
+// lock whose lease (5 s) has ended is deleted and taken over. The same lock
+// serialises MarkMentioned's raises of the member's mention seq, which
+// would otherwise replace the document too.
 //
 // Calls of one Store for one membership first queue in the process, so that
 // one of them at a time competes for the lock document.
@@ -71,42 +74,56 @@ func (s *Store) SetReadSeq(ctx context.Context, roomID, userID string, seq int64
 // setReadSeqLocked is SetReadSeq on FerretDB: read and raise the mark
 // under the membership's lock.
 func (s *Store) setReadSeqLocked(ctx context.Context, op, roomID, userID string, seq int64) error {
-	id := roomID + "|" + userID
-	// Callers in this process queue here, so that one of them at a time
-	// polls the lock document.
-	unlock, err := s.local.lock(ctx, id)
+	return s.raiseMemberLocked(ctx, op, roomID, userID, "read_seq", seq)
+}
+
+// raiseMemberLocked raises the integer field of a membership to seq under
+// the membership's lock (FerretDB): read it, write seq if it is higher.
+// store.ErrNotFound if the membership does not exist.
+func (s *Store) raiseMemberLocked(ctx context.Context, op, roomID, userID, field string, seq int64) error {
+	return s.withLock(ctx, op, s.locks, roomID+"|"+userID, func(ctx context.Context) error {
+		filter := memberFilter(roomID, userID)
+		raw, err := s.members.FindOne(ctx, filter).Raw()
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if cur, ok := raw.Lookup(field).AsInt64OK(); ok && cur >= seq {
+			return nil
+		}
+		res, err := s.members.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: seq}}}})
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if res.MatchedCount == 0 { // removed since the read
+			return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// withLock runs f holding the lock document id of coll (CollMemberLocks,
+// CollMessageLocks, CollFileLocks), with a context that ends with the
+// lock's lease. Callers of this Store queue in the process first (s.local),
+// so that one of them at a time polls the lock document.
+func (s *Store) withLock(ctx context.Context, op string, coll *mdb.Collection, id string, f func(ctx context.Context) error) error {
+	unlock, err := s.local.lock(ctx, coll.Name()+"|"+id)
 	if err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 	defer unlock()
-	lock, err := s.lockMember(ctx, id)
+	lock, err := s.lockDocument(ctx, coll, id)
 	if err != nil {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
-	defer s.unlockMember(ctx, lock)
+	defer s.unlockDocument(ctx, coll, lock)
 	// Past the lease another caller may break the lock: stop there.
 	ctx, cancel := context.WithDeadline(ctx, lock.ExpiresAt)
 	defer cancel()
-
-	filter := memberFilter(roomID, userID)
-	var m memberDoc
-	if err := s.members.FindOne(ctx, filter).Decode(&m); err != nil {
-		return mapErr(op, err)
-	}
-	if m.ReadSeq >= seq {
-		return nil
-	}
-	res, err := s.members.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "read_seq", Value: seq}}}})
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if res.MatchedCount == 0 { // removed since the read
-		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
-	}
-	return nil
+	return f(ctx)
 }
 
-// lockDoc is a lock of CollMemberLocks. ExpiresAt, unique per holder of one
+// lockDoc is a lock document (of CollMemberLocks, CollMessageLocks,
+// CollFileLocks, CollPasswordLocks). ExpiresAt, unique per holder of one
 // lock (a lock is only broken once its lease has ended, so the next holder's
 // ends later), also identifies the holder.
 type lockDoc struct {
@@ -114,16 +131,16 @@ type lockDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"`
 }
 
-// lockMember takes the lock id: InsertOne, and while another caller holds
-// the lock, poll it with reads (cheaper for FerretDB than failed inserts)
-// every 1-5 ms, breaking it once its lease has ended. It fails when ctx
-// ends (see ctxErr).
-func (s *Store) lockMember(ctx context.Context, id string) (lockDoc, error) {
-	const op = "lock member"
+// lockDocument takes the lock id of coll: InsertOne, and while another
+// caller holds the lock, poll it with reads (cheaper for FerretDB than
+// failed inserts) every 1-5 ms, breaking it once its lease has ended. It
+// fails when ctx ends (see ctxErr).
+func (s *Store) lockDocument(ctx context.Context, coll *mdb.Collection, id string) (lockDoc, error) {
+	op := "lock " + coll.Name()
 	byID := bson.D{{Key: "_id", Value: id}}
 	for {
-		lock := lockDoc{ID: id, ExpiresAt: dbTime(time.Now().Add(memberLockLease))}
-		_, err := s.locks.InsertOne(ctx, lock)
+		lock := lockDoc{ID: id, ExpiresAt: dbTime(time.Now().Add(lockLease))}
+		_, err := coll.InsertOne(ctx, lock)
 		if err == nil {
 			return lock, nil
 		}
@@ -132,7 +149,7 @@ func (s *Store) lockMember(ctx context.Context, id string) (lockDoc, error) {
 		}
 		for held := true; held; {
 			var h lockDoc
-			err = s.locks.FindOne(ctx, byID).Decode(&h)
+			err = coll.FindOne(ctx, byID).Decode(&h)
 			switch {
 			case errors.Is(err, mdb.ErrNoDocuments):
 				held = false // released: try again
@@ -141,7 +158,7 @@ func (s *Store) lockMember(ctx context.Context, id string) (lockDoc, error) {
 			case time.Now().After(h.ExpiresAt):
 				// The holder crashed. Delete that lock only, not
 				// one a concurrent breaker may have taken since.
-				_, err := s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "expires_at", Value: h.ExpiresAt}})
+				_, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "expires_at", Value: h.ExpiresAt}})
 				if err != nil {
 					return lockDoc{}, mapErr(op+": break stale lock", err)
 				}
@@ -210,13 +227,13 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err e
 	}
 }
 
-// unlockMember releases a lock taken by lockMember, even when ctx has
-// ended. A failure is not reported: the caller's work is done, and the
-// lock is broken once its lease ends.
-func (s *Store) unlockMember(ctx context.Context, lock lockDoc) {
+// unlockDocument releases a lock of coll taken by lockDocument, even when
+// ctx has ended. A failure is not reported: the caller's work is done, and
+// the lock is broken once its lease ends.
+func (s *Store) unlockDocument(ctx context.Context, coll *mdb.Collection, lock lockDoc) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opTimeout)
 	defer cancel()
-	_, _ = s.locks.DeleteOne(ctx, bson.D{{Key: "_id", Value: lock.ID}, {Key: "expires_at", Value: lock.ExpiresAt}})
+	_, _ = coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: lock.ID}, {Key: "expires_at", Value: lock.ExpiresAt}})
 }
 
 // isFerretDB reports whether the server is FerretDB, which answers

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // The record types below are the documents as stored. Their bson field
@@ -85,19 +86,21 @@ type memberDoc struct {
 	RoomType  int       `bson:"room_type"`
 	ReadSeq   int64     `bson:"read_seq"`
 	CreatedAt time.Time `bson:"created_at"`
+	// MentionSeq is absent until a message mentions the member.
+	MentionSeq int64 `bson:"mention_seq,omitempty"`
 }
 
 func fromMember(m *store.Member) memberDoc {
 	return memberDoc{
 		RoomID: m.RoomID, UserID: m.UserID, RoomType: int(m.RoomType),
-		ReadSeq: m.ReadSeq, CreatedAt: m.CreatedAt,
+		ReadSeq: m.ReadSeq, CreatedAt: m.CreatedAt, MentionSeq: m.MentionSeq,
 	}
 }
 
 func (d *memberDoc) toMember() store.Member {
 	return store.Member{
 		RoomID: d.RoomID, UserID: d.UserID, RoomType: store.RoomType(d.RoomType),
-		ReadSeq: d.ReadSeq, CreatedAt: d.CreatedAt,
+		ReadSeq: d.ReadSeq, MentionSeq: d.MentionSeq, CreatedAt: d.CreatedAt,
 	}
 }
 
@@ -132,6 +135,9 @@ func (d *requestDoc) toRequest() store.FriendRequest {
 	return store.FriendRequest{ID: d.ID, From: d.From, To: d.To, Message: d.Message, CreatedAt: d.CreatedAt}
 }
 
+// messageDoc is a message. The fields of rich messages are absent when
+// empty, so a plain text message keeps the layout of before them, and a
+// message stored before them reads as kind "" (text).
 type messageDoc struct {
 	ID          string    `bson:"_id"`
 	RoomID      string    `bson:"room_identity"`
@@ -141,19 +147,97 @@ type messageDoc struct {
 	ClientMsgID string    `bson:"client_msg_id"`
 	CreatedAt   time.Time `bson:"created_at"`
 	Hole        bool      `bson:"hole,omitempty"`
+	Kind        string    `bson:"kind,omitempty"`
+	ReplyTo     int64     `bson:"reply_to,omitempty"`
+	Mentions    []string  `bson:"mentions,omitempty"`
+	Extra       string    `bson:"extra,omitempty"` // a JSON object as text
+	Target      int64     `bson:"target,omitempty"`
+	EditedAt    time.Time `bson:"edited_at,omitempty"`
+	Recalled    bool      `bson:"recalled,omitempty"`
 }
 
 func fromMessage(m *store.Message) messageDoc {
 	return messageDoc{
 		ID: m.ID, RoomID: m.RoomID, Seq: m.Seq, From: m.From, Body: m.Body,
 		ClientMsgID: m.ClientMsgID, CreatedAt: m.CreatedAt, Hole: m.Hole,
+		Kind: m.Kind, ReplyTo: m.ReplyTo, Mentions: m.Mentions, Extra: m.Extra, Target: m.Target,
+		EditedAt: m.EditedAt, Recalled: m.Recalled,
 	}
 }
 
 func (d *messageDoc) toMessage() store.Message {
-	return store.Message{
+	m := store.Message{
 		ID: d.ID, RoomID: d.RoomID, Seq: d.Seq, From: d.From, Body: d.Body,
 		ClientMsgID: d.ClientMsgID, CreatedAt: d.CreatedAt, Hole: d.Hole,
+		Kind: d.Kind, ReplyTo: d.ReplyTo, Mentions: d.Mentions, Extra: d.Extra, Target: d.Target,
+		EditedAt: d.EditedAt, Recalled: d.Recalled,
+	}
+	storeutil.NormaliseMentions(&m)
+	return m
+}
+
+// reactionDoc is one reaction, unique on (room, seq, emoji, user); the
+// driver adds an ObjectID _id, which reads ignore.
+type reactionDoc struct {
+	RoomID    string    `bson:"room_identity"`
+	Seq       int64     `bson:"seq"`
+	Emoji     string    `bson:"emoji"`
+	UserID    string    `bson:"user_identity"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func fromReaction(r *store.Reaction) reactionDoc {
+	return reactionDoc{RoomID: r.RoomID, Seq: r.Seq, Emoji: r.Emoji, UserID: r.UserID, CreatedAt: r.CreatedAt}
+}
+
+func (d *reactionDoc) toReaction() store.Reaction {
+	return store.Reaction{RoomID: d.RoomID, Seq: d.Seq, UserID: d.UserID, Emoji: d.Emoji, CreatedAt: d.CreatedAt}
+}
+
+func (d *reactionDoc) toRow() storeutil.ReactionRow {
+	return storeutil.ReactionRow{Seq: d.Seq, UserID: d.UserID, Emoji: d.Emoji, CreatedAt: d.CreatedAt}
+}
+
+// hiddenDoc is a message a user hid, unique on (user, room, seq); the
+// driver adds an ObjectID _id.
+type hiddenDoc struct {
+	UserID string `bson:"user_identity"`
+	RoomID string `bson:"room_identity"`
+	Seq    int64  `bson:"seq"`
+}
+
+// fileDoc is an uploaded attachment. message_seq (0 until attached) and
+// deleted are always written, so that the sweep can match them.
+type fileDoc struct {
+	ID          string    `bson:"_id"`
+	RoomID      string    `bson:"room_identity"`
+	UploaderID  string    `bson:"user_identity"`
+	Name        string    `bson:"name"`
+	Size        int64     `bson:"size"`
+	ContentType string    `bson:"content_type"`
+	Width       int       `bson:"width"`
+	Height      int       `bson:"height"`
+	Key         string    `bson:"blob_key"`
+	ThumbKey    string    `bson:"thumb_key"`
+	ThumbType   string    `bson:"thumb_type"`
+	CreatedAt   time.Time `bson:"created_at"`
+	MessageSeq  int64     `bson:"message_seq"`
+	Deleted     bool      `bson:"deleted"`
+}
+
+func fromFile(f *store.File) fileDoc {
+	return fileDoc{
+		ID: f.ID, RoomID: f.RoomID, UploaderID: f.UploaderID, Name: f.Name, Size: f.Size,
+		ContentType: f.ContentType, Width: f.Width, Height: f.Height, Key: f.Key, ThumbKey: f.ThumbKey,
+		ThumbType: f.ThumbType, CreatedAt: f.CreatedAt, MessageSeq: f.MessageSeq, Deleted: f.Deleted,
+	}
+}
+
+func (d *fileDoc) toFile() store.File {
+	return store.File{
+		ID: d.ID, RoomID: d.RoomID, UploaderID: d.UploaderID, Name: d.Name, Size: d.Size,
+		ContentType: d.ContentType, Width: d.Width, Height: d.Height, Key: d.Key, ThumbKey: d.ThumbKey,
+		ThumbType: d.ThumbType, CreatedAt: d.CreatedAt, MessageSeq: d.MessageSeq, Deleted: d.Deleted,
 	}
 }
 

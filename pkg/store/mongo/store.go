@@ -8,7 +8,12 @@
 // FerretDB does enforce: raising a read mark (SetReadSeq) is a $max update
 // on MongoDB and is serialised by a member_lock document on FerretDB; a
 // password change (SetPasswordHash), a compare-and-swap, takes a
-// password_lock document on either server. Fields that
+// password_lock document on either server. The rich message writes follow
+// the same rules (rich.go): reactions and hidden messages are documents
+// under unique indexes, counted rather than kept in counters; edits and
+// recalls, mention marks and file attachments are conditional updates,
+// serialised on FerretDB by message_lock, member_lock (shared with
+// SetReadSeq, as both write a membership) and file_lock documents. Fields that
 // only some documents carry (a group's number, a direct room's pair key) are
 // omitted when empty and indexed with sparse unique indexes: FerretDB v1
 // does not implement partialFilterExpression, and sparse indexes behave the
@@ -54,6 +59,18 @@ const (
 	// SetPasswordHash makes its compare-and-swap exact (see there); it is
 	// empty but for calls in progress (and the locks of crashed callers).
 	CollPasswordLocks = "password_lock"
+	// CollReactions holds one document a reaction; counts are counted.
+	CollReactions = "message_reaction"
+	// CollHidden holds the messages users hid from themselves.
+	CollHidden = "message_hidden"
+	// CollFiles holds the records of uploaded attachments.
+	CollFiles = "file_basic"
+	// CollMessageLocks and CollFileLocks hold the short-lived lock
+	// documents with which EditMessage and RecallMessage (a message), and
+	// AttachFile and MarkFileDeleted (a file), serialise their writes on
+	// FerretDB, as member_lock does SetReadSeq's.
+	CollMessageLocks = "message_lock"
+	CollFileLocks    = "file_lock"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -105,8 +122,10 @@ type Store struct {
 	users, rooms, members, friendships, requests *mdb.Collection
 	messages, tokens, used, revoked, locks       *mdb.Collection
 	sessions, pwLocks                            *mdb.Collection
+	reactions, hidden, files                     *mdb.Collection
+	msgLocks, fileLocks                          *mdb.Collection
 
-	local     keyedMutex // SetReadSeq on FerretDB: one caller per membership
+	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
 	kindMu    sync.Mutex // guards kindKnown and ferret
 	kindKnown bool       // ferret holds the answer of buildInfo
 	ferret    bool       // the server is FerretDB
@@ -173,6 +192,11 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		locks:       db.Collection(CollMemberLocks),
 		sessions:    db.Collection(CollSessions),
 		pwLocks:     db.Collection(CollPasswordLocks),
+		reactions:   db.Collection(CollReactions),
+		hidden:      db.Collection(CollHidden),
+		files:       db.Collection(CollFiles),
+		msgLocks:    db.Collection(CollMessageLocks),
+		fileLocks:   db.Collection(CollFileLocks),
 	}
 }
 
@@ -236,6 +260,19 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.sessions, []mdb.IndexModel{
 			{Keys: keys("user_id", "created_at")},
 			{Keys: keys("expires_at"), Options: expiry()},
+		}},
+		{s.reactions, []mdb.IndexModel{
+			// The rule, and ReactionCounts by (room, seqs).
+			{Keys: keys("room_identity", "seq", "emoji", "user_identity"), Options: unique()},
+			// Reactors.
+			{Keys: keys("room_identity", "seq", "emoji", "created_at", "user_identity")},
+		}},
+		{s.hidden, []mdb.IndexModel{
+			{Keys: keys("user_identity", "room_identity", "seq"), Options: unique()},
+		}},
+		{s.files, []mdb.IndexModel{
+			{Keys: keys("room_identity", "message_seq")}, // FilesOfMessage
+			{Keys: keys("message_seq", "created_at")},    // OrphanFiles
 		}},
 	}
 	// One index per command: FerretDB v1.24 drops the connection when a

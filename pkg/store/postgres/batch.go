@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // Group commit. Messages are the hot write path. InsertMessage hands its
@@ -314,21 +315,14 @@ func (s *Store) insertPart(ctx context.Context, op string, part []*insertReq) {
 // insertMessages runs qInsertMessages on part and reports which of its
 // messages were written.
 func (s *Store) insertMessages(ctx context.Context, op string, part []*insertReq) ([]bool, error) {
-	n := len(part)
-	var (
-		ids, rooms, senders, bodies, clientIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs                                   = make([]int64, n)
-		times                                  = make([]time.Time, n)
-		holes                                  = make([]bool, n)
-	)
+	cols := newMessageColumns(len(part))
 	for i, r := range part {
-		m := &r.m
-		ids[i], rooms[i], seqs[i], senders[i], bodies[i], clientIDs[i], times[i], holes[i] =
-			m.ID, m.RoomID, m.Seq, m.From, m.Body, m.ClientMsgID, m.CreatedAt, m.Hole
+		cols.set(i, &r.m)
 	}
+	n := len(part)
 	s.commit.statements.Add(1)
 	s.commit.messages.Add(int64(n))
-	rows, err := s.pool.Query(ctx, qInsertMessages, ids, rooms, seqs, senders, bodies, clientIDs, times, holes)
+	rows, err := s.pool.Query(ctx, qInsertMessages, cols.args()...)
 	if err != nil {
 		return nil, s.mapErr(ctx, op, err)
 	}
@@ -358,4 +352,39 @@ func (s *Store) insertMessages(ctx context.Context, op string, part []*insertReq
 		return nil, s.mapErr(ctx, op, err)
 	}
 	return written, nil
+}
+
+// messageColumns are the arguments of qInsertMessages: one array a column
+// of messages, in the order of messageCols.
+type messageColumns struct {
+	ids, rooms, senders, bodies, clientIDs, kinds, extras []string
+	seqs, replyTo, targets                                []int64
+	times                                                 []time.Time
+	edited                                                []*time.Time // NULL: never edited
+	mentions                                              []*string    // JSON, cast to jsonb; NULL: none
+	holes, recalled                                       []bool
+}
+
+func newMessageColumns(n int) *messageColumns {
+	return &messageColumns{
+		ids: make([]string, n), rooms: make([]string, n), senders: make([]string, n), bodies: make([]string, n),
+		clientIDs: make([]string, n), kinds: make([]string, n), extras: make([]string, n),
+		seqs: make([]int64, n), replyTo: make([]int64, n), targets: make([]int64, n),
+		times: make([]time.Time, n), edited: make([]*time.Time, n), mentions: make([]*string, n),
+		holes: make([]bool, n), recalled: make([]bool, n),
+	}
+}
+
+// set puts m in row i.
+func (c *messageColumns) set(i int, m *store.Message) {
+	c.ids[i], c.rooms[i], c.seqs[i], c.senders[i], c.bodies[i], c.clientIDs[i], c.times[i], c.holes[i] =
+		m.ID, m.RoomID, m.Seq, m.From, m.Body, m.ClientMsgID, m.CreatedAt, m.Hole
+	c.kinds[i], c.replyTo[i], c.mentions[i], c.extras[i], c.targets[i], c.edited[i], c.recalled[i] =
+		m.Kind, m.ReplyTo, storeutil.EncodeMentions(m.Mentions), m.Extra, m.Target, nullIfZero(m.EditedAt), m.Recalled
+}
+
+// args are the arguments of qInsertMessages.
+func (c *messageColumns) args() []any {
+	return []any{c.ids, c.rooms, c.seqs, c.senders, c.bodies, c.clientIDs, c.times, c.holes,
+		c.kinds, c.replyTo, c.mentions, c.extras, c.targets, c.edited, c.recalled}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -104,6 +105,37 @@ func TestBatchCollisionsWithinBatch(t *testing.T) {
 	mustNil(t, "LastMessage", err)
 	if !got.Hole {
 		t.Errorf("r2 seq 1 holds %+v, want the tombstone", got)
+	}
+}
+
+// Every column of a rich message goes through the batch's arrays, with
+// NULLs (no mentions, never edited) among values.
+func TestBatchRichFields(t *testing.T) {
+	s, ctx := openStore(t), testCtx(t)
+	rich := newMessage("r1", 1, "u1")
+	rich.Kind, rich.ReplyTo, rich.Mentions, rich.Extra = store.KindImage, 7, []string{"u2", store.MentionAll}, `{"w": 1}`
+	rich.EditedAt, rich.Recalled = time.Date(2024, 1, 2, 3, 4, 5, 6789012, time.UTC), true
+	plain := newMessage("r1", 2, "u2")
+	event := newMessage("r1", 3, "u1")
+	event.Kind, event.Target, event.Extra = store.KindReact, 1, `{"emoji":"👍"}`
+	hole := &store.Message{ID: "h-r1-4", RoomID: "r1", Seq: 4, Hole: true, ClientMsgID: "hole-r1-4"}
+	other := newMessage("r1", 5, "u3")
+	other.Kind, other.Mentions, other.Extra = store.KindCustom, []string{"u1"}, `{"a":[1,2]}`
+	want := []*store.Message{rich, plain, event, hole, other}
+	errs := s.InsertBatch(ctx, want)
+	wantOutcomes(t, errs, nil, nil, nil, nil, nil)
+	if st, n := s.BatchStats(); st != 1 || n != 5 {
+		t.Errorf("BatchStats: %d statements, %d messages; want 1 and 5", st, n)
+	}
+	got, err := s.MessagesAfter(ctx, "r1", 0, 10)
+	mustNil(t, "MessagesAfter", err)
+	if len(got) != len(want) {
+		t.Fatalf("%d messages stored, want %d", len(got), len(want))
+	}
+	for i, m := range want {
+		if !reflect.DeepEqual(got[i], *m) {
+			t.Errorf("message %d:\n got %+v\nwant %+v", i, got[i], *m)
+		}
 	}
 }
 

@@ -58,7 +58,7 @@ func (s *Store) CommittersStopping() bool {
 func (s *Store) InsertBatch(ctx context.Context, ms []*store.Message) []error {
 	batch := make([]*insertReq, len(ms))
 	for i, m := range ms {
-		m.CreatedAt = createdTime(m.CreatedAt)
+		normaliseMessage(m)
 		batch[i] = &insertReq{ctx: ctx, m: *m, err: make(chan error, 1)}
 	}
 	s.commitBatch(batch)

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // InsertMessage stores m; store.ErrDuplicate when its (room, seq), its
@@ -15,7 +17,7 @@ import (
 // empty ClientMsgID is stored as such and takes part in the unique
 // constraint, as in store/mongo: callers must give every message a client
 // id. A zero CreatedAt is set to the current time; it is normalised in
-// place. A nil error means the message is committed. The message is
+// place, as EditedAt, and an empty Mentions is set to nil. A nil error means the message is committed. The message is
 // written together with the others queued meanwhile (group commit:
 // batch.go); a duplicate fails only its own message. If ctx ends once the
 // message was handed to a committer, the error is store.ErrUnavailable:
@@ -25,10 +27,17 @@ func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 	if m == nil {
 		return errNil(op, "message")
 	}
-	m.CreatedAt = createdTime(m.CreatedAt)
+	normaliseMessage(m)
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	return s.enqueue(ctx, op, m)
+}
+
+// normaliseMessage sets m's fields as a read returns them: times in UTC to
+// the millisecond (a zero CreatedAt: now), an empty Mentions nil.
+func normaliseMessage(m *store.Message) {
+	m.CreatedAt, m.EditedAt = createdTime(m.CreatedAt), optTime(m.EditedAt)
+	storeutil.NormaliseMentions(m)
 }
 
 // MessageByClientID returns the message a sender stored under a client
@@ -51,15 +60,7 @@ func (s *Store) MessagesBefore(ctx context.Context, roomID string, before int64,
 	return queryAll(ctx, s, "messages before", scanMessage, qMessagesBefore, roomID, before, clampLimit(limit))
 }
 
-func clampLimit(limit int) int {
-	switch {
-	case limit <= 0:
-		return DefaultLimit
-	case limit > MaxLimit:
-		return MaxLimit
-	}
-	return limit
-}
+func clampLimit(limit int) int { return storeutil.ClampLimit(limit, DefaultLimit, MaxLimit) }
 
 // LastMessage returns the message (or hole) of a room with the highest
 // seq, or store.ErrNotFound when the room has none.
@@ -68,7 +69,7 @@ func (s *Store) LastMessage(ctx context.Context, roomID string) (*store.Message,
 }
 
 // CountAfter counts the messages of a room with seq > after that exclude
-// did not send; holes are not counted.
+// did not send; holes and change events are not counted.
 func (s *Store) CountAfter(ctx context.Context, roomID string, after int64, exclude string) (int64, error) {
 	n, err := queryOne(ctx, s, "count after", scanInt, qCountAfter, roomID, after, exclude)
 	if err != nil {
@@ -80,7 +81,17 @@ func (s *Store) CountAfter(ctx context.Context, roomID string, after int64, excl
 // scanMessage reads the columns messageCols.
 func scanMessage(r pgx.Row) (store.Message, error) {
 	var m store.Message
-	err := r.Scan(&m.ID, &m.RoomID, &m.Seq, &m.From, &m.Body, &m.ClientMsgID, &m.CreatedAt, &m.Hole)
+	var mentions *string
+	var edited *time.Time
+	err := r.Scan(&m.ID, &m.RoomID, &m.Seq, &m.From, &m.Body, &m.ClientMsgID, &m.CreatedAt, &m.Hole,
+		&m.Kind, &m.ReplyTo, &mentions, &m.Extra, &m.Target, &edited, &m.Recalled)
+	if err != nil {
+		return m, err
+	}
 	m.CreatedAt = m.CreatedAt.UTC()
+	if edited != nil {
+		m.EditedAt = edited.UTC()
+	}
+	m.Mentions, err = storeutil.DecodeMentions(mentions)
 	return m, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -246,5 +247,50 @@ func TestMigrationFromVersion1(t *testing.T) {
 	mustNil(t, "PurgeExpired", err)
 	if n != 2 {
 		t.Fatalf("PurgeExpired deleted %d rows, want 2 (a token and a session)", n)
+	}
+}
+
+// TestMigrationFromVersion2: a database at schema version 2 with messages
+// and memberships is brought to the latest version by Open; the old rows
+// read as plain messages (kind "", no mentions, not edited nor recalled)
+// and memberships never mentioned, and take the new operations.
+func TestMigrationFromVersion2(t *testing.T) {
+	url, ctx := testenv.PostgresURL(t), testCtx(t)
+	old, err := postgres.OpenAtVersion(ctx, url, postgres.Options{}, 2)
+	mustNil(t, "Open at version 2", err)
+	wantVersions(ctx, t, old, 2)
+	mustNil(t, "insert messages", old.Exec(ctx, `INSERT INTO messages
+		(room_id, seq, id, sender, body, client_msg_id, created_at, hole) VALUES
+		('r1', 1, 'm1', 'u1', 'hello', 'c1', '2024-01-01T00:00:01Z', false),
+		('r1', 2, 'm2', '', '', 'hole:r1:2', '2024-01-01T00:00:02Z', true)`))
+	mustNil(t, "insert members", old.Exec(ctx, `INSERT INTO members (room_id, user_id, room_type, read_seq, created_at)
+		VALUES ('r1', 'u1', 2, 1, '2024-01-01T00:00:01Z'), ('r1', 'u2', 2, 0, '2024-01-01T00:00:01Z')`))
+	closeStore(t, old)
+
+	s := openAt(t, url, postgres.Options{})
+	wantVersions(ctx, t, s, postgres.LatestSchemaVersion())
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms, err := s.MessagesAfter(ctx, "r1", 0, 10)
+	mustNil(t, "MessagesAfter", err)
+	want := []store.Message{
+		{ID: "m1", RoomID: "r1", Seq: 1, From: "u1", Body: "hello", ClientMsgID: "c1", CreatedAt: base.Add(time.Second)},
+		{ID: "m2", RoomID: "r1", Seq: 2, ClientMsgID: "hole:r1:2", CreatedAt: base.Add(2 * time.Second), Hole: true},
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Fatalf("migrated messages:\n got %+v\nwant %+v", ms, want)
+	}
+	n, err := s.CountAfter(ctx, "r1", 0, "u2")
+	mustNil(t, "CountAfter", err)
+	if n != 1 {
+		t.Fatalf("CountAfter = %d, want 1", n)
+	}
+	mustNil(t, "EditMessage", s.EditMessage(ctx, "r1", 1, "edited", base.Add(3*time.Second)))
+	mustNil(t, "RecallMessage", s.RecallMessage(ctx, "r1", 1))
+	wantErr(t, "EditMessage after recall", s.EditMessage(ctx, "r1", 1, "x", time.Time{}), store.ErrRecalled)
+	mustNil(t, "MarkMentioned", s.MarkMentioned(ctx, "r1", nil, 2))
+	members, err := s.Members(ctx, "r1")
+	mustNil(t, "Members", err)
+	if len(members) != 2 || members[0].MentionSeq != 2 || members[1].MentionSeq != 2 || members[0].ReadSeq != 1 {
+		t.Fatalf("migrated members after MarkMentioned: %+v", members)
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
-	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions"}
+	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions",
+	"reactions", "hidden", "files"}
 
 // seedRows is the number of rows seedPlanData puts in the smaller tables;
 // members and messages get more. With a few thousand rows and fresh
@@ -54,6 +55,21 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		 FROM generate_series(1, $1) i`,
 		`INSERT INTO used_refresh_tokens (hash, used_at) SELECT 'h' || i, now() FROM generate_series(1, $1) i`,
 		`INSERT INTO revoked_families (family, revoked_at) SELECT 'f' || i, now() FROM generate_series(1, $1) i`,
+		// 4 reactions on each of the first 50 messages of every room, one
+		// emoji in four.
+		`INSERT INTO reactions (room_id, seq, emoji, user_id, created_at)
+		 SELECT 'r' || (i % 100), i / 100 % 50 + 1, (ARRAY['👍', '❤️', '😂', '🎉'])[i % 4 + 1], 'u' || i,
+		        now() - (i || ' s')::interval
+		 FROM generate_series(0, $1 * 4 - 1) i`,
+		// Every user hid a few messages in a room.
+		`INSERT INTO hidden (user_id, room_id, seq)
+		 SELECT 'u' || (i % 1000), 'r' || (i % 100), i / 100 + 1 FROM generate_series(0, $1 - 1) i`,
+		// Files, one in fifty never attached.
+		`INSERT INTO files (id, room_id, uploader_id, name, size, content_type, width, height, blob_key,
+		                    thumb_key, thumb_type, created_at, message_seq, deleted)
+		 SELECT 'f' || i, 'r' || (i % 100), 'u' || i, 'a.png', 1000, 'image/png', 10, 10, 'b' || i,
+		        '', '', now() - (i || ' s')::interval, CASE WHEN i % 50 = 0 THEN 0 ELSE i / 100 + 1 END, i % 7 = 0
+		 FROM generate_series(0, $1 - 1) i`,
 		// Two sessions a user, one in ten revoked.
 		`INSERT INTO sessions (id, user_id, device, ip, created_at, last_used_at, expires_at, revoked)
 		 SELECT 'f' || i, 'u' || (i / 2), 'phone', '192.0.2.1', now(), now(), now() + (i || ' s')::interval, i % 10 = 0

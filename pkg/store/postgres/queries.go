@@ -6,17 +6,27 @@ package postgres
 // migration scripts are in migrations/; the statements of migrate.go (mig*)
 // touch only schema_version.
 
+import "github.com/im-websocket-go/im-websocket-go/pkg/store"
+
 // Column lists, in the order of the scan functions.
 const (
 	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
 	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
-	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
-	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
-	tokenCols   = "hash, family, user_id, expires_at, created_at"
-	sessionCols = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
+	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole," +
+		" kind, reply_to, mentions, extra, target, edited_at, recalled"
+	tokenCols    = "hash, family, user_id, expires_at, created_at"
+	sessionCols  = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
+	reactionCols = "room_id, seq, user_id, emoji, created_at"
+	fileCols     = "id, room_id, uploader_id, name, size, content_type, width, height, blob_key, thumb_key," +
+		" thumb_type, created_at, message_seq, deleted"
 )
+
+// eventKinds lists the kinds of change events (store.IsEventKind), for
+// "kind NOT IN eventKinds".
+const eventKinds = "('" + store.KindEdit + "', '" + store.KindRecall + "', '" + store.KindReact + "', '" + store.KindUnreact + "')"
 
 // Users.
 const (
@@ -50,7 +60,7 @@ const (
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = $1"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = true, updated_at = $1 WHERE id = $2"
 	qSetOwner         = "UPDATE rooms SET owner = $1, updated_at = $2 WHERE id = $3"
-	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5, $6)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = $1 AND user_id = $2"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = $1"
 	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = $1 AND user_id = $2"
@@ -62,6 +72,12 @@ const (
 	// never lowers the value, and it counts the row even when the value
 	// stays.
 	qSetReadSeq = "UPDATE members SET read_seq = GREATEST(read_seq, $3) WHERE room_id = $1 AND user_id = $2"
+	// Exact under concurrency: a row another transaction updated meanwhile
+	// is re-checked (mention_seq < $1) against its committed version
+	// before it is updated. Rows at or above the seq are left alone.
+	qMarkMentioned = "UPDATE members SET mention_seq = $1 WHERE room_id = $2" +
+		" AND user_id = ANY($3::text[]) AND mention_seq < $1"
+	qMarkMentionedAll = "UPDATE members SET mention_seq = $1 WHERE room_id = $2 AND mention_seq < $1"
 )
 
 // Friendships and friend requests.
@@ -97,13 +113,62 @@ const (
 	// brk calls and a TLB flush per statement).
 	qInsertMessages = "INSERT INTO messages (" + messageCols + ")" +
 		" SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]), unnest($4::text[])," +
-		" unnest($5::text[]), unnest($6::text[]), unnest($7::timestamptz[]), unnest($8::boolean[])" +
+		" unnest($5::text[]), unnest($6::text[]), unnest($7::timestamptz[]), unnest($8::boolean[])," +
+		" unnest($9::text[]), unnest($10::bigint[]), unnest($11::text[])::jsonb, unnest($12::text[])," +
+		" unnest($13::bigint[]), unnest($14::timestamptz[]), unnest($15::boolean[])" +
 		" ON CONFLICT DO NOTHING RETURNING room_id, seq"
 	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = $1 AND client_msg_id = $2"
 	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
 	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT 1"
-	qCountAfter        = "SELECT count(*) FROM messages WHERE room_id = $1 AND seq > $2 AND sender <> $3 AND NOT hole"
+	// The unread count: neither holes nor change events.
+	qCountAfter = "SELECT count(*) FROM messages WHERE room_id = $1 AND seq > $2 AND sender <> $3 AND NOT hole" +
+		" AND kind NOT IN " + eventKinds
+	qMessageAt  = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq = $2"
+	qMessagesAt = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq = ANY($2::bigint[]) ORDER BY seq"
+	// Only a message proper (not a hole nor an event), and not recalled;
+	// a recall committed meanwhile is seen (the row is re-checked). When
+	// no row changes, the caller reads the message to tell why.
+	qEditMessage = "UPDATE messages SET body = $1, edited_at = $2 WHERE room_id = $3 AND seq = $4" +
+		" AND NOT hole AND NOT recalled AND kind NOT IN " + eventKinds
+	// Recalling again matches (counts) the row too: idempotent.
+	qRecallMessage = "UPDATE messages SET body = '', extra = '', mentions = NULL, recalled = true" +
+		" WHERE room_id = $1 AND seq = $2 AND NOT hole AND kind NOT IN " + eventKinds
+)
+
+// Reactions and hidden messages.
+const (
+	qAddReaction    = "INSERT INTO reactions (" + reactionCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qRemoveReaction = "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4"
+	// Counted rows, grouped by message and emoji; first orders a
+	// message's emoji.
+	qReactionCounts = "SELECT seq, emoji, count(*), bool_or(user_id = $3), min(created_at) AS first FROM reactions" +
+		" WHERE room_id = $1 AND seq = ANY($2::bigint[]) GROUP BY seq, emoji ORDER BY seq, first, emoji"
+	// The time of Reactors' cursor, then the page after it (a row
+	// comparison, a range of reactions_by_time).
+	qReactionTime = "SELECT created_at FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4"
+	qReactors     = "SELECT " + reactionCols + " FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3" +
+		" AND (created_at, user_id) > ($4, $5) ORDER BY created_at, user_id LIMIT $6"
+	qHideMessages = "INSERT INTO hidden (user_id, room_id, seq) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING"
+	qHiddenSeqs   = "SELECT seq FROM hidden WHERE user_id = $1 AND room_id = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq"
+)
+
+// Files.
+const (
+	qCreateFile = "INSERT INTO files (" + fileCols + ")" +
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+	qFileByID = "SELECT " + fileCols + " FROM files WHERE id = $1"
+	// Once: racing calls queue on the row lock, and each re-checks
+	// message_seq = 0 against the version the one before committed. When
+	// no row changes, the caller reads the file to tell why.
+	qAttachFile      = "UPDATE files SET message_seq = $1 WHERE id = $2 AND message_seq = 0 AND NOT deleted"
+	qMarkFileDeleted = "UPDATE files SET deleted = true WHERE id = $1"
+	// Through the partial index files_orphans: message_seq = 0 is spelt as
+	// in the index.
+	qOrphanFiles = "SELECT " + fileCols + " FROM files WHERE message_seq = 0 AND created_at < $1" +
+		" ORDER BY created_at, id LIMIT $2"
+	qDeleteFile     = "DELETE FROM files WHERE id = $1"
+	qFilesOfMessage = "SELECT " + fileCols + " FROM files WHERE room_id = $1 AND message_seq = $2 ORDER BY created_at, id"
 )
 
 // Refresh tokens.
@@ -202,6 +267,26 @@ func queries() map[string]string {
 		"MessagesBefore":       qMessagesBefore,
 		"LastMessage":          qLastMessage,
 		"CountAfter":           qCountAfter,
+		"MessageAt":            qMessageAt,
+		"MessagesAt":           qMessagesAt,
+		"EditMessage":          qEditMessage,
+		"RecallMessage":        qRecallMessage,
+		"MarkMentioned":        qMarkMentioned,
+		"MarkMentionedAll":     qMarkMentionedAll,
+		"AddReaction":          qAddReaction,
+		"RemoveReaction":       qRemoveReaction,
+		"ReactionCounts":       qReactionCounts,
+		"ReactionTime":         qReactionTime,
+		"Reactors":             qReactors,
+		"HideMessages":         qHideMessages,
+		"HiddenSeqs":           qHiddenSeqs,
+		"CreateFile":           qCreateFile,
+		"FileByID":             qFileByID,
+		"AttachFile":           qAttachFile,
+		"MarkFileDeleted":      qMarkFileDeleted,
+		"OrphanFiles":          qOrphanFiles,
+		"DeleteFile":           qDeleteFile,
+		"FilesOfMessage":       qFilesOfMessage,
 		"InsertRefreshToken":   qInsertRefreshToken,
 		"RefreshToken":         qRefreshToken,
 		"ConsumeRefreshToken":  qConsumeToken,

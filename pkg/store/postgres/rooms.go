@@ -65,7 +65,7 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil(op, "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int(m.RoomType), m.ReadSeq, m.CreatedAt)
+	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int(m.RoomType), m.ReadSeq, m.MentionSeq, m.CreatedAt)
 	return err
 }
 
@@ -139,7 +139,7 @@ func scanRoom(r pgx.Row) (store.Room, error) {
 func scanMember(r pgx.Row) (store.Member, error) {
 	var m store.Member
 	var typ int
-	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.CreatedAt)
+	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &m.CreatedAt)
 	m.RoomType = store.RoomType(typ)
 	m.CreatedAt = m.CreatedAt.UTC()
 	return m, err

@@ -51,7 +51,7 @@
 // that column, so each can be distributed by it (create_distributed_table)
 // and every hot query (a room's history, a member's read mark) runs on one
 // shard. migrations/0001_init.sql lists the distribution column of each
-// table and the few global unique rules (account, email, group number,
+// table (0002 and 0003 continue the list) and the few global unique rules (account, email, group number,
 // pair key, a sender's client message id) that a sharded deployment moves
 // into lookup tables.
 package postgres

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // Group commit. Messages are the hot write path: every InsertMessage hands
@@ -145,6 +146,10 @@ func (s *Store) commitBatch(batch []*insertReq) {
 	}
 }
 
+// messageArgs are the values of qInsertMessage, in the order of
+// messageCols.
 func messageArgs(m *store.Message) []any {
-	return []any{m.ID, m.RoomID, m.Seq, m.From, m.Body, m.ClientMsgID, millis(m.CreatedAt), boolInt(m.Hole)}
+	return []any{m.ID, m.RoomID, m.Seq, m.From, m.Body, m.ClientMsgID, millis(m.CreatedAt), boolInt(m.Hole),
+		m.Kind, m.ReplyTo, storeutil.EncodeMentions(m.Mentions), m.Extra, m.Target, optMillis(m.EditedAt),
+		boolInt(m.Recalled)}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -337,5 +338,58 @@ func TestMigrationFromVersion1(t *testing.T) {
 	mustNil(t, "PurgeExpired", err)
 	if n != 2 {
 		t.Fatalf("PurgeExpired deleted %d rows, want 2 (a token and a session)", n)
+	}
+}
+
+// TestMigrationFromVersion2: a database at schema version 2 with messages
+// and memberships is brought to the latest version by Open; the old rows
+// read as plain messages (kind "", no mentions, not edited nor recalled)
+// and memberships never mentioned, and take the new operations.
+func TestMigrationFromVersion2(t *testing.T) {
+	ctx := testCtx(t)
+	path := dbPath(t)
+	db := rawDB(t, path)
+	for _, name := range []string{"0001_init.sql", "0002_accounts.sql"} {
+		script, err := os.ReadFile(filepath.Join("migrations", name))
+		mustNil(t, "read "+name, err)
+		_, err = db.Exec(string(script))
+		mustNil(t, "apply "+name, err)
+	}
+	_, err := db.Exec("PRAGMA user_version = 2")
+	mustNil(t, "set user_version", err)
+	_, err = db.Exec(`INSERT INTO messages (room_id, seq, id, sender, body, client_msg_id, created_at, hole)
+		VALUES ('r1', 1, 'm1', 'u1', 'hello', 'c1', 1000, 0), ('r1', 2, 'm2', '', '', 'hole:r1:2', 2000, 1)`)
+	mustNil(t, "insert messages", err)
+	_, err = db.Exec(`INSERT INTO members (room_id, user_id, room_type, read_seq, created_at)
+		VALUES ('r1', 'u1', 2, 1, 1000), ('r1', 'u2', 2, 0, 1000)`)
+	mustNil(t, "insert members", err)
+	mustNil(t, "close raw db", db.Close())
+
+	s := openAt(t, path, sqlite.Options{})
+	if v := userVersion(t, path); v != sqlite.LatestSchemaVersion() {
+		t.Fatalf("migrated database at schema version %d, want %d", v, sqlite.LatestSchemaVersion())
+	}
+	ms, err := s.MessagesAfter(ctx, "r1", 0, 10)
+	mustNil(t, "MessagesAfter", err)
+	want := []store.Message{
+		{ID: "m1", RoomID: "r1", Seq: 1, From: "u1", Body: "hello", ClientMsgID: "c1", CreatedAt: time.UnixMilli(1000).UTC()},
+		{ID: "m2", RoomID: "r1", Seq: 2, ClientMsgID: "hole:r1:2", CreatedAt: time.UnixMilli(2000).UTC(), Hole: true},
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Fatalf("migrated messages:\n got %+v\nwant %+v", ms, want)
+	}
+	n, err := s.CountAfter(ctx, "r1", 0, "u2")
+	mustNil(t, "CountAfter", err)
+	if n != 1 {
+		t.Fatalf("CountAfter = %d, want 1", n)
+	}
+	mustNil(t, "EditMessage", s.EditMessage(ctx, "r1", 1, "edited", time.UnixMilli(3000)))
+	mustNil(t, "RecallMessage", s.RecallMessage(ctx, "r1", 1))
+	wantErr(t, "EditMessage after recall", s.EditMessage(ctx, "r1", 1, "x", time.Time{}), store.ErrRecalled)
+	mustNil(t, "MarkMentioned", s.MarkMentioned(ctx, "r1", nil, 2))
+	members, err := s.Members(ctx, "r1")
+	mustNil(t, "Members", err)
+	if len(members) != 2 || members[0].MentionSeq != 2 || members[1].MentionSeq != 2 || members[0].ReadSeq != 1 {
+		t.Fatalf("migrated members after MarkMentioned: %+v", members)
 	}
 }

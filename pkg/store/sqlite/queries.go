@@ -1,6 +1,10 @@
 package sqlite
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
 
 // Every SQL statement the store runs on its tables is a constant here, so
 // that TestQueryPlans can check the query plan of each (no full table
@@ -10,13 +14,21 @@ import "strings"
 const (
 	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
 	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
-	memberCols  = "room_id, user_id, room_type, read_seq, created_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
-	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole"
-	tokenCols   = "hash, family, user_id, expires_at, created_at"
-	sessionCols = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
+	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole," +
+		" kind, reply_to, mentions, extra, target, edited_at, recalled"
+	tokenCols    = "hash, family, user_id, expires_at, created_at"
+	sessionCols  = "id, user_id, device, ip, created_at, last_used_at, expires_at, revoked"
+	reactionCols = "room_id, seq, user_id, emoji, created_at"
+	fileCols     = "id, room_id, uploader_id, name, size, content_type, width, height, blob_key, thumb_key," +
+		" thumb_type, created_at, message_seq, deleted"
 )
+
+// eventKinds lists the kinds of change events (store.IsEventKind), for
+// "kind NOT IN eventKinds".
+const eventKinds = "('" + store.KindEdit + "', '" + store.KindRecall + "', '" + store.KindReact + "', '" + store.KindUnreact + "')"
 
 // Users.
 const (
@@ -49,7 +61,7 @@ const (
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = ?"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = 1, updated_at = ? WHERE id = ?"
 	qSetOwner         = "UPDATE rooms SET owner = ?, updated_at = ? WHERE id = ?"
-	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?)"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?, ?)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = ? AND user_id = ?"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = ?"
 	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = ? AND user_id = ?"
@@ -59,6 +71,11 @@ const (
 	// One statement, so exact under concurrency: it never lowers the
 	// value, and it changes (counts) the row even when the value stays.
 	qSetReadSeq = "UPDATE members SET read_seq = max(read_seq, ?) WHERE room_id = ? AND user_id = ?"
+	// Exact under concurrency like qSetReadSeq; ?3 is a JSON array of user
+	// ids. Rows already at or above the seq are left alone.
+	qMarkMentioned = "UPDATE members SET mention_seq = ?1 WHERE room_id = ?2" +
+		" AND user_id IN (SELECT value FROM json_each(?3)) AND mention_seq < ?1"
+	qMarkMentionedAll = "UPDATE members SET mention_seq = ?1 WHERE room_id = ?2 AND mention_seq < ?1"
 )
 
 // Friendships and friend requests.
@@ -81,12 +98,61 @@ const (
 
 // Messages.
 const (
-	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = ? AND client_msg_id = ?"
 	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
 	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1"
-	qCountAfter        = "SELECT count(*) FROM messages WHERE room_id = ? AND seq > ? AND sender <> ? AND hole = 0"
+	// The unread count: neither holes nor change events.
+	qCountAfter = "SELECT count(*) FROM messages WHERE room_id = ? AND seq > ? AND sender <> ? AND hole = 0" +
+		" AND kind NOT IN " + eventKinds
+	qMessageAt = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq = ?"
+	// ?2 is a JSON array of seqs: one statement whatever their number.
+	qMessagesAt = "SELECT " + messageCols + " FROM messages WHERE room_id = ?1" +
+		" AND seq IN (SELECT value FROM json_each(?2)) ORDER BY seq"
+	// Only a message proper (not a hole nor an event), and not recalled:
+	// when no row changes, the caller reads the message to tell why.
+	qEditMessage = "UPDATE messages SET body = ?, edited_at = ? WHERE room_id = ? AND seq = ?" +
+		" AND hole = 0 AND recalled = 0 AND kind NOT IN " + eventKinds
+	// Recalling again changes (counts) the row too: idempotent.
+	qRecallMessage = "UPDATE messages SET body = '', extra = '', mentions = NULL, recalled = 1" +
+		" WHERE room_id = ? AND seq = ? AND hole = 0 AND kind NOT IN " + eventKinds
+)
+
+// Reactions and hidden messages.
+const (
+	qAddReaction    = "INSERT INTO reactions (" + reactionCols + ") VALUES (?, ?, ?, ?, ?)"
+	qRemoveReaction = "DELETE FROM reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?"
+	// Counted rows, grouped by message and emoji, through the primary
+	// key; ?2 is a JSON array of seqs. first orders a message's emoji.
+	qReactionCounts = "SELECT seq, emoji, count(*), max(user_id = ?3), min(created_at) AS first FROM reactions" +
+		" WHERE room_id = ?1 AND seq IN (SELECT value FROM json_each(?2))" +
+		" GROUP BY seq, emoji ORDER BY seq, first, emoji"
+	// The time of Reactors' cursor, then the page after it (a row value
+	// comparison, a range of reactions_by_time).
+	qReactionTime = "SELECT created_at FROM reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?"
+	qReactors     = "SELECT " + reactionCols + " FROM reactions WHERE room_id = ?1 AND seq = ?2 AND emoji = ?3" +
+		" AND (created_at, user_id) > (?4, ?5) ORDER BY created_at, user_id LIMIT ?6"
+	// ?3 is a JSON array of seqs. (WHERE true: SQLite needs a WHERE
+	// before the upsert clause of an INSERT ... SELECT.)
+	qHideMessages = "INSERT INTO hidden (user_id, room_id, seq) SELECT ?1, ?2, value FROM json_each(?3)" +
+		" WHERE true ON CONFLICT DO NOTHING"
+	qHiddenSeqs = "SELECT seq FROM hidden WHERE user_id = ? AND room_id = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+)
+
+// Files.
+const (
+	qCreateFile = "INSERT INTO files (" + fileCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qFileByID   = "SELECT " + fileCols + " FROM files WHERE id = ?"
+	// Once: of racing calls (writes are serialised) one finds message_seq
+	// 0; when no row changes, the caller reads the file to tell why.
+	qAttachFile      = "UPDATE files SET message_seq = ? WHERE id = ? AND message_seq = 0 AND deleted = 0"
+	qMarkFileDeleted = "UPDATE files SET deleted = 1 WHERE id = ?"
+	// Through the partial index files_orphans: message_seq = 0 is spelt as
+	// in the index.
+	qOrphanFiles    = "SELECT " + fileCols + " FROM files WHERE message_seq = 0 AND created_at < ? ORDER BY created_at, id LIMIT ?"
+	qDeleteFile     = "DELETE FROM files WHERE id = ?"
+	qFilesOfMessage = "SELECT " + fileCols + " FROM files WHERE room_id = ? AND message_seq = ? ORDER BY created_at, id"
 )
 
 // Refresh tokens.
@@ -179,6 +245,26 @@ func queries() map[string]string {
 		"MessagesBefore":       qMessagesBefore,
 		"LastMessage":          qLastMessage,
 		"CountAfter":           qCountAfter,
+		"MessageAt":            qMessageAt,
+		"MessagesAt":           qMessagesAt,
+		"EditMessage":          qEditMessage,
+		"RecallMessage":        qRecallMessage,
+		"MarkMentioned":        qMarkMentioned,
+		"MarkMentionedAll":     qMarkMentionedAll,
+		"AddReaction":          qAddReaction,
+		"RemoveReaction":       qRemoveReaction,
+		"ReactionCounts":       qReactionCounts,
+		"ReactionTime":         qReactionTime,
+		"Reactors":             qReactors,
+		"HideMessages":         qHideMessages,
+		"HiddenSeqs":           qHiddenSeqs,
+		"CreateFile":           qCreateFile,
+		"FileByID":             qFileByID,
+		"AttachFile":           qAttachFile,
+		"MarkFileDeleted":      qMarkFileDeleted,
+		"OrphanFiles":          qOrphanFiles,
+		"DeleteFile":           qDeleteFile,
+		"FilesOfMessage":       qFilesOfMessage,
 		"InsertRefreshToken":   qInsertRefreshToken,
 		"RefreshToken":         qRefreshToken,
 		"ConsumeRefreshToken":  qConsumeToken,

@@ -64,7 +64,7 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil(op, "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int64(m.RoomType), m.ReadSeq, millis(m.CreatedAt))
+	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int64(m.RoomType), m.ReadSeq, m.MentionSeq, millis(m.CreatedAt))
 	return err
 }
 
@@ -139,7 +139,7 @@ func scanRoom(r scanner) (store.Room, error) {
 func scanMember(r scanner) (store.Member, error) {
 	var m store.Member
 	var typ, created int64
-	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &created)
+	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &created)
 	m.RoomType = store.RoomType(typ)
 	m.CreatedAt = fromMillis(created)
 	return m, err

@@ -141,11 +141,15 @@ type statements struct {
 	member         *sql.Stmt // reader
 	membershipsOf  *sql.Stmt // reader
 	countAfter     *sql.Stmt // reader
+	messagesAt     *sql.Stmt // reader
+	reactionCounts *sql.Stmt // reader
+	hiddenSeqs     *sql.Stmt // reader
 }
 
 func (st *statements) all() []*sql.Stmt {
 	return []*sql.Stmt{st.insertMessage, st.setReadSeq, st.messagesAfter, st.messagesBefore,
-		st.lastMessage, st.member, st.membershipsOf, st.countAfter}
+		st.lastMessage, st.member, st.membershipsOf, st.countAfter, st.messagesAt, st.reactionCounts,
+		st.hiddenSeqs}
 }
 
 // Open opens (creating it if needed) the SQLite database at path, checks
@@ -340,6 +344,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.stmts.member, s.reader, qMember},
 		{&s.stmts.membershipsOf, s.reader, qMembershipsOf},
 		{&s.stmts.countAfter, s.reader, qCountAfter},
+		{&s.stmts.messagesAt, s.reader, qMessagesAt},
+		{&s.stmts.reactionCounts, s.reader, qReactionCounts},
+		{&s.stmts.hiddenSeqs, s.reader, qHiddenSeqs},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -15,6 +16,10 @@ const (
 	tokenRacers = 16
 	readRacers  = 16
 	readRounds  = 5
+	// reactRacers react to one message at once, each a user of its own.
+	reactRacers = 50
+	// sameReactRacers add the same reaction at once.
+	sameReactRacers = 10
 )
 
 // The "create once" rules rest on unique indexes: of the racing inserts of
@@ -36,6 +41,11 @@ func concurrentTests() []test {
 		{"SetReadSeq", testRaceSetReadSeq},
 		{"SetPasswordHash", testRaceSetPasswordHash},
 		{"SetEmailSameAddress", testRaceSetEmail},
+		{"AddReactionDistinctUsers", testRaceReactions},
+		{"AddReactionSameUser", testRaceSameReaction},
+		{"MarkMentioned", testRaceMarkMentioned},
+		{"AttachFile", testRaceAttachFile},
+		{"EditRecall", testRaceEditRecall},
 	}
 }
 
@@ -243,4 +253,156 @@ func testRaceSetReadSeq(t *testing.T, s store.Store) {
 		}
 	}
 	same(t, "other member", mustMember(t, s, "r1", "u2"), peer)
+}
+
+// testRaceReactions: reactions of distinct users to one message at once
+// are all counted, whatever the server (the stores count rows).
+func testRaceReactions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	errs := Race(reactRacers, func(i int) error {
+		return s.AddReaction(ctx, newReaction("r1", 1, fmt.Sprintf("u%03d", i), "👍", i%60))
+	})
+	allNil(t, "AddReaction", errs)
+	counts := mustCounts(t, s, "r1", []int64{1}, "u007")
+	same(t, "counts after racing reactions", counts, map[int64][]store.ReactionCount{
+		1: {{Emoji: "👍", Count: reactRacers, Mine: true}},
+	})
+	if got := reactors(t, s, "r1", 1, "👍", "", 100); len(got) != reactRacers {
+		t.Fatalf("%d reactors, want %d", len(got), reactRacers)
+	}
+	// Half of them take theirs back at once, while others react.
+	errs = Race(reactRacers, func(i int) error {
+		if i%2 == 0 {
+			return s.RemoveReaction(ctx, "r1", 1, fmt.Sprintf("u%03d", i), "👍")
+		}
+		return s.AddReaction(ctx, newReaction("r1", 1, fmt.Sprintf("u%03d", i), "❤️", 30))
+	})
+	allNil(t, "RemoveReaction and AddReaction", errs)
+	counts = mustCounts(t, s, "r1", []int64{1}, "u000")
+	same(t, "counts after racing removals", counts, map[int64][]store.ReactionCount{
+		1: {{Emoji: "👍", Count: reactRacers / 2}, {Emoji: "❤️", Count: reactRacers / 2}},
+	})
+}
+
+// testRaceSameReaction: of racing adds of one reaction exactly one wins.
+func testRaceSameReaction(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	errs := Race(sameReactRacers, func(i int) error {
+		return s.AddReaction(ctx, newReaction("r1", 1, "u1", "👍", i))
+	})
+	w := ExactlyOne(t, "same reaction", errs)
+	got := reactors(t, s, "r1", 1, "👍", "", 100)
+	same(t, "stored reaction", got, values(newReactionStored("r1", 1, "u1", "👍", w)))
+	same(t, "counts", mustCounts(t, s, "r1", []int64{1}, "u1"), map[int64][]store.ReactionCount{
+		1: {{Emoji: "👍", Count: 1, Mine: true}},
+	})
+}
+
+// newReactionStored is newReaction as the store keeps it.
+func newReactionStored(room string, seq int64, user, emoji string, sec int) *store.Reaction {
+	r := newReaction(room, seq, user, emoji, sec)
+	r.CreatedAt = stored(r.CreatedAt)
+	return r
+}
+
+// testRaceMarkMentioned: racing MarkMentioned calls (of some members and
+// of all) and SetReadSeq calls on the same memberships all succeed and
+// leave each mark at its maximum: neither write loses the other's.
+func testRaceMarkMentioned(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	users := []string{"u1", "u2", "u3"}
+	for _, u := range users {
+		addMember(t, s, newMember("r1", u, 1))
+	}
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	wantMention := map[string]int64{}
+	var wantRead int64
+	for round := range readRounds {
+		type call struct {
+			read  bool
+			users []string
+			seq   int64
+		}
+		calls := make([]call, readRacers)
+		for i := range calls {
+			c := call{seq: 1 + int64(round)*100 + rng.Int64N(300)}
+			switch i % 4 {
+			case 0:
+				c.read = true // u1's read mark
+				wantRead = max(wantRead, c.seq)
+			case 1:
+				c.users = nil // everyone
+			default:
+				c.users = users[:1+rng.IntN(len(users))]
+			}
+			if !c.read {
+				targets := c.users
+				if targets == nil {
+					targets = users
+				}
+				for _, u := range targets {
+					wantMention[u] = max(wantMention[u], c.seq)
+				}
+			}
+			calls[i] = c
+		}
+		errs := Race(len(calls), func(i int) error {
+			c := calls[i]
+			if c.read {
+				return s.SetReadSeq(ctx, "r1", "u1", c.seq)
+			}
+			return s.MarkMentioned(ctx, "r1", c.users, c.seq)
+		})
+		allNil(t, fmt.Sprintf("round %d (seed %d)", round, seed), errs)
+		for _, u := range users {
+			m := mustMember(t, s, "r1", u)
+			if m.MentionSeq != wantMention[u] {
+				t.Fatalf("round %d (seed %d): %s mention seq %d, want the maximum %d", round, seed, u, m.MentionSeq, wantMention[u])
+			}
+			if u == "u1" && m.ReadSeq != wantRead {
+				t.Fatalf("round %d (seed %d): read seq %d, want the maximum %d", round, seed, m.ReadSeq, wantRead)
+			}
+		}
+	}
+}
+
+// testRaceAttachFile: of racing attachments of one file to different
+// messages exactly one wins, the others get ErrConflict.
+func testRaceAttachFile(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := createFile(t, s, newFile("f1", "r1", 1))
+	errs := Race(racers, func(i int) error { return s.AttachFile(ctx, "f1", int64(i+1)) })
+	w := exactlyOne(t, "attach to different seqs", errs, store.ErrConflict)
+	f.MessageSeq = int64(w + 1)
+	same(t, "attached file", mustFile(t, s, "f1"), f)
+	// Racing attachments to the seq it has all succeed.
+	errs = Race(racers, func(int) error { return s.AttachFile(ctx, "f1", f.MessageSeq) })
+	allNil(t, "attach to the same seq", errs)
+}
+
+// testRaceEditRecall: edits racing a recall never bring the body back:
+// each edit succeeds before the recall or fails with ErrRecalled after
+// it, and the message ends recalled.
+func testRaceEditRecall(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := insertMessage(t, s, newRich("r1", 1, "u1"))
+	errs := Race(racers, func(i int) error {
+		if i == racers/2 {
+			return s.RecallMessage(ctx, "r1", 1)
+		}
+		return s.EditMessage(ctx, "r1", 1, fmt.Sprintf("edit %d", i), at(i))
+	})
+	for i, err := range errs {
+		if err != nil && (i == racers/2 || !errors.Is(err, store.ErrRecalled)) {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	got := mustMessageAt(t, s, "r1", 1)
+	if !got.Recalled || got.Body != "" || got.Extra != "" || got.Mentions != nil {
+		t.Fatalf("after racing edits and a recall: %+v", got)
+	}
+	want := *m
+	want.Body, want.Extra, want.Mentions, want.Recalled, want.EditedAt = "", "", nil, true, got.EditedAt
+	same(t, "recalled message", got, &want)
 }

@@ -56,11 +56,11 @@ func seqs(ms []store.Message) []int64 {
 	return out
 }
 
-// values dereferences ms.
-func values(ms ...*store.Message) []store.Message {
-	out := make([]store.Message, len(ms))
-	for i, m := range ms {
-		out[i] = *m
+// values dereferences ps (messages, reactions, files, ...).
+func values[T any](ps ...*T) []T {
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
 	}
 	return out
 }

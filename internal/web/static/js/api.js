@@ -137,13 +137,84 @@ export async function request(method, path, body, { auth = true, retried = false
   if (res.status === 204) return null;
   let data = null;
   try { data = await res.json(); } catch { /* not JSON */ }
-  if (!res.ok) {
-    const err = (data && data.error) || {};
-    const retry = parseInt(res.headers.get('Retry-After') || '', 10);
-    throw new APIError(res.status, err.code || 'internal',
-      err.message || `The server answered ${res.status}.`, Number.isFinite(retry) ? retry : undefined);
-  }
+  if (!res.ok) throw answerError(res.status, data, res.headers.get('Retry-After'));
   return data;
+}
+
+/** The APIError of a failed answer (its decoded JSON body, if any). */
+function answerError(status, data, retryAfter) {
+  const err = (data && data.error) || {};
+  const retry = parseInt(retryAfter || '', 10);
+  return new APIError(status, err.code || 'internal',
+    err.message || `The server answered ${status}.`, Number.isFinite(retry) ? retry : undefined);
+}
+
+/**
+ * Downloads path with the access token (files are not public: an <img src>
+ * cannot send it) and resolves to a Blob. A 401 refreshes once.
+ */
+export async function fetchBlob(path, retried = false) {
+  const token = await freshToken();
+  let res;
+  try {
+    res = await fetch(path, { headers: { Authorization: 'Bearer ' + token }, credentials: 'omit' });
+  } catch {
+    throw new APIError(0, 'network', 'Cannot reach the server. Check your connection.');
+  }
+  if (res.status === 401 && !retried) {
+    await refresh();
+    return fetchBlob(path, true);
+  }
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { /* not JSON */ }
+    throw answerError(res.status, data, res.headers.get('Retry-After'));
+  }
+  return res.blob();
+}
+
+/**
+ * Uploads file to a room (multipart, part "file") with XMLHttpRequest, for
+ * its upload progress: onProgress(fraction 0..1). Returns {promise, abort};
+ * the promise resolves to the file's description
+ * {file_id, name, size, content_type, width?, height?, thumbnail?}.
+ */
+export function upload(room, file, onProgress) {
+  let xhr = null;
+  let aborted = false;
+  const once = (token) => new Promise((resolve, reject) => {
+    if (aborted) { reject(new APIError(0, 'aborted', 'The upload was canceled.')); return; }
+    xhr = new XMLHttpRequest();
+    xhr.open('POST', `/v1/rooms/${encodeURIComponent(room)}/files`);
+    xhr.setRequestHeader('Authorization', 'Bearer ' + token);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
+      else reject(answerError(xhr.status, data, xhr.getResponseHeader('Retry-After')));
+    };
+    xhr.onerror = () => reject(new APIError(0, 'network', 'Cannot reach the server. Check your connection.'));
+    xhr.onabort = () => reject(new APIError(0, 'aborted', 'The upload was canceled.'));
+    const form = new FormData();
+    form.append('file', file, file.name || 'file');
+    xhr.send(form);
+  });
+  const promise = (async () => {
+    try {
+      return await once(await freshToken());
+    } catch (e) {
+      if (aborted || e.status !== 401) throw e;
+      await refresh();
+      onProgress(0);
+      return once(session.access_token);
+    }
+  })();
+  return {
+    promise,
+    abort: () => { aborted = true; if (xhr) xhr.abort(); },
+  };
 }
 
 /** Ends the session on the server (best effort) and here. */
@@ -237,5 +308,6 @@ export const api = {
     return request('GET', `/v1/rooms/${encodeURIComponent(room)}/messages?${q}`);
   },
   read: (room, seq) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/read`, { seq }),
+  hide: (room, seqs) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/hide`, { seqs }),
   send: (room, body, clientMsgID) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/messages`, { body, client_msg_id: clientMsgID }),
 };

@@ -2,11 +2,16 @@
 // live over one WebSocket. See docs/protocol.md, section 6, for the seq/sync
 // rules followed here.
 
-import { api, adopt, currentSession, onSession, logout, forget, describe, updateUser } from './api.js';
+import { api, adopt, currentSession, onSession, logout, forget, describe, updateUser, upload } from './api.js';
 import { Socket } from './socket.js';
 import {
   $, el, clear, show, say, codepoints, avatar, newAvatar, shortTime, clock, dayLabel, dayKey, randomID,
 } from './dom.js';
+import {
+  EMOJI, RECALL_MS, isEvent, mentions, applyChange, formatSize, fit, summary,
+  fileURL, cachedURL, seedURL, forgetURLs, download,
+} from './rich.js';
+import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
 
 const MAX_BODY = 4000;
 const PAGE = 50;
@@ -41,6 +46,8 @@ function newRoom(c) {
     baseSeq: c.last_seq || 0, // messages up to here are in the server's unread count
     readSeq: c.read_seq || 0,
     unread: c.unread || 0,
+    mentioned: !!c.mentioned, // someone mentioned me past my read mark
+    mentionSeq: 0, // the newest live message that mentioned me
     last: c.last_message || null,
     msgs: new Map(), // seq -> message
     pending: new Map(), // client_msg_id -> pending message
@@ -49,6 +56,7 @@ function newRoom(c) {
     hasMore: true,
     loading: false,
     gapAsked: 0,
+    hidden: new Set(), // seqs deleted for me
     draft: '',
   };
 }
@@ -161,26 +169,32 @@ function renderList() {
     let previewTime = '';
     const pend = [...r.pending.values()].pop();
     if (pend) {
-      preview = 'You: ' + pend.body;
+      preview = 'You: ' + summary(pend);
       previewTime = pend.created_at;
     } else if (r.last) {
       if (r.type === 'group' && !state.users.has(r.last.from)) {
         if (!r.membersTried) { r.membersTried = true; loadMembers(r); } else if (r.members) resolveUsers([r.last.from]);
       }
-      const who = r.last.from === state.me.id ? 'You: ' : (r.type === 'group' ? nameOf(r.last.from) + ': ' : '');
-      preview = who + r.last.body;
+      const mine = r.last.from === state.me.id;
+      if (isEvent(r.last)) { // "Bob reacted 👍 to a message"
+        preview = (mine ? 'You' : nameOf(r.last.from)) + ' ' + summary(r.last);
+      } else {
+        preview = (mine ? 'You: ' : (r.type === 'group' ? nameOf(r.last.from) + ': ' : '')) + summary(r.last);
+      }
       previewTime = r.last.created_at;
     } else {
       preview = r.type === 'group' ? `${r.group ? r.group.member_count : ''} members` : 'Say hello!';
     }
-    const unread = r.id === state.current && viewing() ? 0 : r.unread;
+    const seen = r.id === state.current && viewing();
+    const unread = seen ? 0 : r.unread;
+    const mentioned = !seen && r.mentioned;
     const li = convItem(r.id);
     li.className = 'conv' + (r.id === state.current ? ' active' : '') + (unread > 0 ? ' has-unread' : '');
     li.dataset.testid = r.type === 'group' ? 'conv-group' : 'conv-direct';
     li.dataset.room = r.id;
     li.dataset.title = title;
     if (r.peer) li.dataset.peer = r.peer.account;
-    li.setAttribute('aria-label', `${title}${unread ? `, ${unread} unread` : ''}`);
+    li.setAttribute('aria-label', `${title}${unread ? `, ${unread} unread` : ''}${mentioned ? ', you were mentioned' : ''}`);
     if (r.id === state.current) li.setAttribute('aria-current', 'true');
     else li.removeAttribute('aria-current');
     li.replaceChildren(
@@ -191,6 +205,7 @@ function renderList() {
           el('span', { class: 'conv-time muted small', text: previewTime ? shortTime(previewTime) : '' })),
         el('div', { class: 'conv-bottom' },
           el('span', { class: 'conv-preview muted', text: preview.replace(/\s+/g, ' ') }),
+          mentioned ? el('span', { class: 'badge mention', testid: 'mentioned', text: '@', attrs: { title: 'You were mentioned' } }) : '',
           unread > 0 ? el('span', { class: 'badge', testid: 'unread', text: unread > 99 ? '99+' : String(unread) }) : '')));
     if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
   });
@@ -262,8 +277,12 @@ function renderChat() {
   const fromBottom = box.scrollHeight - box.scrollTop;
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const list = $('#message-list');
+  // Focus inside the list (a message's menu button, a reaction) survives
+  // the re-render.
+  const focused = list.contains(document.activeElement) ? focusKey(document.activeElement) : null;
   clear(list);
-  const msgs = [...r.msgs.values()].sort((a, b) => a.seq - b.seq);
+  // Change events and messages deleted for me are never shown.
+  const msgs = [...r.msgs.values()].filter((m) => !isEvent(m) && !m.hidden).sort((a, b) => a.seq - b.seq);
   let day = '';
   let prevFrom = '';
   const add = (m, pending) => {
@@ -273,31 +292,9 @@ function renderChat() {
       prevFrom = '';
       list.append(el('li', { class: 'day' }, el('span', { text: dayLabel(m.created_at) })));
     }
-    const mine = m.from === state.me.id;
-    const cls = ['msg', mine ? 'mine' : 'theirs'];
-    if (pending) cls.push(pending.state);
-    if (m.from === prevFrom) cls.push('cont');
+    const cont = m.from === prevFrom;
     prevFrom = m.from;
-    const meta = el('div', { class: 'meta' }, el('span', { text: clock(m.created_at) }));
-    if (pending && pending.state === 'pending') meta.append(el('span', { class: 'status', text: ' · Sending…' }));
-    if (pending && pending.state === 'failed') {
-      meta.append(el('span', { class: 'status', text: ' · Not sent: ' + pending.error }));
-      meta.append(el('button', {
-        class: 'link', text: 'Retry', attrs: { type: 'button' },
-        on: { click: () => { pending.state = 'pending'; pending.error = ''; trySend(pending); render('chat'); } },
-      }));
-      meta.append(el('button', {
-        class: 'link', text: 'Delete', attrs: { type: 'button' },
-        on: { click: () => { r.pending.delete(pending.client_msg_id); render('chat list'); } },
-      }));
-    }
-    list.append(el('li', {
-      class: cls.join(' '), testid: 'msg',
-      data: pending ? { cmid: pending.client_msg_id, state: pending.state } : { seq: m.seq, cmid: m.client_msg_id || '' },
-    },
-    r.type === 'group' && !mine && !cls.includes('cont') ? el('div', { class: 'sender', text: nameOf(m.from) }) : null,
-    el('div', { class: 'bubble', text: m.body }),
-    meta));
+    list.append(messageItem(r, m, pending, cont));
   };
   for (const m of msgs) add(m, null);
   for (const p of r.pending.values()) add(p, p);
@@ -307,6 +304,10 @@ function renderChat() {
   for (let i = 0; i < items.length; i++) {
     const next = items[i + 1];
     if (items[i].classList.contains('msg') && (!next || !next.classList.contains('cont'))) items[i].classList.add('tail');
+  }
+  if (focused) {
+    const f = list.querySelector(focused);
+    if (f) f.focus({ preventScroll: true });
   }
 
   const status = $('#history-status');
@@ -326,6 +327,302 @@ function renderChat() {
 }
 renderChat.keep = false;
 renderChat.bottom = false;
+
+/** One message of the chat (m: stored; pending: the same object, not yet acknowledged). */
+function messageItem(r, m, pending, cont) {
+  const mine = m.from === state.me.id;
+  const edited = !!m.edited_at && !m.recalled;
+  const cls = ['msg', mine ? 'mine' : 'theirs'];
+  if (pending) cls.push(pending.state);
+  if (cont) cls.push('cont');
+  if (m.recalled) cls.push('recalled');
+  if (edited) cls.push('edited');
+  if (!mine && !m.recalled && mentions(m, state.me.id)) cls.push('mentions-me');
+  const meta = el('div', { class: 'meta' }, el('span', { text: clock(m.created_at) }));
+  if (edited) meta.append(el('span', { class: 'edited-tag', testid: 'edited', text: ' · edited' }));
+  if (pending) pendingMeta(r, pending, meta);
+  const actions = pending ? null : el('button', {
+    class: 'msg-actions-btn', testid: 'msg-actions', text: '⋯', data: { focus: 'actions' },
+    attrs: {
+      type: 'button', title: 'More', 'aria-label': 'Message actions',
+      'aria-haspopup': 'menu', 'aria-expanded': String(menuOpen() && menuSeq === m.seq), 'aria-controls': 'msg-menu',
+    },
+    on: { click: (e) => toggleMessageMenu(r, m, e.currentTarget) },
+  });
+  const li = el('li', {
+    class: cls.join(' '), testid: 'msg',
+    data: pending
+      ? { cmid: pending.client_msg_id, state: pending.state, kind: m.kind || 'text' }
+      : { seq: m.seq, cmid: m.client_msg_id || '', kind: m.kind || 'text' },
+  },
+  r.type === 'group' && !mine && !cont ? el('div', { class: 'sender', text: nameOf(m.from) }) : null,
+  quoteNode(r, m),
+  el('div', { class: 'bubble-row' }, bubbleNode(m, pending), actions),
+  reactionsNode(r, m),
+  meta);
+  if (actions) {
+    li.addEventListener('contextmenu', (e) => {
+      if (e.target.closest('a, button:not(.msg-actions-btn)')) return;
+      e.preventDefault();
+      toggleMessageMenu(r, m, actions);
+    });
+  }
+  return li;
+}
+
+/** A pending message's state: uploading, sending, or not sent with Retry and Delete. */
+function pendingMeta(r, p, meta) {
+  if (p.state === 'uploading') {
+    meta.append(el('span', { class: 'status', text: ' · Uploading…' }));
+    meta.append(el('button', {
+      class: 'link', text: 'Cancel', attrs: { type: 'button', 'aria-label': 'Cancel the upload' },
+      on: { click: () => { if (p.abort) p.abort(); } },
+    }));
+  }
+  if (p.state === 'pending') meta.append(el('span', { class: 'status', text: ' · Sending…' }));
+  if (p.state === 'failed') {
+    meta.append(el('span', { class: 'status', text: ' · Not sent: ' + p.error }));
+    meta.append(el('button', {
+      class: 'link', text: 'Retry', attrs: { type: 'button' },
+      on: { click: () => retryPending(r, p) },
+    }));
+    meta.append(el('button', {
+      class: 'link', text: 'Delete', attrs: { type: 'button' },
+      on: { click: () => dropPending(r, p) },
+    }));
+  }
+}
+
+function bubbleNode(m, pending) {
+  if (m.recalled) return el('div', { class: 'bubble recalled', testid: 'recalled', text: 'Message recalled' });
+  const att = m.attachment;
+  if ((m.kind === 'image' || m.kind === 'file') && att) {
+    const parts = [m.kind === 'image' ? imageNode(att, pending) : fileNode(att, pending)];
+    if (pending && pending.state === 'uploading') {
+      parts.push(el('progress', {
+        class: 'upload-progress', testid: 'upload-progress',
+        attrs: { max: '100', value: String(Math.round(pending.progress * 100)), 'aria-label': `Uploading ${att.name}` },
+      }));
+    }
+    if (m.body) parts.push(el('div', { class: 'caption' }, ...bodyNodes(m)));
+    return el('div', { class: 'bubble media' }, ...parts);
+  }
+  if (!m.body && m.kind && m.kind !== 'text') return el('div', { class: 'bubble muted', text: summary(m) || 'Message' });
+  return el('div', { class: 'bubble' }, ...bodyNodes(m));
+}
+
+/** The body, with the @names of the users it mentions highlighted (as text). */
+function bodyNodes(m) {
+  const body = m.body || '';
+  const names = [];
+  for (const id of Array.isArray(m.mentions) ? m.mentions : []) {
+    if (id === '@all') { names.push('@all'); continue; }
+    const u = state.users.get(id);
+    if (u) for (const n of [u.nickname, u.account]) if (n) names.push('@' + n);
+  }
+  if (!names.length) return [body];
+  names.sort((a, b) => b.length - a.length);
+  const out = [];
+  let from = 0;
+  for (let i = body.indexOf('@'); i >= 0; i = body.indexOf('@', i)) {
+    const n = names.find((x) => body.startsWith(x, i));
+    if (!n) { i++; continue; }
+    if (from < i) out.push(body.slice(from, i));
+    out.push(el('span', { class: 'mention', text: n }));
+    i += n.length;
+    from = i;
+  }
+  if (from < body.length) out.push(body.slice(from));
+  return out;
+}
+
+/** An image: its thumbnail (a local copy while uploading); a click opens the full size. */
+function imageNode(att, pending) {
+  const [w, h] = fit(att.width, att.height);
+  const name = att.name || 'Image';
+  const img = el('img', { class: 'thumb-img', testid: 'image', attrs: { alt: name, width: w, height: h } });
+  const thumb = !!att.thumbnail;
+  const url = (pending && pending.localURL) || (att.file_id ? cachedURL(att.file_id, thumb) : '');
+  if (url) {
+    img.src = url;
+  } else if (att.file_id) {
+    fileURL(att.file_id, thumb).then((u) => { img.src = u; }, () => {
+      img.alt = `${name} (not available)`;
+      img.classList.add('broken');
+    });
+  }
+  if (pending) return el('div', { class: 'thumb' }, img);
+  return el('button', {
+    class: 'thumb', data: { focus: 'open' }, attrs: { type: 'button', 'aria-label': `Open image ${name}` },
+    on: { click: () => openImage(att) },
+  }, img);
+}
+
+/** A file: a card with its name and size; a click downloads it. */
+function fileNode(att, pending) {
+  const name = att.name || 'file';
+  const size = formatSize(att.size);
+  const inner = [
+    el('span', { class: 'file-icon', text: '📄', attrs: { 'aria-hidden': 'true' } }),
+    el('span', { class: 'file-text' },
+      el('span', { class: 'file-name', text: name }),
+      el('span', { class: 'file-size', text: size })),
+  ];
+  if (pending) return el('div', { class: 'file-card' }, ...inner);
+  return el('button', {
+    class: 'file-card', testid: 'file', data: { focus: 'file' },
+    attrs: { type: 'button', title: 'Download', 'aria-label': `Download ${name}${size ? ', ' + size : ''}` },
+    on: { click: () => download(att).catch((e) => toast(describe(e))) },
+  }, ...inner);
+}
+
+/** The quote of the message m replies to (as it is now, when it is loaded). */
+function quoteNode(r, m) {
+  if (!m.reply_to) return null;
+  const t = r.msgs.get(m.reply_to);
+  const q = t && !isEvent(t) ? t : m.reply;
+  if (!q) return null;
+  const who = nameOf(q.from);
+  const text = summary(q);
+  return el('button', {
+    class: 'quote', testid: 'quote', data: { focus: 'quote', target: m.reply_to },
+    attrs: { type: 'button', title: 'Show the message', 'aria-label': `In reply to ${who}: ${text}` },
+    on: { click: () => jumpTo(m.reply_to) },
+  }, el('span', { class: 'quote-from', text: who }), el('span', { class: 'quote-text', text }));
+}
+
+function jumpTo(seq) {
+  const li = $('#message-list').querySelector(`li.msg[data-seq="${seq}"]`);
+  if (!li) { toast('That message is not shown here: scroll up to load older messages.', 'info'); return; }
+  li.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  li.classList.add('flash');
+  setTimeout(() => li.classList.remove('flash'), 1600);
+}
+
+/** The counts of each emoji under a message; mine highlighted, a click toggles mine. */
+function reactionsNode(r, m) {
+  const rs = Array.isArray(m.reactions) ? m.reactions : [];
+  if (!rs.length || m.recalled) return null;
+  return el('div', { class: 'reactions', attrs: { role: 'group', 'aria-label': 'Reactions' } },
+    ...rs.map((x) => el('button', {
+      class: 'reaction' + (x.mine ? ' mine' : ''), testid: 'reaction', data: { emoji: x.emoji, focus: 'r' + x.emoji },
+      attrs: {
+        type: 'button', 'aria-pressed': String(!!x.mine),
+        'aria-label': `${x.emoji} ${x.count} reaction${x.count === 1 ? '' : 's'}`,
+        title: x.mine ? 'Remove your reaction' : `React with ${x.emoji}`,
+      },
+      on: { click: () => toggleReaction(r, m, x.emoji) },
+    }, el('span', { class: 'reaction-emoji', text: x.emoji }), el('span', { class: 'reaction-count', text: String(x.count) }))));
+}
+
+/** A selector that finds node again after a re-render (see data-focus). */
+function focusKey(node) {
+  const li = node.closest('li.msg');
+  const f = node.dataset && node.dataset.focus;
+  if (!li || !f) return null;
+  const id = li.dataset.seq ? `[data-seq="${li.dataset.seq}"]` : `[data-cmid="${CSS.escape(li.dataset.cmid || '')}"]`;
+  return `li.msg${id} [data-focus="${CSS.escape(f)}"]`;
+}
+
+/* ------------------------------------------------------- the message menu */
+
+let menuSeq = 0;
+
+function toggleMessageMenu(r, m, btn) {
+  if (menuOpen() && menuSeq === m.seq) { closeMenu(true); return; }
+  menuSeq = m.seq;
+  const seq = m.seq;
+  openMenu(btn, messageActions(r, m), () => $('#message-list').querySelector(`li.msg[data-seq="${seq}"] .msg-actions-btn`));
+}
+
+function canRecall(r, m) {
+  if (m.from === state.me.id && Date.now() - Date.parse(m.created_at) < RECALL_MS) return true;
+  return r.type === 'group' && !!r.group && r.group.owner === state.me.id;
+}
+
+function messageActions(r, m) {
+  const items = [];
+  if (!m.recalled) {
+    const rs = Array.isArray(m.reactions) ? m.reactions : [];
+    items.push({
+      label: 'React',
+      row: EMOJI.map((e) => {
+        const mine = rs.some((x) => x.emoji === e && x.mine);
+        return {
+          text: e, testid: 'react-' + e, pressed: mine,
+          label: mine ? `Remove your ${e}` : `React with ${e}`, onSelect: () => toggleReaction(r, m, e),
+        };
+      }),
+    });
+    items.push({ text: 'Reply', testid: 'action-reply', onSelect: () => startReply(r, m) });
+    if (m.from === state.me.id && (m.kind || 'text') === 'text') {
+      items.push({ text: 'Edit', testid: 'action-edit', onSelect: () => startEdit(r, m) });
+    }
+    if (canRecall(r, m)) items.push({ text: 'Recall', testid: 'action-recall', onSelect: () => recallMessage(r, m) });
+  }
+  items.push({ text: 'Delete for me', testid: 'action-hide', danger: true, onSelect: () => hideMessage(r, m) });
+  return items;
+}
+
+/** Adds my reaction with emoji, or removes it when it is there. */
+function toggleReaction(r, m, emoji) {
+  for (const c of changes.values()) {
+    if (c.frame.room_id === r.id && c.frame.seq === m.seq && c.frame.emoji === emoji) return; // one at a time
+  }
+  const mine = (m.reactions || []).some((x) => x.emoji === emoji && x.mine);
+  sendChange({ type: mine ? 'unreact' : 'react', room_id: r.id, seq: m.seq, emoji });
+}
+
+async function recallMessage(r, m) {
+  if (!await confirmBox('Recall this message? It is removed for everyone in the chat.', 'Recall')) return;
+  sendChange({ type: 'recall', room_id: r.id, seq: m.seq });
+}
+
+async function hideMessage(r, m) {
+  if (!await confirmBox('Delete this message for you? The others in the chat still see it.', 'Delete for me')) return;
+  markHidden(r, [m.seq]);
+  if (!socket.send({ type: 'hide', room_id: r.id, seqs: [m.seq] })) {
+    api.hide(r.id, [m.seq]).catch((e) => toast(describe(e)));
+  }
+}
+
+/** Messages deleted for me (here or on another device) leave the chat. */
+function markHidden(r, seqs) {
+  for (const s of seqs) {
+    r.hidden.add(s);
+    const m = r.msgs.get(s);
+    if (m) m.hidden = true;
+  }
+  if (r.last && r.hidden.has(r.last.seq)) {
+    let best = null;
+    for (const m of r.msgs.values()) if (!isEvent(m) && !m.hidden && (!best || m.seq > best.seq)) best = m;
+    r.last = best;
+  }
+  render('chat list');
+}
+
+/* ---------------------------------------------------------------- images */
+
+let lightbox = null; // the attachment the image dialog shows
+
+async function openImage(att) {
+  const d = $('#image-dialog');
+  const img = $('#image-full');
+  lightbox = att;
+  $('#image-dialog-title').textContent = att.name || 'Image';
+  img.removeAttribute('src');
+  img.alt = att.name || 'Image';
+  $('#image-status').textContent = 'Loading…';
+  d.showModal();
+  try {
+    const url = await fileURL(att.file_id);
+    if (lightbox !== att) return;
+    img.src = url;
+    $('#image-status').textContent = '';
+  } catch (e) {
+    if (lightbox === att) $('#image-status').textContent = describe(e);
+  }
+}
 
 /* -------------------------------------------------------------- messages */
 
@@ -351,8 +648,11 @@ function storeMessage(m, { live = false, history = false } = {}) {
     if (wasPending) render('list chat');
     return;
   }
+  if (r.hidden.has(m.seq)) m.hidden = true;
   r.msgs.set(m.seq, m);
   advanceCursor(r);
+  // A page of history holds every message as it is now: its change
+  // events are stored (for the cursor), never applied.
   if (history) return;
   if (live && m.seq > r.cursor + 1 && r.gapAsked < m.seq) {
     // Missed something (a dropped frame): ask once; a gap that stays is a hole.
@@ -360,13 +660,34 @@ function storeMessage(m, { live = false, history = false } = {}) {
     socket.send({ type: 'sync', rooms: { [r.id]: r.cursor } });
   }
   if (m.seq > r.lastSeq) r.lastSeq = m.seq;
-  if (!r.last || m.seq > r.last.seq) r.last = m;
+  if (isEvent(m)) {
+    applyEvent(r, m);
+    render(r.id === state.current ? 'list chat' : 'list');
+    return;
+  }
+  if (!m.hidden && (!r.last || m.seq > r.last.seq)) r.last = m;
   if (m.from !== state.me.id && m.seq > r.baseSeq && m.seq > r.readSeq) {
-    if (r.id === state.current && viewing()) scheduleRead(r);
-    else r.unread++;
+    if (r.id === state.current && viewing()) {
+      scheduleRead(r);
+    } else {
+      r.unread++;
+      if (mentions(m, state.me.id)) { r.mentioned = true; r.mentionSeq = m.seq; }
+    }
   }
   if (r.type === 'group' && !state.users.has(m.from) && r.id === state.current) loadMembers(r);
   render(r.id === state.current ? 'list chat' : 'list');
+}
+
+/**
+ * Applies a change event received live or by sync to its target, if the
+ * target is loaded (a target loaded later comes with its current state).
+ */
+function applyEvent(r, ev) {
+  let t = r.msgs.get(ev.target);
+  if (!t && r.last && r.last.seq === ev.target) t = r.last; // the list's preview
+  if (!t || isEvent(t)) return;
+  applyChange(t, ev, ev.from === state.me.id);
+  if (r.last && r.last.seq === t.seq) r.last = t;
 }
 
 async function loadHistory(r) {
@@ -428,7 +749,12 @@ function scheduleRead(r) {
 function markRead(r) {
   if (!r || r.id !== state.current || !viewing()) return;
   const seq = r.lastSeq;
-  if (r.unread === 0 && seq <= r.readSeq) return;
+  const mentioned = r.mentioned;
+  r.mentioned = false;
+  if (r.unread === 0 && seq <= r.readSeq) {
+    if (mentioned) render('list');
+    return;
+  }
   r.unread = 0;
   if (seq > r.readSeq) {
     r.readSeq = seq;
@@ -451,9 +777,84 @@ function findPending(cmid) {
 
 function trySend(p) {
   p.sentAt = 0;
-  if (socket.send({ type: 'send', room_id: p.room_id, body: p.body, client_msg_id: p.client_msg_id })) {
-    p.sentAt = Date.now();
+  if (p.state !== 'pending') return;
+  const f = { type: 'send', room_id: p.room_id, client_msg_id: p.client_msg_id };
+  if (p.kind === 'image' || p.kind === 'file') {
+    f.kind = p.kind;
+    f.file_id = p.file_id;
+    if (p.body) f.body = p.body;
+  } else {
+    f.body = p.body;
   }
+  if (p.reply_to) f.reply_to = p.reply_to;
+  if (p.mentions && p.mentions.length) f.mentions = p.mentions;
+  if (socket.send(f)) p.sentAt = Date.now();
+}
+
+/** A new pending message in r, shown at once and sent when it can be. */
+function newPending(r, { body = '', kind = 'text', replyTo = 0, mentionIDs = [] } = {}) {
+  const p = {
+    client_msg_id: randomID(), room_id: r.id, from: state.me.id, body, kind,
+    created_at: new Date().toISOString(), state: 'pending', error: '', sentAt: 0,
+  };
+  if (replyTo) {
+    p.reply_to = replyTo;
+    const t = r.msgs.get(replyTo);
+    if (t) p.reply = { seq: t.seq, from: t.from, kind: t.kind, body: t.body };
+  }
+  if (mentionIDs.length) p.mentions = mentionIDs;
+  r.pending.set(p.client_msg_id, p);
+  return p;
+}
+
+function retryPending(r, p) {
+  p.error = '';
+  if (p.file && !p.file_id) {
+    startUpload(r, p);
+  } else {
+    p.state = 'pending';
+    trySend(p);
+  }
+  render('chat');
+}
+
+function dropPending(r, p) {
+  r.pending.delete(p.client_msg_id);
+  if (p.localURL && !p.file_id) URL.revokeObjectURL(p.localURL);
+  render('chat list');
+}
+
+// Changes to messages (edit, recall, react, unreact) waiting for their ack,
+// by client_msg_id: sent again like sends, same id (no duplicate).
+const changes = new Map();
+
+function sendChange(frame) {
+  const c = { frame: { ...frame, client_msg_id: randomID('chg') }, sentAt: 0 };
+  changes.set(c.frame.client_msg_id, c);
+  pushChange(c);
+}
+
+function pushChange(c) {
+  c.sentAt = 0;
+  if (socket.send(c.frame)) c.sentAt = Date.now();
+}
+
+const RETRY_CODES = new Set(['rate_limited', 'unavailable', 'internal']);
+
+function changeFailed(c, f) {
+  const id = c.frame.client_msg_id;
+  if (RETRY_CODES.has(f.code)) {
+    c.sentAt = Date.now(); // retried by the timer, same id
+    setTimeout(() => { if (changes.has(id)) pushChange(c); }, 1000);
+    return;
+  }
+  changes.delete(id);
+  const t = c.frame.type;
+  // A reaction that is there already (or gone already): nothing to say.
+  if ((t === 'react' && f.code === 'conflict') || (t === 'unreact' && f.code === 'not_found')) return;
+  const what = { edit: 'edit', recall: 'recall', react: 'react to', unreact: 'remove your reaction from' }[t] || t;
+  const why = f.message || f.code;
+  toast(`Could not ${what} the message: ${why}${/[.!?]$/.test(why) ? '' : '.'}`);
 }
 
 /** After a (re)connect: send again everything not acknowledged, same ids. */
@@ -461,9 +862,11 @@ function flushPending() {
   for (const r of state.rooms.values()) {
     for (const p of r.pending.values()) if (p.state === 'pending') trySend(p);
   }
+  for (const c of changes.values()) pushChange(c);
 }
 
-// An unanswered send is sent again (same client_msg_id: no duplicate).
+// An unanswered send or change is sent again (same client_msg_id: no
+// duplicate).
 setInterval(() => {
   const now = Date.now();
   for (const r of state.rooms.values()) {
@@ -471,6 +874,7 @@ setInterval(() => {
       if (p.state === 'pending' && (!p.sentAt || now - p.sentAt > 10000)) trySend(p);
     }
   }
+  for (const c of changes.values()) if (!c.sentAt || now - c.sentAt > 10000) pushChange(c);
 }, 3000);
 
 function composerError(msg) {
@@ -480,6 +884,7 @@ function composerError(msg) {
 function sendFromComposer() {
   const r = state.current && state.rooms.get(state.current);
   if (!r) return;
+  closeMentions();
   const input = $('#composer-input');
   const body = input.value;
   if (!body.trim()) {
@@ -493,17 +898,254 @@ function sendFromComposer() {
     return;
   }
   composerError('');
-  const p = {
-    client_msg_id: randomID(), room_id: r.id, from: state.me.id, body,
-    created_at: new Date().toISOString(), state: 'pending', error: '', sentAt: 0,
-  };
-  r.pending.set(p.client_msg_id, p);
+  const mode = composer.mode && composer.mode.room === r.id ? composer.mode : null;
+  if (mode && mode.kind === 'edit') {
+    const t = r.msgs.get(mode.seq);
+    if (t && !t.recalled && t.body !== body) sendChange({ type: 'edit', room_id: r.id, seq: mode.seq, body });
+    cancelMode();
+    input.focus();
+    return;
+  }
+  const p = newPending(r, { body, replyTo: mode ? mode.seq : 0, mentionIDs: takeMentions(r, body) });
+  setMode(null);
   input.value = '';
   r.draft = '';
   updateCount();
   trySend(p);
   renderChat.bottom = true;
   render('chat list');
+}
+
+/* ------------------------------------------------------------ attachments */
+
+/** Uploads each file (button, drop, paste) and sends it as an image or a file message. */
+function attachFiles(files) {
+  const r = state.current && state.rooms.get(state.current);
+  if (!r || !files.length) return;
+  const mode = composer.mode && composer.mode.kind === 'reply' && composer.mode.room === r.id ? composer.mode : null;
+  for (const file of files) {
+    const image = /^image\//.test(file.type);
+    const p = newPending(r, { kind: image ? 'image' : 'file', replyTo: mode ? mode.seq : 0 });
+    p.file = file;
+    p.attachment = { name: file.name || 'file', size: file.size, content_type: file.type };
+    if (image) {
+      // Shown from the local copy while it uploads (and after).
+      p.localURL = URL.createObjectURL(file);
+      const im = new Image();
+      im.onload = () => {
+        p.attachment.width = im.naturalWidth;
+        p.attachment.height = im.naturalHeight;
+        render('chat');
+      };
+      im.src = p.localURL;
+    }
+    startUpload(r, p);
+  }
+  if (mode) setMode(null);
+  renderChat.bottom = true;
+  render('chat list');
+}
+
+function startUpload(r, p) {
+  p.state = 'uploading';
+  p.progress = 0;
+  const up = upload(r.id, p.file, (f) => { p.progress = f; paintProgress(p); });
+  p.abort = up.abort;
+  up.promise.then((f) => {
+    p.abort = null;
+    if (!r.pending.has(p.client_msg_id)) return;
+    const image = /^image\//.test(f.content_type || '') && f.width > 0;
+    p.kind = image ? 'image' : 'file';
+    p.file_id = f.file_id;
+    p.attachment = f;
+    if (image && p.localURL) seedURL(f.file_id, p.localURL);
+    p.state = 'pending';
+    trySend(p);
+    render('chat list');
+  }, (e) => {
+    p.abort = null;
+    if (e.code === 'aborted') { dropPending(r, p); return; }
+    p.state = 'failed';
+    p.error = e.code === 'payload_too_large' ? 'the file is larger than the upload limit.' : describe(e);
+    if (r.id === state.current) composerError(`${p.attachment.name} was not sent: ${p.error}`);
+    render('chat');
+  });
+}
+
+/** Moves an upload's progress bar without re-rendering the chat. */
+function paintProgress(p) {
+  const bar = $('#message-list').querySelector(`li[data-cmid="${CSS.escape(p.client_msg_id)}"] progress`);
+  if (bar) bar.value = Math.round(p.progress * 100);
+}
+
+/* ------------------------------------------------- reply, edit, mentions */
+
+// The composer's mode: null, or {kind: 'reply'|'edit', room, seq}; the
+// draft an edit put aside; the members picked from the @ list (name -> id).
+const composer = { mode: null, savedDraft: '', mentions: new Map() };
+
+function setMode(mode) {
+  composer.mode = mode;
+  const bar = $('#composer-context');
+  if (!mode) { show(bar, false); return; }
+  const r = state.rooms.get(mode.room);
+  const t = r && r.msgs.get(mode.seq);
+  const who = t && t.from === state.me.id ? 'yourself' : nameOf(t ? t.from : '');
+  $('#composer-context-title').textContent = mode.kind === 'edit' ? 'Edit message' : `Reply to ${who}`;
+  $('#composer-context-body').textContent = t ? summary(t) : '';
+  bar.dataset.kind = mode.kind;
+  show(bar);
+}
+
+function startReply(r, m) {
+  cancelMode();
+  setMode({ kind: 'reply', room: r.id, seq: m.seq });
+  $('#composer-input').focus();
+}
+
+function startEdit(r, m) {
+  const input = $('#composer-input');
+  cancelMode();
+  composer.savedDraft = input.value;
+  setMode({ kind: 'edit', room: r.id, seq: m.seq });
+  input.value = m.body;
+  updateCount();
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+}
+
+/** Leaves reply or edit mode (an edit gives the draft back); whether it was in one. */
+function cancelMode() {
+  if (!composer.mode) return false;
+  const edit = composer.mode.kind === 'edit';
+  setMode(null);
+  if (edit) {
+    $('#composer-input').value = composer.savedDraft;
+    composer.savedDraft = '';
+    updateCount();
+  }
+  return true;
+}
+
+/** The ids of the members picked from the @ list whose @name is still in body. */
+function takeMentions(r, body) {
+  const ids = new Set();
+  if (r.type === 'group') {
+    for (const [name, id] of composer.mentions) if (body.includes('@' + name)) ids.add(id);
+  }
+  composer.mentions.clear();
+  return [...ids];
+}
+
+// The @ list: the group's members whose name starts or contains what
+// follows the @ before the caret.
+const mention = { items: [], index: 0, start: -1 };
+
+function updateMentions() {
+  const r = state.current && state.rooms.get(state.current);
+  const input = $('#composer-input');
+  if (!r || r.type !== 'group' || (composer.mode && composer.mode.kind === 'edit')) { closeMentions(); return; }
+  const before = input.value.slice(0, input.selectionStart);
+  const hit = /(^|\s)@([^\s@]{0,32})$/u.exec(before);
+  if (!hit) { closeMentions(); return; }
+  if (!r.members) {
+    if (!r.membersLoading) loadMembers(r).then(() => { if (r.members && document.activeElement === input) updateMentions(); });
+    return;
+  }
+  const q = hit[2].toLowerCase();
+  const score = (u) => {
+    const names = [u.nickname || '', u.account || ''].map((x) => x.toLowerCase());
+    if (names.some((x) => x.startsWith(q))) return 2;
+    return names.some((x) => x.includes(q)) ? 1 : 0;
+  };
+  const items = r.members.filter((u) => u.id !== state.me.id && score(u) > 0)
+    .sort((a, b) => score(b) - score(a)).slice(0, 8)
+    .map((u) => ({ id: u.id, name: u.nickname || u.account, account: u.account }));
+  if (r.group && r.group.owner === state.me.id && 'all'.startsWith(q)) items.push({ id: '@all', name: 'all', account: '' });
+  if (!items.length) { closeMentions(); return; }
+  mention.items = items;
+  mention.index = Math.min(mention.index, items.length - 1);
+  mention.start = before.length - hit[2].length - 1;
+  paintMentions();
+}
+
+function paintMentions() {
+  const ul = $('#mention-list');
+  const input = $('#composer-input');
+  ul.replaceChildren(...mention.items.map((c, i) => el('li', {
+    id: 'mention-opt-' + i, class: 'mention-opt' + (i === mention.index ? ' active' : ''), testid: 'mention-option',
+    attrs: { role: 'option', 'aria-selected': String(i === mention.index) },
+    on: {
+      mousedown: (e) => e.preventDefault(), // keep the focus in the textarea
+      click: () => pickMention(i),
+    },
+  },
+  c.id === '@all' ? el('span', { class: 'avatar small group', text: '@', attrs: { 'aria-hidden': 'true' } }) : newAvatar(c.name, c.id, 'small'),
+  el('span', { text: c.id === '@all' ? 'Everyone' : c.name }),
+  el('span', { class: 'muted small', text: c.id === '@all' ? ' @all' : ' @' + c.account }))));
+  show(ul);
+  input.setAttribute('aria-expanded', 'true');
+  input.setAttribute('aria-activedescendant', 'mention-opt-' + mention.index);
+}
+
+function closeMentions() {
+  if ($('#mention-list').hidden) return false;
+  show($('#mention-list'), false);
+  mention.items = [];
+  mention.index = 0;
+  const input = $('#composer-input');
+  input.setAttribute('aria-expanded', 'false');
+  input.removeAttribute('aria-activedescendant');
+  return true;
+}
+
+function pickMention(i) {
+  const c = mention.items[i];
+  if (!c) return;
+  const input = $('#composer-input');
+  const v = input.value;
+  const text = '@' + c.name + ' ';
+  input.value = v.slice(0, mention.start) + text + v.slice(input.selectionStart);
+  const caret = mention.start + text.length;
+  input.setSelectionRange(caret, caret);
+  composer.mentions.set(c.name, c.id);
+  closeMentions();
+  updateCount();
+  input.focus();
+}
+
+// An Enter the composer used (to send, to pick a name) inserts no line
+// break, even where the browser's text input does not honour the
+// keydown's preventDefault (some synthetic and IME input).
+let enterUsed = false;
+
+/** Keys of the composer: the @ list, Escape (leave reply/edit), Enter sends. */
+function composerKey(e) {
+  enterUsed = false;
+  if (!$('#mention-list').hidden && mention.items.length) {
+    const n = mention.items.length;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      mention.index = (mention.index + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+      paintMentions();
+      return;
+    }
+    if ((e.key === 'Enter' || e.key === 'Tab') && !e.isComposing) {
+      e.preventDefault();
+      enterUsed = e.key === 'Enter';
+      pickMention(mention.index);
+      return;
+    }
+  }
+  if (e.key === 'Escape') {
+    if (closeMentions() || cancelMode()) { e.preventDefault(); e.stopPropagation(); }
+    return;
+  }
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    enterUsed = true;
+    sendFromComposer();
+  }
 }
 
 function updateCount() {
@@ -529,6 +1171,7 @@ function onFrame(f) {
     case 'ack': {
       const m = f.message;
       if (!m) break;
+      changes.delete(f.client_msg_id);
       storeMessage(m);
       const [r] = findPending(f.client_msg_id);
       if (r) { r.pending.delete(f.client_msg_id); render('chat list'); }
@@ -554,10 +1197,14 @@ function onFrame(f) {
 }
 
 function onError(f) {
+  if (f.client_msg_id && changes.has(f.client_msg_id)) {
+    changeFailed(changes.get(f.client_msg_id), f);
+    return;
+  }
   if (f.client_msg_id) {
     const [r, p] = findPending(f.client_msg_id);
     if (!p) return;
-    if (f.code === 'rate_limited' || f.code === 'unavailable' || f.code === 'internal') {
+    if (RETRY_CODES.has(f.code)) {
       p.sentAt = Date.now(); // retried by the timer, same id
       setTimeout(() => { if (p.state === 'pending') trySend(p); }, 1000);
       return;
@@ -612,6 +1259,11 @@ function onEvent(name, data) {
         render('list chat');
       }
       reloadConversations();
+      break;
+    }
+    case 'messages_hidden': { // deleted for me, here or on another device
+      const r = state.rooms.get(data.room_id);
+      if (r && Array.isArray(data.seqs)) markHidden(r, data.seqs);
       break;
     }
     case 'resync': { // one room (a gap the server could not fill), or all
@@ -711,9 +1363,10 @@ async function doReloadConversations() {
       // Unread: the server's count, plus what arrived live after its answer.
       let extra = 0;
       for (const m of r.msgs.values()) {
-        if (m.seq > base && m.seq > r.readSeq && m.from !== state.me.id) extra++;
+        if (m.seq > base && m.seq > r.readSeq && m.from !== state.me.id && !isEvent(m) && !m.hidden) extra++;
       }
       r.unread = (r.readSeq >= base ? 0 : (c.unread || 0)) + extra;
+      r.mentioned = (!!c.mentioned && r.readSeq < base) || r.mentionSeq > Math.max(base, r.readSeq);
       r.baseSeq = Math.max(r.baseSeq, base);
       if (c.last_message && (!r.last || c.last_message.seq > r.last.seq)) r.last = c.last_message;
     }
@@ -812,6 +1465,7 @@ function openRoom(id) {
   const r = state.rooms.get(id);
   if (!r) return;
   const prev = state.current && state.rooms.get(state.current);
+  if (prev !== r) leaveComposer();
   if (prev && prev !== r) prev.draft = $('#composer-input').value;
   state.current = id;
   composerError('');
@@ -825,8 +1479,17 @@ function openRoom(id) {
   if (window.matchMedia('(min-width: 760px)').matches) $('#composer-input').focus();
 }
 
+/** Closes what belongs to the open chat: the menu, the @ list, reply or edit mode. */
+function leaveComposer() {
+  closeMenu(false);
+  closeMentions();
+  cancelMode();
+  composer.mentions.clear();
+}
+
 function closeRoom() {
   const r = state.current && state.rooms.get(state.current);
+  leaveComposer();
   if (r) r.draft = $('#composer-input').value;
   state.current = null;
   render('list chat');
@@ -1620,6 +2283,11 @@ function signedOut(reason) {
 }
 
 function resetState() {
+  leaveComposer();
+  for (const r of state.rooms.values()) for (const p of r.pending.values()) if (p.abort) p.abort();
+  changes.clear();
+  forgetURLs();
+  if ($('#image-dialog').open) $('#image-dialog').close();
   state.me = null;
   for (const li of convItems.values()) li.remove();
   convItems.clear();
@@ -1728,13 +2396,41 @@ function wire() {
   $('#group-cancel').addEventListener('click', () => $('#group-dialog').close());
   $('#composer').addEventListener('submit', (e) => { e.preventDefault(); sendFromComposer(); });
   const input = $('#composer-input');
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendFromComposer(); }
+  input.addEventListener('keydown', composerKey);
+  input.addEventListener('keyup', () => { enterUsed = false; });
+  input.addEventListener('beforeinput', (e) => {
+    if (enterUsed && (e.inputType === 'insertLineBreak' || e.inputType === 'insertParagraph')) e.preventDefault();
   });
   input.addEventListener('input', () => {
     updateCount();
+    updateMentions();
     if ($('#composer-error').textContent && codepoints(input.value) <= MAX_BODY) composerError('');
   });
+  input.addEventListener('click', updateMentions);
+  input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) closeMentions(); }, 150));
+  input.addEventListener('paste', (e) => {
+    const files = e.clipboardData ? [...e.clipboardData.files] : [];
+    if (!files.length) return;
+    e.preventDefault();
+    attachFiles(files);
+  });
+  $('#composer-context-cancel').addEventListener('click', () => { cancelMode(); input.focus(); });
+  $('#composer-attach').addEventListener('click', () => $('#composer-file').click());
+  $('#composer-file').addEventListener('change', (e) => {
+    attachFiles([...e.target.files]);
+    e.target.value = '';
+  });
+  wireDrop();
+  wireMenu();
+  $('#image-close').addEventListener('click', () => $('#image-dialog').close());
+  $('#image-download').addEventListener('click', () => {
+    if (lightbox) download(lightbox).catch((e) => toast(describe(e)));
+  });
+  $('#image-dialog').addEventListener('click', (e) => { // on the backdrop
+    const b = e.currentTarget.getBoundingClientRect();
+    if (e.target === e.currentTarget && (e.clientX < b.left || e.clientX > b.right || e.clientY < b.top || e.clientY > b.bottom)) e.currentTarget.close();
+  });
+  $('#image-dialog').addEventListener('close', () => { lightbox = null; $('#image-full').removeAttribute('src'); });
   $('#messages').addEventListener('scroll', () => {
     const r = state.current && state.rooms.get(state.current);
     if (r && $('#messages').scrollTop < 80) loadOlder(r);
@@ -1760,6 +2456,37 @@ function wire() {
     if (state.me && s.user && s.user.id !== state.me.id) { startApp(); return; }
     if (!state.me && document.body.dataset.screen === 'auth') { startApp(); return; }
     socket.refreshToken(s.access_token);
+  });
+}
+
+/** Files dropped on the chat are sent; the drop zone shows while dragging. */
+function wireDrop() {
+  const pane = $('#chat-pane');
+  const zone = $('#drop-zone');
+  let depth = 0;
+  const files = (e) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  pane.addEventListener('dragenter', (e) => {
+    if (!files(e)) return;
+    e.preventDefault();
+    depth++;
+    show(zone);
+  });
+  pane.addEventListener('dragover', (e) => {
+    if (!files(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+  });
+  pane.addEventListener('dragleave', (e) => {
+    if (!files(e)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) show(zone, false);
+  });
+  pane.addEventListener('drop', (e) => {
+    if (!files(e)) return;
+    e.preventDefault();
+    depth = 0;
+    show(zone, false);
+    attachFiles([...e.dataTransfer.files]);
   });
 }
 

@@ -1,0 +1,76 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/png"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/service"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
+	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
+	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/memstore"
+)
+
+// An upload never sent is swept, bytes and record, once a day old; a sent
+// one stays.
+func TestSweepRemovesOrphanUploads(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	kvs := memkv.New()
+	t.Cleanup(func() { kvs.Close() })
+	blobs, err := fsblob.New(t.TempDir(), fsblob.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now()}
+	svc := service.New(service.Deps{Store: st, KV: kvs, Blobs: blobs, Now: clk.Now})
+	const room, uid = "R1", "U1"
+	if err := st.AddMember(ctx, &store.Member{RoomID: room, UserID: uid, RoomType: store.RoomGroup}); err != nil {
+		t.Fatal(err)
+	}
+	var pic bytes.Buffer
+	_ = png.Encode(&pic, image.NewGray(image.Rect(0, 0, 40, 30)))
+	orphan, err := svc.Upload(ctx, uid, room, "a.png", bytes.NewReader(pic.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := svc.Upload(ctx, uid, room, "b.png", bytes.NewReader(pic.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Send(ctx, service.SendInput{UserID: uid, RoomID: room, ClientMsgID: "m1", Kind: store.KindImage, FileID: sent.ID}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(service.OrphanAge - time.Minute)
+	if s, err := svc.Sweep(ctx); err != nil || s.Orphans != 0 {
+		t.Fatalf("sweep before a day: %+v %v", s, err)
+	}
+	clk.Add(2 * time.Minute)
+	if s, err := svc.Sweep(ctx); err != nil || s.Orphans != 1 {
+		t.Fatalf("sweep after a day: %+v %v", s, err)
+	}
+	if _, err := st.FileByID(ctx, orphan.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the orphan's record: %v", err)
+	}
+	for _, k := range []string{orphan.Key, orphan.ThumbKey} {
+		if _, err := blobs.Stat(ctx, k); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("the orphan's blob %s: %v", k, err)
+		}
+	}
+	rc, f, err := svc.OpenFile(ctx, uid, sent.ID, false)
+	if err != nil {
+		t.Fatalf("the sent file: %v", err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, pic.Bytes()) || f.Width != 40 || f.Height != 30 {
+		t.Fatalf("the sent file: %d bytes, %dx%d", len(b), f.Width, f.Height)
+	}
+}
