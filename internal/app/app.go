@@ -98,6 +98,9 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		return nil, err
 	}
 	sess := &auth.Sessions{Tokens: b.Store, Issuer: iss, RefreshTTL: cfg.RefreshTTL, Now: o.Now}
+	if o.Limits.RecallWindow == 0 {
+		o.Limits.RecallWindow = cfg.RecallWindow
+	}
 	if o.Limits.DeletedGrace == 0 {
 		o.Limits.DeletedGrace = cfg.DeletedGrace
 	}

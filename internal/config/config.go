@@ -33,6 +33,8 @@ type Config struct {
 	// DeletedGrace is how long a deleted account's name and email stay
 	// taken.
 	DeletedGrace time.Duration
+	// RecallWindow is how long a sender may recall a message.
+	RecallWindow time.Duration
 
 	SMTPAddr     string
 	SMTPUsername string
@@ -105,6 +107,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_ACCESS_TTL", "access-ttl", "access token lifetime", nil, &c.AccessTTL, nil, "15m"},
 		{"IM_REFRESH_TTL", "refresh-ttl", "refresh token lifetime", nil, &c.RefreshTTL, nil, "720h"},
 		{"IM_SWEEP_INTERVAL", "sweep-interval", "how often expired sessions and refresh tokens are purged and deleted accounts' names freed (API, standalone)", nil, &c.SweepInterval, nil, "10m"},
+		{"IM_RECALL_WINDOW", "recall-window", "how long after sending a sender may recall a message (a group's owner: any time)", nil, &c.RecallWindow, nil, "2m"},
 		{"IM_DELETED_GRACE", "deleted-grace", "how long a deleted account's name and email stay taken", nil, &c.DeletedGrace, nil, "720h"},
 		{"IM_SMTP_ADDR", "smtp-addr", "SMTP server host:port; unset: codes go to the log", &c.SMTPAddr, nil, nil, ""},
 		{"IM_SMTP_USERNAME", "smtp-username", "SMTP user", &c.SMTPUsername, nil, nil, ""},

@@ -314,18 +314,8 @@ func TestConcurrentReactionsAreExact(t *testing.T) {
 		wg.Go(func() { cl.Befriend(owner, u) })
 	}
 	wg.Wait()
-	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "reactions", "members": accounts})
-	if r.Status != 201 {
-		t.Fatalf("group: %d %s", r.Status, r.Body)
-	}
-	var created struct {
-		Group struct {
-			ID string `json:"id"`
-		} `json:"group"`
-	}
-	r.JSON(t, &created)
-	g := created.Group
-	r = cl.Do("POST", "/v1/rooms/"+g.ID+"/messages", owner.Token, map[string]any{"body": "react to me", "client_msg_id": "m"})
+	g := struct{ ID string }{newGroupRoom(t, cl, owner, "reactions", accounts)}
+	r := cl.Do("POST", "/v1/rooms/"+g.ID+"/messages", owner.Token, map[string]any{"body": "react to me", "client_msg_id": "m"})
 	if r.Status != 201 {
 		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
@@ -377,14 +367,7 @@ func TestSystemMessagesOnMembershipChanges(t *testing.T) {
 	owner, m1, m2 := cl.Register("wo"), cl.Register("wa"), cl.Register("wb")
 	cl.Befriend(owner, m1)
 	cl.Befriend(owner, m2)
-	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "sys", "members": []string{m1.Account}})
-	var created struct {
-		Group struct {
-			ID string `json:"id"`
-		} `json:"group"`
-	}
-	r.JSON(t, &created)
-	room := created.Group.ID
+	room := newGroupRoom(t, cl, owner, "sys", []string{m1.Account})
 	c1 := apitest.DialWS(t, cl.Nodes[0].URL, m1.Token)
 	cl.Settle()
 	if r := cl.Do("POST", "/v1/groups/"+room+"/members", owner.Token, map[string]any{"accounts": []string{m2.Account}}); r.Status != 200 {
@@ -416,14 +399,7 @@ func TestClientMsgIDAcrossSendsAndChanges(t *testing.T) {
 	cl := apitest.NewCluster(t, 1, apitest.Options{})
 	owner, m1 := cl.Register("qa"), cl.Register("qb")
 	cl.Befriend(owner, m1)
-	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": "ids", "members": []string{m1.Account}})
-	var created struct {
-		Group struct {
-			ID string `json:"id"`
-		} `json:"group"`
-	}
-	r.JSON(t, &created)
-	room := created.Group.ID
+	room := newGroupRoom(t, cl, owner, "ids", []string{m1.Account})
 	c := apitest.DialWS(t, cl.Nodes[0].URL, owner.Token)
 	cl.Settle()
 	m := mustFrameAck(t, c, map[string]any{"type": "send", "room_id": room, "body": "all of you", "mentions": []string{"@all"},
@@ -449,4 +425,20 @@ func TestClientMsgIDAcrossSendsAndChanges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newGroupRoom creates a group of owner's friends and returns its room id.
+func newGroupRoom(t *testing.T, cl *apitest.Cluster, owner *apitest.User, name string, members []string) string {
+	t.Helper()
+	r := cl.Do("POST", "/v1/groups", owner.Token, map[string]any{"name": name, "members": members})
+	if r.Status != 201 {
+		t.Fatalf("group: %d %s", r.Status, r.Body)
+	}
+	var created struct {
+		Group struct {
+			ID string `json:"id"`
+		} `json:"group"`
+	}
+	r.JSON(t, &created)
+	return created.Group.ID
 }

@@ -49,6 +49,14 @@ func (s *Service) Upload(ctx context.Context, uid, roomID, name string, r io.Rea
 	if err := s.CheckMember(ctx, uid, roomID); err != nil {
 		return nil, err
 	}
+	// Decoding an image may take ~12 bytes per pixel (480 MB at the 40 MP
+	// limit): uploads are inspected one at a time, the others wait.
+	select {
+	case s.inspecting <- struct{}{}:
+		defer func() { <-s.inspecting }()
+	case <-ctx.Done():
+		return nil, protocol.Unavailable(fmt.Errorf("upload: %w", ctx.Err()))
+	}
 	tmp, err := os.CreateTemp("", "im-upload-*")
 	if err != nil {
 		return nil, protocol.Internal(fmt.Errorf("upload: %w", err))

@@ -133,7 +133,12 @@ type Service struct {
 	releasing chan struct{}
 	// mailing bounds the mails sent in the background.
 	mailing chan struct{}
+	// inspecting bounds the uploads checked (and images decoded) at once.
+	inspecting chan struct{}
 }
+
+// maxInspecting bounds the uploads inspected at once (see Upload).
+const maxInspecting = 1
 
 // maxReleasing bounds the seq releases retried in the background at once.
 const maxReleasing = 256
@@ -153,7 +158,7 @@ func New(d Deps) *Service {
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),
-		mailing: make(chan struct{}, maxMailing),
+		mailing: make(chan struct{}, maxMailing), inspecting: make(chan struct{}, maxInspecting),
 	}
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
