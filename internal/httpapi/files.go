@@ -9,25 +9,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
-	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
-
-// fileView is the answer to an upload.
-type fileView struct {
-	FileID      string `json:"file_id"`
-	Name        string `json:"name"`
-	Size        int64  `json:"size"`
-	ContentType string `json:"content_type"`
-	Width       int    `json:"width,omitempty"`
-	Height      int    `json:"height,omitempty"`
-	Thumbnail   bool   `json:"thumbnail,omitempty"`
-}
-
-func viewFile(f *store.File) fileView {
-	return fileView{FileID: f.ID, Name: f.Name, Size: f.Size, ContentType: f.ContentType,
-		Width: f.Width, Height: f.Height, Thumbnail: f.ThumbKey != ""}
-}
 
 // uploadFile takes a multipart/form-data body whose part "file" is the
 // file; the body may exceed the upload limit by the form's overhead only.
@@ -63,7 +47,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, viewFile(f))
+		writeJSON(w, http.StatusCreated, service.AttachmentOf(f))
 		return
 	}
 }

@@ -28,9 +28,10 @@ func optSeq(seq int64) *int64 {
 	return &seq
 }
 
-// attachment is the metadata of a file that image and file messages carry
-// (Message.Extra, the frame's attachment object).
-type attachment struct {
+// Attachment is the metadata of an uploaded file: the answer to an upload,
+// and what image and file messages carry (Message.Extra, the frame's
+// attachment object).
+type Attachment struct {
 	FileID      string `json:"file_id"`
 	Name        string `json:"name"`
 	Size        int64  `json:"size"`
@@ -38,6 +39,12 @@ type attachment struct {
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	Thumbnail   bool   `json:"thumbnail,omitempty"`
+}
+
+// AttachmentOf describes f.
+func AttachmentOf(f *store.File) Attachment {
+	return Attachment{FileID: f.ID, Name: f.Name, Size: f.Size, ContentType: f.ContentType,
+		Width: f.Width, Height: f.Height, Thumbnail: f.ThumbKey != ""}
 }
 
 // prepareRich checks what a rich send refers to (the reply's message, the
@@ -75,8 +82,7 @@ func (s *Service) prepareRich(ctx context.Context, in SendInput, m *store.Messag
 		if in.Kind == store.KindImage && f.Width == 0 {
 			return nil, protocol.Errorf(protocol.CodeInvalidArgument, "an image message needs an image file")
 		}
-		b, _ := json.Marshal(attachment{FileID: f.ID, Name: f.Name, Size: f.Size, ContentType: f.ContentType,
-			Width: f.Width, Height: f.Height, Thumbnail: f.ThumbKey != ""})
+		b, _ := json.Marshal(AttachmentOf(f))
 		m.Extra, r.file = string(b), f
 	}
 	if len(in.Mentions) > 0 {
