@@ -841,11 +841,22 @@ function pushChange(c) {
 
 const RETRY_CODES = new Set(['rate_limited', 'unavailable', 'internal']);
 
+/**
+ * How long to wait before resending x (a send or a change) after error
+ * frame f (docs/protocol.md §6): 200 ms doubling up to 5 s, the upper half
+ * at random, and never sooner than the server's retry_after_ms.
+ */
+function retryDelay(x, f) {
+  x.tries = (x.tries || 0) + 1;
+  const d = Math.min(5000, 200 * 2 ** Math.min(x.tries - 1, 5));
+  return Math.max(d / 2 + Math.random() * d / 2, f.retry_after_ms || 0);
+}
+
 function changeFailed(c, f) {
   const id = c.frame.client_msg_id;
   if (RETRY_CODES.has(f.code)) {
     c.sentAt = Date.now(); // retried by the timer, same id
-    setTimeout(() => { if (changes.has(id)) pushChange(c); }, 1000);
+    setTimeout(() => { if (changes.has(id)) pushChange(c); }, retryDelay(c, f));
     return;
   }
   changes.delete(id);
@@ -1206,7 +1217,7 @@ function onError(f) {
     if (!p) return;
     if (RETRY_CODES.has(f.code)) {
       p.sentAt = Date.now(); // retried by the timer, same id
-      setTimeout(() => { if (p.state === 'pending') trySend(p); }, 1000);
+      setTimeout(() => { if (p.state === 'pending') trySend(p); }, retryDelay(p, f));
       return;
     }
     p.state = 'failed';
