@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"go.uber.org/zap"
+
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -22,15 +24,16 @@ type ChangeInput struct {
 
 // A change is applied to the message first and then logged as its event.
 // A change whose event could not be stored is answered with an error and
-// the client retries it with the same client_msg_id: applying it again
-// changes nothing, and the event is stored once.
+// the client retries it with the same client_msg_id: applying an edit or a
+// recall again changes nothing, a reaction is taken back first (see React),
+// and the event is stored once.
 
 // Edit replaces the body of one of the caller's messages.
 func (s *Service) Edit(ctx context.Context, in ChangeInput) (*store.Message, bool, error) {
 	if err := protocol.ValidBody(in.Body); err != nil {
 		return nil, false, err
 	}
-	return s.change(ctx, in, store.KindEdit, func(ctx context.Context, target *store.Message) error {
+	return s.change(ctx, in, store.KindEdit, nil, func(ctx context.Context, target *store.Message) error {
 		if target.From != in.UserID {
 			return protocol.Errorf(protocol.CodeForbidden, "only its sender may edit a message")
 		}
@@ -49,7 +52,7 @@ func (s *Service) Edit(ctx context.Context, in ChangeInput) (*store.Message, boo
 // group's owner at any time. Its body is deleted from storage and access to
 // its files is removed.
 func (s *Service) Recall(ctx context.Context, in ChangeInput) (*store.Message, bool, error) {
-	return s.change(ctx, in, store.KindRecall, func(ctx context.Context, target *store.Message) error {
+	return s.change(ctx, in, store.KindRecall, nil, func(ctx context.Context, target *store.Message) error {
 		if target.From != in.UserID || s.now().Sub(target.CreatedAt) > s.lim.RecallWindow {
 			room, err := s.st.RoomByID(ctx, in.RoomID)
 			if err != nil {
@@ -89,7 +92,17 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 		kind = store.KindUnreact
 	}
 	in.Body = in.Emoji
-	return s.change(ctx, in, kind, func(ctx context.Context, target *store.Message) error {
+	// Unlike an edit or a recall, a reaction applied twice is refused: when
+	// its event cannot be stored, the reaction is taken back so that the
+	// client's retry (same client_msg_id) applies it afresh.
+	undo := func(ctx context.Context) error {
+		if add {
+			return s.st.RemoveReaction(ctx, in.RoomID, in.Seq, in.UserID, in.Emoji)
+		}
+		return s.st.AddReaction(ctx, &store.Reaction{RoomID: in.RoomID, Seq: in.Seq, UserID: in.UserID,
+			Emoji: in.Emoji, CreatedAt: s.nowUTC()})
+	}
+	return s.change(ctx, in, kind, undo, func(ctx context.Context, target *store.Message) error {
 		if target.Recalled {
 			return protocol.Errorf(protocol.CodeConflict, "the message was recalled")
 		}
@@ -112,7 +125,7 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 // change checks the caller and the target, applies the change and stores
 // its event. A retry of a change already stored returns the first event
 // (dup) without applying anything again.
-func (s *Service) change(ctx context.Context, in ChangeInput, kind string,
+func (s *Service) change(ctx context.Context, in ChangeInput, kind string, undo func(context.Context) error,
 	apply func(context.Context, *store.Message) error) (*store.Message, bool, error) {
 	if err := protocol.ValidClientMsgID(in.ClientMsgID); err != nil {
 		return nil, false, err
@@ -146,7 +159,16 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string,
 	}
 	ev := &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
 		Kind: kind, Target: in.Seq}
-	return s.commit(ctx, in.ClientMsgID, ev, nil)
+	m, dup, err := s.commit(ctx, in.ClientMsgID, ev, nil)
+	if err != nil && undo != nil {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
+		if uerr := undo(uctx); uerr != nil {
+			s.log.Warn("could not take back a change whose event was not stored",
+				zap.String("room", in.RoomID), zap.Int64("seq", in.Seq), zap.String("kind", kind), zap.Error(uerr))
+		}
+		cancel()
+	}
+	return m, dup, err
 }
 
 // Hide deletes messages for the caller only ("delete for me"): they leave

@@ -74,3 +74,47 @@ func TestSweepRemovesOrphanUploads(t *testing.T) {
 		t.Fatalf("the sent file: %d bytes, %dx%d", len(b), f.Width, f.Height)
 	}
 }
+
+// failingInserts refuses message inserts while on.
+type failingInserts struct {
+	store.Store
+	on bool
+}
+
+func (f *failingInserts) InsertMessage(ctx context.Context, m *store.Message) error {
+	if f.on {
+		return store.ErrUnavailable
+	}
+	return f.Store.InsertMessage(ctx, m)
+}
+
+// A reaction whose event could not be stored is taken back, so the
+// client's retry with the same client_msg_id succeeds (and counts once).
+func TestReactionRetryAfterTheEventFailed(t *testing.T) {
+	ctx := context.Background()
+	st := &failingInserts{Store: memstore.New()}
+	kvs := memkv.New()
+	t.Cleanup(func() { kvs.Close() })
+	svc := service.New(service.Deps{Store: st, KV: kvs, Limits: service.Limits{StoreTimeout: time.Second}})
+	const room, uid = "R1", "U1"
+	if err := st.AddMember(ctx, &store.Member{RoomID: room, UserID: uid, RoomType: store.RoomGroup}); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := svc.Send(ctx, service.SendInput{UserID: uid, RoomID: room, Body: "hi", ClientMsgID: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := service.ChangeInput{UserID: uid, RoomID: room, ClientMsgID: "x1", Seq: m.Seq, Emoji: "🎉"}
+	st.on = true
+	if _, _, err := svc.React(ctx, in, true); err == nil {
+		t.Fatal("react with the store refusing inserts succeeded")
+	}
+	st.on = false
+	if _, _, err := svc.React(ctx, in, true); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	counts, err := st.ReactionCounts(ctx, room, []int64{m.Seq}, uid)
+	if err != nil || len(counts[m.Seq]) != 1 || counts[m.Seq][0].Count != 1 {
+		t.Fatalf("counts after the retry: %+v %v", counts, err)
+	}
+}
