@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -81,7 +82,24 @@ type Room struct {
 	Disbanded bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Group administration (GroupAdmin). MuteAll: only the owner and the
+	// admins may send. Announcement is the pinned announcement ("" none),
+	// set by AnnouncementBy at AnnouncementAt.
+	MuteAll        bool
+	Announcement   string
+	AnnouncementBy string
+	AnnouncementAt time.Time
 }
+
+// Member roles. A group's owner is its Room.Owner whatever the role stored
+// on the membership; a stored role is RoleAdmin or "" (read as
+// RoleMember), so memberships stored before roles existed are members.
+const (
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
 
 // Member is a user's membership of a room (collection user_room), unique on
 // (room, user). ReadSeq is the last seq the user has read there.
@@ -96,6 +114,11 @@ type Member struct {
 	ReadSeq    int64
 	MentionSeq int64
 	CreatedAt  time.Time
+	// Role is RoleAdmin or "" (a member; see RoleOwner).
+	Role string
+	// MutedUntil: the member may not send before this time; zero: not
+	// muted.
+	MutedUntil time.Time
 }
 
 // Friendship links two users; UserA < UserB, unique on the pair.
@@ -270,6 +293,53 @@ type Session struct {
 	Revoked    bool
 }
 
+// MaxPins is the most messages pinned in one room: a pin takes one of the
+// slots 0 .. MaxPins-1, unique per room, so the bound is exact under
+// concurrency.
+const MaxPins = 50
+
+// Pin is a pinned message of a room, unique on (room, seq) and on (room,
+// slot).
+type Pin struct {
+	RoomID    string
+	Seq       int64
+	Slot      int
+	By        string
+	CreatedAt time.Time
+}
+
+// JoinRequest is a user's pending request to join a group, unique on
+// (room, user).
+type JoinRequest struct {
+	RoomID    string
+	UserID    string
+	Message   string
+	CreatedAt time.Time
+}
+
+// InviteLink lets whoever has its token join RoomID until ExpiresAt, at
+// most MaxUses users. Only the SHA-256 of the token is kept (TokenHash,
+// unique).
+type InviteLink struct {
+	ID        string
+	RoomID    string
+	TokenHash string
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	MaxUses   int
+	Revoked   bool
+}
+
+// InviteUse is one user's use of an invite link: the N-th (from 1), unique
+// on (link, n) and on (link, user). See UseInviteLink.
+type InviteUse struct {
+	LinkID    string
+	N         int
+	UserID    string
+	CreatedAt time.Time
+}
+
 // PairKey returns the canonical key of an unordered pair of user ids.
 func PairKey(a, b string) (lo, hi, key string) {
 	if b < a {
@@ -336,6 +406,106 @@ type Rooms interface {
 	// MentionAll); an empty, non-nil one nobody. Ids that are not members
 	// of the room are ignored: it is not an error.
 	MarkMentioned(ctx context.Context, roomID string, userIDs []string, seq int64) error
+}
+
+// GroupAdmin stores what group administration needs: roles, mutes, the
+// room's settings, pins, join requests and invite links. Every rule that
+// must hold under concurrency rests on a unique index: pin slots, one
+// request per (room, user), the numbered uses of a link.
+type GroupAdmin interface {
+	// SetMemberRole stores role (RoleAdmin or "") on a membership;
+	// ErrNotFound if there is none.
+	SetMemberRole(ctx context.Context, roomID, userID, role string) error
+	// SetMemberMute sets MutedUntil (zero: unmuted); ErrNotFound if no
+	// membership.
+	SetMemberMute(ctx context.Context, roomID, userID string, until time.Time) error
+	// SetMuteAll sets Room.MuteAll; ErrNotFound if no room.
+	SetMuteAll(ctx context.Context, roomID string, on bool) error
+	// SetAnnouncement sets the room's announcement, by whom and when
+	// ("" clears it); ErrNotFound if no room.
+	SetAnnouncement(ctx context.Context, roomID, text, by string, at time.Time) error
+	// MembersPage returns up to limit memberships of the room with user id
+	// > afterUser, ascending by user id. A limit <= 0 means 50; limits
+	// above 1000 are lowered to it.
+	MembersPage(ctx context.Context, roomID, afterUser string, limit int) ([]Member, error)
+
+	// AddPin stores p; ErrDuplicate if (room, seq) or (room, slot) is
+	// taken. A zero CreatedAt is set to now; normalised in place.
+	AddPin(ctx context.Context, p *Pin) error
+	// RemovePin deletes the pin of (room, seq); ErrNotFound if none.
+	RemovePin(ctx context.Context, roomID string, seq int64) error
+	// Pins returns the room's pins (at most MaxPins), newest first (then
+	// by seq).
+	Pins(ctx context.Context, roomID string) ([]Pin, error)
+
+	// CreateJoinRequest stores r; ErrDuplicate on (room, user). A zero
+	// CreatedAt is set to now; normalised in place.
+	CreateJoinRequest(ctx context.Context, r *JoinRequest) error
+	// JoinRequest returns one request; ErrNotFound if none.
+	JoinRequest(ctx context.Context, roomID, userID string) (*JoinRequest, error)
+	// JoinRequests returns up to limit requests of a room, oldest first
+	// (then by user id); limit as MembersPage.
+	JoinRequests(ctx context.Context, roomID string, limit int) ([]JoinRequest, error)
+	// DeleteJoinRequest deletes one request; ErrNotFound if none.
+	DeleteJoinRequest(ctx context.Context, roomID, userID string) error
+
+	// CreateInviteLink stores l; ErrDuplicate on its id or token hash.
+	// Times are normalised in place (a zero CreatedAt: now).
+	CreateInviteLink(ctx context.Context, l *InviteLink) error
+	InviteLinkByID(ctx context.Context, id string) (*InviteLink, error)     // ErrNotFound
+	InviteLinkByHash(ctx context.Context, hash string) (*InviteLink, error) // ErrNotFound
+	// InviteLinks returns the room's links, revoked ones included, newest
+	// first (then by id), at most limit (as MembersPage).
+	InviteLinks(ctx context.Context, roomID string, limit int) ([]InviteLink, error)
+	// RevokeInviteLink marks a link revoked (twice is fine); ErrNotFound
+	// if absent.
+	RevokeInviteLink(ctx context.Context, id string) error
+	// AddInviteUse stores u; ErrDuplicate if (link, n) or (link, user) is
+	// taken. Use UseInviteLink rather than calling it directly.
+	AddInviteUse(ctx context.Context, u *InviteUse) error
+	// CountInviteUses counts a link's uses.
+	CountInviteUses(ctx context.Context, linkID string) (int64, error)
+	// InviteUseBy returns the user's use of the link; ErrNotFound if none.
+	InviteUseBy(ctx context.Context, linkID, userID string) (*InviteUse, error)
+}
+
+// ErrExhausted is returned by UseInviteLink when the link was used
+// MaxUses times.
+var ErrExhausted = errors.New("store: invite link used up")
+
+// UseInviteLink records userID's use of link l and returns it: exact under
+// concurrency without an atomic counter, because the uses are numbered
+// 1, 2, ... under a unique (link, n) index and a use takes the number
+// after the count, so no number above l.MaxUses is ever written (the uses
+// always number 1..count, as each insert of n follows a count of n-1). A
+// user who used the link before gets their use back (fresh false) and no
+// new use is taken; ErrExhausted when all MaxUses are taken.
+func UseInviteLink(ctx context.Context, s GroupAdmin, l *InviteLink, userID string, at time.Time) (_ *InviteUse, fresh bool, err error) {
+	// Each lost race means another use was taken, so MaxUses+2 tries
+	// suffice but for a store that keeps failing.
+	for try := 0; try <= l.MaxUses+2; try++ {
+		if u, err := s.InviteUseBy(ctx, l.ID, userID); err == nil {
+			return u, false, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, false, err
+		}
+		n, err := s.CountInviteUses(ctx, l.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		if n >= int64(l.MaxUses) {
+			return nil, false, ErrExhausted
+		}
+		u := &InviteUse{LinkID: l.ID, N: int(n) + 1, UserID: userID, CreatedAt: at}
+		err = s.AddInviteUse(ctx, u)
+		if err == nil {
+			return u, true, nil
+		}
+		if !errors.Is(err, ErrDuplicate) {
+			return nil, false, err
+		}
+	}
+	return nil, false, fmt.Errorf("store: use invite link: %w", ErrConflict)
 }
 
 // Friends stores friendships and pending requests.
@@ -496,6 +666,7 @@ type Store interface {
 	Hidden
 	Files
 	Tokens
+	GroupAdmin
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
 }

@@ -60,6 +60,13 @@ type Store struct {
 	used     map[string]bool
 	revoked  map[string]bool
 	sessions map[string]*store.Session
+
+	pins      map[string]map[int64]*store.Pin          // room -> seq -> pin
+	joinReqs  map[string]map[string]*store.JoinRequest // room -> user -> request
+	links     map[string]*store.InviteLink             // id -> link
+	linkHash  map[string]string                        // token hash -> id
+	linkUses  map[string]map[int]*store.InviteUse      // link -> n -> use
+	linkUsers map[string]map[string]*store.InviteUse   // link -> user -> the same use
 }
 
 var _ store.Store = (*Store)(nil)
@@ -77,6 +84,9 @@ func New() *Store {
 		reactions: map[roomSeq]map[userEmoji]*store.Reaction{}, hidden: map[userRoom]map[int64]bool{},
 		files: map[string]*store.File{}, tokens: map[string]*store.RefreshToken{},
 		families: map[string]map[string]bool{}, used: map[string]bool{}, revoked: map[string]bool{},
+		pins: map[string]map[int64]*store.Pin{}, joinReqs: map[string]map[string]*store.JoinRequest{},
+		links: map[string]*store.InviteLink{}, linkHash: map[string]string{},
+		linkUses: map[string]map[int]*store.InviteUse{}, linkUsers: map[string]map[string]*store.InviteUse{},
 	}
 }
 
@@ -338,6 +348,7 @@ func (s *Store) CreateRoom(_ context.Context, r *store.Room) error {
 		r.UpdatedAt = r.CreatedAt
 	}
 	r.UpdatedAt = dbTime(r.UpdatedAt)
+	r.AnnouncementAt = optUTC(r.AnnouncementAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, idTaken := s.rooms[r.ID]
@@ -416,6 +427,7 @@ func (s *Store) AddMember(_ context.Context, m *store.Member) error {
 		return errNil(op)
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
+	m.MutedUntil = optUTC(m.MutedUntil)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.members[m.RoomID][m.UserID] != nil {

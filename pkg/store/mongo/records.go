@@ -62,6 +62,11 @@ type roomDoc struct {
 	Disbanded bool      `bson:"disbanded,omitempty"`
 	CreatedAt time.Time `bson:"created_at"`
 	UpdatedAt time.Time `bson:"updated_at"`
+	// Group administration (0006): absent until set.
+	MuteAll        bool      `bson:"mute_all,omitempty"`
+	Announcement   string    `bson:"announcement,omitempty"`
+	AnnouncementBy string    `bson:"announcement_by,omitempty"`
+	AnnouncementAt time.Time `bson:"announcement_at,omitempty"`
 }
 
 func fromRoom(r *store.Room) roomDoc {
@@ -69,6 +74,7 @@ func fromRoom(r *store.Room) roomDoc {
 		ID: r.ID, Type: int(r.Type), Number: r.Number, Name: r.Name, Info: r.Info,
 		Owner: r.Owner, PairKey: r.PairKey, Disbanded: r.Disbanded,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		MuteAll: r.MuteAll, Announcement: r.Announcement, AnnouncementBy: r.AnnouncementBy, AnnouncementAt: r.AnnouncementAt,
 	}
 }
 
@@ -77,6 +83,7 @@ func (d *roomDoc) toRoom() store.Room {
 		ID: d.ID, Type: store.RoomType(d.Type), Number: d.Number, Name: d.Name, Info: d.Info,
 		Owner: d.Owner, PairKey: d.PairKey, Disbanded: d.Disbanded,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		MuteAll: d.MuteAll, Announcement: d.Announcement, AnnouncementBy: d.AnnouncementBy, AnnouncementAt: utcOrZero(d.AnnouncementAt),
 	}
 }
 
@@ -88,12 +95,17 @@ type memberDoc struct {
 	CreatedAt time.Time `bson:"created_at"`
 	// MentionSeq is absent until a message mentions the member.
 	MentionSeq int64 `bson:"mention_seq,omitempty"`
+	// Role ("admin") and MutedUntil are absent for a plain member never
+	// muted (0006).
+	Role       string    `bson:"role,omitempty"`
+	MutedUntil time.Time `bson:"muted_until,omitempty"`
 }
 
 func fromMember(m *store.Member) memberDoc {
 	return memberDoc{
 		RoomID: m.RoomID, UserID: m.UserID, RoomType: int(m.RoomType),
 		ReadSeq: m.ReadSeq, CreatedAt: m.CreatedAt, MentionSeq: m.MentionSeq,
+		Role: m.Role, MutedUntil: m.MutedUntil,
 	}
 }
 
@@ -101,6 +113,7 @@ func (d *memberDoc) toMember() store.Member {
 	return store.Member{
 		RoomID: d.RoomID, UserID: d.UserID, RoomType: store.RoomType(d.RoomType),
 		ReadSeq: d.ReadSeq, MentionSeq: d.MentionSeq, CreatedAt: d.CreatedAt,
+		Role: d.Role, MutedUntil: utcOrZero(d.MutedUntil),
 	}
 }
 
@@ -309,4 +322,62 @@ func convertAll[D, T any](docs []D, conv func(*D) T) []T {
 		out[i] = conv(&docs[i])
 	}
 	return out
+}
+
+// utcOrZero is t in UTC, a zero t (an absent field) kept zero.
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+type pinDoc struct {
+	RoomID    string    `bson:"room_identity"`
+	Seq       int64     `bson:"seq"`
+	Slot      int       `bson:"slot"`
+	By        string    `bson:"by"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func (d *pinDoc) toPin() store.Pin {
+	return store.Pin{RoomID: d.RoomID, Seq: d.Seq, Slot: d.Slot, By: d.By, CreatedAt: d.CreatedAt}
+}
+
+type joinRequestDoc struct {
+	RoomID    string    `bson:"room_identity"`
+	UserID    string    `bson:"user_identity"`
+	Message   string    `bson:"message"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func (d *joinRequestDoc) toJoinRequest() store.JoinRequest {
+	return store.JoinRequest{RoomID: d.RoomID, UserID: d.UserID, Message: d.Message, CreatedAt: d.CreatedAt}
+}
+
+type inviteLinkDoc struct {
+	ID        string    `bson:"_id"`
+	RoomID    string    `bson:"room_identity"`
+	TokenHash string    `bson:"token_hash"`
+	CreatedBy string    `bson:"created_by"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
+	MaxUses   int       `bson:"max_uses"`
+	Revoked   bool      `bson:"revoked,omitempty"`
+}
+
+func (d *inviteLinkDoc) toInviteLink() store.InviteLink {
+	return store.InviteLink{ID: d.ID, RoomID: d.RoomID, TokenHash: d.TokenHash, CreatedBy: d.CreatedBy,
+		CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt, MaxUses: d.MaxUses, Revoked: d.Revoked}
+}
+
+type inviteUseDoc struct {
+	LinkID    string    `bson:"link_id"`
+	N         int       `bson:"n"`
+	UserID    string    `bson:"user_identity"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+func (d *inviteUseDoc) toInviteUse() store.InviteUse {
+	return store.InviteUse{LinkID: d.LinkID, N: d.N, UserID: d.UserID, CreatedAt: d.CreatedAt}
 }

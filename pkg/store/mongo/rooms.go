@@ -92,6 +92,9 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil("add member", "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
+	if !m.MutedUntil.IsZero() {
+		m.MutedUntil = dbTime(m.MutedUntil)
+	}
 	return s.insert(ctx, "add member", s.members, fromMember(m))
 }
 

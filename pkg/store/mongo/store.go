@@ -71,6 +71,13 @@ const (
 	// FerretDB, as member_lock does SetReadSeq's.
 	CollMessageLocks = "message_lock"
 	CollFileLocks    = "file_lock"
+	// Group administration: pinned messages (unique (room, seq) and
+	// (room, slot)), join requests (unique (room, user)), invite links
+	// and their numbered uses (unique (link, n) and (link, user)).
+	CollPins         = "room_pin"
+	CollJoinRequests = "join_request"
+	CollInviteLinks  = "invite_link"
+	CollInviteUses   = "invite_use"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -124,6 +131,7 @@ type Store struct {
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
 	msgLocks, fileLocks                          *mdb.Collection
+	pins, joinReqs, links, linkUses              *mdb.Collection
 
 	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
 	kindMu    sync.Mutex // guards kindKnown and ferret
@@ -197,6 +205,10 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		files:       db.Collection(CollFiles),
 		msgLocks:    db.Collection(CollMessageLocks),
 		fileLocks:   db.Collection(CollFileLocks),
+		pins:        db.Collection(CollPins),
+		joinReqs:    db.Collection(CollJoinRequests),
+		links:       db.Collection(CollInviteLinks),
+		linkUses:    db.Collection(CollInviteUses),
 	}
 }
 
@@ -273,6 +285,22 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.files, []mdb.IndexModel{
 			{Keys: keys("room_identity", "message_seq")}, // FilesOfMessage
 			{Keys: keys("message_seq", "created_at")},    // OrphanFiles
+		}},
+		{s.pins, []mdb.IndexModel{
+			{Keys: keys("room_identity", "seq"), Options: unique()},
+			{Keys: keys("room_identity", "slot"), Options: unique()},
+		}},
+		{s.joinReqs, []mdb.IndexModel{
+			{Keys: keys("room_identity", "user_identity"), Options: unique()},
+			{Keys: keys("room_identity", "created_at")},
+		}},
+		{s.links, []mdb.IndexModel{
+			{Keys: keys("token_hash"), Options: unique()},
+			{Keys: keys("room_identity", "created_at")},
+		}},
+		{s.linkUses, []mdb.IndexModel{
+			{Keys: keys("link_id", "n"), Options: unique()},
+			{Keys: keys("link_id", "user_identity"), Options: unique()},
 		}},
 	}
 	// One index per command: FerretDB v1.24 drops the connection when a

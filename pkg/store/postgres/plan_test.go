@@ -13,7 +13,7 @@ import (
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
 	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions",
-	"reactions", "hidden", "files"}
+	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses"}
 
 // seedRows is the number of rows seedPlanData puts in the smaller tables;
 // members and messages get more. With a few thousand rows and fresh
@@ -74,6 +74,18 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		`INSERT INTO sessions (id, user_id, device, ip, created_at, last_used_at, expires_at, revoked)
 		 SELECT 'f' || i, 'u' || (i / 2), 'phone', '192.0.2.1', now(), now(), now() + (i || ' s')::interval, i % 10 = 0
 		 FROM generate_series(1, $1) i`,
+		// Group administration: pins in 100 rooms, requests and links in
+		// 1000 rooms, 5 uses a link.
+		`INSERT INTO pins (room_id, seq, slot, by_user, created_at)
+		 SELECT 'r' || (i % 100), i / 100 + 1, i / 100, 'u1', now() - (i || ' s')::interval
+		 FROM generate_series(0, $1 - 1) i`,
+		`INSERT INTO join_requests (room_id, user_id, message, created_at)
+		 SELECT 'r' || (i % 1000), 'u' || i, 'hi', now() - (i || ' s')::interval FROM generate_series(0, $1 - 1) i`,
+		`INSERT INTO invite_links (id, room_id, token_hash, created_by, created_at, expires_at, max_uses, revoked)
+		 SELECT 'l' || i, 'r' || (i % 1000), 'h' || i, 'u1', now() - (i || ' s')::interval, now() + interval '1 day', 10, i % 10 = 0
+		 FROM generate_series(0, $1 - 1) i`,
+		`INSERT INTO invite_uses (link_id, n, user_id, created_at)
+		 SELECT 'l' || (i % 1000), i / 1000 + 1, 'u' || i, now() FROM generate_series(0, $1 - 1) i`,
 	} {
 		mustNil(t, "seed", s.Exec(ctx, q, n))
 	}

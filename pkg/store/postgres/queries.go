@@ -10,9 +10,10 @@ import "github.com/im-websocket-go/im-websocket-go/pkg/store"
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
-	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
-	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at"
+	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
+	roomCols = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at," +
+		" mute_all, announcement, announcement_by, announcement_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at, role, muted_until"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
 	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole," +
@@ -55,12 +56,12 @@ const (
 
 // Rooms and members.
 const (
-	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = $1"
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = $1"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = true, updated_at = $1 WHERE id = $2"
 	qSetOwner         = "UPDATE rooms SET owner = $1, updated_at = $2 WHERE id = $3"
-	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5, $6)"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = $1 AND user_id = $2"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = $1"
 	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = $1 AND user_id = $2"
@@ -223,6 +224,38 @@ const (
 	migRecordVersion = "INSERT INTO schema_version (version, name) VALUES ($1, $2)"
 )
 
+// Group administration.
+const (
+	pinCols         = "room_id, seq, slot, by_user, created_at"
+	joinRequestCols = "room_id, user_id, message, created_at"
+	linkCols        = "id, room_id, token_hash, created_by, created_at, expires_at, max_uses, revoked"
+	useCols         = "link_id, n, user_id, created_at"
+
+	qSetMemberRole   = "UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3"
+	qSetMemberMute   = "UPDATE members SET muted_until = $1 WHERE room_id = $2 AND user_id = $3"
+	qSetMuteAll      = "UPDATE rooms SET mute_all = $1, updated_at = $2 WHERE id = $3"
+	qSetAnnouncement = "UPDATE rooms SET announcement = $1, announcement_by = $2, announcement_at = $3, updated_at = $4 WHERE id = $5"
+	qMembersPage     = "SELECT " + memberCols + " FROM members WHERE room_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3"
+
+	qAddPin    = "INSERT INTO pins (" + pinCols + ") VALUES ($1, $2, $3, $4, $5)"
+	qRemovePin = "DELETE FROM pins WHERE room_id = $1 AND seq = $2"
+	qPins      = "SELECT " + pinCols + " FROM pins WHERE room_id = $1 ORDER BY created_at DESC, seq"
+
+	qCreateJoinRequest = "INSERT INTO join_requests (" + joinRequestCols + ") VALUES ($1, $2, $3, $4)"
+	qJoinRequest       = "SELECT " + joinRequestCols + " FROM join_requests WHERE room_id = $1 AND user_id = $2"
+	qJoinRequests      = "SELECT " + joinRequestCols + " FROM join_requests WHERE room_id = $1 ORDER BY created_at, user_id LIMIT $2"
+	qDeleteJoinRequest = "DELETE FROM join_requests WHERE room_id = $1 AND user_id = $2"
+
+	qCreateInviteLink = "INSERT INTO invite_links (" + linkCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	qInviteLinkByID   = "SELECT " + linkCols + " FROM invite_links WHERE id = $1"
+	qInviteLinkByHash = "SELECT " + linkCols + " FROM invite_links WHERE token_hash = $1"
+	qInviteLinks      = "SELECT " + linkCols + " FROM invite_links WHERE room_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+	qRevokeInviteLink = "UPDATE invite_links SET revoked = true WHERE id = $1"
+	qAddInviteUse     = "INSERT INTO invite_uses (" + useCols + ") VALUES ($1, $2, $3, $4)"
+	qCountInviteUses  = "SELECT count(*) FROM invite_uses WHERE link_id = $1"
+	qInviteUseBy      = "SELECT " + useCols + " FROM invite_uses WHERE link_id = $1 AND user_id = $2"
+)
+
 // queries returns every statement the store runs on its tables, by name.
 func queries() map[string]string {
 	return map[string]string{
@@ -305,5 +338,25 @@ func queries() map[string]string {
 		"DeleteSessions":       qDeleteSessions,
 		"DeleteRevoked":        qDeleteRevoked,
 		"Ping":                 qPing,
+		"SetMemberRole":        qSetMemberRole,
+		"SetMemberMute":        qSetMemberMute,
+		"SetMuteAll":           qSetMuteAll,
+		"SetAnnouncement":      qSetAnnouncement,
+		"MembersPage":          qMembersPage,
+		"AddPin":               qAddPin,
+		"RemovePin":            qRemovePin,
+		"Pins":                 qPins,
+		"CreateJoinRequest":    qCreateJoinRequest,
+		"JoinRequest":          qJoinRequest,
+		"JoinRequests":         qJoinRequests,
+		"DeleteJoinRequest":    qDeleteJoinRequest,
+		"CreateInviteLink":     qCreateInviteLink,
+		"InviteLinkByID":       qInviteLinkByID,
+		"InviteLinkByHash":     qInviteLinkByHash,
+		"InviteLinks":          qInviteLinks,
+		"RevokeInviteLink":     qRevokeInviteLink,
+		"AddInviteUse":         qAddInviteUse,
+		"CountInviteUses":      qCountInviteUses,
+		"InviteUseBy":          qInviteUseBy,
 	}
 }

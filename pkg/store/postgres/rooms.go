@@ -25,7 +25,8 @@ func (s *Store) CreateRoom(ctx context.Context, r *store.Room) error {
 	}
 	r.UpdatedAt = dbTime(r.UpdatedAt)
 	_, err := s.exec(ctx, op, qCreateRoom, r.ID, int(r.Type), nullIfEmpty(r.Number), r.Name, r.Info,
-		r.Owner, nullIfEmpty(r.PairKey), r.Disbanded, r.CreatedAt, r.UpdatedAt)
+		r.Owner, nullIfEmpty(r.PairKey), r.Disbanded, r.CreatedAt, r.UpdatedAt,
+		r.MuteAll, r.Announcement, r.AnnouncementBy, nullIfZero(optTime(r.AnnouncementAt)))
 	return err
 }
 
@@ -65,7 +66,9 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil(op, "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int(m.RoomType), m.ReadSeq, m.MentionSeq, m.CreatedAt)
+	m.MutedUntil = optTime(m.MutedUntil)
+	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int(m.RoomType), m.ReadSeq, m.MentionSeq, m.CreatedAt,
+		m.Role, nullIfZero(m.MutedUntil))
 	return err
 }
 
@@ -122,8 +125,10 @@ func scanRoom(r pgx.Row) (store.Room, error) {
 	var room store.Room
 	var typ int
 	var number, pairKey *string
+	var annAt *time.Time
 	err := r.Scan(&room.ID, &typ, &number, &room.Name, &room.Info, &room.Owner, &pairKey,
-		&room.Disbanded, &room.CreatedAt, &room.UpdatedAt)
+		&room.Disbanded, &room.CreatedAt, &room.UpdatedAt, &room.MuteAll, &room.Announcement, &room.AnnouncementBy, &annAt)
+	room.AnnouncementAt = fromNullTime(annAt)
 	room.Type = store.RoomType(typ)
 	if number != nil {
 		room.Number = *number
@@ -139,7 +144,9 @@ func scanRoom(r pgx.Row) (store.Room, error) {
 func scanMember(r pgx.Row) (store.Member, error) {
 	var m store.Member
 	var typ int
-	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &m.CreatedAt)
+	var muted *time.Time
+	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &m.CreatedAt, &m.Role, &muted)
+	m.MutedUntil = fromNullTime(muted)
 	m.RoomType = store.RoomType(typ)
 	m.CreatedAt = m.CreatedAt.UTC()
 	return m, err

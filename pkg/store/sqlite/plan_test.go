@@ -12,7 +12,7 @@ import (
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
 	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions",
-	"reactions", "hidden", "files"}
+	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses"}
 
 // scanLine matches a plan line that visits every row of something:
 // "SCAN messages", "SCAN m USING INDEX x", "SCAN CONSTANT ROW", ...

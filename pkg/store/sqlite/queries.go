@@ -12,9 +12,10 @@ import (
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols    = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
-	roomCols    = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at"
-	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at"
+	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
+	roomCols = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at," +
+		" mute_all, announcement, announcement_by, announcement_at"
+	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at, role, muted_until"
 	friendCols  = "user_a, user_b, room_id, created_at"
 	requestCols = "id, from_user, to_user, message, created_at"
 	messageCols = "id, room_id, seq, sender, body, client_msg_id, created_at, hole," +
@@ -56,12 +57,12 @@ const (
 
 // Rooms and members.
 const (
-	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qCreateRoom       = "INSERT INTO rooms (" + roomCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	qRoomByID         = "SELECT " + roomCols + " FROM rooms WHERE id = ?"
 	qRoomByPairKey    = "SELECT " + roomCols + " FROM rooms WHERE pair_key = ?"
 	qMarkDisbanded    = "UPDATE rooms SET disbanded = 1, updated_at = ? WHERE id = ?"
 	qSetOwner         = "UPDATE rooms SET owner = ?, updated_at = ? WHERE id = ?"
-	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?, ?)"
+	qAddMember        = "INSERT INTO members (" + memberCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 	qRemoveMember     = "DELETE FROM members WHERE room_id = ? AND user_id = ?"
 	qRemoveAllMembers = "DELETE FROM members WHERE room_id = ?"
 	qMember           = "SELECT " + memberCols + " FROM members WHERE room_id = ? AND user_id = ?"
@@ -195,6 +196,38 @@ const (
 // below SQLite's limit on bound parameters.
 const maxIDsPerQuery = 500
 
+// Group administration.
+const (
+	pinCols         = "room_id, seq, slot, by_user, created_at"
+	joinRequestCols = "room_id, user_id, message, created_at"
+	linkCols        = "id, room_id, token_hash, created_by, created_at, expires_at, max_uses, revoked"
+	useCols         = "link_id, n, user_id, created_at"
+
+	qSetMemberRole   = "UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?"
+	qSetMemberMute   = "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"
+	qSetMuteAll      = "UPDATE rooms SET mute_all = ?, updated_at = ? WHERE id = ?"
+	qSetAnnouncement = "UPDATE rooms SET announcement = ?, announcement_by = ?, announcement_at = ?, updated_at = ? WHERE id = ?"
+	qMembersPage     = "SELECT " + memberCols + " FROM members WHERE room_id = ? AND user_id > ? ORDER BY user_id LIMIT ?"
+
+	qAddPin    = "INSERT INTO pins (" + pinCols + ") VALUES (?, ?, ?, ?, ?)"
+	qRemovePin = "DELETE FROM pins WHERE room_id = ? AND seq = ?"
+	qPins      = "SELECT " + pinCols + " FROM pins WHERE room_id = ? ORDER BY created_at DESC, seq"
+
+	qCreateJoinRequest = "INSERT INTO join_requests (" + joinRequestCols + ") VALUES (?, ?, ?, ?)"
+	qJoinRequest       = "SELECT " + joinRequestCols + " FROM join_requests WHERE room_id = ? AND user_id = ?"
+	qJoinRequests      = "SELECT " + joinRequestCols + " FROM join_requests WHERE room_id = ? ORDER BY created_at, user_id LIMIT ?"
+	qDeleteJoinRequest = "DELETE FROM join_requests WHERE room_id = ? AND user_id = ?"
+
+	qCreateInviteLink = "INSERT INTO invite_links (" + linkCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	qInviteLinkByID   = "SELECT " + linkCols + " FROM invite_links WHERE id = ?"
+	qInviteLinkByHash = "SELECT " + linkCols + " FROM invite_links WHERE token_hash = ?"
+	qInviteLinks      = "SELECT " + linkCols + " FROM invite_links WHERE room_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+	qRevokeInviteLink = "UPDATE invite_links SET revoked = 1 WHERE id = ?"
+	qAddInviteUse     = "INSERT INTO invite_uses (" + useCols + ") VALUES (?, ?, ?, ?)"
+	qCountInviteUses  = "SELECT count(*) FROM invite_uses WHERE link_id = ?"
+	qInviteUseBy      = "SELECT " + useCols + " FROM invite_uses WHERE link_id = ? AND user_id = ?"
+)
+
 // usersByIDsQuery returns qUsersByIDs with n placeholders.
 func usersByIDsQuery(n int) string {
 	return qUsersByIDs + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
@@ -280,5 +313,25 @@ func queries() map[string]string {
 		"PurgeTokens":          qPurgeTokens,
 		"PurgeRevokedFamilies": qPurgeRevokedFamilies,
 		"PurgeSessions":        qPurgeSessions,
+		"SetMemberRole":        qSetMemberRole,
+		"SetMemberMute":        qSetMemberMute,
+		"SetMuteAll":           qSetMuteAll,
+		"SetAnnouncement":      qSetAnnouncement,
+		"MembersPage":          qMembersPage,
+		"AddPin":               qAddPin,
+		"RemovePin":            qRemovePin,
+		"Pins":                 qPins,
+		"CreateJoinRequest":    qCreateJoinRequest,
+		"JoinRequest":          qJoinRequest,
+		"JoinRequests":         qJoinRequests,
+		"DeleteJoinRequest":    qDeleteJoinRequest,
+		"CreateInviteLink":     qCreateInviteLink,
+		"InviteLinkByID":       qInviteLinkByID,
+		"InviteLinkByHash":     qInviteLinkByHash,
+		"InviteLinks":          qInviteLinks,
+		"RevokeInviteLink":     qRevokeInviteLink,
+		"AddInviteUse":         qAddInviteUse,
+		"CountInviteUses":      qCountInviteUses,
+		"InviteUseBy":          qInviteUseBy,
 	}
 }

@@ -24,7 +24,8 @@ func (s *Store) CreateRoom(ctx context.Context, r *store.Room) error {
 	}
 	r.UpdatedAt = dbTime(r.UpdatedAt)
 	_, err := s.exec(ctx, op, qCreateRoom, r.ID, int64(r.Type), nullIfEmpty(r.Number), r.Name, r.Info,
-		r.Owner, nullIfEmpty(r.PairKey), boolInt(r.Disbanded), millis(r.CreatedAt), millis(r.UpdatedAt))
+		r.Owner, nullIfEmpty(r.PairKey), boolInt(r.Disbanded), millis(r.CreatedAt), millis(r.UpdatedAt),
+		boolInt(r.MuteAll), r.Announcement, r.AnnouncementBy, zeroMillis(r.AnnouncementAt))
 	return err
 }
 
@@ -64,7 +65,9 @@ func (s *Store) AddMember(ctx context.Context, m *store.Member) error {
 		return errNil(op, "member")
 	}
 	m.CreatedAt = createdTime(m.CreatedAt)
-	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int64(m.RoomType), m.ReadSeq, m.MentionSeq, millis(m.CreatedAt))
+	m.MutedUntil = optTime(m.MutedUntil)
+	_, err := s.exec(ctx, op, qAddMember, m.RoomID, m.UserID, int64(m.RoomType), m.ReadSeq, m.MentionSeq, millis(m.CreatedAt),
+		m.Role, zeroMillis(m.MutedUntil))
 	return err
 }
 
@@ -124,10 +127,11 @@ func (s *Store) SetReadSeq(ctx context.Context, roomID, userID string, seq int64
 // scanRoom reads the columns roomCols.
 func scanRoom(r scanner) (store.Room, error) {
 	var room store.Room
-	var typ, disbanded, created, updated int64
+	var typ, disbanded, created, updated, muteAll, annAt int64
 	var number, pairKey sql.NullString
 	err := r.Scan(&room.ID, &typ, &number, &room.Name, &room.Info, &room.Owner, &pairKey,
-		&disbanded, &created, &updated)
+		&disbanded, &created, &updated, &muteAll, &room.Announcement, &room.AnnouncementBy, &annAt)
+	room.MuteAll, room.AnnouncementAt = muteAll != 0, fromZeroMillis(annAt)
 	room.Type = store.RoomType(typ)
 	room.Number, room.PairKey = number.String, pairKey.String
 	room.Disbanded = disbanded != 0
@@ -138,8 +142,9 @@ func scanRoom(r scanner) (store.Room, error) {
 // scanMember reads the columns memberCols.
 func scanMember(r scanner) (store.Member, error) {
 	var m store.Member
-	var typ, created int64
-	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &created)
+	var typ, created, muted int64
+	err := r.Scan(&m.RoomID, &m.UserID, &typ, &m.ReadSeq, &m.MentionSeq, &created, &m.Role, &muted)
+	m.MutedUntil = fromZeroMillis(muted)
 	m.RoomType = store.RoomType(typ)
 	m.CreatedAt = fromMillis(created)
 	return m, err

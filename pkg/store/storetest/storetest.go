@@ -72,6 +72,7 @@ func groups() []group {
 		{"Tokens", tokenTests()},
 		{"Sessions", sessionTests()},
 		{"Concurrent", concurrentTests()},
+		{"GroupAdmin", groupAdminTests()},
 	}
 }
 
@@ -118,6 +119,10 @@ func testNilArguments(t *testing.T, s store.Store) {
 		{"CreateFriendship", func() error { return s.CreateFriendship(ctx, nil) }},
 		{"CreateFriendRequest", func() error { return s.CreateFriendRequest(ctx, nil) }},
 		{"InsertMessage", func() error { return s.InsertMessage(ctx, nil) }},
+		{"AddPin", func() error { return s.AddPin(ctx, nil) }},
+		{"CreateJoinRequest", func() error { return s.CreateJoinRequest(ctx, nil) }},
+		{"CreateInviteLink", func() error { return s.CreateInviteLink(ctx, nil) }},
+		{"AddInviteUse", func() error { return s.AddInviteUse(ctx, nil) }},
 		{"AddReaction", func() error { return s.AddReaction(ctx, nil) }},
 		{"CreateFile", func() error { return s.CreateFile(ctx, nil) }},
 		{"InsertRefreshToken", func() error { return s.InsertRefreshToken(ctx, nil) }},
