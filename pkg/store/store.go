@@ -387,6 +387,9 @@ type Rooms interface {
 	CreateRoom(ctx context.Context, r *Room) error // ErrDuplicate on number or pair key
 	RoomByID(ctx context.Context, id string) (*Room, error)
 	RoomByPairKey(ctx context.Context, key string) (*Room, error)
+	// RoomByNumber returns the group with this public number; ErrNotFound
+	// if none (or number is "").
+	RoomByNumber(ctx context.Context, number string) (*Room, error)
 	MarkDisbanded(ctx context.Context, id string) error
 	// SetOwner makes userID the owner of group id; ErrNotFound if no room.
 	SetOwner(ctx context.Context, id, userID string) error

@@ -16,6 +16,14 @@ func optUTC(t time.Time) time.Time {
 	return dbTime(t)
 }
 
+// RoomByNumber returns the group with this number, or store.ErrNotFound.
+func (s *Store) RoomByNumber(_ context.Context, number string) (*store.Room, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.numbers[number]
+	return s.roomBy("room by number", id, ok && number != "")
+}
+
 // SetMemberRole stores role on a membership; store.ErrNotFound if none.
 func (s *Store) SetMemberRole(_ context.Context, roomID, userID, role string) error {
 	s.mu.Lock()

@@ -41,6 +41,14 @@ func setOrUnset(key string, v any, zero bool) bson.D {
 	return bson.D{{Key: "$set", Value: bson.D{{Key: key, Value: v}}}}
 }
 
+// RoomByNumber returns the group with this number, or store.ErrNotFound.
+func (s *Store) RoomByNumber(ctx context.Context, number string) (*store.Room, error) {
+	if number == "" {
+		return nil, fmt.Errorf("mongo: room by number: %w", store.ErrNotFound)
+	}
+	return s.roomBy(ctx, "room by number", bson.D{{Key: "number", Value: number}})
+}
+
 // SetMemberRole stores role on a membership; store.ErrNotFound if none.
 func (s *Store) SetMemberRole(ctx context.Context, roomID, userID, role string) error {
 	return s.updateOne(ctx, "set member role", s.members, memberFilter(roomID, userID), setOrUnset("role", role, role == ""))

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,15 @@ func fromNullTime(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// RoomByNumber returns the group with this number, or store.ErrNotFound.
+func (s *Store) RoomByNumber(ctx context.Context, number string) (*store.Room, error) {
+	const op = "room by number"
+	if number == "" {
+		return nil, fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	return queryOne(ctx, s, op, scanRoom, qRoomByNumber, number)
 }
 
 // SetMemberRole stores role on a membership; store.ErrNotFound if none.

@@ -231,6 +231,7 @@ const (
 	linkCols        = "id, room_id, token_hash, created_by, created_at, expires_at, max_uses, revoked"
 	useCols         = "link_id, n, user_id, created_at"
 
+	qRoomByNumber    = "SELECT " + roomCols + " FROM rooms WHERE number = $1"
 	qSetMemberRole   = "UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3"
 	qSetMemberMute   = "UPDATE members SET muted_until = $1 WHERE room_id = $2 AND user_id = $3"
 	qSetMuteAll      = "UPDATE rooms SET mute_all = $1, updated_at = $2 WHERE id = $3"
@@ -338,6 +339,7 @@ func queries() map[string]string {
 		"DeleteSessions":       qDeleteSessions,
 		"DeleteRevoked":        qDeleteRevoked,
 		"Ping":                 qPing,
+		"RoomByNumber":         qRoomByNumber,
 		"SetMemberRole":        qSetMemberRole,
 		"SetMemberMute":        qSetMemberMute,
 		"SetMuteAll":           qSetMuteAll,

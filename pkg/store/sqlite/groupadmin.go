@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -21,6 +22,15 @@ func fromZeroMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return fromMillis(ms)
+}
+
+// RoomByNumber returns the group with this number, or store.ErrNotFound.
+func (s *Store) RoomByNumber(ctx context.Context, number string) (*store.Room, error) {
+	const op = "room by number"
+	if number == "" {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	return queryOne(ctx, s, op, scanRoom, qRoomByNumber, number)
 }
 
 // SetMemberRole stores role on a membership; store.ErrNotFound if none.

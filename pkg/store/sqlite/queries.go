@@ -203,6 +203,7 @@ const (
 	linkCols        = "id, room_id, token_hash, created_by, created_at, expires_at, max_uses, revoked"
 	useCols         = "link_id, n, user_id, created_at"
 
+	qRoomByNumber    = "SELECT " + roomCols + " FROM rooms WHERE number = ?"
 	qSetMemberRole   = "UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?"
 	qSetMemberMute   = "UPDATE members SET muted_until = ? WHERE room_id = ? AND user_id = ?"
 	qSetMuteAll      = "UPDATE rooms SET mute_all = ?, updated_at = ? WHERE id = ?"
@@ -313,6 +314,7 @@ func queries() map[string]string {
 		"PurgeTokens":          qPurgeTokens,
 		"PurgeRevokedFamilies": qPurgeRevokedFamilies,
 		"PurgeSessions":        qPurgeSessions,
+		"RoomByNumber":         qRoomByNumber,
 		"SetMemberRole":        qSetMemberRole,
 		"SetMemberMute":        qSetMemberMute,
 		"SetMuteAll":           qSetMuteAll,

@@ -68,6 +68,14 @@ func testRoleAndMute(t *testing.T, s store.Store) {
 func testRoomSettings(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	createRoom(t, s, newGroup("g1", "100"))
+	createRoom(t, s, newDirect("d1", "a", "b"))
+	byNumber, err := s.RoomByNumber(ctx, "100")
+	mustNil(t, "RoomByNumber", err)
+	same(t, "RoomByNumber", byNumber.ID, "g1")
+	_, err = s.RoomByNumber(ctx, "101")
+	wantErr(t, "RoomByNumber unknown", err, store.ErrNotFound)
+	_, err = s.RoomByNumber(ctx, "")
+	wantErr(t, "RoomByNumber empty", err, store.ErrNotFound)
 	r := mustRoom(t, s, "g1")
 	if r.MuteAll || r.Announcement != "" || !r.AnnouncementAt.IsZero() {
 		t.Fatalf("new room has settings: %+v", r)
