@@ -34,7 +34,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer b.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc := app.GatewayService(b, log, service.Limits{RecallWindow: cfg.RecallWindow})
+	svc := app.GatewayService(b, log, service.Limits{RecallWindow: cfg.RecallWindow, MaxGroupMembers: cfg.MaxGroupMembers})
 	gw, err := gateway.New(svc, ver, app.GatewayOptions(cfg, log, reg))
 	if err != nil {
 		return err

@@ -101,6 +101,9 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 	if o.Limits.RecallWindow == 0 {
 		o.Limits.RecallWindow = cfg.RecallWindow
 	}
+	if o.Limits.MaxGroupMembers == 0 {
+		o.Limits.MaxGroupMembers = cfg.MaxGroupMembers
+	}
 	if o.Limits.DeletedGrace == 0 {
 		o.Limits.DeletedGrace = cfg.DeletedGrace
 	}

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// MaxGroupMembersLimit bounds IM_MAX_GROUP_MEMBERS: 10 times the size
+// measured end to end (docs/operations.md, group size).
+const MaxGroupMembersLimit = 100000
+
 // Config is the union of what cmd/api, cmd/gateway and cmd/standalone read.
 type Config struct {
 	MongoURI string
@@ -35,6 +39,8 @@ type Config struct {
 	DeletedGrace time.Duration
 	// RecallWindow is how long a sender may recall a message.
 	RecallWindow time.Duration
+	// MaxGroupMembers is the largest group (every way of joining).
+	MaxGroupMembers int
 
 	SMTPAddr     string
 	SMTPUsername string
@@ -108,6 +114,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_REFRESH_TTL", "refresh-ttl", "refresh token lifetime", nil, &c.RefreshTTL, nil, "720h"},
 		{"IM_SWEEP_INTERVAL", "sweep-interval", "how often expired sessions and refresh tokens are purged and deleted accounts' names freed (API, standalone)", nil, &c.SweepInterval, nil, "10m"},
 		{"IM_RECALL_WINDOW", "recall-window", "how long after sending a sender may recall a message (a group's owner: any time)", nil, &c.RecallWindow, nil, "2m"},
+		{"IM_MAX_GROUP_MEMBERS", "max-group-members", "the most members a group may have (invitations, approved join requests and invite links alike); 2-100000", nil, nil, &c.MaxGroupMembers, "10000"},
 		{"IM_DELETED_GRACE", "deleted-grace", "how long a deleted account's name and email stay taken", nil, &c.DeletedGrace, nil, "720h"},
 		{"IM_SMTP_ADDR", "smtp-addr", "SMTP server host:port; unset: codes go to the log", &c.SMTPAddr, nil, nil, ""},
 		{"IM_SMTP_USERNAME", "smtp-username", "SMTP user", &c.SMTPUsername, nil, nil, ""},
@@ -171,6 +178,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	case "false":
 	default:
 		return c, fmt.Errorf("config: IM_S3_TLS must be true or false, not %q", s3TLS)
+	}
+	if c.MaxGroupMembers < 2 || c.MaxGroupMembers > MaxGroupMembersLimit {
+		return c, fmt.Errorf("config: IM_MAX_GROUP_MEMBERS must be 2-%d", MaxGroupMembersLimit)
 	}
 	if c.MaxUpload <= 0 {
 		return c, fmt.Errorf("config: IM_MAX_UPLOAD must be a positive number of bytes")

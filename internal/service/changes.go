@@ -138,6 +138,13 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string, undo 
 			return nil, false, err
 		}
 	}
+	if kind != store.KindRecall {
+		// A muted member may still take back their messages, not edit
+		// or react.
+		if err := s.checkMuted(ctx, in.UserID, in.RoomID); err != nil {
+			return nil, false, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
 	defer cancel()
 	first, err := s.byClientID(ctx, SendInput{UserID: in.UserID, RoomID: in.RoomID, ClientMsgID: in.ClientMsgID})

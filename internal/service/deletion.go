@@ -103,8 +103,13 @@ func (s *Service) leaveGroup(ctx context.Context, uid, id string) error {
 				return storeErr("leave group", err)
 			}
 		} else {
+			// The oldest admin takes over; without admins, the oldest
+			// member.
 			sort.Slice(rest, func(i, j int) bool {
 				a, b := rest[i], rest[j]
+				if aa, ba := a.Role == store.RoleAdmin, b.Role == store.RoleAdmin; aa != ba {
+					return aa
+				}
 				return a.CreatedAt.Before(b.CreatedAt) || a.CreatedAt.Equal(b.CreatedAt) && a.UserID < b.UserID
 			})
 			if err := s.st.SetOwner(ctx, id, rest[0].UserID); err != nil {
@@ -118,11 +123,7 @@ func (s *Service) leaveGroup(ctx context.Context, uid, id string) error {
 	}
 	s.event(ctx, protocol.EventGroupLeft, id, map[string]any{"group_id": id, "room_id": id, "disbanded": len(rest) == 0}, uid)
 	if len(rest) > 0 && !r.Disbanded {
-		if g, err := s.groupWithMembers(ctx, r); err == nil {
-			members := g.Members
-			g.Members = nil
-			s.groupUpdated(ctx, *g, members)
-		}
+		s.groupChanged(ctx, id)
 	}
 	return nil
 }

@@ -24,12 +24,26 @@ type GroupView struct {
 	MemberCount int64           `json:"member_count"`
 	CreatedAt   time.Time       `json:"created_at"`
 	Members     []protocol.User `json:"members,omitempty"`
+	// MembersTruncated: the group has more than MaxInlineMembers members
+	// and Members lists the first of them by user id; GroupMembers pages
+	// through all.
+	MembersTruncated bool              `json:"members_truncated,omitempty"`
+	MuteAll          bool              `json:"mute_all,omitempty"`
+	Announcement     *AnnouncementView `json:"announcement,omitempty"`
 }
 
 func groupView(r *store.Room, count int64) GroupView {
-	return GroupView{ID: r.ID, Number: r.Number, Name: r.Name, Info: r.Info, Owner: r.Owner,
-		MemberCount: count, CreatedAt: r.CreatedAt.UTC()}
+	g := GroupView{ID: r.ID, Number: r.Number, Name: r.Name, Info: r.Info, Owner: r.Owner,
+		MemberCount: count, CreatedAt: r.CreatedAt.UTC(), MuteAll: r.MuteAll}
+	if r.Announcement != "" {
+		g.Announcement = &AnnouncementView{Text: r.Announcement, By: r.AnnouncementBy, SetAt: r.AnnouncementAt.UTC()}
+	}
+	return g
 }
+
+// maxAccountsPerCall bounds the accounts one create or add names,
+// whatever the group size limit.
+const maxAccountsPerCall = 500
 
 func validGroupText(name, info string) error {
 	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > MaxGroupName || !utf8.ValidString(name) {
@@ -56,8 +70,8 @@ func (s *Service) CreateGroup(ctx context.Context, uid, name, info string, accou
 	if err := validGroupText(name, info); err != nil {
 		return nil, err
 	}
-	if len(accounts) > s.lim.MaxGroupMembers-1 {
-		return nil, invalid("a group has at most %d members", s.lim.MaxGroupMembers)
+	if len(accounts) > min(s.lim.MaxGroupMembers-1, maxAccountsPerCall) {
+		return nil, invalid("a group starts with at most %d members", min(s.lim.MaxGroupMembers, maxAccountsPerCall+1))
 	}
 	members, err := s.friendsByAccount(ctx, uid, accounts)
 	if err != nil {
@@ -124,6 +138,7 @@ func (s *Service) addMembers(ctx context.Context, roomID string, ids []string) e
 			return storeErr("group", err)
 		}
 	}
+	s.restoreMutes(ctx, roomID, ids)
 	return nil
 }
 
@@ -187,7 +202,17 @@ func (s *Service) Group(ctx context.Context, uid, id string) (*GroupView, error)
 }
 
 func (s *Service) groupWithMembers(ctx context.Context, r *store.Room) (*GroupView, error) {
-	ms, err := s.st.Members(ctx, r.ID)
+	n, err := s.st.CountMembers(ctx, r.ID)
+	if err != nil {
+		return nil, storeErr("group", err)
+	}
+	var ms []store.Member
+	if n > MaxInlineMembers {
+		ms, err = s.st.MembersPage(ctx, r.ID, "", MaxInlineMembers)
+	} else {
+		ms, err = s.st.Members(ctx, r.ID)
+		n = int64(len(ms))
+	}
 	if err != nil {
 		return nil, storeErr("group", err)
 	}
@@ -199,7 +224,8 @@ func (s *Service) groupWithMembers(ctx context.Context, r *store.Room) (*GroupVi
 	if err != nil {
 		return nil, err
 	}
-	g := groupView(r, int64(len(ms)))
+	g := groupView(r, n)
+	g.MembersTruncated = n > int64(len(ms))
 	g.Members = make([]protocol.User, 0, len(ms))
 	for _, id := range ids {
 		if u := users[id]; u != nil {
@@ -211,8 +237,8 @@ func (s *Service) groupWithMembers(ctx context.Context, r *store.Room) (*GroupVi
 
 // AddGroupMembers adds the caller's friends to a group the caller is in.
 func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts []string) (*GroupView, error) {
-	if len(accounts) == 0 || len(accounts) > s.lim.MaxGroupMembers {
-		return nil, invalid("accounts must list 1-%d accounts", s.lim.MaxGroupMembers)
+	if len(accounts) == 0 || len(accounts) > min(s.lim.MaxGroupMembers, maxAccountsPerCall) {
+		return nil, invalid("accounts must list 1-%d accounts", min(s.lim.MaxGroupMembers, maxAccountsPerCall))
 	}
 	r, err := s.group(ctx, uid, id)
 	if err != nil {
@@ -236,7 +262,7 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 		return nil, storeErr("group", err)
 	}
 	if n+int64(len(users)) > int64(s.lim.MaxGroupMembers) {
-		return nil, protocol.Errorf(protocol.CodeConflict, "a group has at most %d members", s.lim.MaxGroupMembers)
+		return nil, groupFull(s.lim.MaxGroupMembers)
 	}
 	if err := s.addMembers(ctx, id, userIDs(users)); err != nil {
 		return nil, err
@@ -248,7 +274,7 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 	brief := *g
 	brief.Members = nil
 	s.event(ctx, protocol.EventGroupJoined, id, map[string]any{"group": brief}, userIDs(users)...)
-	s.groupUpdated(ctx, brief, g.Members)
+	s.groupUpdated(ctx, brief)
 	if len(users) > 0 {
 		names := make([]string, len(users))
 		for i, u := range users {
@@ -259,16 +285,34 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 	return g, nil
 }
 
-func (s *Service) groupUpdated(ctx context.Context, g GroupView, members []protocol.User) {
-	ids := make([]string, len(members))
-	for i, m := range members {
-		ids[i] = m.ID
+// groupFull is the error of a join past the group size limit.
+func groupFull(limit int) error {
+	return protocol.Errorf(protocol.CodeConflict, "a group has at most %d members", limit)
+}
+
+// groupUpdated tells the group's online members (one publication on the
+// room's channel, whatever the group's size) that g changed.
+func (s *Service) groupUpdated(ctx context.Context, g GroupView) {
+	g.Members = nil
+	s.roomEvent(ctx, protocol.EventGroupUpdated, g.ID, map[string]any{"group": g})
+}
+
+// groupChanged reloads r and sends group_updated.
+func (s *Service) groupChanged(ctx context.Context, id string) {
+	r, err := s.st.RoomByID(ctx, id)
+	if err != nil {
+		return
 	}
-	s.event(ctx, protocol.EventGroupUpdated, g.ID, map[string]any{"group": g}, ids...)
+	n, err := s.st.CountMembers(ctx, id)
+	if err != nil {
+		return
+	}
+	s.groupUpdated(ctx, groupView(r, n))
 }
 
 // RemoveGroupMember removes account from a group: the caller leaving, or the
-// owner removing someone. The owner cannot leave; they disband instead.
+// owner or an admin removing someone (admins cannot remove admins or the
+// owner). The owner cannot leave; they transfer the ownership or disband.
 func (s *Service) RemoveGroupMember(ctx context.Context, uid, id, account string) error {
 	r, err := s.group(ctx, uid, id)
 	if err != nil {
@@ -278,11 +322,23 @@ func (s *Service) RemoveGroupMember(ctx context.Context, uid, id, account string
 	if err != nil {
 		return err
 	}
-	switch {
-	case u.ID == uid && r.Owner == uid:
-		return protocol.Errorf(protocol.CodeConflict, "the owner cannot leave the group; disband it instead")
-	case u.ID != uid && r.Owner != uid:
-		return protocol.Errorf(protocol.CodeForbidden, "only the owner can remove members")
+	if u.ID == uid && r.Owner == uid {
+		return protocol.Errorf(protocol.CodeConflict, "the owner cannot leave the group; transfer the ownership or disband it")
+	}
+	if u.ID != uid {
+		var role string
+		if r, role, err = s.adminOf(ctx, uid, id, store.RoleAdmin, "remove members"); err != nil {
+			return err
+		}
+		target, err := s.st.Member(ctx, id, u.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return protocol.Errorf(protocol.CodeNotFound, "not a member")
+		} else if err != nil {
+			return storeErr("group", err)
+		}
+		if err := checkOutranks(role, roleOf(r, target), "removed"); err != nil {
+			return err
+		}
 	}
 	if err := s.st.RemoveMember(ctx, id, u.ID); errors.Is(err, store.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeNotFound, "not a member")
@@ -293,13 +349,10 @@ func (s *Service) RemoveGroupMember(ctx context.Context, uid, id, account string
 	if u.ID == uid {
 		s.systemMessage(ctx, id, uid, "member_left", u.Account+" left the group", []string{u.ID})
 	} else {
-		s.systemMessage(ctx, id, uid, "member_removed", u.Account+" was removed from the group", []string{u.ID})
+		s.adminChange(ctx, id, uid, ActMemberRemoved,
+			fmt.Sprintf("%s removed %s from the group", s.nameOf(ctx, uid), displayName(u)), []string{u.ID}, nil)
 	}
-	if g, err := s.groupWithMembers(ctx, r); err == nil {
-		members := g.Members
-		g.Members = nil
-		s.groupUpdated(ctx, *g, members)
-	}
+	s.groupChanged(ctx, id)
 	return nil
 }
 

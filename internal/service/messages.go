@@ -83,6 +83,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 			return nil, false, err
 		}
 	}
+	if err := s.checkMuted(ctx, in.UserID, in.RoomID); err != nil {
+		return nil, false, err
+	}
 	m = &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
 		Kind: in.Kind, ReplyTo: in.ReplyTo}
 	if m.Kind == store.KindText {

@@ -205,7 +205,13 @@ func (p *Page) Wire(i int) protocol.Message {
 // the change it tells about is done, so a failure is logged only.
 func (s *Service) systemMessage(ctx context.Context, roomID, actor, event, text string, users []string) {
 	extra, _ := json.Marshal(map[string]any{"event": event, "by": actor, "users": users})
-	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: string(extra)}
+	s.systemMessageExtra(ctx, roomID, actor, event, text, string(extra))
+}
+
+// systemMessageExtra writes a system message whose details are extra (a
+// JSON object).
+func (s *Service) systemMessageExtra(ctx context.Context, roomID, actor, event, text, extra string) {
+	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: extra}
 	if _, _, err := s.commit(ctx, "sys-"+s.newID(), m, nil); err != nil {
 		s.log.Warn("system message", zap.String("room", roomID), zap.String("event", event), zap.Error(err))
 	}

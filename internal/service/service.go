@@ -35,7 +35,7 @@ import (
 
 // Limits on lists and sizes; the zero value of Limits gives these.
 type Limits struct {
-	MaxGroupMembers int            // default 500
+	MaxGroupMembers int            // default 10000 (IM_MAX_GROUP_MEMBERS)
 	MaxFriends      int            // default 5000
 	LoginPerAccount ratelimit.Rule // failed logins per account; default 10 per 15 minutes
 	LoginPerIP      ratelimit.Rule // failed logins per client address; default 100 per 15 minutes
@@ -54,7 +54,7 @@ type Limits struct {
 
 func (l *Limits) defaults() {
 	if l.MaxGroupMembers <= 0 {
-		l.MaxGroupMembers = 500
+		l.MaxGroupMembers = 10000
 	}
 	if l.MaxFriends <= 0 {
 		l.MaxFriends = 5000
