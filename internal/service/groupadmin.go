@@ -32,8 +32,9 @@ const (
 	// bigger group is listed page by page (GroupMembers).
 	MaxInlineMembers = 500
 	// maxPinTries bounds the retries of a pin whose free slot was taken
-	// by a concurrent pin.
-	maxPinTries = 8
+	// by a concurrent pin: each lost race is another pin landed, so
+	// MaxPins+1 tries always reach an answer but for a failing store.
+	maxPinTries = store.MaxPins + 1
 )
 
 // EventGroupAdmin is the event of an administrative change, sent on the

@@ -211,8 +211,12 @@ func (s *Service) systemMessage(ctx context.Context, roomID, actor, event, text 
 // systemMessageExtra writes a system message whose details are extra (a
 // JSON object).
 func (s *Service) systemMessageExtra(ctx context.Context, roomID, actor, event, text, extra string) {
-	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: extra}
-	if _, _, err := s.commit(ctx, "sys-"+s.newID(), m, nil); err != nil {
+	// The client_msg_id is stored too: an empty one takes part in the
+	// unique (sender, client_msg_id) rule like any other, so a second
+	// system message of the same actor would collide with the first.
+	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: extra,
+		ClientMsgID: "sys-" + s.newID()}
+	if _, _, err := s.commit(ctx, m.ClientMsgID, m, nil); err != nil {
 		s.log.Warn("system message", zap.String("room", roomID), zap.String("event", event), zap.Error(err))
 	}
 }
