@@ -172,6 +172,69 @@ func restTable() []restCase {
 		{route: "DELETE /v1/groups/{id}/members/{account}", name: "leave", path: "/v1/groups/{fresh}/members/{member}",
 			want: authed(403, 204, 404), prep: fresh},
 
+		// Group administration: the owner (and admins; member is a plain
+		// member) may; strangers and plain members may not.
+		{route: "GET /v1/groups/{id}/members", path: "/v1/groups/{group}/members?limit=2", want: authed(403, 200, 200),
+			check: notContains("{stranger}", owner, member)},
+		{route: "POST /v1/groups/{id}/transfer", path: "/v1/groups/{fresh}/transfer", want: authed(403, 403, 204), prep: fresh,
+			body: func(w *world, _ int) any { return map[string]string{"account": w.third.Account} }},
+		{route: "PUT /v1/groups/{id}/admins/{account}", path: "/v1/groups/{fresh}/admins/{third}", want: authed(403, 403, 204), prep: fresh},
+		{route: "DELETE /v1/groups/{id}/admins/{account}", path: "/v1/groups/{fresh}/admins/{third}", want: authed(403, 403, 204), prep: fresh},
+		{route: "PUT /v1/groups/{id}/mutes/{account}", path: "/v1/groups/{fresh}/mutes/{third}", want: authed(403, 403, 200), prep: fresh,
+			body: fixed(map[string]int{"duration_seconds": 60})},
+		{route: "PUT /v1/groups/{id}/mutes/{account}", name: "the owner", path: "/v1/groups/{fresh}/mutes/{owner}", want: authed(403, 403, 409),
+			prep: fresh, body: fixed(map[string]int{"duration_seconds": 60})},
+		{route: "DELETE /v1/groups/{id}/mutes/{account}", path: "/v1/groups/{fresh}/mutes/{third}", want: authed(403, 403, 204), prep: fresh},
+		{route: "PUT /v1/groups/{id}/mute-all", path: "/v1/groups/{fresh}/mute-all", want: authed(403, 403, 204), prep: fresh},
+		{route: "DELETE /v1/groups/{id}/mute-all", path: "/v1/groups/{fresh}/mute-all", want: authed(403, 403, 204), prep: fresh},
+		{route: "PUT /v1/groups/{id}/announcement", path: "/v1/groups/{fresh}/announcement", want: authed(403, 403, 200), prep: fresh,
+			body: fixed(map[string]string{"text": "read the rules"})},
+		{route: "DELETE /v1/groups/{id}/announcement", path: "/v1/groups/{fresh}/announcement", want: authed(403, 403, 204), prep: fresh},
+		{route: "GET /v1/groups/{id}/pins", path: "/v1/groups/{group}/pins", want: authed(403, 200, 200)},
+		{route: "PUT /v1/groups/{id}/pins/{seq}", path: "/v1/groups/{fresh}/pins/{seq}", want: authed(403, 403, 204),
+			prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				return map[string]string{"{fresh}": g, "{seq}": strconv.FormatInt(w.newMessage(g, w.third), 10)}
+			}},
+		{route: "DELETE /v1/groups/{id}/pins/{seq}", path: "/v1/groups/{fresh}/pins/{seq}", want: authed(403, 403, 204),
+			prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				seq := strconv.FormatInt(w.newMessage(g, w.third), 10)
+				w.mustDo("PUT", "/v1/groups/"+g+"/pins/"+seq, w.owner, nil, 204)
+				return map[string]string{"{fresh}": g, "{seq}": seq}
+			}},
+		{route: "POST /v1/groups/{id}/join-requests", path: "/v1/groups/{fresh}/join-requests", want: authed(201, 409, 409), prep: fresh,
+			body: fixed(map[string]string{"message": "let me in"})},
+		{route: "GET /v1/groups/{id}/join-requests", path: "/v1/groups/{group}/join-requests", want: authed(403, 403, 200)},
+		{route: "POST /v1/groups/{id}/join-requests/{account}/approve", path: "/v1/groups/{fresh}/join-requests/{stranger}/approve",
+			want: authed(403, 403, 204), prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				w.mustDo("POST", "/v1/groups/"+g+"/join-requests", w.stranger, map[string]string{}, 201)
+				return map[string]string{"{fresh}": g}
+			}},
+		{route: "DELETE /v1/groups/{id}/join-requests/{account}", name: "withdraw, then decline", path: "/v1/groups/{fresh}/join-requests/{stranger}",
+			want: authed(204, 403, 404), prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				w.mustDo("POST", "/v1/groups/"+g+"/join-requests", w.stranger, map[string]string{}, 201)
+				return map[string]string{"{fresh}": g}
+			}},
+		{route: "POST /v1/groups/{id}/invites", path: "/v1/groups/{fresh}/invites", want: authed(403, 403, 201), prep: fresh,
+			body: fixed(map[string]int{"expires_in_seconds": 600, "max_uses": 3})},
+		{route: "GET /v1/groups/{id}/invites", path: "/v1/groups/{group}/invites", want: authed(403, 403, 200)},
+		{route: "DELETE /v1/groups/{id}/invites/{invite}", path: "/v1/groups/{fresh}/invites/{invite}", want: authed(403, 403, 204),
+			prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				id, _ := w.newInvite(g)
+				return map[string]string{"{fresh}": g, "{invite}": id}
+			}},
+		{route: "POST /v1/invites/{token}/join", path: "/v1/invites/{token}/join", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string {
+				g := w.newGroup()
+				_, token := w.newInvite(g)
+				return map[string]string{"{fresh}": g, "{token}": token}
+			}},
+		{route: "POST /v1/invites/{token}/join", name: "unknown token", path: "/v1/invites/nope/join", want: authed(404, 404, 404)},
+
 		{route: "GET /v1/conversations", path: "/v1/conversations", want: authed(200, 200, 200), check: notContains("{direct}", stranger)},
 		{route: "GET /v1/rooms/{id}/messages", name: "direct", path: "/v1/rooms/{direct}/messages", want: authed(403, 200, 200)},
 		{route: "GET /v1/rooms/{id}/messages", name: "group", path: "/v1/rooms/{group}/messages?after=0", want: authed(403, 200, 200)},

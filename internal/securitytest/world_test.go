@@ -233,3 +233,22 @@ func apiRoutes(t testing.TB, s *httpapi.Server) []string {
 	sort.Strings(out)
 	return out
 }
+
+// mustDo makes a request as u and fails unless it answers status.
+func (w *world) mustDo(method, path string, u *apitest.User, body any, status int) apitest.Resp {
+	w.t.Helper()
+	r := w.e.Do(method, path, u.Token, body)
+	if r.Status != status {
+		w.t.Fatalf("%s %s: %d %s, want %d", method, path, r.Status, r.Body, status)
+	}
+	return r
+}
+
+// newInvite makes an invite link of group g (by the owner) and returns
+// its id and token.
+func (w *world) newInvite(g string) (id, token string) {
+	w.t.Helper()
+	var v struct{ Invite struct{ ID, Token string } }
+	w.mustDo("POST", "/v1/groups/"+g+"/invites", w.owner, map[string]int{"max_uses": 5}, 201).JSON(w.t, &v)
+	return v.Invite.ID, v.Invite.Token
+}
