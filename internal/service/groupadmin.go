@@ -327,7 +327,8 @@ func (s *Service) UnmuteMember(ctx context.Context, uid, id, account string) err
 	if err != nil {
 		return err
 	}
-	if err := checkOutranks(role, roleOf(r, m), "unmuted"); err != nil && u.ID != uid {
+	// Nobody unmutes themself (an admin muted by the owner stays muted).
+	if err := checkOutranks(role, roleOf(r, m), "unmuted"); err != nil {
 		return err
 	}
 	if err := s.setMute(ctx, id, u.ID, time.Time{}); err != nil {

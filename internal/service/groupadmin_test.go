@@ -103,6 +103,11 @@ func TestGroupAdminRules(t *testing.T) {
 	_, err = svc.MuteMember(ctx, "admin", "g", "m2acc", time.Hour)
 	wantCode(t, "admin mutes admin", err, protocol.CodeForbidden, "admins cannot be muted by admins")
 	wantCode(t, "admin removes admin", svc.RemoveGroupMember(ctx, "admin", "g", "m2acc"), protocol.CodeForbidden, "admins cannot be removed")
+	// The owner mutes an admin, who cannot unmute themself.
+	_, err = svc.MuteMember(ctx, "owner", "g", "m2acc", time.Hour)
+	must(t, err)
+	wantCode(t, "muted admin unmutes self", svc.UnmuteMember(ctx, "m2", "g", "m2acc"), protocol.CodeForbidden, "admins cannot be unmuted")
+	must(t, svc.UnmuteMember(ctx, "owner", "g", "m2acc"))
 	must(t, svc.SetAdmin(ctx, "owner", "g", "m2acc", false))
 	// Bad durations.
 	for _, d := range []time.Duration{0, 59 * time.Second, 31 * 24 * time.Hour} {
@@ -129,7 +134,7 @@ func TestGroupAdminRules(t *testing.T) {
 			texts = append(texts, m.Body)
 		}
 	}
-	want := []string{"OWNER made ADMIN an admin", "OWNER made M2 an admin", "OWNER dismissed M2 as an admin",
+	want := []string{"OWNER made ADMIN an admin", "OWNER made M2 an admin", "OWNER muted M2 for 1h", "OWNER unmuted M2", "OWNER dismissed M2 as an admin",
 		"ADMIN removed M2 from the group", "OWNER made M1 the owner of the group"}
 	if fmt.Sprint(texts) != fmt.Sprint(want) {
 		t.Fatalf("system messages:\n got %q\nwant %q", texts, want)
