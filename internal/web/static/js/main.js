@@ -12,6 +12,7 @@ import {
   fileURL, cachedURL, seedURL, forgetURLs, download,
 } from './rich.js';
 import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
+import { openGroupSettings, wireGroupSettings, groupSettingsChanged, closeGroupSettings } from './groupadmin.js';
 
 const MAX_BODY = 4000;
 const PAGE = 50;
@@ -260,6 +261,7 @@ function setAvatarTitle(r) {
   $('#chat-sub').textContent = sub;
   const owner = r.type === 'group' && r.group && r.group.owner === state.me.id;
   show($('#chat-add-members'), r.type === 'group');
+  show($('#chat-group-settings'), r.type === 'group');
   show($('#chat-leave'), r.type === 'group');
   $('#chat-leave').textContent = owner ? 'Disband' : 'Leave';
   show($('#chat-unfriend'), r.type === 'direct');
@@ -1223,7 +1225,8 @@ function onError(f) {
     p.state = 'failed';
     p.error = f.code === 'payload_too_large'
       ? `the message is too long (the limit is ${MAX_BODY} characters).`
-      : f.code === 'forbidden' ? 'you can no longer write in this chat.' : (f.message || f.code);
+      : f.code === 'forbidden' && !/muted|owner and admins/.test(f.message || '') ? 'you can no longer write in this chat.'
+        : (f.message || f.code);
     if (r.id === state.current) composerError('Your message was not sent: ' + p.error);
     render('chat');
     return;
@@ -1253,10 +1256,14 @@ function onEvent(name, data) {
       reloadRequests();
       reloadConversations();
       break;
+    case 'group_admin':
+      groupSettingsChanged(data.room_id);
+      break;
     case 'friend_removed':
       if (lastFound && lastFound.id === data.user_id) showFound(lastFound.account, true);
     // fall through
     case 'group_left':
+      if ((data.room_id || data.group_id) === state.current) closeGroupSettings();
       dropRoom(data.room_id || data.group_id, name === 'group_left' && data.disbanded ? 'The group was disbanded.' : '');
       reloadConversations();
       break;
@@ -2392,6 +2399,8 @@ function wire() {
   $('#find-form').addEventListener('submit', findUser);
   $('#btn-new-group').addEventListener('click', () => openGroupDialog('create'));
   $('#chat-add-members').addEventListener('click', () => openGroupDialog('add'));
+  $('#chat-group-settings').addEventListener('click', () => openGroupSettings(state.current, state.me));
+  wireGroupSettings();
   $('#chat-leave').addEventListener('click', leaveOrDisband);
   $('#chat-unfriend').addEventListener('click', unfriend);
   $('#chat-back').addEventListener('click', closeRoom);
