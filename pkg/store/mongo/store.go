@@ -71,6 +71,8 @@ const (
 	// FerretDB, as member_lock does SetReadSeq's.
 	CollMessageLocks = "message_lock"
 	CollFileLocks    = "file_lock"
+	// CollBlocks holds one document a block (store.Block).
+	CollBlocks = "user_block"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -123,7 +125,7 @@ type Store struct {
 	messages, tokens, used, revoked, locks       *mdb.Collection
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
-	msgLocks, fileLocks                          *mdb.Collection
+	msgLocks, fileLocks, blocks                  *mdb.Collection
 
 	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
 	kindMu    sync.Mutex // guards kindKnown and ferret
@@ -197,6 +199,7 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		files:       db.Collection(CollFiles),
 		msgLocks:    db.Collection(CollMessageLocks),
 		fileLocks:   db.Collection(CollFileLocks),
+		blocks:      db.Collection(CollBlocks),
 	}
 }
 
@@ -240,6 +243,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.members, []mdb.IndexModel{
 			{Keys: keys("room_identity", "user_identity"), Options: unique()},
 			{Keys: keys("user_identity")},
+			// ReadCounts: the read marks of a room at or past a seq.
+			{Keys: keys("room_identity", "read_seq", "user_identity")},
+		}},
+		{s.blocks, []mdb.IndexModel{
+			{Keys: keys("blocker", "blocked"), Options: unique()},
+			{Keys: keys("blocked")},
 		}},
 		{s.friendships, []mdb.IndexModel{
 			{Keys: keys("user_a", "user_b"), Options: unique()},
