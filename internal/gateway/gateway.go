@@ -585,6 +585,13 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 			g.hub.setRoom(id, env.RoomID, true)
 		case protocol.EventFriendRemoved, protocol.EventGroupLeft:
 			g.hub.setRoom(id, env.RoomID, false)
+		case protocol.EventRoomClosed:
+			// Internal (a block): never forwarded, it must not show.
+			g.hub.setRoom(id, env.RoomID, false)
+			return
+		case protocol.EventRoomOpened:
+			g.hub.setRoom(id, env.RoomID, true)
+			return
 		}
 		g.hub.toUser(id, frame)
 	}

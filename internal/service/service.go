@@ -50,6 +50,9 @@ type Limits struct {
 	// RecallWindow is how long after sending a sender may recall a
 	// message; default 2 minutes (a group's owner may at any time).
 	RecallWindow time.Duration
+	// ReadCountsWindow is the batching window of the read_counts events
+	// of a group; default ReadCountsWindow (a second).
+	ReadCountsWindow time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -85,6 +88,9 @@ func (l *Limits) defaults() {
 	}
 	if l.RecallWindow <= 0 {
 		l.RecallWindow = 2 * time.Minute
+	}
+	if l.ReadCountsWindow <= 0 {
+		l.ReadCountsWindow = ReadCountsWindow
 	}
 }
 
@@ -135,6 +141,8 @@ type Service struct {
 	mailing chan struct{}
 	// inspecting bounds the uploads checked (and images decoded) at once.
 	inspecting chan struct{}
+	// counting bounds the read_counts batches waiting (receipts.go).
+	counting chan struct{}
 }
 
 // maxInspecting bounds the uploads inspected at once (see Upload).
@@ -159,6 +167,7 @@ func New(d Deps) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),
 		mailing: make(chan struct{}, maxMailing), inspecting: make(chan struct{}, maxInspecting),
+		counting: make(chan struct{}, maxCounting),
 	}
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
