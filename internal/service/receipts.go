@@ -36,7 +36,7 @@ const maxCounting = 4096
 
 // readCountsClaimTTL bounds the claim of a window whose claimer died
 // before releasing it.
-const readCountsClaimTTL = 10 * time.Second
+const readCountsClaimTTL = 3 * time.Second
 
 func readCountsKey(roomID string) string { return "rc:{" + roomID + "}" }
 
@@ -93,10 +93,16 @@ func (s *Service) claimReadCounts(ctx context.Context, roomID string) {
 		_ = s.kv.Del(context.WithoutCancel(ctx), readCountsKey(roomID))
 		return
 	}
-	go func() {
+	started := s.goBG(func() {
 		defer func() { <-s.counting }()
-		time.Sleep(s.lim.ReadCountsWindow)
-		ctx, cancel := context.WithTimeout(context.Background(), s.lim.StoreTimeout)
+		t := time.NewTimer(s.lim.ReadCountsWindow)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.bg.Done():
+			return // closing: the claim expires (readCountsClaimTTL)
+		}
+		ctx, cancel := context.WithTimeout(s.bg, s.lim.StoreTimeout)
 		defer cancel()
 		if err := s.kv.Del(ctx, readCountsKey(roomID)); err != nil {
 			s.log.Warn("read counts: release", zap.String("room", roomID), zap.Error(err))
@@ -104,7 +110,10 @@ func (s *Service) claimReadCounts(ctx context.Context, roomID string) {
 		if err := s.PublishReadCounts(ctx, roomID); err != nil {
 			s.log.Warn("read counts", zap.String("room", roomID), zap.Error(err))
 		}
-	}()
+	})
+	if !started {
+		<-s.counting
+	}
 }
 
 // ReadCounts returns the read counts of the latest ReadCountsMessages

@@ -141,8 +141,13 @@ type Service struct {
 	mailing chan struct{}
 	// inspecting bounds the uploads checked (and images decoded) at once.
 	inspecting chan struct{}
-	// counting bounds the read_counts batches waiting (receipts.go).
+	// counting bounds the read_counts batches waiting (receipts.go);
+	// bg ends them (Close), bgWG waits for them.
 	counting chan struct{}
+	bgMu     sync.Mutex // orders bgWG.Add against Close
+	bg       context.Context
+	stopBG   context.CancelFunc
+	bgWG     sync.WaitGroup
 }
 
 // maxInspecting bounds the uploads inspected at once (see Upload).
@@ -169,11 +174,39 @@ func New(d Deps) *Service {
 		mailing: make(chan struct{}, maxMailing), inspecting: make(chan struct{}, maxInspecting),
 		counting: make(chan struct{}, maxCounting),
 	}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")
 	}
 	return s
+}
+
+// Close ends the service's background work (the read_counts batches
+// waiting for their window: those are dropped) and waits for it. Call it
+// before closing the store, the KV and the bus. The service is not used
+// after.
+func (s *Service) Close() {
+	s.bgMu.Lock()
+	s.stopBG()
+	s.bgMu.Unlock()
+	s.bgWG.Wait()
+}
+
+// goBG runs f in the background until Close; false (f not run) once
+// closing.
+func (s *Service) goBG(f func()) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bg.Err() != nil {
+		return false
+	}
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		f()
+	}()
+	return true
 }
 
 // maxMailing bounds the mails sent in the background at once.
