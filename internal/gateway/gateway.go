@@ -373,6 +373,9 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 		}
 		if err != nil {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
+			if e := protocol.AsError(err); e.Code == protocol.CodeInternal {
+				g.log.Warn("read failed", zap.String("room", in.RoomID), zap.Error(e.Cause))
+			}
 		}
 	case protocol.TypePing:
 		c.send(protocol.EncodePong)

@@ -36,7 +36,7 @@ const maxCounting = 4096
 
 // readCountsClaimTTL bounds the claim of a window whose claimer died
 // before releasing it.
-const readCountsClaimTTL = 3 * time.Second
+const readCountsClaimTTL = 5 * time.Second
 
 func readCountsKey(roomID string) string { return "rc:{" + roomID + "}" }
 
@@ -72,12 +72,18 @@ func (s *Service) readRose(ctx context.Context, m *store.Member, seq int64) {
 }
 
 // claimReadCounts makes sure a read_counts event of the room follows the
-// read mark just raised. The first rise of a window claims it in the KV
-// (one counter per room: exactly one caller, on any node, sees 1); the
-// claimer waits for the window to end, releases the claim, and only then
-// reads the counts, so a rise stored before the release is counted, and a
-// rise after it claims the next window.
+// read mark just raised, at most one a window per room across all nodes.
+// Every rise counts itself in the room's claim key in the KV; the one that
+// creates it (sees 1, on whatever node) is the claimer: it waits for the
+// window to end, reads the counts and publishes them, then takes the key
+// away. Rises counted after it read the key (they may have been stored
+// after the counts were read) make it claim the next window itself, so no
+// rise goes unpublished and two events of a room are a window apart.
 func (s *Service) claimReadCounts(ctx context.Context, roomID string) {
+	// The rise is stored: claim with a budget of its own, not what is
+	// left of the caller's.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
+	defer cancel()
 	n, err := s.kv.Incr(ctx, readCountsKey(roomID), readCountsClaimTTL)
 	if err != nil {
 		s.log.Warn("read counts: claim", zap.String("room", roomID), zap.Error(err))
@@ -90,30 +96,57 @@ func (s *Service) claimReadCounts(ctx context.Context, roomID string) {
 	case s.counting <- struct{}{}:
 	default:
 		s.log.Warn("read counts: too many batches waiting; one is skipped", zap.String("room", roomID))
-		_ = s.kv.Del(context.WithoutCancel(ctx), readCountsKey(roomID))
+		_ = s.kv.Del(ctx, readCountsKey(roomID))
 		return
 	}
 	started := s.goBG(func() {
 		defer func() { <-s.counting }()
-		t := time.NewTimer(s.lim.ReadCountsWindow)
-		defer t.Stop()
+		s.publishReadCountsLater(roomID)
+	})
+	if !started {
+		<-s.counting
+	}
+}
+
+// readCountsRounds bounds the windows one claimer publishes in a row (it
+// goes on while rises keep coming; after that the next rise claims).
+const readCountsRounds = 60
+
+// publishReadCountsLater is the claimer's part of claimReadCounts, until
+// Close.
+func (s *Service) publishReadCountsLater(roomID string) {
+	key := readCountsKey(roomID)
+	t := time.NewTimer(s.lim.ReadCountsWindow)
+	defer t.Stop()
+	for round := 0; round < readCountsRounds; round++ {
 		select {
 		case <-t.C:
 		case <-s.bg.Done():
 			return // closing: the claim expires (readCountsClaimTTL)
 		}
-		ctx, cancel := context.WithTimeout(s.bg, s.lim.StoreTimeout)
-		defer cancel()
-		if err := s.kv.Del(ctx, readCountsKey(roomID)); err != nil {
-			s.log.Warn("read counts: release", zap.String("room", roomID), zap.Error(err))
+		ctx, cancel := context.WithTimeout(s.bg, 2*s.lim.StoreTimeout)
+		seen, err := s.kv.Get(ctx, key)
+		if err == nil {
+			if err = s.PublishReadCounts(ctx, roomID); err != nil {
+				s.log.Warn("read counts", zap.String("room", roomID), zap.Error(err))
+			}
 		}
-		if err := s.PublishReadCounts(ctx, roomID); err != nil {
-			s.log.Warn("read counts", zap.String("room", roomID), zap.Error(err))
+		// The key goes either way: a failed round is made up by the next.
+		now, delErr := s.kv.GetDel(ctx, key)
+		again := err != nil || delErr != nil || now != seen
+		if again {
+			var n int64
+			if n, err = s.kv.Incr(ctx, key, readCountsClaimTTL); err != nil || n != 1 {
+				again = false // another claimer has the next window (or Redis is down)
+			}
 		}
-	})
-	if !started {
-		<-s.counting
+		cancel()
+		if !again {
+			return
+		}
+		t.Reset(s.lim.ReadCountsWindow)
 	}
+	_ = s.kv.Del(context.Background(), key)
 }
 
 // ReadCounts returns the read counts of the latest ReadCountsMessages
