@@ -43,6 +43,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer core.Service.Close()
 	if cfg.SweepInterval > 0 {
 		go core.Service.RunSweeps(ctx, cfg.SweepInterval)
 	}

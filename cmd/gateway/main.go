@@ -35,6 +35,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := app.GatewayService(b, log, service.Limits{RecallWindow: cfg.RecallWindow, MaxGroupMembers: cfg.MaxGroupMembers})
+	defer svc.Close()
 	gw, err := gateway.New(svc, ver, app.GatewayOptions(cfg, log, reg))
 	if err != nil {
 		return err

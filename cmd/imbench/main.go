@@ -74,11 +74,12 @@ func run(args []string) (*bench.Result, error) {
 	fs := flag.NewFlagSet("imbench", flag.ContinueOnError)
 	var c bench.Config
 	var gateways, srcIPs, pids, metrics string
-	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct, ramp, or history (-target standalone)")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct, ramp, receipts (a read-receipt storm in one group of -group members), or history (-target standalone)")
 	fs.StringVar(&gateways, "gateways", "", "comma-separated gateway URLs (ws://127.0.0.1:8081/ws,...); connections are spread round-robin")
 	fs.IntVar(&c.N, "n", 1000, "connections (users); direct: 2 per pair")
 	fs.IntVar(&c.Group, "group", 0, "fanout: members of the group (default -n)")
-	fs.Float64Var(&c.Rate, "rate", 100, "messages per second (ramp: of the first step)")
+	fs.Float64Var(&c.Rate, "rate", 100, "messages per second (ramp: of the first step; receipts: the one sender's)")
+	fs.Float64Var(&c.ReadRate, "read-rate", 0, "receipts: read frames per second, all members together (default 10 per member)")
 	fs.DurationVar(&c.Duration, "duration", 0, "how long to send (idle: to stay idle); default 10s")
 	fs.IntVar(&c.Publishers, "publishers", 0, "fanout: sending members (default: rate/10, the gateway allows 20/s per connection)")
 	fs.IntVar(&c.BodySize, "size", 100, "message body size in bytes")

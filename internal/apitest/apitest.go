@@ -151,6 +151,7 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.Core.Service.Close)
 	e.API = httpapi.New(e.Core.Service, e.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping})
 	e.Server = httptest.NewServer(e.API)
 	t.Cleanup(e.Server.Close)

@@ -105,7 +105,7 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 		srv.Listener = ns.Listener(srv.Listener)
 	}
 	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = gw.Close() })
+	t.Cleanup(func() { srv.Close(); _ = gw.Close(); svc.Close() })
 	node := &Node{GW: gw, Server: srv, Backends: b, URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
 	c.Nodes = append(c.Nodes, node)
 	return node

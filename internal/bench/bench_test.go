@@ -72,6 +72,18 @@ func TestScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("receipts", func(t *testing.T) {
+		cfg := clusterConfig(t, c, ScenarioReceipts)
+		cfg.Group, cfg.Rate, cfg.ReadRate, cfg.Duration = 12, 3, 60, 2*time.Second
+		r := run(t, cfg)
+		promiseKept(t, r)
+		rc := r.Receipts
+		if rc == nil || rc.Messages < 4 || rc.FullyRead != rc.Messages || rc.Events < 2 || rc.MinGapMS < 900 ||
+			rc.OverCounted != 0 || rc.ReadsSent < 100 || rc.FullReadLatency.Count != uint64(rc.Messages) {
+			t.Fatalf("receipts: %+v", rc)
+		}
+	})
+
 	t.Run("fanout", func(t *testing.T) {
 		cfg := clusterConfig(t, c, ScenarioFanout)
 		cfg.Group, cfg.Rate, cfg.Duration = 50, 20, 2*time.Second

@@ -312,6 +312,13 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 // sendText writes a text frame.
 func (c *Conn) sendText(p []byte) error { return c.writeFrame(ws.OpText, p) }
 
+// syncingNow reports whether a recovery sync is in progress.
+func (c *Conn) syncingNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.syncing
+}
+
 // close ends the connection from our side.
 func (c *Conn) close() {
 	if c.nc == nil || !c.closed.CompareAndSwap(false, true) {

@@ -39,6 +39,9 @@ type Config struct {
 	N        int      // connections (users)
 	Group    int      // fanout: members of the group (default N)
 	Rate     float64  // messages per second (ramp: the first step's)
+	// ReadRate is the receipts storm's read frames per second, all
+	// members together (default 10 per member).
+	ReadRate float64
 	Duration time.Duration
 	// Publishers is the number of fanout senders (default: enough for
 	// 10 msgs/s each, the gateway allowing 20/s per connection).
@@ -118,6 +121,8 @@ func (c *Config) defaults() error {
 	}
 	switch c.Scenario {
 	case ScenarioIdle, ScenarioFanout, ScenarioDirect, ScenarioRamp:
+	case ScenarioReceipts:
+		c.Publishers = 1 // one sender, whose read_counts are measured
 	case ScenarioHistory:
 		if c.Target != TargetStandalone {
 			return errors.New("-scenario history needs -target standalone (it reads the REST API)")
@@ -133,7 +138,7 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("-messages must be at least a page (%d)", c.PageSize)
 		}
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history, receipts)", c.Scenario)
 	}
 	if c.RampOf == "" {
 		c.RampOf = ScenarioFanout
@@ -158,6 +163,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Rate <= 0 {
 		c.Rate = 100
+		if c.Scenario == ScenarioReceipts {
+			c.Rate = 2
+		}
+	}
+	if c.Scenario == ScenarioReceipts && c.ReadRate <= 0 {
+		c.ReadRate = 10 * float64(c.N-1)
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
@@ -281,8 +292,11 @@ func (c *Config) defaults() error {
 
 // work is the traffic shape: the scenario, or for ramp its RampOf.
 func (c *Config) work() string {
-	if c.Scenario == ScenarioRamp {
+	switch c.Scenario {
+	case ScenarioRamp:
 		return c.RampOf
+	case ScenarioReceipts:
+		return ScenarioFanout
 	}
 	return c.Scenario
 }

@@ -151,6 +151,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 		_ = wsSrv.Shutdown(ctx)
 		err := gw.Close()
 		_ = adminSrv.Shutdown(ctx)
+		svc.Close()
 		b.Close()
 		_ = log.Sync()
 		return err

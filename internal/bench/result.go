@@ -43,6 +43,9 @@ type Result struct {
 	AckedPerS   float64 `json:"acked_per_s"`
 	DeliveredPS float64 `json:"deliveries_per_s"`
 
+	// Receipts: the read-receipt storm (scenario receipts).
+	Receipts *ReceiptsResult `json:"receipts,omitempty"`
+
 	DeliverLatency Percentiles `json:"deliver_latency"` // send (intended time) to delivery at another member
 	AckLatency     Percentiles `json:"ack_latency"`     // send (intended time) to ack
 
@@ -190,6 +193,12 @@ func (r *Result) PrintText(w io.Writer) {
 		where += map[bool]string{true: ", child process", false: ", in process"}[r.Setup.Spawned]
 	}
 	p("gateways       %d (%s)", len(r.Setup.Gateways), where)
+	if rc := r.Receipts; rc != nil {
+		p("read storm     %.0f reads/s offered; %d read frames sent, %d refused", rc.ReadRate, rc.ReadsSent, rc.ReadErrors)
+		p("read_counts    %d events at the sender, shortest gap %.0f ms; %d of %d messages shown read by all; over-counted %d",
+			rc.Events, rc.MinGapMS, rc.FullyRead, rc.Messages, rc.OverCounted)
+		p("full read      %s (send to the event showing every member read it)", lat(rc.FullReadLatency))
+	}
 	if r.Scenario == ScenarioHistory {
 		p("history        %d messages in the room; %d pages read (%.0f/s), %d errors", r.Setup.Messages, r.Pages, r.PagesPerS, r.PageErrors)
 		p("page latency   %s", lat(r.PageLatency))

@@ -69,6 +69,7 @@ type runner struct {
 	outMu                                             sync.Mutex
 	errs                                              []string
 	errCount                                          map[string]int
+	rc                                                *receipts // the receipts storm
 }
 
 type stepStats struct {
@@ -89,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, out: cfg.Out, byID: map[string]*Room{}, errCount: map[string]int{}}
+	r := &runner{cfg: cfg, out: cfg.Out, byID: map[string]*Room{}, errCount: map[string]int{}, rc: newReceipts()}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	r.run = "b" + hex.EncodeToString(b[:])
@@ -589,6 +590,10 @@ func (r *runner) handle(c *Conn, f *frame, raw []byte) {
 		r.onSynced(c, f)
 	case kindReconnect:
 		r.noteErr("gateway asked to reconnect: %.200s", raw)
+	case kindEvent:
+		if r.cfg.Scenario == ScenarioReceipts && len(r.pubs) > 0 && c == r.pubs[0] {
+			r.rc.onEvent(raw, int64(len(r.conns)-1))
+		}
 	}
 }
 
@@ -631,6 +636,9 @@ func (r *runner) onAck(c *Conn, f *frame) {
 		r.noteErr("seq %d of room %s acked for two different messages", f.seq, rm.ID)
 	}
 	r.acked.add(c.idx, 1)
+	if r.cfg.Scenario == ScenarioReceipts {
+		r.rc.onAck(f.seq, ps.at)
+	}
 	if s := r.step(ps.step); s != nil {
 		s.acked.add(c.idx, 1)
 		s.ackLat.Record(c.idx, time.Duration(now-ps.at))
@@ -692,6 +700,11 @@ func (r *runner) onMessage(c *Conn, f *frame) {
 }
 
 func (r *runner) onError(c *Conn, f *frame, raw []byte) {
+	if len(f.cmid) == 0 && r.cfg.Scenario == ScenarioReceipts && !c.syncingNow() {
+		r.rc.readErr.Add(1) // a read refused (the storm's only frames without client_msg_id)
+		r.noteErr("read refused: %.200s", raw)
+		return
+	}
 	if len(f.cmid) == 0 {
 		r.noteErr("error frame: %.200s", raw)
 		r.retrySync(c, f)
@@ -934,6 +947,12 @@ func (r *runner) finish() {
 	}
 	if r.cfg.Scenario == ScenarioHistory {
 		res.OK = res.PageErrors == 0 && res.Pages > 0
+	}
+	if r.cfg.Scenario == ScenarioReceipts {
+		r.receiptsResult()
+		rc := res.Receipts
+		res.OK = res.OK && rc.OverCounted == 0 && rc.FullyRead == rc.Messages && rc.Events > 0 &&
+			(rc.Events < 2 || rc.MinGapMS >= 900)
 	}
 	r.outMu.Lock()
 	res.PrintText(r.out)

@@ -117,6 +117,19 @@ func (r *runner) traffic(ctx context.Context) error {
 		defer close(progDone)
 		r.progress(pctx, t0, g0)
 	}()
+	if cfg.Scenario == ScenarioReceipts {
+		// The storm goes on a little after the last send, so the last
+		// messages get read too, then waits (bounded) for the sender's
+		// read_counts to show every message read by all.
+		last := r.steps[len(r.steps)-1].end
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.readStorm(ctx, r.conns[1:], cfg.ReadRate, t0, last.Add(2*time.Second))
+		}()
+		wg.Wait()
+		r.awaitFullRead(ctx, 5*time.Second)
+	}
 	wg.Wait()
 	tEnd := time.Now()
 	<-monDone

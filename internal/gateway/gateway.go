@@ -373,6 +373,9 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 		}
 		if err != nil {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
+			if e := protocol.AsError(err); e.Code == protocol.CodeInternal {
+				g.log.Warn("read failed", zap.String("room", in.RoomID), zap.Error(e.Cause))
+			}
 		}
 	case protocol.TypePing:
 		c.send(protocol.EncodePong)
@@ -585,6 +588,13 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 			g.hub.setRoom(id, env.RoomID, true)
 		case protocol.EventFriendRemoved, protocol.EventGroupLeft:
 			g.hub.setRoom(id, env.RoomID, false)
+		case protocol.EventRoomClosed:
+			// Internal (a block): never forwarded, it must not show.
+			g.hub.setRoom(id, env.RoomID, false)
+			return
+		case protocol.EventRoomOpened:
+			g.hub.setRoom(id, env.RoomID, true)
+			return
 		}
 		g.hub.toUser(id, frame)
 	}

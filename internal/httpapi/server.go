@@ -114,6 +114,9 @@ func (s *Server) routes() chi.Router {
 			r.Get("/friend-requests", s.friendRequests)
 			r.Post("/friend-requests/{id}/accept", s.acceptFriendRequest)
 			r.Post("/friend-requests/{id}/decline", s.declineFriendRequest)
+			r.Get("/blocks", s.blocks)
+			r.Put("/blocks/{account}", s.block)
+			r.Delete("/blocks/{account}", s.unblock)
 
 			r.Post("/groups", s.createGroup)
 			r.Get("/groups", s.groups)
@@ -152,6 +155,7 @@ func (s *Server) routes() chi.Router {
 			r.Put("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.react)
 			r.Delete("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.unreact)
 			r.Get("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.reactors)
+			r.Get("/rooms/{id}/messages/{seq}/readers", s.readers)
 			r.Post("/rooms/{id}/hide", s.hideMessages)
 			r.Post("/rooms/{id}/files", s.uploadFile)
 			r.Get("/files/{id}", s.downloadFile)

@@ -155,6 +155,21 @@ func restTable() []restCase {
 			check: notContains("{request}", stranger, member)},
 		{route: "POST /v1/friend-requests/{id}/accept", path: "/v1/friend-requests/{request}/accept", want: authed(403, 403, 200), prep: request},
 		{route: "POST /v1/friend-requests/{id}/decline", path: "/v1/friend-requests/{request}/decline", want: authed(403, 403, 204), prep: request},
+		// Blocks: each user's own; blocking a fresh friend of the owner
+		// (unblocking: a block the owner made of one).
+		{route: "GET /v1/blocks", path: "/v1/blocks", want: authed(200, 200, 200), prep: func(w *world) map[string]string {
+			f := w.newFriend()
+			w.e.Do("PUT", "/v1/blocks/"+f, w.owner.Token, nil)
+			return map[string]string{"{friend}": f}
+		}, check: notContains("{friend}", stranger, member)},
+		{route: "PUT /v1/blocks/{account}", path: "/v1/blocks/{friend}", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string { return map[string]string{"{friend}": w.newFriend()} }},
+		{route: "DELETE /v1/blocks/{account}", path: "/v1/blocks/{friend}", want: authed(404, 404, 204),
+			prep: func(w *world) map[string]string {
+				f := w.newFriend()
+				w.e.Do("PUT", "/v1/blocks/"+f, w.owner.Token, nil)
+				return map[string]string{"{friend}": f}
+			}},
 
 		{route: "POST /v1/groups", name: "with member", path: "/v1/groups", want: authed(403, 201, 201),
 			body: func(w *world, _ int) any {
@@ -267,6 +282,25 @@ func restTable() []restCase {
 			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
 				if !strings.Contains(string(r.Body), w.owner.ID) || strings.Contains(string(r.Body), w.member.ID) {
 					t.Errorf("reactors: %s", trunc(r.Body))
+				}
+			}},
+		// Read receipts: members only; the owner's message, read by the
+		// member in the group's case.
+		{route: "GET /v1/rooms/{id}/messages/{seq}/readers", name: "direct", path: "/v1/rooms/{direct}/messages/{seq}/readers",
+			want: authed(403, 200, 200), prep: message(direct, byOwner)},
+		{route: "GET /v1/rooms/{id}/messages/{seq}/readers", name: "group", path: "/v1/rooms/{group}/messages/{seq}/readers",
+			want: authed(403, 200, 200), prep: func(w *world) map[string]string {
+				p := message(group, byOwner)(w)
+				seq, _ := strconv.ParseInt(p["{seq}"], 10, 64)
+				if r := w.e.Do("POST", "/v1/rooms/"+w.group+"/read", w.member.Token, map[string]any{"seq": seq}); r.Status != 204 {
+					w.t.Fatalf("read: %d %s", r.Status, r.Body)
+				}
+				return p
+			},
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				m := jsonMap(t, r)
+				if m["read"] != float64(1) || !strings.Contains(string(r.Body), w.member.ID) || strings.Contains(string(r.Body), w.owner.ID) {
+					t.Errorf("%s reads readers %s", roleNames[role], trunc(r.Body))
 				}
 			}},
 		{route: "POST /v1/rooms/{id}/hide", name: "direct", path: "/v1/rooms/{direct}/hide", want: authed(403, 204, 204),

@@ -244,6 +244,7 @@ func TestLoginConcurrentGuessesBounded(t *testing.T) {
 	hold := newHoldKV(e.Backends.KV, "rl:login:a:", burst)
 	svc := service.New(service.Deps{Store: e.Backends.Store, KV: hold, Limits: lim, Log: e.Log,
 		Sessions: &auth.Sessions{Tokens: e.Backends.Store, Issuer: e.Core.Issuer}})
+	t.Cleanup(svc.Close)
 
 	ctx := context.Background()
 	done := make(chan struct{})

@@ -307,6 +307,19 @@ func (s *Service) userByAccount(ctx context.Context, account string) (*store.Use
 	return u, storeErr("user", err)
 }
 
+// hiddenFrom answers not_found "no such user", as for an account that does
+// not exist, when target blocked uid.
+func (s *Service) hiddenFrom(ctx context.Context, target, uid string) error {
+	b, err := s.st.IsBlocked(ctx, target, uid)
+	if err != nil {
+		return storeErr("user", err)
+	}
+	if b {
+		return &protocol.Error{Code: protocol.CodeNotFound, Message: "no such user"}
+	}
+	return nil
+}
+
 // LookupUser finds a user by account and tells whether they are the caller's
 // friend.
 func (s *Service) LookupUser(ctx context.Context, uid, account string) (*store.User, bool, error) {
@@ -316,6 +329,9 @@ func (s *Service) LookupUser(ctx context.Context, uid, account string) (*store.U
 	}
 	if u.ID == uid {
 		return u, false, nil
+	}
+	if err := s.hiddenFrom(ctx, u.ID, uid); err != nil {
+		return nil, false, err
 	}
 	_, err = s.st.Friendship(ctx, uid, u.ID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -74,6 +74,16 @@ func (s *Service) SendFriendRequest(ctx context.Context, uid, account, note stri
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, nil, storeErr("friend request", err)
 	}
+	// A user who blocked the caller is hidden from them (blocks.go); one
+	// the caller blocked must be unblocked first.
+	if err := s.hiddenFrom(ctx, to.ID, uid); err != nil {
+		return nil, nil, err
+	}
+	if b, err := s.st.IsBlocked(ctx, uid, to.ID); err != nil {
+		return nil, nil, storeErr("friend request", err)
+	} else if b {
+		return nil, nil, protocol.Errorf(protocol.CodeConflict, "you have blocked this user: unblock them first")
+	}
 	fr := &store.FriendRequest{ID: s.newID(), From: uid, To: to.ID, Message: note, CreatedAt: s.nowUTC()}
 	err = s.st.CreateFriendRequest(ctx, fr)
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {

@@ -39,16 +39,41 @@ type SendInput struct {
 	Data     json.RawMessage
 }
 
-// CheckMember answers forbidden unless uid is a member of roomID.
+// CheckMember answers forbidden unless uid is a member of roomID. A direct
+// room closed by a block (either way) answers exactly as for a member who
+// is not one (the block must not show).
 func (s *Service) CheckMember(ctx context.Context, uid, roomID string) error {
+	_, err := s.member(ctx, uid, roomID)
+	return err
+}
+
+// member returns uid's membership of roomID, with the errors of
+// CheckMember.
+func (s *Service) member(ctx context.Context, uid, roomID string) (*store.Member, error) {
 	if protocol.ValidID("room_id", roomID) != nil {
-		return protocol.Errorf(protocol.CodeNotFound, "no such room")
+		return nil, protocol.Errorf(protocol.CodeNotFound, "no such room")
 	}
-	_, err := s.st.Member(ctx, roomID, uid)
+	m, err := s.st.Member(ctx, roomID, uid)
 	if errors.Is(err, store.ErrNotFound) {
-		return protocol.Errorf(protocol.CodeForbidden, "you are not a member of this room")
+		return nil, errNotMember()
 	}
-	return storeErr("membership", err)
+	if err != nil {
+		return nil, storeErr("membership", err)
+	}
+	if m.RoomType == store.RoomDirect {
+		closed, err := s.directClosed(ctx, uid, roomID)
+		if err != nil {
+			return nil, err
+		}
+		if closed {
+			return nil, errNotMember()
+		}
+	}
+	return m, nil
+}
+
+func errNotMember() error {
+	return protocol.Errorf(protocol.CodeForbidden, "you are not a member of this room")
 }
 
 // AllowSend counts one message for uid against the per-user send rate.
@@ -455,12 +480,20 @@ func (s *Service) Before(ctx context.Context, uid, roomID string, before int64, 
 }
 
 // MarkRead records that uid read roomID up to seq (capped at the last seq).
+// When the mark rises, the rise is announced (readRose): the membership
+// read by the check is the mark before, so a seq at or below it writes
+// and announces nothing. Of racing rises from several devices each
+// announces its own seq; clients keep the highest.
 func (s *Service) MarkRead(ctx context.Context, uid, roomID string, seq int64) error {
 	if seq < 0 {
 		return invalid("seq must not be negative")
 	}
-	if err := s.CheckMember(ctx, uid, roomID); err != nil {
+	mem, err := s.member(ctx, uid, roomID)
+	if err != nil {
 		return err
+	}
+	if seq <= mem.ReadSeq {
+		return nil
 	}
 	last, err := s.st.LastMessage(ctx, roomID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -472,7 +505,14 @@ func (s *Service) MarkRead(ctx context.Context, uid, roomID string, seq int64) e
 	if seq > last.Seq {
 		seq = last.Seq
 	}
-	return storeErr("read", s.st.SetReadSeq(ctx, roomID, uid, seq))
+	if seq <= mem.ReadSeq {
+		return nil
+	}
+	if err := s.st.SetReadSeq(ctx, roomID, uid, seq); err != nil {
+		return storeErr("read", err)
+	}
+	s.readRose(ctx, mem, seq)
+	return nil
 }
 
 // Conversation is one entry of the conversation list.
@@ -584,15 +624,27 @@ func splitPair(key string) []string {
 	return []string{key}
 }
 
-// RoomsOf returns the ids of the rooms uid belongs to.
+// RoomsOf returns the ids of the rooms uid belongs to, less the direct
+// rooms a block closes.
 func (s *Service) RoomsOf(ctx context.Context, uid string) ([]string, error) {
 	ms, err := s.st.MembershipsOf(ctx, uid)
 	if err != nil {
 		return nil, storeErr("rooms", err)
 	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.RoomID
+	var closed map[string]bool
+	for _, m := range ms {
+		if m.RoomType == store.RoomDirect {
+			if closed, err = s.closedRooms(ctx, uid); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if !closed[m.RoomID] {
+			ids = append(ids, m.RoomID)
+		}
 	}
 	return ids, nil
 }

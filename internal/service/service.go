@@ -50,6 +50,9 @@ type Limits struct {
 	// RecallWindow is how long after sending a sender may recall a
 	// message; default 2 minutes (a group's owner may at any time).
 	RecallWindow time.Duration
+	// ReadCountsWindow is the batching window of the read_counts events
+	// of a group; default ReadCountsWindow (a second).
+	ReadCountsWindow time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -85,6 +88,9 @@ func (l *Limits) defaults() {
 	}
 	if l.RecallWindow <= 0 {
 		l.RecallWindow = 2 * time.Minute
+	}
+	if l.ReadCountsWindow <= 0 {
+		l.ReadCountsWindow = ReadCountsWindow
 	}
 }
 
@@ -135,6 +141,13 @@ type Service struct {
 	mailing chan struct{}
 	// inspecting bounds the uploads checked (and images decoded) at once.
 	inspecting chan struct{}
+	// counting bounds the read_counts batches waiting (receipts.go);
+	// bg ends them (Close), bgWG waits for them.
+	counting chan struct{}
+	bgMu     sync.Mutex // orders bgWG.Add against Close
+	bg       context.Context
+	stopBG   context.CancelFunc
+	bgWG     sync.WaitGroup
 }
 
 // maxInspecting bounds the uploads inspected at once (see Upload).
@@ -159,12 +172,41 @@ func New(d Deps) *Service {
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),
 		mailing: make(chan struct{}, maxMailing), inspecting: make(chan struct{}, maxInspecting),
+		counting: make(chan struct{}, maxCounting),
 	}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")
 	}
 	return s
+}
+
+// Close ends the service's background work (the read_counts batches
+// waiting for their window: those are dropped) and waits for it. Call it
+// before closing the store, the KV and the bus. The service is not used
+// after.
+func (s *Service) Close() {
+	s.bgMu.Lock()
+	s.stopBG()
+	s.bgMu.Unlock()
+	s.bgWG.Wait()
+}
+
+// goBG runs f in the background until Close; false (f not run) once
+// closing.
+func (s *Service) goBG(f func()) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bg.Err() != nil {
+		return false
+	}
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		f()
+	}()
+	return true
 }
 
 // maxMailing bounds the mails sent in the background at once.

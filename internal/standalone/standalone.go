@@ -168,6 +168,9 @@ func (s *Server) Close(ctx context.Context) error {
 		s.stopSweeps()
 		<-s.sweeps
 	}
+	if s.Core != nil {
+		s.Core.Service.Close()
+	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close())
 	}

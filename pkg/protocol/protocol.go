@@ -66,6 +66,20 @@ const (
 	// EventMessagesHidden tells a user's devices that messages were
 	// deleted for them (data: room_id, seqs).
 	EventMessagesHidden = "messages_hidden"
+	// EventRead tells the members of a direct room that one of them read
+	// it up to a seq (data: room_id, user_id, seq).
+	EventRead = "read"
+	// EventReadCounts tells the members of a group how many members read
+	// its latest messages (data: room_id, counts [{seq, read}]); at most
+	// one a second per room.
+	EventReadCounts = "read_counts"
+	// EventRoomClosed and EventRoomOpened are internal: published on a
+	// user channel when a block closes (or an unblock reopens) a direct
+	// room of theirs, they make every gateway drop (or restore) its cached
+	// membership. They are never written to clients: the block must not
+	// show.
+	EventRoomClosed = "room_closed"
+	EventRoomOpened = "room_opened"
 )
 
 // Message is the contract's message object, with the fields rich messages

@@ -403,6 +403,20 @@ type Rooms interface {
 	MembershipsOf(ctx context.Context, userID string) ([]Member, error)
 	// SetReadSeq raises the member's read seq to seq (never lowers it).
 	SetReadSeq(ctx context.Context, roomID, userID string, seq int64) error
+	// ReadCounts answers, for each message of msgs (its seq and sender),
+	// how many members of the room other than its sender have a read
+	// mark at or past its seq. It is computed from the members' read
+	// marks (one range query on (room, read_seq)), never from a list kept
+	// per message, so its cost grows with the readers, not with messages
+	// × members. Every seq of msgs is in the map (0 when nobody read it),
+	// which is never nil. At most MaxSeqs messages (more is an error).
+	ReadCounts(ctx context.Context, roomID string, msgs []SeqFrom) (map[int64]int64, error)
+	// Readers lists the members of the room whose read mark is at or
+	// past seq, the user exclude left out, ordered by user id: up to
+	// limit of them with a user id above afterUser ("" for the first
+	// page). A limit <= 0 means 50, and limits above 1000 are lowered to
+	// it.
+	Readers(ctx context.Context, roomID string, seq int64, exclude, afterUser string, limit int) ([]Member, error)
 	// MarkMentioned raises the MentionSeq of the members userIDs of the
 	// room to seq (never lowers it); concurrent calls leave the highest
 	// seq. A nil userIDs means every member of the room (a mention of
@@ -509,6 +523,40 @@ func UseInviteLink(ctx context.Context, s GroupAdmin, l *InviteLink, userID stri
 		}
 	}
 	return nil, false, fmt.Errorf("store: use invite link: %w", ErrConflict)
+}
+
+// SeqFrom names a message of a room by its seq and its sender (for
+// Rooms.ReadCounts, which does not count the sender as a reader).
+type SeqFrom struct {
+	Seq  int64
+	From string
+}
+
+// Block is one user's block of another, unique on (blocker, blocked).
+type Block struct {
+	Blocker   string
+	Blocked   string
+	CreatedAt time.Time
+}
+
+// Blocks stores who blocked whom. A block is one row; its existence is
+// the rule (no counters, no flags on other records), so a block and an
+// unblock racing end in one of the two states, whatever the server.
+type Blocks interface {
+	// BlockUser stores b; ErrDuplicate if the blocker blocked the
+	// blocked user already. A zero CreatedAt is set to now; CreatedAt is
+	// normalised in place.
+	BlockUser(ctx context.Context, b *Block) error
+	// UnblockUser deletes the block; ErrNotFound if absent.
+	UnblockUser(ctx context.Context, blocker, blocked string) error
+	// IsBlocked reports whether blocker blocked blocked (that direction
+	// only).
+	IsBlocked(ctx context.Context, blocker, blocked string) (bool, error)
+	// BlocksOf lists the blocks userID is part of, as the blocker or as
+	// the blocked user, oldest first (then by blocker, blocked): up to
+	// limit of them (a limit <= 0 means 1000, larger limits are lowered
+	// to 1000).
+	BlocksOf(ctx context.Context, userID string, limit int) ([]Block, error)
 }
 
 // Friends stores friendships and pending requests.
@@ -664,6 +712,7 @@ type Store interface {
 	Users
 	Rooms
 	Friends
+	Blocks
 	Messages
 	Reactions
 	Hidden

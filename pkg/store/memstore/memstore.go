@@ -45,7 +45,8 @@ type Store struct {
 	friends   map[string]*store.Friendship // pair key -> friendship
 	friendsOf map[string]map[string]bool   // user -> pair keys
 	requests  map[string]*store.FriendRequest
-	reqPairs  map[[2]string]string // (from, to) -> request id
+	reqPairs  map[[2]string]string       // (from, to) -> request id
+	blocks    map[[2]string]*store.Block // (blocker, blocked) -> block
 
 	msgs     map[string][]*store.Message // room -> messages sorted by seq
 	msgIDs   map[string]bool
@@ -80,7 +81,8 @@ func New() *Store {
 		members: map[string]map[string]*store.Member{}, byUser: map[string]map[string]*store.Member{},
 		friends: map[string]*store.Friendship{}, friendsOf: map[string]map[string]bool{},
 		requests: map[string]*store.FriendRequest{}, reqPairs: map[[2]string]string{},
-		msgs: map[string][]*store.Message{}, msgIDs: map[string]bool{}, byClient: map[string]*store.Message{},
+		blocks: map[[2]string]*store.Block{},
+		msgs:   map[string][]*store.Message{}, msgIDs: map[string]bool{}, byClient: map[string]*store.Message{},
 		reactions: map[roomSeq]map[userEmoji]*store.Reaction{}, hidden: map[userRoom]map[int64]bool{},
 		files: map[string]*store.File{}, tokens: map[string]*store.RefreshToken{},
 		families: map[string]map[string]bool{}, used: map[string]bool{}, revoked: map[string]bool{},

@@ -78,6 +78,8 @@ const (
 	CollJoinRequests = "join_request"
 	CollInviteLinks  = "invite_link"
 	CollInviteUses   = "invite_use"
+	// CollBlocks holds one document a block (store.Block).
+	CollBlocks = "user_block"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -130,7 +132,7 @@ type Store struct {
 	messages, tokens, used, revoked, locks       *mdb.Collection
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
-	msgLocks, fileLocks                          *mdb.Collection
+	msgLocks, fileLocks, blocks                  *mdb.Collection
 	pins, joinReqs, links, linkUses              *mdb.Collection
 
 	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
@@ -209,6 +211,7 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		joinReqs:    db.Collection(CollJoinRequests),
 		links:       db.Collection(CollInviteLinks),
 		linkUses:    db.Collection(CollInviteUses),
+		blocks:      db.Collection(CollBlocks),
 	}
 }
 
@@ -252,6 +255,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.members, []mdb.IndexModel{
 			{Keys: keys("room_identity", "user_identity"), Options: unique()},
 			{Keys: keys("user_identity")},
+			// ReadCounts: the read marks of a room at or past a seq.
+			{Keys: keys("room_identity", "read_seq", "user_identity")},
+		}},
+		{s.blocks, []mdb.IndexModel{
+			{Keys: keys("blocker", "blocked"), Options: unique()},
+			{Keys: keys("blocked")},
 		}},
 		{s.friendships, []mdb.IndexModel{
 			{Keys: keys("user_a", "user_b"), Options: unique()},

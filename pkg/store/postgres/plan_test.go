@@ -70,6 +70,10 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		 SELECT 'f' || i, 'r' || (i % 100), 'u' || i, 'a.png', 1000, 'image/png', 10, 10, 'b' || i,
 		        '', '', now() - (i || ' s')::interval, CASE WHEN i % 50 = 0 THEN 0 ELSE i / 100 + 1 END, i % 7 = 0
 		 FROM generate_series(0, $1 - 1) i`,
+		// Each user blocked two others.
+		`INSERT INTO blocks (blocker, blocked, created_at)
+		 SELECT 'u' || i, 'u' || (i + 3 + k), now() - (i || ' s')::interval
+		 FROM generate_series(1, $1) i, generate_series(0, 1) k`,
 		// Two sessions a user, one in ten revoked.
 		`INSERT INTO sessions (id, user_id, device, ip, created_at, last_used_at, expires_at, revoked)
 		 SELECT 'f' || i, 'u' || (i / 2), 'phone', '192.0.2.1', now(), now(), now() + (i || ' s')::interval, i % 10 = 0

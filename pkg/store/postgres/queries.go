@@ -79,6 +79,23 @@ const (
 	qMarkMentioned = "UPDATE members SET mention_seq = $1 WHERE room_id = $2" +
 		" AND user_id = ANY($3::text[]) AND mention_seq < $1"
 	qMarkMentionedAll = "UPDATE members SET mention_seq = $1 WHERE room_id = $2 AND mention_seq < $1"
+	// A range of members_room_read: the marks at or past the lowest seq.
+	qReadMarks = "SELECT user_id, read_seq FROM members WHERE room_id = $1 AND read_seq >= $2"
+	// The primary key from the cursor on, filtered by the mark.
+	qReaders = "SELECT " + memberCols + " FROM members WHERE room_id = $1 AND user_id > $2" +
+		" AND read_seq >= $3 AND user_id <> $4 ORDER BY user_id LIMIT $5"
+)
+
+// Blocks.
+const (
+	blockCols    = "blocker, blocked, created_at"
+	qBlockUser   = "INSERT INTO blocks (" + blockCols + ") VALUES ($1, $2, $3)"
+	qUnblockUser = "DELETE FROM blocks WHERE blocker = $1 AND blocked = $2"
+	qIsBlocked   = "SELECT count(*) FROM blocks WHERE blocker = $1 AND blocked = $2"
+	// The blocks made (primary key) and those suffered (blocks_blocked).
+	qBlocksOf = "SELECT " + blockCols + " FROM blocks WHERE blocker = $1" +
+		" UNION SELECT " + blockCols + " FROM blocks WHERE blocked = $1" +
+		" ORDER BY created_at, blocker, blocked LIMIT $2"
 )
 
 // Friendships and friend requests.
@@ -285,6 +302,12 @@ func queries() map[string]string {
 		"CountMembers":         qCountMembers,
 		"MembershipsOf":        qMembershipsOf,
 		"SetReadSeq":           qSetReadSeq,
+		"ReadMarks":            qReadMarks,
+		"Readers":              qReaders,
+		"BlockUser":            qBlockUser,
+		"UnblockUser":          qUnblockUser,
+		"IsBlocked":            qIsBlocked,
+		"BlocksOf":             qBlocksOf,
 		"CreateFriendship":     qCreateFriendship,
 		"Friendship":           qFriendship,
 		"DeleteFriendship":     qDeleteFriendship,

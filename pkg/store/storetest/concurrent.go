@@ -46,6 +46,8 @@ func concurrentTests() []test {
 		{"MarkMentioned", testRaceMarkMentioned},
 		{"AttachFile", testRaceAttachFile},
 		{"EditRecall", testRaceEditRecall},
+		{"ReadCounts", testRaceReadCounts},
+		{"BlockUser", testRaceBlock},
 	}
 }
 

@@ -71,6 +71,8 @@ func groups() []group {
 		{"Files", fileTests()},
 		{"Tokens", tokenTests()},
 		{"Sessions", sessionTests()},
+		{"Receipts", receiptTests()},
+		{"Blocks", blockTests()},
 		{"Concurrent", concurrentTests()},
 		{"GroupAdmin", groupAdminTests()},
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -197,4 +198,67 @@ func ClampLimit(limit, def, max int) int {
 		return max
 	}
 	return limit
+}
+
+// CheckSeqFroms is CheckSeqs for the messages of Rooms.ReadCounts.
+func CheckSeqFroms(msgs []store.SeqFrom) error {
+	if len(msgs) > store.MaxSeqs {
+		return fmt.Errorf("%d messages, more than %d", len(msgs), store.MaxSeqs)
+	}
+	return nil
+}
+
+// MinSeq is the lowest seq of msgs (0 when none): the lower bound of the
+// range of read marks Rooms.ReadCounts reads.
+func MinSeq(msgs []store.SeqFrom) int64 {
+	var lo int64
+	for i, m := range msgs {
+		if i == 0 || m.Seq < lo {
+			lo = m.Seq
+		}
+	}
+	return lo
+}
+
+// ReadMark is one member's read mark, as a store reads it for ReadCounts.
+type ReadMark struct {
+	UserID  string
+	ReadSeq int64
+}
+
+// CountReads answers Rooms.ReadCounts from the read marks at or past
+// MinSeq(msgs) of the room's members: for each message, the marks at or
+// past its seq that are not its sender's. Every seq is in the map.
+func CountReads(msgs []store.SeqFrom, marks []ReadMark) map[int64]int64 {
+	seqs := make([]int64, len(marks))
+	byUser := make(map[string]int64, len(marks))
+	for i, r := range marks {
+		seqs[i] = r.ReadSeq
+		byUser[r.UserID] = r.ReadSeq
+	}
+	slices.Sort(seqs)
+	out := make(map[int64]int64, len(msgs))
+	for _, m := range msgs {
+		i, _ := slices.BinarySearch(seqs, m.Seq) // the first mark >= m.Seq
+		n := int64(len(seqs) - i)
+		if s, ok := byUser[m.From]; ok && s >= m.Seq {
+			n--
+		}
+		out[m.Seq] = n
+	}
+	return out
+}
+
+// SortBlocks orders blocks as Blocks.BlocksOf returns them: oldest first,
+// then by blocker, then by blocked.
+func SortBlocks(bs []store.Block) {
+	slices.SortFunc(bs, func(a, b store.Block) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if a.Blocker != b.Blocker {
+			return strings.Compare(a.Blocker, b.Blocker)
+		}
+		return strings.Compare(a.Blocked, b.Blocked)
+	})
 }
