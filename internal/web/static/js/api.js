@@ -308,6 +308,10 @@ export const api = {
     return request('GET', `/v1/rooms/${encodeURIComponent(room)}/messages?${q}`);
   },
   read: (room, seq) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/read`, { seq }),
+  readers: (room, seq) => request('GET', `/v1/rooms/${encodeURIComponent(room)}/messages/${seq}/readers?limit=20`),
+  blocks: () => request('GET', '/v1/blocks'),
+  block: (account) => request('PUT', '/v1/blocks/' + encodeURIComponent(account)),
+  unblock: (account) => request('DELETE', '/v1/blocks/' + encodeURIComponent(account)),
   hide: (room, seqs) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/hide`, { seqs }),
   send: (room, body, clientMsgID) => request('POST', `/v1/rooms/${encodeURIComponent(room)}/messages`, { body, client_msg_id: clientMsgID }),
 };

@@ -13,6 +13,7 @@ import {
 } from './rich.js';
 import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
 import { openGroupSettings, wireGroupSettings, groupSettingsChanged, closeGroupSettings } from './groupadmin.js';
+import { applyRead, applyReadCounts, receiptNode, readersText, blockButton } from './receipts.js';
 
 const MAX_BODY = 4000;
 const PAGE = 50;
@@ -343,6 +344,8 @@ function messageItem(r, m, pending, cont) {
   const meta = el('div', { class: 'meta' }, el('span', { text: clock(m.created_at) }));
   if (edited) meta.append(el('span', { class: 'edited-tag', testid: 'edited', text: ' · edited' }));
   if (pending) pendingMeta(r, pending, meta);
+  const receipt = pending ? null : receiptNode(r, m, mine, showReaders);
+  if (receipt) meta.append(receipt);
   const actions = pending ? null : el('button', {
     class: 'msg-actions-btn', testid: 'msg-actions', text: '⋯', data: { focus: 'actions' },
     attrs: {
@@ -370,6 +373,15 @@ function messageItem(r, m, pending, cont) {
     });
   }
   return li;
+}
+
+/** Who read one of my messages in a group, as a notice. */
+async function showReaders(r, m) {
+  try {
+    toast(readersText(await api.readers(r.id, m.seq)), 'info');
+  } catch (err) {
+    toast(describe(err), 'error');
+  }
 }
 
 /** A pending message's state: uploading, sending, or not sent with Retry and Delete. */
@@ -1279,6 +1291,16 @@ function onEvent(name, data) {
       reloadConversations();
       break;
     }
+    case 'read': { // read receipts (receipts.js)
+      const r = state.rooms.get(data.room_id);
+      if (applyRead(r, data, state.me.id) && r.id === state.current) render('chat');
+      break;
+    }
+    case 'read_counts': {
+      const r = state.rooms.get(data.room_id);
+      if (applyReadCounts(r, data) && r.id === state.current) render('chat');
+      break;
+    }
     case 'messages_hidden': { // deleted for me, here or on another device
       const r = state.rooms.get(data.room_id);
       if (r && Array.isArray(data.seqs)) markHidden(r, data.seqs);
@@ -1586,6 +1608,21 @@ async function showFound(account, quiet) {
       }
     });
     actions.append(add);
+  }
+  if (u.id !== state.me.id) {
+    let blocked = false;
+    try {
+      blocked = ((await api.blocks()).blocks || []).some((b) => b.user.id === u.id);
+    } catch { /* shown as not blocked; the button answers */ }
+    if (!state.me || lastFound === null || lastFound.id !== u.id) return;
+    const place = el('span');
+    const make = (isBlocked) => blockButton(u, isBlocked, api, (now, err) => {
+      if (err) { toast(describe(err), 'error'); return; }
+      toast(now ? `You blocked ${name}.` : `You unblocked ${name}.`, 'info');
+      place.replaceChildren(make(now));
+    });
+    place.append(make(blocked));
+    actions.append(place);
   }
   actions.append(el('button', {
     class: 'close-btn', text: '×', id: 'find-close', attrs: { type: 'button', 'aria-label': 'Close', title: 'Close' },
