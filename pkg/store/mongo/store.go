@@ -71,6 +71,15 @@ const (
 	// FerretDB, as member_lock does SetReadSeq's.
 	CollMessageLocks = "message_lock"
 	CollFileLocks    = "file_lock"
+	// CollUserPresence holds a user's presence setting and last seen time
+	// (store.User.HidePresence, LastSeenAt), apart from the user document:
+	// FerretDB applies an update as a read and a replace of the whole
+	// document, so a last seen time written by a gateway while the user
+	// changes their profile would undo one of them. One document each,
+	// _id "<user>/hide" {hide} and "<user>/seen" {at}, replaced whole, so
+	// writers of different fields never meet; the _id index serves every
+	// read (one $in query with the users').
+	CollUserPresence = "user_presence"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -123,7 +132,7 @@ type Store struct {
 	messages, tokens, used, revoked, locks       *mdb.Collection
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
-	msgLocks, fileLocks                          *mdb.Collection
+	msgLocks, fileLocks, presence                *mdb.Collection
 
 	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
 	kindMu    sync.Mutex // guards kindKnown and ferret
@@ -197,6 +206,7 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		files:       db.Collection(CollFiles),
 		msgLocks:    db.Collection(CollMessageLocks),
 		fileLocks:   db.Collection(CollFileLocks),
+		presence:    db.Collection(CollUserPresence),
 	}
 }
 
