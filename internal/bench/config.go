@@ -96,10 +96,15 @@ type Config struct {
 	Batches         int           // idle: connect in this many steps, sampling RSS after each
 	Settle          time.Duration // idle: pause before each RSS sample
 	IdleRooms       bool          // idle: make the users friends in pairs (a direct room each)
-	ReadBuffer      int           // per-connection read buffer; default 4096 (idle: 512)
-	ProfileDir      string        // CPU (and heap) profiles of the gateways during the measurement
-	Cleanup         bool          // delete seeded documents afterwards (external store)
-	Quiet           bool          // no progress lines
+	// ChurnAway is how long a churned connection stays closed before it
+	// connects again (presence scenario); 0: at once (within the grace:
+	// no presence transition), above IM_PRESENCE_GRACE: offline and
+	// online transitions.
+	ChurnAway  time.Duration
+	ReadBuffer int    // per-connection read buffer; default 4096 (idle: 512)
+	ProfileDir string // CPU (and heap) profiles of the gateways during the measurement
+	Cleanup    bool   // delete seeded documents afterwards (external store)
+	Quiet      bool   // no progress lines
 
 	Out io.Writer // progress and the text summary; default os.Stdout
 
@@ -118,6 +123,13 @@ func (c *Config) defaults() error {
 	}
 	switch c.Scenario {
 	case ScenarioIdle, ScenarioFanout, ScenarioDirect, ScenarioRamp:
+	case ScenarioPresence:
+		if c.N%2 == 1 {
+			c.N++ // friends in pairs
+		}
+		if c.Rate <= 0 {
+			c.Rate = 10
+		}
 	case ScenarioHistory:
 		if c.Target != TargetStandalone {
 			return errors.New("-scenario history needs -target standalone (it reads the REST API)")
@@ -133,7 +145,7 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("-messages must be at least a page (%d)", c.PageSize)
 		}
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history, presence)", c.Scenario)
 	}
 	if c.RampOf == "" {
 		c.RampOf = ScenarioFanout

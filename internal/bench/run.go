@@ -107,6 +107,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = r.idle(ctx)
 	case ScenarioHistory:
 		err = r.history(ctx)
+	case ScenarioPresence:
+		err = r.presence(ctx)
 	default:
 		err = r.traffic(ctx)
 	}
@@ -319,7 +321,8 @@ func (r *runner) seed(ctx context.Context, seeder *Seeder, t0 time.Time) error {
 			return err
 		}
 		r.roomIDs = []string{id}
-	case cfg.work() == ScenarioDirect || cfg.Scenario == ScenarioHistory || (cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
+	case cfg.work() == ScenarioDirect || cfg.Scenario == ScenarioHistory || cfg.Scenario == ScenarioPresence ||
+		(cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
 		if r.roomIDs, err = seeder.Pairs(ctx, r.users); err != nil {
 			return err
 		}
@@ -912,7 +915,7 @@ func (r *runner) finish() {
 	res.SendErrors, res.Retries, res.Failed = r.sendErrs.load(), r.retries.load(), r.failed.load()
 	res.Duplicated, res.OutOfOrder, res.Mismatched = r.dups.load(), r.ooo.load(), r.mismatch.load()
 	res.Recovered = r.recovered.load()
-	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory {
+	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory && r.cfg.Scenario != ScenarioPresence {
 		res.Unanswered = int64(r.pendingCount())
 		res.Lost, res.Required = r.missingCount()
 	}
@@ -934,6 +937,9 @@ func (r *runner) finish() {
 	}
 	if r.cfg.Scenario == ScenarioHistory {
 		res.OK = res.PageErrors == 0 && res.Pages > 0
+	}
+	if p := res.Presence; r.cfg.Scenario == ScenarioPresence {
+		res.OK = res.ConnectFailures == 0 && p != nil && p.Churn.CycleErrors == 0 && p.Churn.Cycles > 0
 	}
 	r.outMu.Lock()
 	res.PrintText(r.out)
