@@ -101,6 +101,13 @@ func (pm *presenceManager) run(ctx context.Context) {
 	defer t.Stop()
 	var nextRenew, nextClaim time.Time
 	var all []string
+	// healthy is since when this node's renewals succeed. It claims other
+	// nodes only an interval after that: after a Redis outage every node's
+	// records have lapsed, and each must get the chance to renew its own
+	// before another takes them for dead (which would announce all their
+	// users offline, then online again).
+	healthy := time.Now()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,7 +148,11 @@ func (pm *presenceManager) run(ctx context.Context) {
 			if err != nil {
 				pm.log.Warn("presence renewal failed; retrying", zap.Int("users", len(all)), zap.Error(err))
 				nextRenew = now.Add(tick)
+				failing = true
 			} else {
+				if failing {
+					failing, healthy = false, now
+				}
 				nextRenew = now.Add(pm.interval)
 				pm.enqueue(on, true, now)
 			}
@@ -166,7 +177,7 @@ func (pm *presenceManager) run(ctx context.Context) {
 			}
 			pm.enqueue(off, false, now)
 		}
-		if !now.Before(nextClaim) {
+		if !failing && now.Sub(healthy) >= pm.interval && !now.Before(nextClaim) {
 			nextClaim = now.Add(pm.interval)
 			off, err := pm.call(ctx, func(ctx context.Context) ([]string, error) { return pm.p.ClaimLapsed(ctx, claimBatch) })
 			if err != nil {

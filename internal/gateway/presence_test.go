@@ -3,11 +3,14 @@ package gateway_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/faulttest"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
@@ -288,5 +291,45 @@ func TestTypingAcrossNodes(t *testing.T) {
 	}
 	if o, err := b1.WaitFor(wait, func(o protocol.Outbound) bool { return o.Type == protocol.TypeError }); err != nil || o.Code != protocol.CodeInvalidArgument {
 		t.Fatalf("typing without on: %+v %v", o, err)
+	}
+}
+
+// TestPresenceSurvivesRedisOutage: Redis is unreachable from every node
+// for longer than the records live (a proxy cuts it); when it answers
+// again every node renews its own records before any claims another's, so
+// nobody is announced offline.
+func TestPresenceSurvivesRedisOutage(t *testing.T) {
+	rs := testenv.NewRedisServer(t)
+	u, err := url.Parse(rs.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := faulttest.NewProxy(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	cl := apitest.NewCluster(t, 2, apitest.Options{RedisURL: "redis://" + px.Addr}, fastPresence)
+	a, b := cl.Register("ra"), cl.Register("rb")
+	cl.Befriend(a, b)
+	bc := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	cl.Settle()
+	ac := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	if p, err := nextPresence(t, bc, a.ID, wait); err != nil || !p.Online {
+		t.Fatalf("online event: %+v %v", p, err)
+	}
+	outage := 3 * 2 * presInterval // three record lifetimes
+	px.Cut(outage)
+	deadline := time.Now().Add(outage + quiet + 2*time.Second)
+	for _, w := range []struct {
+		c   *apitest.WS
+		uid string
+	}{{bc, a.ID}, {ac, b.ID}} {
+		if p, err := nextPresence(t, w.c, w.uid, time.Until(deadline)); err == nil && !p.Online {
+			t.Fatalf("offline event %+v after a Redis outage while connected", p)
+		}
+	}
+	if p := presenceOf(t, cl, b, a.ID, ""); !p.Online {
+		t.Fatalf("offline after a Redis outage: %+v", p)
 	}
 }
