@@ -36,7 +36,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := app.GatewayService(b, log, service.Limits{RecallWindow: cfg.RecallWindow, MaxGroupMembers: cfg.MaxGroupMembers})
 	defer svc.Close()
-	gw, err := gateway.New(svc, ver, app.GatewayOptions(cfg, log, reg))
+	opts := app.GatewayOptions(cfg, log, reg)
+	opts.Presence = b.Presence
+	gw, err := gateway.New(svc, ver, opts)
 	if err != nil {
 		return err
 	}

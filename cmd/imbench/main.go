@@ -9,6 +9,7 @@
 //	        -mongo-uri mongodb://127.0.0.1:27017 -mongo-db im -jwt-key api-key.pem -n 2000 -rate 5000
 //	imbench -scenario idle   -target standalone -store sqlite -sqlite-sync NORMAL -n 10000
 //	imbench -scenario history -target standalone -messages 1000000 -duration 10s
+//	imbench -scenario presence -embedded -spawn -n 10000 -rate 100 -away 6s -duration 60s
 //	imbench chart -kind rss -out rss.svg idle-10k.json idle-100k.json
 //
 // Users, rooms and friendships are written straight into the store and
@@ -74,11 +75,11 @@ func run(args []string) (*bench.Result, error) {
 	fs := flag.NewFlagSet("imbench", flag.ContinueOnError)
 	var c bench.Config
 	var gateways, srcIPs, pids, metrics string
-	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct, ramp, receipts (a read-receipt storm in one group of -group members), or history (-target standalone)")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "idle, fanout, direct, ramp, receipts (a read-receipt storm in one group of -group members), presence (connect/disconnect churn: Redis commands and CPU of presence), or history (-target standalone)")
 	fs.StringVar(&gateways, "gateways", "", "comma-separated gateway URLs (ws://127.0.0.1:8081/ws,...); connections are spread round-robin")
 	fs.IntVar(&c.N, "n", 1000, "connections (users); direct: 2 per pair")
 	fs.IntVar(&c.Group, "group", 0, "fanout: members of the group (default -n)")
-	fs.Float64Var(&c.Rate, "rate", 100, "messages per second (ramp: of the first step; receipts: the one sender's)")
+	fs.Float64Var(&c.Rate, "rate", 100, "messages per second (ramp: of the first step; receipts: the one sender's; presence: connections closed and opened again per second)")
 	fs.Float64Var(&c.ReadRate, "read-rate", 0, "receipts: read frames per second, all members together (default 10 per member)")
 	fs.DurationVar(&c.Duration, "duration", 0, "how long to send (idle: to stay idle); default 10s")
 	fs.IntVar(&c.Publishers, "publishers", 0, "fanout: sending members (default: rate/10, the gateway allows 20/s per connection)")
@@ -107,7 +108,8 @@ func run(args []string) (*bench.Result, error) {
 	fs.BoolVar(&c.StandaloneInProcess, "standalone-inprocess", false, "standalone: run the server in this process (RSS and CPU then include the load clients; -profile-dir profiles both)")
 	fs.IntVar(&c.Messages, "messages", 0, "history: messages stored in the room before the server starts (default 1000000)")
 	fs.IntVar(&c.PageSize, "page", 50, "history: messages per page (the limit parameter)")
-	fs.StringVar(&c.RedisURL, "redis", "", "embedded: use this Redis instead of starting redis-server")
+	fs.StringVar(&c.RedisURL, "redis", "", "embedded: use this Redis instead of starting redis-server; presence with -gateways: the gateways' Redis, whose INFO commandstats is read")
+	fs.DurationVar(&c.ChurnAway, "away", 0, "presence: how long a churned connection stays closed (0: reconnect at once, within the presence grace; above IM_PRESENCE_GRACE: offline and online transitions)")
 	fs.DurationVar(&c.Grace, "grace", 0, "wait at most this long for stragglers after the last ack (default 15s, above the gateway's 10s seq-hole wait)")
 	fs.BoolVar(&c.Sync, "sync", false, "recover still-missing messages with sync before counting them lost")
 	fs.IntVar(&c.Steps, "steps", 8, "ramp: at most this many steps")

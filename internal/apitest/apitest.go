@@ -86,6 +86,7 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		JWTIssuer: "im-test", JWTAudience: "im-test-clients",
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour,
 		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20,
+		PresencePrefix: testenv.UniqueName("pr"),
 	}
 }
 

@@ -88,6 +88,7 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	svc := app.GatewayService(b, c.Log, Generous())
 	opts := app.GatewayOptions(cfg, c.Log, prometheus.NewRegistry())
 	opts.NodeID = "node" + Unique("")
+	opts.Presence = b.Presence
 	for _, f := range ns.Tweak {
 		f(&opts)
 	}

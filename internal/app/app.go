@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -43,6 +45,10 @@ type Backends struct {
 	Bus   bus.Bus
 	// Blobs keeps uploaded files (nil: uploads are off); Close closes it.
 	Blobs blob.Store
+	// Presence holds who is online (nil: presence is off).
+	Presence presence.Presence
+	// redis is the plain Redis client of RedisBackends (nil otherwise).
+	redis *redis.Client
 	// Ping reports whether the backends are reachable (readiness).
 	Ping func(ctx context.Context) error
 	// Close releases them.
@@ -108,7 +114,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		o.Limits.DeletedGrace = cfg.DeletedGrace
 	}
 	svc := service.New(service.Deps{
-		Store: b.Store, KV: b.KV, Bus: b.Bus, Sessions: sess, Mail: sender,
+		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/redisbus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/rediskv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/presence/redispresence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -35,6 +36,9 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 	if err != nil {
 		_ = st.Close(ctx)
 		return Backends{}, err
+	}
+	if cfg.PresencePrefix != "" {
+		b.Presence = redispresence.New(b.redis, redispresence.Options{Prefix: cfg.PresencePrefix})
 	}
 	ping, closeRedis := b.Ping, b.Close
 	b.Ping = func(ctx context.Context) error { return errors.Join(st.Ping(ctx), ping(ctx)) }
@@ -85,7 +89,10 @@ func RedisBackends(ctx context.Context, url string, st store.Store, h bus.Handle
 	kvs := rediskv.New(cmds)
 	return Backends{
 		Store: st, KV: kvs, Bus: b,
-		Ping: kvs.Ping,
+		// Presence pipelines its batches itself: the plain client.
+		Presence: redispresence.New(rc, redispresence.Options{}),
+		redis:    rc,
+		Ping:     kvs.Ping,
 		Close: func() {
 			_ = b.Close()
 			_ = psc.Close()

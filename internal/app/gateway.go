@@ -44,17 +44,19 @@ func GatewayVerifier(cfg config.Config) (*auth.Verifier, *auth.JWKSFetcher, erro
 // GatewayService is the service as a gateway uses it: messages and
 // memberships only (no account or token issuing).
 func GatewayService(b Backends, log *zap.Logger, lim service.Limits) *service.Service {
-	return service.New(service.Deps{Store: b.Store, KV: b.KV, Bus: b.Bus, Log: log, Limits: lim})
+	return service.New(service.Deps{Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Log: log, Limits: lim})
 }
 
-// GatewayOptions maps the configuration onto the gateway's options.
+// GatewayOptions maps the configuration onto the gateway's options (the
+// caller sets Presence from its backends).
 func GatewayOptions(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) gateway.Options {
 	node := cfg.NodeID
 	if node == "" {
 		node = Hostname()
 	}
 	return gateway.Options{NodeID: node, AllowedOrigins: cfg.AllowedOrigins,
-		MaxConnsPerUser: cfg.MaxConnsPerUser, Registry: reg, Log: log}
+		MaxConnsPerUser: cfg.MaxConnsPerUser, Registry: reg, Log: log,
+		Heartbeat: cfg.Heartbeat, PresenceInterval: cfg.PresenceInterval, PresenceGrace: cfg.PresenceGrace}
 }
 
 // AdminHandler serves /healthz, /readyz and /metrics for a gateway.

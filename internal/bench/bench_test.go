@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
@@ -392,4 +393,43 @@ func BenchmarkParseFrame(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPresenceScenario runs the presence churn mode briefly against two
+// gateways renewing their presence records every 200ms: it counts Redis
+// commands and gateway CPU in both windows and churns connections,
+// reconnecting every one.
+func TestPresenceScenario(t *testing.T) {
+	c := apitest.NewCluster(t, 2, apitest.Options{}, func(o *gateway.Options) {
+		o.PresenceInterval, o.PresenceGrace = 200*time.Millisecond, 300*time.Millisecond
+	})
+	cfg := clusterConfig(t, c, ScenarioPresence)
+	cfg.N, cfg.Rate, cfg.Duration, cfg.Settle = 40, 20, 2*time.Second, 300*time.Millisecond
+	cfg.ChurnAway = 500 * time.Millisecond // past the grace: real offline and online transitions
+	cfg.RedisURL = c.Config.RedisURL
+	cfg.DialConcurrency = 8
+	cfg.JSONOut = filepath.Join(t.TempDir(), "presence.json")
+	r := run(t, cfg)
+	p := r.Presence
+	if !r.OK || p == nil {
+		t.Fatalf("presence run: ok %v, %+v, errors %v", r.OK, p, r.Errors)
+	}
+	for name, w := range map[string]PresenceWindow{"steady": p.Steady, "churn": p.Churn} {
+		if w.WindowS < 1.5 || w.RedisCalls <= 0 || w.RedisCallsPerConnMin <= 0 || w.GatewayCPU <= 0 || w.GatewayCPUPer10k <= 0 {
+			t.Errorf("%s window: %+v", name, w)
+		}
+		if w.RedisCallsByCmd["evalsha"] <= 0 || w.ScriptCallsPerConnMin <= 0 {
+			t.Errorf("%s window: no presence script calls counted: %v", name, w.RedisCallsByCmd)
+		}
+	}
+	if p.Steady.Cycles != 0 || p.Churn.Cycles < 10 || p.Churn.CycleErrors != 0 {
+		t.Fatalf("churn cycles: steady %d, churn %d (%d failed)", p.Steady.Cycles, p.Churn.Cycles, p.Churn.CycleErrors)
+	}
+	if r.Connections != 40 {
+		t.Fatalf("%d connections after the churn, want 40", r.Connections)
+	}
+	back, err := ReadResult(cfg.JSONOut)
+	if err != nil || back.Presence == nil || back.Presence.Churn.Cycles != p.Churn.Cycles {
+		t.Fatalf("JSON result: %v %+v", err, back.Presence)
+	}
 }

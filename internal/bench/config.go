@@ -99,10 +99,15 @@ type Config struct {
 	Batches         int           // idle: connect in this many steps, sampling RSS after each
 	Settle          time.Duration // idle: pause before each RSS sample
 	IdleRooms       bool          // idle: make the users friends in pairs (a direct room each)
-	ReadBuffer      int           // per-connection read buffer; default 4096 (idle: 512)
-	ProfileDir      string        // CPU (and heap) profiles of the gateways during the measurement
-	Cleanup         bool          // delete seeded documents afterwards (external store)
-	Quiet           bool          // no progress lines
+	// ChurnAway is how long a churned connection stays closed before it
+	// connects again (presence scenario); 0: at once (within the grace:
+	// no presence transition), above IM_PRESENCE_GRACE: offline and
+	// online transitions.
+	ChurnAway  time.Duration
+	ReadBuffer int    // per-connection read buffer; default 4096 (idle: 512)
+	ProfileDir string // CPU (and heap) profiles of the gateways during the measurement
+	Cleanup    bool   // delete seeded documents afterwards (external store)
+	Quiet      bool   // no progress lines
 
 	Out io.Writer // progress and the text summary; default os.Stdout
 
@@ -123,6 +128,13 @@ func (c *Config) defaults() error {
 	case ScenarioIdle, ScenarioFanout, ScenarioDirect, ScenarioRamp:
 	case ScenarioReceipts:
 		c.Publishers = 1 // one sender, whose read_counts are measured
+	case ScenarioPresence:
+		if c.N%2 == 1 {
+			c.N++ // friends in pairs
+		}
+		if c.Rate <= 0 {
+			c.Rate = 10
+		}
 	case ScenarioHistory:
 		if c.Target != TargetStandalone {
 			return errors.New("-scenario history needs -target standalone (it reads the REST API)")
@@ -138,7 +150,7 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("-messages must be at least a page (%d)", c.PageSize)
 		}
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history, receipts)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (idle, fanout, direct, ramp, history, receipts, presence)", c.Scenario)
 	}
 	if c.RampOf == "" {
 		c.RampOf = ScenarioFanout

@@ -109,6 +109,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc := app.GatewayService(b, log, service.Limits{})
 	opts := app.GatewayOptions(cfg, log, reg)
+	opts.Presence = b.Presence
 	if nc.Tweak != nil {
 		nc.Tweak(&opts)
 	}

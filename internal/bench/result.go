@@ -68,6 +68,9 @@ type Result struct {
 	PagesPerS   float64     `json:"pages_per_s,omitempty"`
 	PageLatency Percentiles `json:"page_latency,omitzero"`
 
+	// presence: the steady and churn windows
+	Presence *PresenceResult `json:"presence,omitempty"`
+
 	Steps       []StepResult `json:"steps,omitempty"`
 	MaxGoodRate float64      `json:"max_good_rate,omitempty"` // ramp: highest step within the bounds
 	Timeline    []Second     `json:"timeline,omitempty"`
@@ -205,7 +208,17 @@ func (r *Result) PrintText(w io.Writer) {
 	} else {
 		p("connections    %d (failed %d, disconnected %d) in %.1fs", r.Connections, r.ConnectFailures, r.Disconnects, r.ConnectSeconds)
 	}
-	if r.Scenario != ScenarioIdle && r.Scenario != ScenarioHistory {
+	if pr := r.Presence; pr != nil {
+		for _, w := range []struct {
+			name string
+			w    PresenceWindow
+		}{{"steady", pr.Steady}, {"churn", pr.Churn}} {
+			p("presence %-6s %.1fs, %d conns, %d churn cycles (%.1f/s, %d failed, away %.1fs): Redis %d commands = %.2f per connection per minute (script calls %.2f) %v; gateway CPU %.3f cores = %.3f per 10k conns; Redis CPU %.3f cores",
+				w.name, w.w.WindowS, w.w.Connections, w.w.Cycles, w.w.CyclesPerS, w.w.CycleErrors, pr.AwayS, w.w.RedisCalls,
+				w.w.RedisCallsPerConnMin, w.w.ScriptCallsPerConnMin, w.w.RedisCallsByCmd, w.w.GatewayCPU, w.w.GatewayCPUPer10k, w.w.RedisCPU)
+		}
+	}
+	if r.Scenario != ScenarioIdle && r.Scenario != ScenarioHistory && r.Scenario != ScenarioPresence {
 		p("sent           %d (%.0f/s over %.1fs), retries %d", r.Sent, r.SentPerS, r.WindowS, r.Retries)
 		p("acked          %d (%.0f/s), error answers %d, failed %d, unanswered %d", r.Acked, r.AckedPerS, r.SendErrors, r.Failed, r.Unanswered)
 		p("delivered      %d live (%.0f deliveries/s); required %d", r.Delivered, r.DeliveredPS, r.Required)

@@ -108,6 +108,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = r.idle(ctx)
 	case ScenarioHistory:
 		err = r.history(ctx)
+	case ScenarioPresence:
+		err = r.presence(ctx)
 	default:
 		err = r.traffic(ctx)
 	}
@@ -320,7 +322,8 @@ func (r *runner) seed(ctx context.Context, seeder *Seeder, t0 time.Time) error {
 			return err
 		}
 		r.roomIDs = []string{id}
-	case cfg.work() == ScenarioDirect || cfg.Scenario == ScenarioHistory || (cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
+	case cfg.work() == ScenarioDirect || cfg.Scenario == ScenarioHistory || cfg.Scenario == ScenarioPresence ||
+		(cfg.Scenario == ScenarioIdle && cfg.IdleRooms):
 		if r.roomIDs, err = seeder.Pairs(ctx, r.users); err != nil {
 			return err
 		}
@@ -925,7 +928,7 @@ func (r *runner) finish() {
 	res.SendErrors, res.Retries, res.Failed = r.sendErrs.load(), r.retries.load(), r.failed.load()
 	res.Duplicated, res.OutOfOrder, res.Mismatched = r.dups.load(), r.ooo.load(), r.mismatch.load()
 	res.Recovered = r.recovered.load()
-	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory {
+	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory && r.cfg.Scenario != ScenarioPresence {
 		res.Unanswered = int64(r.pendingCount())
 		res.Lost, res.Required = r.missingCount()
 	}
@@ -953,6 +956,9 @@ func (r *runner) finish() {
 		rc := res.Receipts
 		res.OK = res.OK && rc.OverCounted == 0 && rc.FullyRead == rc.Messages && rc.Events > 0 &&
 			(rc.Events < 2 || rc.MinGapMS >= 900)
+	}
+	if p := res.Presence; r.cfg.Scenario == ScenarioPresence {
+		res.OK = res.ConnectFailures == 0 && p != nil && p.Churn.CycleErrors == 0 && p.Churn.Cycles > 0
 	}
 	r.outMu.Lock()
 	res.PrintText(r.out)

@@ -62,6 +62,17 @@ type Config struct {
 	NodeID          string
 	ShutdownGrace   time.Duration
 	MaxConnsPerUser int
+	// Heartbeat is the ping interval gateways advertise in hello (idle
+	// connections are closed after three); PresenceInterval how often a
+	// gateway renews its users' presence records (0: half the
+	// heartbeat; records live two intervals); PresenceGrace how long
+	// after a user's last connection closed they are announced offline.
+	Heartbeat        time.Duration
+	PresenceInterval time.Duration
+	PresenceGrace    time.Duration
+	// PresencePrefix starts the presence keys in Redis ("" : "pr"). Not
+	// read from the environment: tests that share one Redis set it apart.
+	PresencePrefix string
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
 	TrustProxy bool
@@ -129,6 +140,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_LOG_LEVEL", "log-level", "debug, info, warn or error", &c.LogLevel, nil, nil, "info"},
 		{"IM_NODE_ID", "node-id", "this node's name (default: hostname)", &c.NodeID, nil, nil, ""},
 		{"IM_SHUTDOWN_GRACE", "shutdown-grace", "how long a graceful shutdown may take", nil, &c.ShutdownGrace, nil, "20s"},
+		{"IM_HEARTBEAT", "heartbeat", "ping interval advertised to clients; idle connections close after three", nil, &c.Heartbeat, nil, "30s"},
+		{"IM_PRESENCE_INTERVAL", "presence-interval", "how often a gateway renews its users' presence records in one batch (0: half IM_HEARTBEAT); records live two intervals", nil, &c.PresenceInterval, nil, "0s"},
+		{"IM_PRESENCE_GRACE", "presence-grace", "how long after a user's last connection closed they are announced offline (a reconnect within it sends nothing)", nil, &c.PresenceGrace, nil, "5s"},
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
 		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
 		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},
@@ -181,6 +195,12 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	}
 	if c.MaxGroupMembers < 2 || c.MaxGroupMembers > MaxGroupMembersLimit {
 		return c, fmt.Errorf("config: IM_MAX_GROUP_MEMBERS must be 2-%d", MaxGroupMembersLimit)
+	}
+	if c.Heartbeat < time.Second || c.PresenceInterval < 0 || c.PresenceGrace < 0 {
+		return c, fmt.Errorf("config: IM_HEARTBEAT must be at least 1s, IM_PRESENCE_INTERVAL and IM_PRESENCE_GRACE not negative")
+	}
+	if c.PresenceInterval > 0 && c.PresenceInterval < 50*time.Millisecond {
+		return c, fmt.Errorf("config: IM_PRESENCE_INTERVAL must be 0 (half IM_HEARTBEAT) or at least 50ms")
 	}
 	if c.MaxUpload <= 0 {
 		return c, fmt.Errorf("config: IM_MAX_UPLOAD must be a positive number of bytes")

@@ -30,8 +30,9 @@ type GatewayProc struct {
 	env       []string
 	bin, logf string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd's Wait returned
 }
 
 func freeAddr(t testing.TB) string {
@@ -74,9 +75,10 @@ func (g *GatewayProc) Start() error {
 		lf.Close()
 		return err
 	}
-	go func() { _ = cmd.Wait(); lf.Close() }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); lf.Close(); close(done) }()
 	g.mu.Lock()
-	g.cmd = cmd
+	g.cmd, g.done = cmd, done
 	g.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -95,13 +97,14 @@ func (g *GatewayProc) Start() error {
 // Kill sends SIGKILL and waits for the process to go.
 func (g *GatewayProc) Kill() {
 	g.mu.Lock()
-	cmd := g.cmd
+	cmd, done := g.cmd, g.done
 	g.cmd = nil
 	g.mu.Unlock()
 	if cmd != nil && cmd.Process != nil {
 		_ = cmd.Process.Kill()
-		for i := 0; i < 100 && cmd.ProcessState == nil; i++ {
-			time.Sleep(10 * time.Millisecond)
+		select { // Wait's goroutine reaps it (reading ProcessState here would race)
+		case <-done:
+		case <-time.After(time.Second):
 		}
 	}
 }

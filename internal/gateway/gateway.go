@@ -26,6 +26,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -59,9 +60,34 @@ type Options struct {
 	MaxStoreInFlight   int
 	StoreQueueWait     time.Duration
 	StoreLatencyTarget time.Duration
-	WS                 wsnet.Options
-	Registry           prometheus.Registerer
-	Log                *zap.Logger
+	// Presence keeps the node's presence records (nil: presence is off:
+	// no records, no presence events; typing still works).
+	Presence presence.Presence
+	// PresenceInterval is how often the node renews all its users'
+	// records in one batch; they live for two intervals, so a killed
+	// node's users read offline within two intervals and are announced
+	// offline by a surviving node within three. Default: half the
+	// Heartbeat.
+	PresenceInterval time.Duration
+	// PresenceGrace is how long after a user's last connection here
+	// closed the record is kept: a reconnect within it (to any node)
+	// sends no presence event. Default 5s.
+	PresenceGrace time.Duration
+	// TypingInterval: at most one "typing on" relay per user and room per
+	// interval on this node; default 2s. TypingTTL is the expires_ms told
+	// to receivers (the indicator ends by itself); default 6s.
+	TypingInterval time.Duration
+	TypingTTL      time.Duration
+	// TypingRate and TypingBurst bound the typing frames of one
+	// connection (a token bucket); past it they are dropped. Defaults 2
+	// per second, burst 6. MaxTypingKeys bounds the limiter's (user,
+	// room) entries on the node; default 65536.
+	TypingRate    float64
+	TypingBurst   float64
+	MaxTypingKeys int
+	WS            wsnet.Options
+	Registry      prometheus.Registerer
+	Log           *zap.Logger
 }
 
 func (o *Options) defaults() {
@@ -114,6 +140,27 @@ func (o *Options) defaults() {
 	if o.StoreLatencyTarget <= 0 {
 		o.StoreLatencyTarget = time.Second
 	}
+	if o.PresenceInterval <= 0 {
+		o.PresenceInterval = o.Heartbeat / 2
+	}
+	if o.PresenceGrace <= 0 {
+		o.PresenceGrace = 5 * time.Second
+	}
+	if o.TypingInterval <= 0 {
+		o.TypingInterval = 2 * time.Second
+	}
+	if o.TypingTTL <= 0 {
+		o.TypingTTL = 6 * time.Second
+	}
+	if o.TypingRate <= 0 {
+		o.TypingRate = 2
+	}
+	if o.TypingBurst <= 0 {
+		o.TypingBurst = 3 * o.TypingRate
+	}
+	if o.MaxTypingKeys <= 0 {
+		o.MaxTypingKeys = 65536
+	}
 	if o.WS.IdleTimeout == 0 {
 		o.WS.IdleTimeout = 3 * o.Heartbeat
 	}
@@ -135,6 +182,8 @@ type Gateway struct {
 	hub  *hub
 	m    *metrics
 	gate *storeGate
+	pm   *presenceManager // nil: presence off
+	typ  *typingLimiter
 
 	draining atomic.Bool
 	stop     context.CancelFunc
@@ -148,9 +197,9 @@ type client struct {
 	exp  atomic.Int64 // token expiry, unix nanoseconds
 	tok  atomic.Pointer[tokenInfo]
 
-	// send and sync token buckets; touched only from OnMessage, which
-	// wsnet never runs concurrently for one connection.
-	sendB, syncB bucket
+	// send, sync and typing token buckets; touched only from OnMessage,
+	// which wsnet never runs concurrently for one connection.
+	sendB, syncB, typB bucket
 
 	g *Gateway
 }
@@ -171,6 +220,11 @@ func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, erro
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	g.m = newMetrics(opts.Registry, g)
+	g.typ = newTypingLimiter(opts.TypingInterval, opts.TypingTTL, opts.MaxTypingKeys)
+	if opts.Presence != nil {
+		g.pm = newPresenceManager(opts.Presence, opts.NodeID, opts.PresenceInterval, opts.PresenceGrace, g.log, g.m,
+			func(ctx context.Context, t transition) error { return svc.AnnouncePresence(ctx, t.uid, t.online, t.at) })
+	}
 	return g, nil
 }
 
@@ -180,6 +234,9 @@ func (g *Gateway) SetBus(b bus.Bus) {
 	g.hub = newHub(b, g.log)
 	g.hub.fill = g.fill
 	g.hub.gaveUp = g.m.gapsAbandoned.Inc
+	if g.pm != nil {
+		g.hub.first, g.hub.last = g.pm.connected, g.pm.disconnected
+	}
 }
 
 // Run starts the background work (subscriptions, token expiry) until
@@ -191,6 +248,11 @@ func (g *Gateway) Run() {
 	go func() { defer g.wg.Done(); g.hub.run(ctx) }()
 	go func() { defer g.wg.Done(); g.expiryLoop(ctx) }()
 	go func() { defer g.wg.Done(); g.revocationLoop(ctx) }()
+	if g.pm != nil {
+		g.wg.Add(2)
+		go func() { defer g.wg.Done(); g.pm.run(ctx) }()
+		go func() { defer g.wg.Done(); g.pm.announcer(ctx, g.opts.OpTimeout) }()
+	}
 }
 
 // Len is the number of open connections.
@@ -265,7 +327,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	c := &client{uid: claims.UserID, g: g,
-		sendB: bucket{tokens: g.opts.SendBurst, last: now}, syncB: bucket{tokens: g.opts.SyncBurst, last: now}}
+		sendB: bucket{tokens: g.opts.SendBurst, last: now}, syncB: bucket{tokens: g.opts.SyncBurst, last: now},
+		typB: bucket{tokens: g.opts.TypingBurst, last: now}}
 	c.exp.Store(claims.ExpiresAt.UnixNano())
 	c.setToken(claims)
 	conn, err := g.ws.Upgrade(w, r, c)
@@ -377,6 +440,8 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 				g.log.Warn("read failed", zap.String("room", in.RoomID), zap.Error(e.Cause))
 			}
 		}
+	case protocol.TypeTyping:
+		g.onTyping(c, &in)
 	case protocol.TypePing:
 		c.send(protocol.EncodePong)
 	case protocol.TypeRefresh:
@@ -540,6 +605,29 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 	}
 }
 
+// onTyping relays a typing frame to the room's other members, never
+// storing it. The (user, room) limiter comes first (in memory: a flood
+// within the interval costs nothing more), then the connection's typing
+// bucket, which bounds the frames that cost a membership check and a
+// publish. Frames either refuses are dropped silently: typing is advisory,
+// and the state expires on the receivers' side by itself (expires_ms). A
+// room the user is not a member of answers an error frame.
+func (g *Gateway) onTyping(c *client, in *protocol.Inbound) {
+	on := *in.On
+	if !g.typ.allow(c.uid, in.RoomID, on, time.Now()) || !c.typB.allow(g.opts.TypingRate, g.opts.TypingBurst) {
+		g.m.typing.WithLabelValues("dropped").Inc()
+		return
+	}
+	ctx, cancel := g.opCtx()
+	defer cancel()
+	if err := g.checkMember(ctx, c.uid, in.RoomID); err != nil {
+		c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
+		return
+	}
+	g.svc.PublishTyping(ctx, c.uid, in.RoomID, on, g.opts.TypingTTL)
+	g.m.typing.WithLabelValues("relayed").Inc()
+}
+
 // checkMember uses the node's membership cache, then the store.
 func (g *Gateway) checkMember(ctx context.Context, uid, roomID string) error {
 	if g.hub.isMember(uid, roomID, g.opts.MemberTTL) {
@@ -577,6 +665,10 @@ func (g *Gateway) HandleMessage(channel string, payload []byte) {
 		case 'h':
 			g.m.deliveries.Add(float64(g.hub.deliver(r, env.Seq, nil)))
 		default:
+			if ev, from, ok := strings.Cut(env.Event, " "); ok && ev == protocol.EventTyping {
+				g.hub.toRoomExcept(r, from, frame)
+				return
+			}
 			g.hub.toRoom(r, frame)
 		}
 	case 'u':

@@ -31,6 +31,9 @@ type hub struct {
 	// gaveUp counts gaps the node could not fill from the store (nil: not
 	// counted).
 	gaveUp func()
+	// first and last are told (under mu) when a user's first local
+	// connection opened and their last one closed (nil: nobody).
+	first, last func(uid string)
 }
 
 type user struct {
@@ -140,6 +143,9 @@ func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
 		return false
 	}
 	u.conns[c] = struct{}{}
+	if len(u.conns) == 1 && h.first != nil {
+		h.first(c.uid)
+	}
 	for i, id := range rooms {
 		if r := h.addRoomLocked(u, id); r != nil && i < len(heads) {
 			r.last = heads[i]
@@ -189,6 +195,9 @@ func (h *hub) dropUserLocked(u *user) {
 	}
 	delete(h.users, u.id)
 	delete(h.want, bus.UserChannel(u.id))
+	if h.last != nil {
+		h.last(u.id)
+	}
 }
 
 // leave unregisters a connection.
@@ -298,6 +307,21 @@ func (h *hub) toRoom(r *room, frame []byte) int {
 		}
 	}
 	return n
+}
+
+// toRoomExcept writes frame to the local connections of r's members but
+// uid.
+func (h *hub) toRoomExcept(r *room, uid string, frame []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for id, u := range r.members {
+		if id == uid {
+			continue
+		}
+		for c := range u.conns {
+			c.send(frame)
+		}
+	}
 }
 
 func (h *hub) room(id string) *room {

@@ -18,6 +18,10 @@ type metrics struct {
 	revoked       prometheus.Counter
 	rejected      *prometheus.CounterVec
 	closed        *prometheus.CounterVec
+	// presence and typing
+	presenceEvents  *prometheus.CounterVec
+	presenceDropped prometheus.Counter
+	typing          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
@@ -52,11 +56,17 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Name: "im_gateway_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_gateway_disconnects_total", Help: "Connections ended, by reason."}, []string{"reason"}),
+		presenceEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "im_gateway_presence_transitions_total", Help: "Presence transitions this node announced, by state (online, offline)."}, []string{"state"}),
+		presenceDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "im_gateway_presence_dropped_total", Help: "Presence transitions not announced because the node's queue was full."}),
+		typing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "im_gateway_typing_total", Help: "Typing frames relayed or dropped (over the rate), by outcome."}, []string{"outcome"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
-			m.gapsAbandoned, m.revoked, g.gate.inflight, g.gate.capGauge, g.gate.shed} {
+			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing, g.gate.inflight, g.gate.capGauge, g.gate.shed} {
 			_ = reg.Register(c)
 		}
 	}

@@ -151,3 +151,21 @@ func (s *Server) usersByID(w http.ResponseWriter, r *http.Request) {
 		Users any `json:"users"`
 	}{us})
 }
+
+// presence answers GET /v1/presence?users=id1,id2[&room_id=R].
+func (s *Server) presence(w http.ResponseWriter, r *http.Request) {
+	var ids []string
+	q := r.URL.Query()
+	if v := q.Get("users"); v != "" {
+		ids = strings.Split(v, ",")
+	}
+	ps, err := s.svc.Presence(r.Context(), userID(r), ids, q.Get("room_id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, struct {
+		Presence any `json:"presence"`
+	}{ps})
+}

@@ -24,6 +24,8 @@ type sessionView struct {
 func meView(u *store.User) protocol.User {
 	v := protocol.PublicUser(u)
 	v.Email = u.Email
+	hide := u.HidePresence
+	v.HidePresence = &hide
 	return v
 }
 
@@ -128,11 +130,14 @@ func (s *Server) updateMe(w http.ResponseWriter, r *http.Request) {
 		Nickname *string `json:"nickname"`
 		Avatar   *string `json:"avatar"`
 		Sex      *int    `json:"sex"`
+		// HidePresence sets the presence privacy setting.
+		HidePresence *bool `json:"hide_presence"`
 	}
 	if !s.decode(w, r, &in) {
 		return
 	}
-	u, err := s.svc.UpdateProfile(r.Context(), userID(r), service.ProfileInput{Nickname: in.Nickname, Avatar: in.Avatar, Sex: in.Sex})
+	u, err := s.svc.UpdateProfile(r.Context(), userID(r), service.ProfileInput{Nickname: in.Nickname, Avatar: in.Avatar, Sex: in.Sex,
+		HidePresence: in.HidePresence})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

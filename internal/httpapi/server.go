@@ -106,6 +106,7 @@ func (s *Server) routes() chi.Router {
 			r.Post("/auth/logout-all", s.logoutAll)
 			r.Get("/users/{account}", s.user)
 			r.Get("/users", s.usersByID)
+			r.Get("/presence", s.presence)
 
 			r.Get("/friends", s.friends)
 			r.Get("/friends/{account}", s.isFriend)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -347,6 +348,34 @@ func restTable() []restCase {
 					t.Errorf("users by id: %s", r.Body)
 				}
 			}},
+		// Presence: friends (and oneself) see it; anyone else reads offline
+		// with no last_seen, exactly like a hidden user.
+		{route: "GET /v1/presence", name: "friends", path: "/v1/presence?users={ownerid}", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string {
+				if err := w.e.Backends.Store.SetLastSeen(w.t.Context(), w.owner.ID, time.Now()); err != nil {
+					w.t.Fatal(err)
+				}
+				return map[string]string{"{ownerid}": w.owner.ID}
+			},
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if has := strings.Contains(string(r.Body), "last_seen"); has != (role != stranger) || !strings.Contains(string(r.Body), w.owner.ID) {
+					t.Errorf("%s: presence of the owner %s, last_seen shown %v", roleNames[role], trunc(r.Body), has)
+				}
+			}},
+		// With room_id: the room's members' presence, for members only.
+		{route: "GET /v1/presence", name: "group members", path: "/v1/presence?users={thirdid}&room_id={group}", want: authed(403, 200, 200),
+			prep: func(w *world) map[string]string {
+				if err := w.e.Backends.Store.SetLastSeen(w.t.Context(), w.third.ID, time.Now()); err != nil {
+					w.t.Fatal(err)
+				}
+				return map[string]string{"{thirdid}": w.third.ID}
+			},
+			check: func(t *testing.T, w *world, _ map[string]string, role int, r apitest.Resp) {
+				if !strings.Contains(string(r.Body), "last_seen") {
+					t.Errorf("%s: a co-member's presence without last_seen: %s", roleNames[role], trunc(r.Body))
+				}
+			}},
+		{route: "GET /v1/presence", name: "too many ids", path: "/v1/presence?users=" + strings.Repeat("01HV6Q2B9W3S5T7V9X1Z3B5D7F,", 500) + "01HV6Q2B9W3S5T7V9X1Z3B5D7F", want: authed(400, 400, 400)},
 		{route: "GET /v1/me/sessions", path: "/v1/me/sessions", want: authed(200, 200, 200),
 			prep: func(w *world) map[string]string {
 				return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "owner's other device").ID}

@@ -21,7 +21,7 @@ func clientFrameTypes(t *testing.T) []string {
 		"TypeSend": protocol.TypeSend, "TypeSync": protocol.TypeSync, "TypeRead": protocol.TypeRead,
 		"TypePing": protocol.TypePing, "TypeRefresh": protocol.TypeRefresh,
 		"TypeEdit": protocol.TypeEdit, "TypeRecall": protocol.TypeRecall, "TypeReact": protocol.TypeReact,
-		"TypeUnreact": protocol.TypeUnreact, "TypeHide": protocol.TypeHide,
+		"TypeUnreact": protocol.TypeUnreact, "TypeHide": protocol.TypeHide, "TypeTyping": protocol.TypeTyping,
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "../../pkg/protocol/protocol.go", nil, 0)
 	if err != nil {
@@ -121,6 +121,11 @@ func wsTable() []wsCase {
 			return map[string]any{"type": "hide", "room_id": room(w), "seqs": []int64{1}}
 		}
 	}
+	typing := func(room func(*world) string) func(*world, int, string) any {
+		return func(w *world, _ int, _ string) any {
+			return map[string]any{"type": "typing", "room_id": room(w), "on": true}
+		}
+	}
 	refused, ownerOnly, members := "error forbidden", [3]string{"error forbidden", "error forbidden", "ack"}, [3]string{"error forbidden", "ack", "ack"}
 	return []wsCase{
 		{typ: "edit", name: "direct room", frame: change("edit", direct), room: direct, prep: message(direct, byOwner), want: ownerOnly},
@@ -132,6 +137,8 @@ func wsTable() []wsCase {
 		{typ: "unreact", name: "own reaction", frame: change("unreact", group), room: group, prep: message(group, byOwner, member, owner), want: members},
 		{typ: "hide", name: "direct room", frame: hide(direct), room: direct, want: [3]string{refused, "", ""}},
 		{typ: "hide", name: "group", frame: hide(group), room: group, want: [3]string{refused, "", ""}},
+		{typ: "typing", name: "direct room", frame: typing(direct), room: direct, want: [3]string{refused, "", ""}},
+		{typ: "typing", name: "group", frame: typing(group), room: group, want: [3]string{refused, "", ""}},
 		{typ: "send", name: "direct room", frame: send(direct), room: direct, want: [3]string{"error forbidden", "ack", "ack"}},
 		{typ: "send", name: "group", frame: send(group), room: group, want: [3]string{"error forbidden", "ack", "ack"}},
 		{typ: "sync", name: "direct room", frame: sync(direct), room: direct, want: [3]string{"error forbidden", "synced", "synced"}},
@@ -254,7 +261,8 @@ func TestWebSocketAuthorizationTable(t *testing.T) {
 						t.Errorf("%s as %s: ack %+v", c.typ, roleNames[role], o)
 					case c.prep != nil && o.Type == protocol.TypeAck && (o.Message.Kind != c.typ || o.Message.Target != w.target):
 						t.Errorf("%s as %s: ack of another change %+v", c.typ, roleNames[role], o.Message)
-					case (c.typ == protocol.TypeSync || c.typ == protocol.TypeRead || c.typ == protocol.TypeHide) && o.RoomID != c.room(w):
+					case (c.typ == protocol.TypeSync || c.typ == protocol.TypeRead || c.typ == protocol.TypeHide ||
+						c.typ == protocol.TypeTyping) && o.RoomID != c.room(w):
 						t.Errorf("%s as %s: answer without room_id %s: %+v", c.typ, roleNames[role], c.room(w), o)
 					}
 				}
@@ -267,7 +275,7 @@ func TestWebSocketAuthorizationTable(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if o.Type == protocol.TypeMessage {
+		if o.Type == protocol.TypeMessage || o.Type == protocol.TypeEvent && o.Event == protocol.EventTyping {
 			t.Errorf("stranger received %+v", o)
 		}
 	}

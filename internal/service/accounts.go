@@ -267,6 +267,8 @@ type ProfileInput struct {
 	Nickname *string
 	Avatar   *string
 	Sex      *int
+	// HidePresence sets the presence privacy setting (see SetHidePresence).
+	HidePresence *bool
 }
 
 // UpdateProfile changes the caller's profile.
@@ -289,6 +291,11 @@ func (s *Service) UpdateProfile(ctx context.Context, uid string, in ProfileInput
 	}
 	if in.Sex != nil && (*in.Sex < 0 || *in.Sex > 2) {
 		return nil, invalid("sex must be 0 (unset), 1 or 2")
+	}
+	if in.HidePresence != nil {
+		if err := s.SetHidePresence(ctx, uid, *in.HidePresence); err != nil {
+			return nil, err
+		}
 	}
 	u, err := s.st.UpdateProfile(ctx, uid, in.Nickname, in.Avatar, in.Sex)
 	return u, storeErr("profile", err)

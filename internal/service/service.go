@@ -29,6 +29,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -104,6 +105,8 @@ type Deps struct {
 	Mail     mail.Sender // notices (an email changed); nil: none are sent
 	// Blobs keeps uploaded files; nil: uploads answer unavailable.
 	Blobs blob.Store
+	// Presence holds who is online; nil: everyone reads offline.
+	Presence presence.Presence
 	// Media bounds uploads (size, types, image pixels, thumbnails).
 	Media  media.Limits
 	Log    *zap.Logger
@@ -123,6 +126,7 @@ type Service struct {
 	resetCodes, emailCodes *emailcode.Codes
 	mail                   mail.Sender
 	blobs                  blob.Store
+	pres                   presence.Presence
 	media                  media.Limits
 	log                    *zap.Logger
 	lim                    Limits
@@ -167,7 +171,7 @@ func New(d Deps) *Service {
 	}
 	s := &Service{
 		st: d.Store, kv: d.KV, bus: d.Bus, sess: d.Sessions, code: d.Codes, mail: d.Mail, log: d.Log,
-		blobs: d.Blobs, media: d.Media,
+		blobs: d.Blobs, media: d.Media, pres: d.Presence,
 		lim: d.Limits, rl: &ratelimit.Limiter{KV: d.KV, Prefix: "rl:"}, now: d.Now,
 		entropy: ulid.Monotonic(rand.Reader, 0),
 		hashing: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), releasing: make(chan struct{}, maxReleasing),

@@ -32,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/presence/mempresence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -88,7 +89,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	var handler app.Deferred
 	s.bus = membus.New(&handler, membus.Options{})
 	s.kv = memkv.New()
-	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Ping: s.st.Ping, Close: func() {}}
+	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Presence: mempresence.New(), Ping: s.st.Ping, Close: func() {}}
 	if s.blobs, err = app.OpenBlobs(ctx, cfg, filepath.Join(cfg.DataDir, "files")); err != nil {
 		return nil, err
 	}
@@ -108,7 +109,9 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, app.GatewayOptions(cfg, o.Log, reg)); err != nil {
+	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
+	gwOpts.Presence = b.Presence
+	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, gwOpts); err != nil {
 		return nil, err
 	}
 	s.Gateway.SetBus(s.bus)

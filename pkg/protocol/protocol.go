@@ -49,6 +49,9 @@ const (
 	TypeReact   = "react"
 	TypeUnreact = "unreact"
 	TypeHide    = "hide"
+	// TypeTyping tells the room's other connected members that the
+	// sender is typing (on) or stopped (off); relayed, never stored.
+	TypeTyping = "typing"
 )
 
 // Event names carried by event frames.
@@ -80,6 +83,12 @@ const (
 	// show.
 	EventRoomClosed = "room_closed"
 	EventRoomOpened = "room_opened"
+	// EventPresence tells a user that a friend came online or went
+	// offline: data {user_id, online, last_seen}.
+	EventPresence = "presence"
+	// EventTyping relays a typing frame to a room's other members: data
+	// {room_id, user_id, on, expires_ms}.
+	EventTyping = "typing"
 )
 
 // Message is the contract's message object, with the fields rich messages
@@ -184,6 +193,27 @@ type User struct {
 	// Deleted marks an account that was deleted: its messages stay, shown
 	// under DeletedNickname.
 	Deleted bool `json:"deleted,omitempty"`
+	// HidePresence is the caller's own presence privacy setting (GET and
+	// PATCH /v1/me only; absent elsewhere).
+	HidePresence *bool `json:"hide_presence,omitempty"`
+}
+
+// Presence is one user's presence as another user may see it: the data of
+// a `presence` event and an entry of GET /v1/presence. LastSeen is set
+// only when the user is offline, visible and was seen before.
+type Presence struct {
+	UserID   string     `json:"user_id"`
+	Online   bool       `json:"online"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+}
+
+// Typing is the data of a `typing` event: UserID is typing in RoomID (On)
+// or stopped; without another event the state ends after ExpiresMS.
+type Typing struct {
+	RoomID    string `json:"room_id"`
+	UserID    string `json:"user_id"`
+	On        bool   `json:"on"`
+	ExpiresMS int    `json:"expires_ms"`
 }
 
 // CloseSessionRevoked is the WebSocket close status sent when the socket's
@@ -224,6 +254,9 @@ type Inbound struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Emoji    string          `json:"emoji,omitempty"`
 	Seqs     []int64         `json:"seqs,omitempty"`
+
+	// On is the state of a typing frame (required there).
+	On *bool `json:"on,omitempty"`
 }
 
 // ErrMalformed wraps JSON that is not one well-formed object: the gateway
@@ -289,7 +322,7 @@ func (in *Inbound) validate() error {
 			{"seq", in.Seq != nil}, {"access_token", in.AccessToken != ""},
 			{"kind", in.Kind != ""}, {"reply_to", in.ReplyTo != nil}, {"mentions", in.Mentions != nil},
 			{"file_id", in.FileID != ""}, {"data", in.Data != nil}, {"emoji", in.Emoji != ""},
-			{"seqs", in.Seqs != nil},
+			{"seqs", in.Seqs != nil}, {"on", in.On != nil},
 		}
 		for _, c := range check {
 			if c.on && !set[c.name] {
@@ -337,6 +370,17 @@ func (in *Inbound) validate() error {
 		}
 		if in.Seq == nil || *in.Seq < 0 {
 			return Errorf(CodeInvalidArgument, "seq is required and must not be negative")
+		}
+		return nil
+	case TypeTyping:
+		if err := only("room_id", "on"); err != nil {
+			return err
+		}
+		if err := ValidID("room_id", in.RoomID); err != nil {
+			return err
+		}
+		if in.On == nil {
+			return Errorf(CodeInvalidArgument, "on is required (true: typing, false: stopped)")
 		}
 		return nil
 	case TypePing:

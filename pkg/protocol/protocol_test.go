@@ -208,3 +208,29 @@ func TestErrorFrameCarriesRetryAfter(t *testing.T) {
 		t.Fatalf("an error without a retry hint: %s", f)
 	}
 }
+
+func TestDecodeTyping(t *testing.T) {
+	for _, s := range []string{`{"type":"typing","room_id":"r1","on":true}`, `{"type":"typing","room_id":"r1","on":false}`} {
+		in, err := Decode([]byte(s))
+		if err != nil || in.Type != TypeTyping || in.RoomID != "r1" || in.On == nil {
+			t.Errorf("%s: %+v %v", s, in, err)
+		}
+	}
+	if in, _ := Decode([]byte(`{"type":"typing","room_id":"r1","on":false}`)); *in.On {
+		t.Error("on:false decoded as true")
+	}
+	for s, want := range map[string]string{
+		`{"type":"typing","room_id":"r1"}`:                                       "on is required",
+		`{"type":"typing","on":true}`:                                            "room_id",
+		`{"type":"typing","room_id":"r/1","on":true}`:                            "room_id",
+		`{"type":"typing","room_id":"r1","on":"yes"}`:                            "wrong type",
+		`{"type":"typing","room_id":"r1","on":true,"body":"x"}`:                  `"body" is not allowed`,
+		`{"type":"send","room_id":"r","body":"x","client_msg_id":"c","on":true}`: `"on" is not allowed`,
+	} {
+		_, err := Decode([]byte(s))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeInvalidArgument || !strings.Contains(e.Message, want) {
+			t.Errorf("%s: got %v, want invalid_argument mentioning %q", s, err, want)
+		}
+	}
+}

@@ -63,6 +63,13 @@ type User struct {
 	// deleted account keeps its id, so its messages still name it; its
 	// account name and email stay taken until ReleaseDeleted frees them.
 	DeletedAt time.Time
+	// HidePresence is the user's privacy setting: when set, everyone else
+	// sees the user offline with no last seen time, and no presence
+	// events are sent about them (SetHidePresence).
+	HidePresence bool
+	// LastSeenAt is when the user was last seen online: written when they
+	// went offline (SetLastSeen); zero when never recorded.
+	LastSeenAt time.Time
 }
 
 // Deleted reports whether the account was deleted.
@@ -364,6 +371,14 @@ type Users interface {
 	// SetEmail changes the user's email; ErrDuplicate when it is taken,
 	// ErrNotFound when there is no such user.
 	SetEmail(ctx context.Context, id, email string) error
+	// SetHidePresence sets the user's HidePresence setting (UpdatedAt is
+	// not changed); ErrNotFound when there is no such user.
+	SetHidePresence(ctx context.Context, id string, hide bool) error
+	// SetLastSeen sets LastSeenAt to at (normalised to UTC milliseconds),
+	// the last write winning: the caller writes once per offline
+	// transition, which the presence records make unique. UpdatedAt is not
+	// changed; ErrNotFound when there is no such user.
+	SetLastSeen(ctx context.Context, id string, at time.Time) error
 	// MarkDeleted sets DeletedAt (once: a second call keeps the first
 	// time); ErrNotFound when there is no such user.
 	MarkDeleted(ctx context.Context, id string, at time.Time) error

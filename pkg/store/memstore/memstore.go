@@ -149,6 +149,7 @@ func (s *Store) CreateUser(_ context.Context, u *store.User) error {
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
 	u.DeletedAt = optTime(u.DeletedAt)
+	u.LastSeenAt = optTime(u.LastSeenAt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, idTaken := s.users[u.ID]
@@ -275,6 +276,31 @@ func (s *Store) SetEmail(_ context.Context, id, email string) error {
 	delete(s.emails, u.Email)
 	s.emails[email] = id
 	u.Email, u.UpdatedAt = email, dbTime(time.Now())
+	return nil
+}
+
+// SetHidePresence sets HidePresence; store.ErrNotFound if there is no such
+// user.
+func (s *Store) SetHidePresence(_ context.Context, id string, hide bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		return errNotFound("set hide presence")
+	}
+	u.HidePresence = hide
+	return nil
+}
+
+// SetLastSeen sets LastSeenAt; store.ErrNotFound if there is no such user.
+func (s *Store) SetLastSeen(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		return errNotFound("set last seen")
+	}
+	u.LastSeenAt = dbTime(at)
 	return nil
 }
 

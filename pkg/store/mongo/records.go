@@ -34,6 +34,15 @@ type userDoc struct {
 	ReleasePending time.Time `bson:"release_pending,omitempty"`
 }
 
+// presenceDoc is one document of CollUserPresence: _id "<user>/hide" with
+// Hide, or "<user>/seen" with At.
+type presenceDoc struct {
+	ID   string    `bson:"_id"`
+	User string    `bson:"user"`
+	Hide bool      `bson:"hide,omitempty"`
+	At   time.Time `bson:"at,omitempty"`
+}
+
 func fromUser(u *store.User) userDoc {
 	return userDoc{
 		ID: u.ID, Account: u.Account, Email: u.Email, PasswordHash: u.PasswordHash,

@@ -80,6 +80,15 @@ const (
 	CollInviteUses   = "invite_use"
 	// CollBlocks holds one document a block (store.Block).
 	CollBlocks = "user_block"
+	// CollUserPresence holds a user's presence setting and last seen time
+	// (store.User.HidePresence, LastSeenAt), apart from the user document:
+	// FerretDB applies an update as a read and a replace of the whole
+	// document, so a last seen time written by a gateway while the user
+	// changes their profile would undo one of them. One document each,
+	// _id "<user>/hide" {hide} and "<user>/seen" {at}, replaced whole, so
+	// writers of different fields never meet; the _id index serves every
+	// read (one $in query with the users').
+	CollUserPresence = "user_presence"
 )
 
 // TTLGrace is how long after its expires_at MongoDB's TTL monitor deletes
@@ -132,7 +141,7 @@ type Store struct {
 	messages, tokens, used, revoked, locks       *mdb.Collection
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
-	msgLocks, fileLocks, blocks                  *mdb.Collection
+	msgLocks, fileLocks, blocks, presence        *mdb.Collection
 	pins, joinReqs, links, linkUses              *mdb.Collection
 
 	local     keyedMutex // the lock paths on FerretDB: one caller per locked document
@@ -212,6 +221,7 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		links:       db.Collection(CollInviteLinks),
 		linkUses:    db.Collection(CollInviteUses),
 		blocks:      db.Collection(CollBlocks),
+		presence:    db.Collection(CollUserPresence),
 	}
 }
 

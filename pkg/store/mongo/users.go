@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -30,7 +31,21 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	if !u.DeletedAt.IsZero() {
 		u.DeletedAt = dbTime(u.DeletedAt)
 	}
-	return s.insert(ctx, "create user", s.users, fromUser(u))
+	if !u.LastSeenAt.IsZero() {
+		u.LastSeenAt = dbTime(u.LastSeenAt)
+	}
+	if err := s.insert(ctx, "create user", s.users, fromUser(u)); err != nil {
+		return err
+	}
+	if u.HidePresence {
+		if err := s.SetHidePresence(ctx, u.ID, true); err != nil {
+			return err
+		}
+	}
+	if !u.LastSeenAt.IsZero() {
+		return s.SetLastSeen(ctx, u.ID, u.LastSeenAt)
+	}
+	return nil
 }
 
 // UserByID returns the user with this id, or store.ErrNotFound.
@@ -54,8 +69,11 @@ func (s *Store) userBy(ctx context.Context, op string, filter bson.D) (*store.Us
 	if err := s.findOne(ctx, op, s.users, filter, &d); err != nil {
 		return nil, err
 	}
-	u := d.toUser()
-	return &u, nil
+	u := []store.User{d.toUser()}
+	if err := s.withPresence(ctx, op, u); err != nil {
+		return nil, err
+	}
+	return &u[0], nil
 }
 
 // UsersByIDs returns the users with these ids, in the order of ids, once
@@ -70,6 +88,9 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]store.User, err
 		return nil, err
 	}
 	found := convertAll(docs, (*userDoc).toUser)
+	if err := s.withPresence(ctx, "users by ids", found); err != nil {
+		return nil, err
+	}
 	byID := make(map[string]int, len(found))
 	for i, u := range found {
 		byID[u.ID] = i
@@ -111,8 +132,11 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, nickname, avatar *
 	if err != nil {
 		return nil, mapErr("update profile", err)
 	}
-	u := d.toUser()
-	return &u, nil
+	u := []store.User{d.toUser()}
+	if err := s.withPresence(ctx, "update profile", u); err != nil {
+		return nil, err
+	}
+	return &u[0], nil
 }
 
 // passwordLockLease is the longest a SetPasswordHash lock is held: a lock
@@ -231,6 +255,68 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 	}
 	if res.MatchedCount == 0 {
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// SetHidePresence sets the presence setting (its own document of
+// CollUserPresence); store.ErrNotFound if there is no such user.
+func (s *Store) SetHidePresence(ctx context.Context, id string, hide bool) error {
+	return s.setPresence(ctx, "set hide presence", presenceDoc{ID: id + "/hide", User: id, Hide: hide})
+}
+
+// SetLastSeen sets the last seen time (its own document of
+// CollUserPresence; the last write wins); store.ErrNotFound if there is no
+// such user.
+func (s *Store) SetLastSeen(ctx context.Context, id string, at time.Time) error {
+	return s.setPresence(ctx, "set last seen", presenceDoc{ID: id + "/seen", User: id, At: dbTime(at)})
+}
+
+// setPresence replaces (or creates) one presence document of an existing
+// user. Two racing creations may meet on the unique _id: the loser then
+// replaces what the winner created.
+func (s *Store) setPresence(ctx context.Context, op string, d presenceDoc) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	var u idDoc
+	err := s.users.FindOne(ctx, bson.D{{Key: "_id", Value: d.User}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&u)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	byID := bson.D{{Key: "_id", Value: d.ID}}
+	_, err = s.presence.ReplaceOne(ctx, byID, d, options.Replace().SetUpsert(true))
+	if mdb.IsDuplicateKeyError(err) {
+		_, err = s.presence.ReplaceOne(ctx, byID, d)
+	}
+	return mapErr(op, err)
+}
+
+// withPresence fills in the presence fields of users from
+// CollUserPresence, in one query.
+func (s *Store) withPresence(ctx context.Context, op string, users []store.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, 2*len(users))
+	at := make(map[string]int, len(users))
+	for i, u := range users {
+		ids = append(ids, u.ID+"/hide", u.ID+"/seen")
+		at[u.ID] = i
+	}
+	var docs []presenceDoc
+	if err := s.findAll(ctx, op+": presence", s.presence, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, &docs); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		i, ok := at[d.User]
+		if !ok {
+			continue
+		}
+		if strings.HasSuffix(d.ID, "/hide") {
+			users[i].HidePresence = d.Hide
+		} else {
+			users[i].LastSeenAt = d.At
+		}
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import "github.com/im-websocket-go/im-websocket-go/pkg/store"
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
+	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at, hide_presence, last_seen"
 	roomCols = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at," +
 		" mute_all, announcement, announcement_by, announcement_at"
 	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at, role, muted_until"
@@ -31,7 +31,7 @@ const eventKinds = "('" + store.KindEdit + "', '" + store.KindRecall + "', '" + 
 
 // Users.
 const (
-	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = $1"
 	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = $1"
 	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = $1"
@@ -46,6 +46,8 @@ const (
 	qSetPasswordHash = "UPDATE users SET password = $1, updated_at = $2 WHERE id = $3 AND password = $4"
 	qUserExists      = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
 	qSetEmail        = "UPDATE users SET email = $1, updated_at = $2 WHERE id = $3"
+	qSetHidePresence = "UPDATE users SET hide_presence = $1 WHERE id = $2"
+	qSetLastSeen     = "UPDATE users SET last_seen = $1 WHERE id = $2"
 	// coalesce keeps the first deletion time.
 	qMarkDeleted = "UPDATE users SET deleted_at = coalesce(deleted_at, $1) WHERE id = $2"
 	// Through the partial index users_to_release: NOT released is spelt as
@@ -286,6 +288,8 @@ func queries() map[string]string {
 		"SetPasswordHash":      qSetPasswordHash,
 		"UserExists":           qUserExists,
 		"SetEmail":             qSetEmail,
+		"SetHidePresence":      qSetHidePresence,
+		"SetLastSeen":          qSetLastSeen,
 		"MarkDeleted":          qMarkDeleted,
 		"UsersToRelease":       qUsersToRelease,
 		"ReleaseUser":          qReleaseUser,

@@ -24,8 +24,10 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
 	u.DeletedAt = optTime(u.DeletedAt)
+	u.LastSeenAt = optTime(u.LastSeenAt)
 	_, err := s.exec(ctx, op, qCreateUser, u.ID, u.Account, u.Email, u.PasswordHash,
-		u.Nickname, u.Avatar, u.Sex, u.CreatedAt, u.UpdatedAt, nullIfZero(u.DeletedAt))
+		u.Nickname, u.Avatar, u.Sex, u.CreatedAt, u.UpdatedAt, nullIfZero(u.DeletedAt),
+		u.HidePresence, nullIfZero(u.LastSeenAt))
 	return err
 }
 
@@ -113,6 +115,17 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 	return s.execOne(ctx, "set email", qSetEmail, email, dbTime(time.Now()), id)
 }
 
+// SetHidePresence sets the presence privacy setting; store.ErrNotFound if
+// there is no such user.
+func (s *Store) SetHidePresence(ctx context.Context, id string, hide bool) error {
+	return s.execOne(ctx, "set hide presence", qSetHidePresence, hide, id)
+}
+
+// SetLastSeen sets LastSeenAt; store.ErrNotFound if there is no such user.
+func (s *Store) SetLastSeen(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "set last seen", qSetLastSeen, dbTime(at), id)
+}
+
 // MarkDeleted sets DeletedAt to at (the current time if zero) unless it is
 // set already; store.ErrNotFound if there is no such user.
 func (s *Store) MarkDeleted(ctx context.Context, id string, at time.Time) error {
@@ -159,9 +172,13 @@ func (s *Store) ReleaseDeleted(ctx context.Context, before time.Time, limit int)
 // scanUser reads the columns userCols.
 func scanUser(r pgx.Row) (store.User, error) {
 	var u store.User
-	var deleted *time.Time
-	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &u.CreatedAt, &u.UpdatedAt, &deleted)
+	var deleted, lastSeen *time.Time
+	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &u.CreatedAt, &u.UpdatedAt, &deleted,
+		&u.HidePresence, &lastSeen)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	if lastSeen != nil {
+		u.LastSeenAt = lastSeen.UTC()
+	}
 	if deleted != nil {
 		u.DeletedAt = deleted.UTC()
 	}

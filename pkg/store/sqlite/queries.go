@@ -12,7 +12,7 @@ import (
 
 // Column lists, in the order of the scan functions.
 const (
-	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at"
+	userCols = "id, account, email, password, nickname, avatar, sex, created_at, updated_at, deleted_at, hide_presence, last_seen"
 	roomCols = "id, type, number, name, info, owner, pair_key, disbanded, created_at, updated_at," +
 		" mute_all, announcement, announcement_by, announcement_at"
 	memberCols  = "room_id, user_id, room_type, read_seq, mention_seq, created_at, role, muted_until"
@@ -33,7 +33,7 @@ const eventKinds = "('" + store.KindEdit + "', '" + store.KindRecall + "', '" + 
 
 // Users.
 const (
-	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	qCreateUser    = "INSERT INTO users (" + userCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	qUserByID      = "SELECT " + userCols + " FROM users WHERE id = ?"
 	qUserByAccount = "SELECT " + userCols + " FROM users WHERE account = ?"
 	qUserByEmail   = "SELECT " + userCols + " FROM users WHERE email = ?"
@@ -47,6 +47,8 @@ const (
 	qSetPasswordHash = "UPDATE users SET password = ?, updated_at = ? WHERE id = ? AND password = ?"
 	qUserExists      = "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)"
 	qSetEmail        = "UPDATE users SET email = ?, updated_at = ? WHERE id = ?"
+	qSetHidePresence = "UPDATE users SET hide_presence = ? WHERE id = ?"
+	qSetLastSeen     = "UPDATE users SET last_seen = ? WHERE id = ?"
 	// coalesce keeps the first deletion time.
 	qMarkDeleted = "UPDATE users SET deleted_at = coalesce(deleted_at, ?) WHERE id = ?"
 	// Through the partial index users_to_release: released = 0 must be
@@ -264,6 +266,8 @@ func queries() map[string]string {
 		"SetPasswordHash":      qSetPasswordHash,
 		"UserExists":           qUserExists,
 		"SetEmail":             qSetEmail,
+		"SetHidePresence":      qSetHidePresence,
+		"SetLastSeen":          qSetLastSeen,
 		"MarkDeleted":          qMarkDeleted,
 		"UsersToRelease":       qUsersToRelease,
 		"ReleaseUser":          qReleaseUser,

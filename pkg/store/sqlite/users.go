@@ -24,8 +24,10 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	}
 	u.UpdatedAt = dbTime(u.UpdatedAt)
 	u.DeletedAt = optTime(u.DeletedAt)
+	u.LastSeenAt = optTime(u.LastSeenAt)
 	_, err := s.exec(ctx, op, qCreateUser, u.ID, u.Account, u.Email, u.PasswordHash,
-		u.Nickname, u.Avatar, u.Sex, millis(u.CreatedAt), millis(u.UpdatedAt), optMillis(u.DeletedAt))
+		u.Nickname, u.Avatar, u.Sex, millis(u.CreatedAt), millis(u.UpdatedAt), optMillis(u.DeletedAt),
+		u.HidePresence, optMillis(u.LastSeenAt))
 	return err
 }
 
@@ -133,6 +135,17 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 	return s.execOne(ctx, "set email", qSetEmail, email, millis(dbTime(time.Now())), id)
 }
 
+// SetHidePresence sets the presence privacy setting; store.ErrNotFound if
+// there is no such user.
+func (s *Store) SetHidePresence(ctx context.Context, id string, hide bool) error {
+	return s.execOne(ctx, "set hide presence", qSetHidePresence, hide, id)
+}
+
+// SetLastSeen sets LastSeenAt; store.ErrNotFound if there is no such user.
+func (s *Store) SetLastSeen(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "set last seen", qSetLastSeen, millis(dbTime(at)), id)
+}
+
 // MarkDeleted sets DeletedAt to at (the current time if zero) unless it is
 // set already; store.ErrNotFound if there is no such user.
 func (s *Store) MarkDeleted(ctx context.Context, id string, at time.Time) error {
@@ -193,8 +206,10 @@ func (s *Store) ReleaseDeleted(ctx context.Context, before time.Time, limit int)
 func scanUser(r scanner) (store.User, error) {
 	var u store.User
 	var created, updated int64
-	var deleted sql.NullInt64
-	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &created, &updated, &deleted)
+	var deleted, lastSeen sql.NullInt64
+	err := r.Scan(&u.ID, &u.Account, &u.Email, &u.PasswordHash, &u.Nickname, &u.Avatar, &u.Sex, &created, &updated, &deleted,
+		&u.HidePresence, &lastSeen)
 	u.CreatedAt, u.UpdatedAt, u.DeletedAt = fromMillis(created), fromMillis(updated), fromOptMillis(deleted)
+	u.LastSeenAt = fromOptMillis(lastSeen)
 	return u, err
 }

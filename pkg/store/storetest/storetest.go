@@ -59,6 +59,7 @@ func groups() []group {
 		{"Store", storeTests()},
 		{"Users", userTests()},
 		{"Accounts", accountTests()},
+		{"Presence", presenceTests()},
 		{"Rooms", roomTests()},
 		{"Members", memberTests()},
 		{"Friends", friendTests()},

@@ -14,6 +14,7 @@ import {
 import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
 import { openGroupSettings, wireGroupSettings, groupSettingsChanged, closeGroupSettings } from './groupadmin.js';
 import { applyRead, applyReadCounts, receiptNode, readersText, blockButton } from './receipts.js';
+import { createPresence } from './presence.js';
 
 const MAX_BODY = 4000;
 const PAGE = 50;
@@ -30,6 +31,8 @@ const state = {
 };
 
 let socket = null;
+// Friends' presence and "typing…" (presence.js).
+const presence = createPresence({ send: (f) => !!socket && socket.send(f), rerender: () => render('list chat') });
 
 /* ------------------------------------------------------------------ rooms */
 
@@ -204,6 +207,7 @@ function renderList() {
       el('div', { class: 'conv-main' },
         el('div', { class: 'conv-top' },
           el('span', { class: 'conv-title', text: title }),
+          r.peer && presence.online(r.peer.id) ? el('span', { class: 'presence-dot', testid: 'online', attrs: { title: 'online' } }) : '',
           el('span', { class: 'conv-time muted small', text: previewTime ? shortTime(previewTime) : '' })),
         el('div', { class: 'conv-bottom' },
           el('span', { class: 'conv-preview muted', text: preview.replace(/\s+/g, ' ') }),
@@ -257,9 +261,12 @@ function setAvatarTitle(r) {
     sub = `${n} member${n === 1 ? '' : 's'}`;
     if (r.members) sub += ' · ' + r.members.map((u) => (u.id === state.me.id ? 'you' : (u.nickname || u.account))).join(', ');
   } else if (r.peer) {
-    sub = '@' + r.peer.account;
+    const st = presence.status(r.peer.id, shortTime);
+    sub = '@' + r.peer.account + (st ? ' · ' + st : '');
   }
-  $('#chat-sub').textContent = sub;
+  const typing = presence.typingLine(r.id, nameOf);
+  $('#chat-sub').textContent = typing || sub;
+  $('#chat-sub').classList.toggle('typing', !!typing);
   const owner = r.type === 'group' && r.group && r.group.owner === state.me.id;
   show($('#chat-add-members'), r.type === 'group');
   show($('#chat-group-settings'), r.type === 'group');
@@ -917,6 +924,7 @@ function sendFromComposer() {
     input.focus();
     return;
   }
+  presence.stop();
   const n = codepoints(body);
   if (n > MAX_BODY) {
     composerError(`Your message is too long: ${n} characters. The limit is ${MAX_BODY}.`);
@@ -1191,7 +1199,10 @@ function updateCount() {
 function onFrame(f) {
   switch (f.type) {
     case 'message':
-      if (f.message) storeMessage(f.message, { live: true });
+      if (f.message) {
+        storeMessage(f.message, { live: true });
+        presence.onMessage(f.message.room_id, f.message.from);
+      }
       break;
     case 'ack': {
       const m = f.message;
@@ -1248,6 +1259,12 @@ function onError(f) {
 
 function onEvent(name, data) {
   switch (name) {
+    case 'presence':
+      presence.onPresence(data);
+      break;
+    case 'typing':
+      presence.onTyping(data);
+      break;
     case 'friend_request': {
       const rq = data.request;
       if (rq && !state.incoming.some((x) => x.id === rq.id)) {
@@ -1421,6 +1438,7 @@ async function doReloadConversations() {
     }
     if (state.current) scheduleRead(state.rooms.get(state.current));
     render('list chat');
+    presence.load([...state.rooms.values()].map((r) => r.peer && r.peer.id));
   } catch (e) {
     if (e.code !== 'unauthenticated') toast(describe(e));
   }
@@ -1521,6 +1539,7 @@ function openRoom(id) {
 
 /** Closes what belongs to the open chat: the menu, the @ list, reply or edit mode. */
 function leaveComposer() {
+  presence.stop();
   closeMenu(false);
   closeMentions();
   cancelMode();
@@ -2344,6 +2363,7 @@ function resetState() {
   forgetURLs();
   if ($('#image-dialog').open) $('#image-dialog').close();
   state.me = null;
+  presence.clear();
   for (const li of convItems.values()) li.remove();
   convItems.clear();
   state.rooms.clear();
@@ -2459,6 +2479,7 @@ function wire() {
     if (enterUsed && (e.inputType === 'insertLineBreak' || e.inputType === 'insertParagraph')) e.preventDefault();
   });
   input.addEventListener('input', () => {
+    if (state.current) presence.input(state.current, !input.value.trim());
     updateCount();
     updateMentions();
     if ($('#composer-error').textContent && codepoints(input.value) <= MAX_BODY) composerError('');
