@@ -50,6 +50,9 @@ type Limits struct {
 	// RecallWindow is how long after sending a sender may recall a
 	// message; default 2 minutes (a group's owner may at any time).
 	RecallWindow time.Duration
+	// JoinRequestPerUser bounds the join requests one user makes;
+	// default 30 an hour.
+	JoinRequestPerUser ratelimit.Rule
 }
 
 func (l *Limits) defaults() {
@@ -85,6 +88,9 @@ func (l *Limits) defaults() {
 	}
 	if l.RecallWindow <= 0 {
 		l.RecallWindow = 2 * time.Minute
+	}
+	if l.JoinRequestPerUser.N == 0 {
+		l.JoinRequestPerUser = ratelimit.Rule{N: 30, Window: time.Hour}
 	}
 }
 
