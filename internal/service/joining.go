@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/im-websocket-go/im-websocket-go/internal/ratelimit"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -35,9 +34,6 @@ const (
 	// newest first); creating more is refused while that many are live.
 	MaxInviteLinks = 50
 )
-
-// joinRequestRule bounds the join requests one user makes.
-var joinRequestRule = ratelimit.Rule{N: 30, Window: time.Hour}
 
 // JoinRequestView is a pending join request.
 type JoinRequestView struct {
@@ -106,7 +102,7 @@ func (s *Service) RequestToJoin(ctx context.Context, uid, idOrNumber, message st
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, storeErr("join request", err)
 	}
-	if ok, retry, err := s.rl.Hit(ctx, "joinreq:"+uid, joinRequestRule); err != nil {
+	if ok, retry, err := s.rl.Hit(ctx, "joinreq:"+uid, s.lim.JoinRequestPerUser); err != nil {
 		return nil, protocol.Unavailable(err)
 	} else if !ok {
 		return nil, protocol.RateLimited(retry)

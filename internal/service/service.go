@@ -54,6 +54,9 @@ type Limits struct {
 	// ReadCountsWindow is the batching window of the read_counts events
 	// of a group; default ReadCountsWindow (a second).
 	ReadCountsWindow time.Duration
+	// JoinRequestPerUser bounds the join requests one user makes;
+	// default 30 an hour.
+	JoinRequestPerUser ratelimit.Rule
 }
 
 func (l *Limits) defaults() {
@@ -92,6 +95,9 @@ func (l *Limits) defaults() {
 	}
 	if l.ReadCountsWindow <= 0 {
 		l.ReadCountsWindow = ReadCountsWindow
+	}
+	if l.JoinRequestPerUser.N == 0 {
+		l.JoinRequestPerUser = ratelimit.Rule{N: 30, Window: time.Hour}
 	}
 }
 
