@@ -14,10 +14,13 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
-// Short presence timings for the tests: records renewed every 200ms (live
-// 400ms), offline announced 300ms after the last connection closed.
+// Short presence timings for the tests: records renewed every 500ms (live
+// 1s), offline announced 300ms after the last connection closed. Shorter
+// renewals made the tests flaky under -race on a busy machine: a node whose
+// renewal came late by one interval was taken for dead by the other (which
+// is what the claim is for), announcing its users offline.
 const (
-	presInterval = 200 * time.Millisecond
+	presInterval = 500 * time.Millisecond
 	presGrace    = 300 * time.Millisecond
 	// quiet is how long a test waits to see that no event comes: the
 	// grace plus three renewal rounds.
