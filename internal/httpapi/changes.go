@@ -3,21 +3,18 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
-	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
 // changeInput reads the room, the message's seq and, for reactions, the
 // emoji of a change route; the caller adds the rest. The change counts
 // against the send rate.
 func (s *Server) changeInput(w http.ResponseWriter, r *http.Request, clientMsgID string) (service.ChangeInput, bool) {
-	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
-	if err != nil || seq < 1 {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "seq must be the seq of a message"))
+	seq, ok := s.seqParam(w, r)
+	if !ok {
 		return service.ChangeInput{}, false
 	}
 	uid := userID(r)
@@ -86,22 +83,16 @@ func (s *Server) reaction(w http.ResponseWriter, r *http.Request, add bool) {
 }
 
 func (s *Server) reactors(w http.ResponseWriter, r *http.Request) {
-	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
-	if err != nil || seq < 1 {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "seq must be the seq of a message"))
+	seq, ok := s.seqParam(w, r)
+	if !ok {
 		return
 	}
-	limit, err := queryInt(r, "limit")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if limit > service.MaxPage {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "limit must be at most %d", service.MaxPage))
+	limit, ok := s.limitParam(w, r, service.MaxPage)
+	if !ok {
 		return
 	}
 	rs, more, err := s.svc.Reactors(r.Context(), userID(r), chi.URLParam(r, "id"), seq, emojiParam(r),
-		r.URL.Query().Get("after"), int(limit))
+		r.URL.Query().Get("after"), limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,12 +22,11 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request) {
-	limit, err := queryInt(r, "limit")
-	if err != nil || limit > service.MaxMembersPage {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "limit must be 1-%d", service.MaxMembersPage))
+	limit, ok := s.limitParam(w, r, service.MaxMembersPage)
+	if !ok {
 		return
 	}
-	ms, next, err := s.svc.GroupMembers(r.Context(), userID(r), chi.URLParam(r, "id"), r.URL.Query().Get("after"), int(limit))
+	ms, next, err := s.svc.GroupMembers(r.Context(), userID(r), chi.URLParam(r, "id"), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -122,16 +120,6 @@ func (s *Server) pins(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"pins": ps})
-}
-
-// seqParam reads the route's seq.
-func (s *Server) seqParam(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
-	if err != nil || seq < 1 {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "seq must be the seq of a message"))
-		return 0, false
-	}
-	return seq, true
 }
 
 func (s *Server) pin(w http.ResponseWriter, r *http.Request) {

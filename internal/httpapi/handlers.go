@@ -336,6 +336,30 @@ func queryInt(r *http.Request, name string) (int64, error) {
 	return n, nil
 }
 
+// seqParam reads the route's seq, answering a bad one.
+func (s *Server) seqParam(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
+	if err != nil || seq < 1 {
+		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "seq must be the seq of a message"))
+		return 0, false
+	}
+	return seq, true
+}
+
+// limitParam reads the query's limit (0 when absent: the service's
+// default), answering one that is negative or above most.
+func (s *Server) limitParam(w http.ResponseWriter, r *http.Request, most int) (int, bool) {
+	limit, err := queryInt(r, "limit")
+	if err == nil && limit > int64(most) {
+		err = protocol.Errorf(protocol.CodeInvalidArgument, "limit must be at most %d", most)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return 0, false
+	}
+	return int(limit), true
+}
+
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	var vals [3]int64
 	for i, name := range []string{"before", "after", "limit"} {

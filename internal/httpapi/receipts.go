@@ -2,31 +2,23 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
-	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
 // readers answers GET /v1/rooms/{id}/messages/{seq}/readers.
 func (s *Server) readers(w http.ResponseWriter, r *http.Request) {
-	seq, err := strconv.ParseInt(chi.URLParam(r, "seq"), 10, 64)
-	if err != nil || seq < 1 {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "seq must be the seq of a message"))
+	seq, ok := s.seqParam(w, r)
+	if !ok {
 		return
 	}
-	limit, err := queryInt(r, "limit")
-	if err != nil {
-		s.writeError(w, r, err)
+	limit, ok := s.limitParam(w, r, service.MaxReadersPage)
+	if !ok {
 		return
 	}
-	if limit > service.MaxReadersPage {
-		s.writeError(w, r, protocol.Errorf(protocol.CodeInvalidArgument, "limit must be at most %d", service.MaxReadersPage))
-		return
-	}
-	p, err := s.svc.Readers(r.Context(), userID(r), chi.URLParam(r, "id"), seq, r.URL.Query().Get("after"), int(limit))
+	p, err := s.svc.Readers(r.Context(), userID(r), chi.URLParam(r, "id"), seq, r.URL.Query().Get("after"), limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
