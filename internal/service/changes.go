@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,14 +27,22 @@ type ChangeInput struct {
 // A change whose event could not be stored is answered with an error and
 // the client retries it with the same client_msg_id: applying an edit or a
 // recall again changes nothing, a reaction is taken back first (see React),
-// and the event is stored once.
+// and the event is stored once. Under a failing store both halves of a
+// reaction can go wrong, and a retry still converges:
+//   - taking the reaction back failed: a marker (leftoverKey, in the KV)
+//     tells the retry that the reaction in place is its own, so it stores
+//     the event instead of answering "reacted already";
+//   - the event's insert did land though it answered an error (its seq
+//     release found it), after the reaction was taken back: the retry finds
+//     the event and applies the reaction again (idempotently) before
+//     answering it.
 
 // Edit replaces the body of one of the caller's messages.
 func (s *Service) Edit(ctx context.Context, in ChangeInput) (*store.Message, bool, error) {
 	if err := protocol.ValidBody(in.Body); err != nil {
 		return nil, false, err
 	}
-	return s.change(ctx, in, store.KindEdit, nil, func(ctx context.Context, target *store.Message) error {
+	return s.change(ctx, in, store.KindEdit, changeOps{apply: func(ctx context.Context, target *store.Message) error {
 		if target.From != in.UserID {
 			return protocol.Errorf(protocol.CodeForbidden, "only its sender may edit a message")
 		}
@@ -45,14 +54,14 @@ func (s *Service) Edit(ctx context.Context, in ChangeInput) (*store.Message, boo
 			return protocol.Errorf(protocol.CodeConflict, "the message was recalled")
 		}
 		return storeErr("edit", err)
-	})
+	}})
 }
 
 // Recall takes back a message: its sender within the recall window, a
 // group's owner at any time. Its body is deleted from storage and access to
 // its files is removed.
 func (s *Service) Recall(ctx context.Context, in ChangeInput) (*store.Message, bool, error) {
-	return s.change(ctx, in, store.KindRecall, nil, func(ctx context.Context, target *store.Message) error {
+	return s.change(ctx, in, store.KindRecall, changeOps{apply: func(ctx context.Context, target *store.Message) error {
 		if target.From != in.UserID || s.now().Sub(target.CreatedAt) > s.lim.RecallWindow {
 			room, err := s.st.RoomByID(ctx, in.RoomID)
 			if err != nil {
@@ -79,7 +88,7 @@ func (s *Service) Recall(ctx context.Context, in ChangeInput) (*store.Message, b
 			}
 		}
 		return nil
-	})
+	}})
 }
 
 // React adds (add) or removes one emoji of the caller on a message.
@@ -92,41 +101,81 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 		kind = store.KindUnreact
 	}
 	in.Body = in.Emoji
+	r := &store.Reaction{RoomID: in.RoomID, Seq: in.Seq, UserID: in.UserID, Emoji: in.Emoji}
+	put := func(ctx context.Context) error {
+		r.CreatedAt = s.nowUTC()
+		return s.st.AddReaction(ctx, r)
+	}
+	del := func(ctx context.Context) error {
+		return s.st.RemoveReaction(ctx, in.RoomID, in.Seq, in.UserID, in.Emoji)
+	}
 	// Unlike an edit or a recall, a reaction applied twice is refused: when
 	// its event cannot be stored, the reaction is taken back so that the
 	// client's retry (same client_msg_id) applies it afresh.
-	undo := func(ctx context.Context) error {
-		if add {
-			return s.st.RemoveReaction(ctx, in.RoomID, in.Seq, in.UserID, in.Emoji)
-		}
-		return s.st.AddReaction(ctx, &store.Reaction{RoomID: in.RoomID, Seq: in.Seq, UserID: in.UserID,
-			Emoji: in.Emoji, CreatedAt: s.nowUTC()})
+	ch := changeOps{undo: del, redo: func(ctx context.Context) error { return ignore(put(ctx), store.ErrDuplicate) }}
+	if !add {
+		ch = changeOps{undo: put, redo: func(ctx context.Context) error { return ignore(del(ctx), store.ErrNotFound) }}
 	}
-	return s.change(ctx, in, kind, undo, func(ctx context.Context, target *store.Message) error {
+	ch.apply = func(ctx context.Context, target *store.Message) error {
 		if target.Recalled {
 			return protocol.Errorf(protocol.CodeConflict, "the message was recalled")
 		}
 		if add {
-			err := s.st.AddReaction(ctx, &store.Reaction{RoomID: in.RoomID, Seq: in.Seq, UserID: in.UserID,
-				Emoji: in.Emoji, CreatedAt: s.nowUTC()})
+			err := put(ctx)
+			if errors.Is(err, store.ErrDuplicate) && s.leftover(ctx, in) {
+				err = nil // this client_msg_id's own reaction, left in place by a failed attempt
+			}
 			if errors.Is(err, store.ErrDuplicate) {
 				return protocol.Errorf(protocol.CodeConflict, "you reacted with this emoji already")
 			}
 			return storeErr("react", err)
 		}
-		err := s.st.RemoveReaction(ctx, in.RoomID, in.Seq, in.UserID, in.Emoji)
+		err := del(ctx)
+		if errors.Is(err, store.ErrNotFound) && s.leftover(ctx, in) {
+			err = nil
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return protocol.Errorf(protocol.CodeNotFound, "you have not reacted with this emoji")
 		}
 		return storeErr("react", err)
-	})
+	}
+	return s.change(ctx, in, kind, ch)
+}
+
+// changeOps are the steps of one change: apply it to its target message;
+// for reactions also undo it (its event could not be stored) and redo it
+// idempotently (a retry found its event stored).
+type changeOps struct {
+	apply      func(context.Context, *store.Message) error
+	undo, redo func(context.Context) error
+}
+
+func ignore(err, target error) error {
+	if errors.Is(err, target) {
+		return nil
+	}
+	return err
+}
+
+// leftoverTTL is how long a change left applied without its event (its
+// undo failed) is recognised by a retry with its client_msg_id.
+const leftoverTTL = time.Hour
+
+func leftoverKey(in ChangeInput) string {
+	return "chg:{" + in.RoomID + "}:" + in.UserID + ":" + in.ClientMsgID
+}
+
+// leftover reports whether a failed attempt with this client_msg_id left
+// its change applied (see change); a KV failure reads as no.
+func (s *Service) leftover(ctx context.Context, in ChangeInput) bool {
+	v, err := s.kv.Get(ctx, leftoverKey(in))
+	return err == nil && v != ""
 }
 
 // change checks the caller and the target, applies the change and stores
 // its event. A retry of a change already stored returns the first event
 // (dup) without applying anything again.
-func (s *Service) change(ctx context.Context, in ChangeInput, kind string, undo func(context.Context) error,
-	apply func(context.Context, *store.Message) error) (*store.Message, bool, error) {
+func (s *Service) change(ctx context.Context, in ChangeInput, kind string, ch changeOps) (*store.Message, bool, error) {
 	if err := protocol.ValidClientMsgID(in.ClientMsgID); err != nil {
 		return nil, false, err
 	}
@@ -152,6 +201,11 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string, undo 
 		if first != nil && (first.Kind != kind || first.Target != in.Seq) {
 			return nil, false, protocol.Errorf(protocol.CodeConflict, "client_msg_id was already used for another message")
 		}
+		if first != nil && ch.redo != nil {
+			if err := ch.redo(ctx); err != nil {
+				return nil, false, storeErr(kind, err)
+			}
+		}
 		return first, first != nil, err
 	}
 	target, err := s.st.MessageAt(ctx, in.RoomID, in.Seq)
@@ -161,17 +215,20 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string, undo 
 	if err != nil {
 		return nil, false, storeErr(kind, err)
 	}
-	if err := apply(ctx, target); err != nil {
+	if err := ch.apply(ctx, target); err != nil {
 		return nil, false, err
 	}
 	ev := &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
 		Kind: kind, Target: in.Seq}
 	m, dup, err := s.commit(ctx, in.ClientMsgID, ev, nil)
-	if err != nil && undo != nil {
+	if err != nil && ch.undo != nil {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
-		if uerr := undo(uctx); uerr != nil {
-			s.log.Warn("could not take back a change whose event was not stored",
+		if uerr := ch.undo(uctx); uerr != nil {
+			s.log.Warn("could not take back a change whose event was not stored; its retry will store the event",
 				zap.String("room", in.RoomID), zap.Int64("seq", in.Seq), zap.String("kind", kind), zap.Error(uerr))
+			if kerr := s.kv.Set(uctx, leftoverKey(in), "1", leftoverTTL); kerr != nil {
+				s.log.Warn("could not mark a change left applied", zap.Error(kerr))
+			}
 		}
 		cancel()
 	}

@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,46 +77,87 @@ func TestSweepRemovesOrphanUploads(t *testing.T) {
 	}
 }
 
-// failingInserts refuses message inserts while on.
+// failingInserts refuses message inserts while on; with land set the
+// first refused insert is stored all the same (an answer lost after the
+// commit). noRemove makes RemoveReaction fail too.
+// (Atomics: the service retries seq releases in the background.)
 type failingInserts struct {
 	store.Store
-	on bool
+	on, land, noRemove atomic.Bool
 }
 
 func (f *failingInserts) InsertMessage(ctx context.Context, m *store.Message) error {
-	if f.on {
+	if !f.on.Load() {
+		return f.Store.InsertMessage(ctx, m)
+	}
+	if f.land.CompareAndSwap(true, false) {
+		if err := f.Store.InsertMessage(ctx, m); err != nil {
+			return err
+		}
+	}
+	return store.ErrUnavailable
+}
+
+func (f *failingInserts) RemoveReaction(ctx context.Context, roomID string, seq int64, userID, emoji string) error {
+	if f.noRemove.Load() {
 		return store.ErrUnavailable
 	}
-	return f.Store.InsertMessage(ctx, m)
+	return f.Store.RemoveReaction(ctx, roomID, seq, userID, emoji)
 }
 
 // A reaction whose event could not be stored is taken back, so the
 // client's retry with the same client_msg_id succeeds (and counts once).
+// When taking it back fails as well, or when the event's insert did land
+// though it answered an error, the retry still ends with one reaction and
+// one event.
 func TestReactionRetryAfterTheEventFailed(t *testing.T) {
-	ctx := context.Background()
-	st := &failingInserts{Store: memstore.New()}
-	kvs := memkv.New()
-	t.Cleanup(func() { kvs.Close() })
-	svc := service.New(service.Deps{Store: st, KV: kvs, Limits: service.Limits{StoreTimeout: time.Second}})
-	const room, uid = "R1", "U1"
-	if err := st.AddMember(ctx, &store.Member{RoomID: room, UserID: uid, RoomType: store.RoomGroup}); err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := svc.Send(ctx, service.SendInput{UserID: uid, RoomID: room, Body: "hi", ClientMsgID: "m1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := service.ChangeInput{UserID: uid, RoomID: room, ClientMsgID: "x1", Seq: m.Seq, Emoji: "🎉"}
-	st.on = true
-	if _, _, err := svc.React(ctx, in, true); err == nil {
-		t.Fatal("react with the store refusing inserts succeeded")
-	}
-	st.on = false
-	if _, _, err := svc.React(ctx, in, true); err != nil {
-		t.Fatalf("the retry: %v", err)
-	}
-	counts, err := st.ReactionCounts(ctx, room, []int64{m.Seq}, uid)
-	if err != nil || len(counts[m.Seq]) != 1 || counts[m.Seq][0].Count != 1 {
-		t.Fatalf("counts after the retry: %+v %v", counts, err)
+	for _, tc := range []struct {
+		name           string
+		land, noRemove bool
+	}{
+		{name: "taken back"},
+		{name: "not taken back", noRemove: true},
+		{name: "event landed", land: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := &failingInserts{Store: memstore.New()}
+			kvs := memkv.New()
+			t.Cleanup(func() { kvs.Close() })
+			svc := service.New(service.Deps{Store: st, KV: kvs, Limits: service.Limits{StoreTimeout: time.Second}})
+			const room, uid = "R1", "U1"
+			if err := st.AddMember(ctx, &store.Member{RoomID: room, UserID: uid, RoomType: store.RoomGroup}); err != nil {
+				t.Fatal(err)
+			}
+			m, _, err := svc.Send(ctx, service.SendInput{UserID: uid, RoomID: room, Body: "hi", ClientMsgID: "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := service.ChangeInput{UserID: uid, RoomID: room, ClientMsgID: "x1", Seq: m.Seq, Emoji: "🎉"}
+			st.on.Store(true)
+			st.land.Store(tc.land)
+			st.noRemove.Store(tc.noRemove)
+			if _, _, err := svc.React(ctx, in, true); err == nil {
+				t.Fatal("react with the store refusing inserts succeeded")
+			}
+			st.on.Store(false)
+			st.noRemove.Store(false)
+			ev, _, err := svc.React(ctx, in, true)
+			if err != nil {
+				t.Fatalf("the retry: %v", err)
+			}
+			if ev.Kind != store.KindReact || ev.Target != m.Seq || ev.ClientMsgID != "x1" {
+				t.Fatalf("the retry's event: %+v", ev)
+			}
+			counts, err := st.ReactionCounts(ctx, room, []int64{m.Seq}, uid)
+			if err != nil || len(counts[m.Seq]) != 1 || counts[m.Seq][0].Count != 1 {
+				t.Fatalf("counts after the retry: %+v %v", counts, err)
+			}
+			// The same emoji again under another client_msg_id is still refused.
+			in.ClientMsgID = "x2"
+			if _, _, err := svc.React(ctx, in, true); err == nil || !strings.Contains(err.Error(), "already") {
+				t.Fatalf("a second reaction with the same emoji: %v", err)
+			}
+		})
 	}
 }
