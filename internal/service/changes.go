@@ -29,7 +29,8 @@ type ChangeInput struct {
 // recall again changes nothing, a reaction is taken back first (see React),
 // and the event is stored once. Under a failing store both halves of a
 // reaction can go wrong, and a retry still converges:
-//   - taking the reaction back failed: a marker (leftoverKey, in the KV)
+//   - taking the reaction back failed, or writing the reaction answered an
+//     error though it may have landed: a marker (leftoverKey, in the KV)
 //     tells the retry that the reaction in place is its own, so it stores
 //     the event instead of answering "reacted already";
 //   - the event's insert did land though it answered an error (its seq
@@ -122,6 +123,9 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 		}
 		if add {
 			err := put(ctx)
+			if err != nil && !errors.Is(err, store.ErrDuplicate) {
+				s.markLeftover(ctx, in) // the insert may have landed all the same
+			}
 			if errors.Is(err, store.ErrDuplicate) && s.leftover(ctx, in) {
 				err = nil // this client_msg_id's own reaction, left in place by a failed attempt
 			}
@@ -131,6 +135,9 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 			return storeErr("react", err)
 		}
 		err := del(ctx)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.markLeftover(ctx, in)
+		}
 		if errors.Is(err, store.ErrNotFound) && s.leftover(ctx, in) {
 			err = nil
 		}
@@ -163,6 +170,17 @@ const leftoverTTL = time.Hour
 
 func leftoverKey(in ChangeInput) string {
 	return "chg:{" + in.RoomID + "}:" + in.UserID + ":" + in.ClientMsgID
+}
+
+// markLeftover records that an attempt with this client_msg_id may have
+// left its change applied without its event: a reaction whose undo
+// failed, or whose own write answered an error after it may have landed.
+func (s *Service) markLeftover(ctx context.Context, in ChangeInput) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
+	defer cancel()
+	if err := s.kv.Set(ctx, leftoverKey(in), "1", leftoverTTL); err != nil {
+		s.log.Warn("could not mark a change left applied", zap.Error(err))
+	}
 }
 
 // leftover reports whether a failed attempt with this client_msg_id left
@@ -226,9 +244,7 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string, ch ch
 		if uerr := ch.undo(uctx); uerr != nil {
 			s.log.Warn("could not take back a change whose event was not stored; its retry will store the event",
 				zap.String("room", in.RoomID), zap.Int64("seq", in.Seq), zap.String("kind", kind), zap.Error(uerr))
-			if kerr := s.kv.Set(uctx, leftoverKey(in), "1", leftoverTTL); kerr != nil {
-				s.log.Warn("could not mark a change left applied", zap.Error(kerr))
-			}
+			s.markLeftover(uctx, in)
 		}
 		cancel()
 	}

@@ -79,11 +79,22 @@ func TestSweepRemovesOrphanUploads(t *testing.T) {
 
 // failingInserts refuses message inserts while on; with land set the
 // first refused insert is stored all the same (an answer lost after the
-// commit). noRemove makes RemoveReaction fail too.
+// commit). noRemove makes RemoveReaction fail too; addLands makes one
+// AddReaction store the reaction and answer an error.
 // (Atomics: the service retries seq releases in the background.)
 type failingInserts struct {
 	store.Store
-	on, land, noRemove atomic.Bool
+	on, land, noRemove, addLands atomic.Bool
+}
+
+func (f *failingInserts) AddReaction(ctx context.Context, r *store.Reaction) error {
+	if f.addLands.CompareAndSwap(true, false) {
+		if err := f.Store.AddReaction(ctx, r); err != nil {
+			return err
+		}
+		return store.ErrUnavailable
+	}
+	return f.Store.AddReaction(ctx, r)
 }
 
 func (f *failingInserts) InsertMessage(ctx context.Context, m *store.Message) error {
@@ -112,12 +123,13 @@ func (f *failingInserts) RemoveReaction(ctx context.Context, roomID string, seq 
 // one event.
 func TestReactionRetryAfterTheEventFailed(t *testing.T) {
 	for _, tc := range []struct {
-		name           string
-		land, noRemove bool
+		name                         string
+		inserts, land, noRemove, add bool
 	}{
-		{name: "taken back"},
-		{name: "not taken back", noRemove: true},
-		{name: "event landed", land: true},
+		{name: "taken back", inserts: true},
+		{name: "not taken back", inserts: true, noRemove: true},
+		{name: "event landed", inserts: true, land: true},
+		{name: "reaction landed", add: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -134,7 +146,8 @@ func TestReactionRetryAfterTheEventFailed(t *testing.T) {
 				t.Fatal(err)
 			}
 			in := service.ChangeInput{UserID: uid, RoomID: room, ClientMsgID: "x1", Seq: m.Seq, Emoji: "🎉"}
-			st.on.Store(true)
+			st.on.Store(tc.inserts)
+			st.addLands.Store(tc.add)
 			st.land.Store(tc.land)
 			st.noRemove.Store(tc.noRemove)
 			if _, _, err := svc.React(ctx, in, true); err == nil {
