@@ -376,7 +376,7 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrDuplicate, err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("mongo: %s: %w", op, err)
-	case mdb.IsNetworkError(err), mdb.IsTimeout(err), errors.Is(err, mdb.ErrClientDisconnected), transient(err):
+	case mdb.IsNetworkError(err), mdb.IsTimeout(err), errors.Is(err, mdb.ErrClientDisconnected), transient(err), overloaded(err):
 		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrUnavailable, err)
 	default:
 		return fmt.Errorf("mongo: %s: %w", op, err)
@@ -390,6 +390,23 @@ func mapErr(op string, err error) error {
 func ferretUniqueViolation(err error) bool {
 	var se mdb.ServerError
 	return errors.As(err, &se) && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// overloaded reports a server's "too long" answers: MongoDB's
+// MaxTimeMSExpired (code 50), and FerretDB's InternalError when its SQLite
+// backend interrupted a query at the time limit or found the database
+// locked. Both mean "unavailable for now" (seen under load), not a bug.
+func overloaded(err error) bool {
+	var se mdb.ServerError
+	if !errors.As(err, &se) {
+		return false
+	}
+	if se.HasErrorCode(50) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "handleMaxTimeMSError") || strings.Contains(msg, "interrupted (9)") ||
+		strings.Contains(msg, "database is locked")
 }
 
 // transient reports errors the driver marks as worth retrying: a cleared
