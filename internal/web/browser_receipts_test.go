@@ -22,6 +22,14 @@ func TestBrowserReceipts(t *testing.T) {
 	a.waitText(m+` [data-testid="read-tick"]`, "Read")
 	a.shot("40-read-tick")
 
+	// After a reload the tick comes from the history (the readers of her
+	// message), not from a live event.
+	a.open(br.base)
+	a.waitVisible("#app")
+	a.openChat(convDirect("bob"), "Bob")
+	a.waitMessage("Did you read this?")
+	a.waitText(m+` [data-testid="read-tick"]`, "Read")
+
 	// A group: bob reads alice's message; she sees "Read by 1", and who.
 	newGroup(a, "Readers", "bob")
 	a.send("Group news")

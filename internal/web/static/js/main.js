@@ -13,7 +13,7 @@ import {
 } from './rich.js';
 import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
 import { openGroupSettings, wireGroupSettings, groupSettingsChanged, closeGroupSettings } from './groupadmin.js';
-import { applyRead, applyReadCounts, receiptNode, readersText, blockButton } from './receipts.js';
+import { applyRead, applyReadCounts, receiptNode, readersText, blockButton, loadPeerRead } from './receipts.js';
 import { createPresence } from './presence.js';
 
 const MAX_BODY = 4000;
@@ -719,6 +719,9 @@ async function loadHistory(r) {
     r.loaded = true;
     r.hasMore = page.has_more;
     for (const m of page.messages) storeMessage(m, { history: true });
+    loadPeerRead(r, page.messages, state.me.id, api)
+      .then((rose) => { if (rose && r.id === state.current) render('chat'); })
+      .catch(() => { /* the ticks wait for the next read event */ });
     if (page.messages.length) {
       const first = page.messages[0].seq;
       r.oldest = r.oldest ? Math.min(r.oldest, first) : first;

@@ -11,6 +11,23 @@ export function applyRead(room, data, meID) {
   return true;
 }
 
+/**
+ * After a direct room's history loaded: the peer's read mark, asked of the
+ * readers of my oldest message on the page (they list the peer, with their
+ * mark, once they read that far), so the ticks show before any read event.
+ * Returns whether it rose.
+ */
+export async function loadPeerRead(room, msgs, meID, api) {
+  if (!room || room.type === 'group') return false;
+  const mine = msgs.filter((m) => m.from === meID && m.seq && !m.recalled);
+  if (!mine.length) return false;
+  const page = await api.readers(room.id, mine[0].seq);
+  const peer = (page.readers || []).find((x) => x.user && x.user.id !== meID);
+  if (!peer || (room.peerRead || 0) >= peer.read_seq) return false;
+  room.peerRead = peer.read_seq;
+  return true;
+}
+
 /** Event read_counts: how many members read the group's latest messages. */
 export function applyReadCounts(room, data) {
   if (!room || !data || !Array.isArray(data.counts)) return false;
