@@ -102,12 +102,16 @@ func (pm *presenceManager) run(ctx context.Context) {
 	var nextRenew, nextClaim time.Time
 	var all []string
 	// healthy is since when this node's renewals succeed. It claims other
-	// nodes only an interval after that: after a Redis outage every node's
-	// records have lapsed, and each must get the chance to renew its own
-	// before another takes them for dead (which would announce all their
-	// users offline, then online again).
-	healthy := time.Now()
+	// nodes only a while (wait) after that: after a Redis outage every
+	// node's records have lapsed, and each must get the chance to renew its
+	// own before another takes them for dead (which would announce all
+	// their users offline, then online again). At start the wait is an
+	// interval; after an outage it is a record's lifetime plus a call's
+	// bound, because a node whose call hung through the outage retries
+	// only when that call times out.
+	healthy, wait := time.Now(), pm.interval
 	failing := false
+	var lastOK time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -150,9 +154,13 @@ func (pm *presenceManager) run(ctx context.Context) {
 				nextRenew = now.Add(tick)
 				failing = true
 			} else {
-				if failing {
-					failing, healthy = false, now
+				// A failed renewal, or one that came later than the
+				// records live (a call that stalled without failing), is
+				// an outage this node lived through.
+				if failing || (!lastOK.IsZero() && now.Sub(lastOK) > pm.ttl) {
+					failing, healthy, wait = false, now, pm.ttl+pm.callTimeout()
 				}
+				lastOK = now
 				nextRenew = now.Add(pm.interval)
 				pm.enqueue(on, true, now)
 			}
@@ -177,7 +185,7 @@ func (pm *presenceManager) run(ctx context.Context) {
 			}
 			pm.enqueue(off, false, now)
 		}
-		if !failing && now.Sub(healthy) >= pm.interval && !now.Before(nextClaim) {
+		if !failing && now.Sub(healthy) >= wait && !now.Before(nextClaim) {
 			nextClaim = now.Add(pm.interval)
 			off, err := pm.call(ctx, func(ctx context.Context) ([]string, error) { return pm.p.ClaimLapsed(ctx, claimBatch) })
 			if err != nil {
@@ -188,9 +196,12 @@ func (pm *presenceManager) run(ctx context.Context) {
 	}
 }
 
-// call runs one presence operation bounded by the interval.
+// callTimeout bounds one presence operation: the interval, at least 1s.
+func (pm *presenceManager) callTimeout() time.Duration { return max(pm.interval, time.Second) }
+
+// call runs one presence operation bounded by callTimeout.
 func (pm *presenceManager) call(ctx context.Context, f func(context.Context) ([]string, error)) ([]string, error) {
-	cctx, cancel := context.WithTimeout(ctx, max(pm.interval, time.Second))
+	cctx, cancel := context.WithTimeout(ctx, pm.callTimeout())
 	defer cancel()
 	return f(cctx)
 }
