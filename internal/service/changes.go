@@ -26,17 +26,16 @@ type ChangeInput struct {
 // A change is applied to the message first and then logged as its event.
 // A change whose event could not be stored is answered with an error and
 // the client retries it with the same client_msg_id: applying an edit or a
-// recall again changes nothing, a reaction is taken back first (see React),
-// and the event is stored once. Under a failing store both halves of a
-// reaction can go wrong, and a retry still converges:
-//   - taking the reaction back failed, or writing the reaction answered an
-//     error though it may have landed: a marker (leftoverKey, in the KV)
-//     tells the retry that the reaction in place is its own, so it stores
-//     the event instead of answering "reacted already";
-//   - the event's insert did land though it answered an error (its seq
-//     release found it), after the reaction was taken back: the retry finds
-//     the event and applies the reaction again (idempotently) before
-//     answering it.
+// recall again changes nothing, and the event is stored once. A reaction
+// applied twice would be refused, so one whose event could not be stored
+// is left applied and marked (leftoverKey, in the KV): the retry finds its
+// reaction in place, recognises it as its own and stores the event. It is
+// never taken back: a store that timed out may still carry out a write
+// later, and a late "take back" would undo the retry's reaction after it
+// was acknowledged. Likewise when writing the reaction itself answered an
+// error (it may have landed), and when the event's insert did land though
+// it answered an error: the retry finds the event and applies the reaction
+// again, idempotently, before answering it.
 
 // Edit replaces the body of one of the caller's messages.
 func (s *Service) Edit(ctx context.Context, in ChangeInput) (*store.Message, bool, error) {
@@ -110,12 +109,11 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 	del := func(ctx context.Context) error {
 		return s.st.RemoveReaction(ctx, in.RoomID, in.Seq, in.UserID, in.Emoji)
 	}
-	// Unlike an edit or a recall, a reaction applied twice is refused: when
-	// its event cannot be stored, the reaction is taken back so that the
-	// client's retry (same client_msg_id) applies it afresh.
-	ch := changeOps{undo: del, redo: func(ctx context.Context) error { return ignore(put(ctx), store.ErrDuplicate) }}
+	// Unlike an edit or a recall, a reaction applied twice is refused: one
+	// whose event could not be stored stays applied and marked (see above).
+	ch := changeOps{redo: func(ctx context.Context) error { return ignore(put(ctx), store.ErrDuplicate) }}
 	if !add {
-		ch = changeOps{undo: put, redo: func(ctx context.Context) error { return ignore(del(ctx), store.ErrNotFound) }}
+		ch = changeOps{redo: func(ctx context.Context) error { return ignore(del(ctx), store.ErrNotFound) }}
 	}
 	ch.apply = func(ctx context.Context, target *store.Message) error {
 		if target.Recalled {
@@ -150,11 +148,11 @@ func (s *Service) React(ctx context.Context, in ChangeInput, add bool) (*store.M
 }
 
 // changeOps are the steps of one change: apply it to its target message;
-// for reactions also undo it (its event could not be stored) and redo it
-// idempotently (a retry found its event stored).
+// for reactions also redo it idempotently (a retry found its event
+// stored). A change with a redo is marked when its event is not stored.
 type changeOps struct {
-	apply      func(context.Context, *store.Message) error
-	undo, redo func(context.Context) error
+	apply func(context.Context, *store.Message) error
+	redo  func(context.Context) error
 }
 
 func ignore(err, target error) error {
@@ -164,8 +162,8 @@ func ignore(err, target error) error {
 	return err
 }
 
-// leftoverTTL is how long a change left applied without its event (its
-// undo failed) is recognised by a retry with its client_msg_id.
+// leftoverTTL is how long a change left applied without its event is
+// recognised by a retry with its client_msg_id.
 const leftoverTTL = time.Hour
 
 func leftoverKey(in ChangeInput) string {
@@ -173,8 +171,9 @@ func leftoverKey(in ChangeInput) string {
 }
 
 // markLeftover records that an attempt with this client_msg_id may have
-// left its change applied without its event: a reaction whose undo
-// failed, or whose own write answered an error after it may have landed.
+// left its change applied without its event: a reaction whose event was
+// not stored, or whose own write answered an error after it may have
+// landed.
 func (s *Service) markLeftover(ctx context.Context, in ChangeInput) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
 	defer cancel()
@@ -239,14 +238,8 @@ func (s *Service) change(ctx context.Context, in ChangeInput, kind string, ch ch
 	ev := &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
 		Kind: kind, Target: in.Seq}
 	m, dup, err := s.commit(ctx, in.ClientMsgID, ev, nil)
-	if err != nil && ch.undo != nil {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lim.StoreTimeout)
-		if uerr := ch.undo(uctx); uerr != nil {
-			s.log.Warn("could not take back a change whose event was not stored; its retry will store the event",
-				zap.String("room", in.RoomID), zap.Int64("seq", in.Seq), zap.String("kind", kind), zap.Error(uerr))
-			s.markLeftover(uctx, in)
-		}
-		cancel()
+	if err != nil && ch.redo != nil {
+		s.markLeftover(ctx, in)
 	}
 	return m, dup, err
 }

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,12 +80,27 @@ func TestSweepRemovesOrphanUploads(t *testing.T) {
 
 // failingInserts refuses message inserts while on; with land set the
 // first refused insert is stored all the same (an answer lost after the
-// commit). noRemove makes RemoveReaction fail too; addLands makes one
+// commit). noRemove makes RemoveReaction fail too, and lateRemove makes
+// it answer an error and keep the removal for later (a store that timed
+// out carries the write out afterwards: runLate); addLands makes one
 // AddReaction store the reaction and answer an error.
 // (Atomics: the service retries seq releases in the background.)
 type failingInserts struct {
 	store.Store
-	on, land, noRemove, addLands atomic.Bool
+	on, land, noRemove, lateRemove, addLands atomic.Bool
+
+	mu   sync.Mutex
+	late []func()
+}
+
+func (f *failingInserts) runLate() {
+	f.mu.Lock()
+	late := f.late
+	f.late = nil
+	f.mu.Unlock()
+	for _, do := range late {
+		do()
+	}
 }
 
 func (f *failingInserts) AddReaction(ctx context.Context, r *store.Reaction) error {
@@ -110,24 +126,31 @@ func (f *failingInserts) InsertMessage(ctx context.Context, m *store.Message) er
 }
 
 func (f *failingInserts) RemoveReaction(ctx context.Context, roomID string, seq int64, userID, emoji string) error {
+	if f.lateRemove.Load() {
+		f.mu.Lock()
+		f.late = append(f.late, func() { _ = f.Store.RemoveReaction(context.Background(), roomID, seq, userID, emoji) })
+		f.mu.Unlock()
+		return store.ErrUnavailable
+	}
 	if f.noRemove.Load() {
 		return store.ErrUnavailable
 	}
 	return f.Store.RemoveReaction(ctx, roomID, seq, userID, emoji)
 }
 
-// A reaction whose event could not be stored is taken back, so the
-// client's retry with the same client_msg_id succeeds (and counts once).
-// When taking it back fails as well, or when the event's insert did land
-// though it answered an error, the retry still ends with one reaction and
-// one event.
+// A reaction whose event could not be stored stays applied, and the
+// client's retry with the same client_msg_id succeeds (and counts once);
+// so it does when the event's insert did land though it answered an
+// error, or when the reaction's own write did. A removal the store carries
+// out late (a timed-out write) never undoes the acknowledged reaction.
 func TestReactionRetryAfterTheEventFailed(t *testing.T) {
 	for _, tc := range []struct {
-		name                         string
-		inserts, land, noRemove, add bool
+		name                               string
+		inserts, land, noRemove, late, add bool
 	}{
-		{name: "taken back", inserts: true},
-		{name: "not taken back", inserts: true, noRemove: true},
+		{name: "event refused", inserts: true},
+		{name: "event refused, removals fail", inserts: true, noRemove: true},
+		{name: "event refused, removals land late", inserts: true, late: true},
 		{name: "event landed", inserts: true, land: true},
 		{name: "reaction landed", add: true},
 	} {
@@ -150,6 +173,7 @@ func TestReactionRetryAfterTheEventFailed(t *testing.T) {
 			st.addLands.Store(tc.add)
 			st.land.Store(tc.land)
 			st.noRemove.Store(tc.noRemove)
+			st.lateRemove.Store(tc.late)
 			if _, _, err := svc.React(ctx, in, true); err == nil {
 				t.Fatal("react with the store refusing inserts succeeded")
 			}
@@ -162,6 +186,7 @@ func TestReactionRetryAfterTheEventFailed(t *testing.T) {
 			if ev.Kind != store.KindReact || ev.Target != m.Seq || ev.ClientMsgID != "x1" {
 				t.Fatalf("the retry's event: %+v", ev)
 			}
+			st.runLate()
 			counts, err := st.ReactionCounts(ctx, room, []int64{m.Seq}, uid)
 			if err != nil || len(counts[m.Seq]) != 1 || counts[m.Seq][0].Count != 1 {
 				t.Fatalf("counts after the retry: %+v %v", counts, err)
