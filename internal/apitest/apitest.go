@@ -261,33 +261,93 @@ func (e *Env) Register(prefix string) *User {
 	acc := Unique(prefix)
 	u := &User{Account: acc, Email: acc + "@example.com", Password: "correct horse " + acc}
 	code := e.Code(u.Email)
-	r := e.Do("POST", "/v1/auth/register", "", map[string]string{
-		"email": u.Email, "code": code, "account": acc, "password": u.Password, "nickname": "Nick " + acc})
-	if r.Status != 201 {
-		e.T.Fatalf("register %s: %d %s", acc, r.Status, r.Body)
-	}
 	var s struct {
 		User         struct{ ID string }
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	r.JSON(e.T, &s)
+	// Like a client: unavailable is retried; when an earlier attempt did
+	// land (its answer was lost), the retry finds the code used or the
+	// account taken, and logging in with the password tells it so.
+	r := e.retry(func() Resp {
+		return e.Do("POST", "/v1/auth/register", "", map[string]string{
+			"email": u.Email, "code": code, "account": acc, "password": u.Password, "nickname": "Nick " + acc})
+	}, 201)
+	if r.Status != 201 && r.tries > 1 {
+		r = e.retry(func() Resp {
+			return e.Do("POST", "/v1/auth/login", "", map[string]string{"login": acc, "password": u.Password})
+		}, 200)
+		if r.Status == 200 {
+			r.JSON(e.T, &s)
+			me := e.retry(func() Resp { return e.Do("GET", "/v1/me", s.AccessToken, nil) }, 200)
+			me.JSON(e.T, &s.User)
+		}
+	}
+	if r.Status != 201 && r.Status != 200 {
+		e.T.Fatalf("register %s: %d %s", acc, r.Status, r.Body)
+	}
+	if r.Status == 201 {
+		r.JSON(e.T, &s)
+	}
 	u.ID, u.Token, u.Refresh = s.User.ID, s.AccessToken, s.RefreshToken
 	return u
 }
 
+// retried is an answer after retries, with how many tries it took.
+type retried struct {
+	Resp
+	tries int
+}
+
+// retry calls do until it answers want or anything but 503 (unavailable,
+// which a client retries), backing off, at most 8 tries.
+func (e *Env) retry(do func() Resp, want int) retried {
+	e.T.Helper()
+	for try := 1; ; try++ {
+		r := do()
+		if r.Status == want || r.Status != 503 || try == 8 {
+			return retried{r, try}
+		}
+		time.Sleep(time.Duration(50<<min(try, 5)) * time.Millisecond)
+	}
+}
+
 // Befriend makes a and b friends through requests and returns their room.
+// Like a client it retries unavailable answers, and takes the conflicts
+// that a landed earlier attempt causes as that attempt's success.
 func (e *Env) Befriend(a, b *User) string {
 	e.T.Helper()
-	r := e.Do("POST", "/v1/friend-requests", a.Token, map[string]string{"account": b.Account})
-	if r.Status != 201 {
+	r := e.retry(func() Resp {
+		return e.Do("POST", "/v1/friend-requests", a.Token, map[string]string{"account": b.Account})
+	}, 201)
+	var req struct{ Request struct{ ID string } }
+	switch {
+	case r.Status == 201:
+		r.JSON(e.T, &req)
+	case r.Status == 409 && r.tries > 1:
+		req.Request.ID = e.pendingRequest(b, a.ID)
+	default:
 		e.T.Fatalf("friend request: %d %s", r.Status, r.Body)
 	}
-	var req struct{ Request struct{ ID string } }
-	r.JSON(e.T, &req)
-	r = e.Do("POST", "/v1/friend-requests/"+req.Request.ID+"/accept", b.Token, nil)
-	if r.Status != 200 {
+	r = e.retry(func() Resp {
+		return e.Do("POST", "/v1/friend-requests/"+req.Request.ID+"/accept", b.Token, nil)
+	}, 200)
+	if r.Status != 200 && !(r.tries > 1 && r.Status < 500) {
 		e.T.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
+	if r.Status != 200 {
+		r = e.retry(func() Resp { return e.Do("GET", "/v1/friends/"+b.Account, a.Token, nil) }, 200)
+		var st struct {
+			IsFriend bool   `json:"is_friend"`
+			RoomID   string `json:"room_id"`
+		}
+		if r.Status == 200 {
+			r.JSON(e.T, &st)
+		}
+		if !st.IsFriend {
+			e.T.Fatalf("accept (retried), then the friendship: %d %s", r.Status, r.Body)
+		}
+		return st.RoomID
 	}
 	var f struct {
 		Friend struct {
@@ -296,6 +356,26 @@ func (e *Env) Befriend(a, b *User) string {
 	}
 	r.JSON(e.T, &f)
 	return f.Friend.RoomID
+}
+
+// pendingRequest is the id of the request from user id from to u.
+func (e *Env) pendingRequest(u *User, from string) string {
+	e.T.Helper()
+	r := e.retry(func() Resp { return e.Do("GET", "/v1/friend-requests", u.Token, nil) }, 200)
+	var page struct {
+		Incoming []struct {
+			ID   string
+			From struct{ ID string } `json:"from"`
+		}
+	}
+	r.JSON(e.T, &page)
+	for _, q := range page.Incoming {
+		if q.From.ID == from {
+			return q.ID
+		}
+	}
+	e.T.Fatalf("friend request: conflict, and no pending request from %s: %s", from, r.Body)
+	return ""
 }
 
 // Session is a login's tokens.
