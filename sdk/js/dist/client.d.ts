@@ -53,6 +53,8 @@ export interface ClientOptions {
     ackTimeoutMs?: number;
     /** A connection silent this long after a ping is dropped and reconnected; default 8 s. */
     pongTimeoutMs?: number;
+    /** A connection without hello after this long is dropped and tried again; default 15 s. */
+    connectTimeoutMs?: number;
     /** At most this many sends wait for their ack; more are refused (`queue_full`); default 1000. */
     maxPending?: number;
     /**
@@ -118,6 +120,7 @@ export declare class Client {
     private timer;
     private heartbeat;
     private pongTimer;
+    private helloTimer;
     private syncAllTimer;
     private heartbeatMs;
     private lastRecv;
@@ -150,6 +153,8 @@ export declare class Client {
     refresh(token: string): boolean;
     private setState;
     private dial;
+    /** The socket ended (closed, failed, or given up on): reconnect unless closed or revoked. */
+    private lost;
     private nextURL;
     private retryLater;
     private teardown;

@@ -51,6 +51,7 @@ export class Client {
             retry: { initialMs: options.retry?.initialMs ?? 200, maxMs: options.retry?.maxMs ?? 5000 },
             ackTimeoutMs: options.ackTimeoutMs ?? 10000,
             pongTimeoutMs: options.pongTimeoutMs ?? 8000,
+            connectTimeoutMs: options.connectTimeoutMs ?? 15000,
             maxPending: options.maxPending ?? 1000,
             trackUnknown: options.trackUnknownRooms ?? true,
             prefix: options.clientIdPrefix ?? 'js',
@@ -187,29 +188,34 @@ export class Client {
         this.ready = false;
         ws.onmessage = (ev) => { if (this.ws === ws)
             this.receive(ev.data); };
-        ws.onerror = () => { };
-        ws.onclose = (ev) => {
-            if (this.ws !== ws)
-                return;
-            const hadHello = this.ready;
-            this.teardown();
-            const code = Number(ev && ev.code) || 1006;
-            const reason = String((ev && ev.reason) || '');
-            this.emit('close', { code, reason, hadHello });
-            if (code === CLOSE_REVOKED) {
-                this.close();
-                this.emit('revoked', reason);
-                return;
-            }
-            if (this.stopped)
-                return;
-            if (!hadHello) {
-                // Refused or dropped before hello: maybe the token, maybe this node.
-                this.needRefresh = true;
-                this.nextURL();
-            }
-            this.retryLater();
-        };
+        // Browsers follow an error with a close; Node 20's WebSocket does not
+        // after a refused handshake (it stays CONNECTING): end it ourselves.
+        ws.onerror = () => { setTimeout(() => this.lost(ws, 1006, 'connection failed'), 1000); };
+        ws.onclose = (ev) => this.lost(ws, Number(ev && ev.code) || 1006, String((ev && ev.reason) || ''));
+        // No hello in time (a hung upgrade, a node that never answers): try again.
+        this.helloTimer = setTimeout(() => { if (!this.ready)
+            this.lost(ws, 1006, 'no hello'); }, this.o.connectTimeoutMs);
+    }
+    /** The socket ended (closed, failed, or given up on): reconnect unless closed or revoked. */
+    lost(ws, code, reason) {
+        if (this.ws !== ws)
+            return;
+        const hadHello = this.ready;
+        this.teardown();
+        this.emit('close', { code, reason, hadHello });
+        if (code === CLOSE_REVOKED) {
+            this.close();
+            this.emit('revoked', reason);
+            return;
+        }
+        if (this.stopped)
+            return;
+        if (!hadHello) {
+            // Refused or dropped before hello: maybe the token, maybe this node.
+            this.needRefresh = true;
+            this.nextURL();
+        }
+        this.retryLater();
     }
     nextURL() {
         this.urlIndex = (this.urlIndex + 1) % this.o.urls.length;
@@ -233,6 +239,7 @@ export class Client {
     teardown() {
         clearInterval(this.heartbeat);
         clearTimeout(this.pongTimer);
+        clearTimeout(this.helloTimer);
         clearTimeout(this.syncAllTimer);
         for (const p of this.pending.values()) {
             clearTimeout(p.timer);
@@ -282,11 +289,8 @@ export class Client {
                 return;
             clearTimeout(this.pongTimer);
             this.pongTimer = setTimeout(() => {
-                if (this.lastRecv < sentAt && this.ws) {
-                    this.teardown();
-                    this.emit('close', { code: 1006, reason: 'no answer to ping', hadHello: true });
-                    this.retryLater();
-                }
+                if (this.lastRecv < sentAt && this.ws)
+                    this.lost(this.ws, 1006, 'no answer to ping');
             }, this.o.pongTimeoutMs);
         }, tick);
     }

@@ -21,7 +21,7 @@ export interface Conversation {
     [extra: string]: unknown;
 }
 export interface RestOptions {
-    /** The API's origin, `https://chat.example.com` (no trailing `/v1`). */
+    /** The API's origin: scheme, host and port, without `/v1`. */
     baseUrl: string;
     /** The access token, or a function giving one, for authenticated calls. */
     token?: string | (() => string | Promise<string>);

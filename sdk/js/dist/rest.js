@@ -5,7 +5,7 @@ import { IMError } from './errors.js';
 export class Rest {
     constructor(o) {
         if (!/^https?:\/\//.test(o.baseUrl || ''))
-            throw new IMError('invalid_argument', 'baseUrl: an http:// or https:// origin');
+            throw new IMError('invalid_argument', 'baseUrl: the API origin, http or https');
         this.base = o.baseUrl.replace(/\/+$/, '');
         const f = o.fetch ?? globalThis.fetch;
         if (!f)

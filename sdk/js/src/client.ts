@@ -62,6 +62,8 @@ export interface ClientOptions {
   ackTimeoutMs?: number;
   /** A connection silent this long after a ping is dropped and reconnected; default 8 s. */
   pongTimeoutMs?: number;
+  /** A connection without hello after this long is dropped and tried again; default 15 s. */
+  connectTimeoutMs?: number;
   /** At most this many sends wait for their ack; more are refused (`queue_full`); default 1000. */
   maxPending?: number;
   /**
@@ -146,6 +148,7 @@ export class Client {
     retry: Required<BackoffOptions>;
     ackTimeoutMs: number;
     pongTimeoutMs: number;
+    connectTimeoutMs: number;
     maxPending: number;
     trackUnknown: boolean;
     prefix: string;
@@ -165,6 +168,7 @@ export class Client {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private helloTimer: ReturnType<typeof setTimeout> | undefined;
   private syncAllTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatMs = 30000;
   private lastRecv = 0;
@@ -189,6 +193,7 @@ export class Client {
       retry: { initialMs: options.retry?.initialMs ?? 200, maxMs: options.retry?.maxMs ?? 5000 },
       ackTimeoutMs: options.ackTimeoutMs ?? 10000,
       pongTimeoutMs: options.pongTimeoutMs ?? 8000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 15000,
       maxPending: options.maxPending ?? 1000,
       trackUnknown: options.trackUnknownRooms ?? true,
       prefix: options.clientIdPrefix ?? 'js',
@@ -321,27 +326,32 @@ export class Client {
     this.ws = ws;
     this.ready = false;
     ws.onmessage = (ev) => { if (this.ws === ws) this.receive(ev.data); };
-    ws.onerror = () => { /* onclose follows */ };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      const hadHello = this.ready;
-      this.teardown();
-      const code = Number(ev && ev.code) || 1006;
-      const reason = String((ev && ev.reason) || '');
-      this.emit('close', { code, reason, hadHello });
-      if (code === CLOSE_REVOKED) {
-        this.close();
-        this.emit('revoked', reason);
-        return;
-      }
-      if (this.stopped) return;
-      if (!hadHello) {
-        // Refused or dropped before hello: maybe the token, maybe this node.
-        this.needRefresh = true;
-        this.nextURL();
-      }
-      this.retryLater();
-    };
+    // Browsers follow an error with a close; Node 20's WebSocket does not
+    // after a refused handshake (it stays CONNECTING): end it ourselves.
+    ws.onerror = () => { setTimeout(() => this.lost(ws, 1006, 'connection failed'), 1000); };
+    ws.onclose = (ev) => this.lost(ws, Number(ev && ev.code) || 1006, String((ev && ev.reason) || ''));
+    // No hello in time (a hung upgrade, a node that never answers): try again.
+    this.helloTimer = setTimeout(() => { if (!this.ready) this.lost(ws, 1006, 'no hello'); }, this.o.connectTimeoutMs);
+  }
+
+  /** The socket ended (closed, failed, or given up on): reconnect unless closed or revoked. */
+  private lost(ws: WebSocketLike, code: number, reason: string): void {
+    if (this.ws !== ws) return;
+    const hadHello = this.ready;
+    this.teardown();
+    this.emit('close', { code, reason, hadHello });
+    if (code === CLOSE_REVOKED) {
+      this.close();
+      this.emit('revoked', reason);
+      return;
+    }
+    if (this.stopped) return;
+    if (!hadHello) {
+      // Refused or dropped before hello: maybe the token, maybe this node.
+      this.needRefresh = true;
+      this.nextURL();
+    }
+    this.retryLater();
   }
 
   private nextURL(): void {
@@ -366,6 +376,7 @@ export class Client {
   private teardown(): void {
     clearInterval(this.heartbeat);
     clearTimeout(this.pongTimer);
+    clearTimeout(this.helloTimer);
     clearTimeout(this.syncAllTimer);
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = undefined; }
     for (const r of this.rooms.values()) { clearTimeout(r.retryTimer); r.retryTimer = undefined; }
@@ -404,11 +415,7 @@ export class Client {
       if (!this.sendFrame({ type: 'ping' })) return;
       clearTimeout(this.pongTimer);
       this.pongTimer = setTimeout(() => {
-        if (this.lastRecv < sentAt && this.ws) {
-          this.teardown();
-          this.emit('close', { code: 1006, reason: 'no answer to ping', hadHello: true });
-          this.retryLater();
-        }
+        if (this.lastRecv < sentAt && this.ws) this.lost(this.ws, 1006, 'no answer to ping');
       }, this.o.pongTimeoutMs);
     }, tick);
   }

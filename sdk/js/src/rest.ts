@@ -29,7 +29,7 @@ export interface Conversation {
 }
 
 export interface RestOptions {
-  /** The API's origin, `https://chat.example.com` (no trailing `/v1`). */
+  /** The API's origin: scheme, host and port, without `/v1`. */
   baseUrl: string;
   /** The access token, or a function giving one, for authenticated calls. */
   token?: string | (() => string | Promise<string>);
@@ -48,7 +48,7 @@ export class Rest {
   private token: RestOptions['token'];
 
   constructor(o: RestOptions) {
-    if (!/^https?:\/\//.test(o.baseUrl || '')) throw new IMError('invalid_argument', 'baseUrl: an http:// or https:// origin');
+    if (!/^https?:\/\//.test(o.baseUrl || '')) throw new IMError('invalid_argument', 'baseUrl: the API origin, http or https');
     this.base = o.baseUrl.replace(/\/+$/, '');
     const f = o.fetch ?? (globalThis as { fetch?: FetchFn }).fetch;
     if (!f) throw new IMError('invalid_argument', 'no fetch: pass options.fetch');

@@ -343,3 +343,18 @@ test('bad frames are ignored, the connection stays', async () => {
   assert.equal(c.state, 'open');
   c.close();
 });
+
+test('an error without a close (Node 20 after a refused upgrade) and a missing hello reconnect', async () => {
+  const s = fakeServer();
+  const { c } = newClient(s, { connectTimeoutMs: 50 });
+  c.connect();
+  const ws1 = await s.socket(1);
+  ws1.onerror({}); // and nothing else, as Node 20's WebSocket on a 401
+  const ws2 = await s.socket(2, 3000);
+  assert.equal(ws1.closedByClient, 1000);
+  ws2.readyState = 1; // open, but never says hello
+  const ws3 = await s.socket(3, 3000);
+  assert.equal(ws2.closedByClient, 1000);
+  ws3.hello();
+  assert.equal(c.state, 'open');
+});
