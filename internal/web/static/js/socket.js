@@ -17,8 +17,9 @@ import { freshToken, refresh, currentSession } from './api.js';
 export const CLOSE_REVOKED = REVOKED;
 
 export class Socket {
-  constructor({ onFrame, onState, onOpen, onRevoked }) {
+  constructor({ onFrame, onMessage, onState, onOpen, onRevoked }) {
     this.onFrame = onFrame;
+    this.onMessage = onMessage;
     this.onState = onState;
     this.onOpen = onOpen;
     this.onRevoked = onRevoked;
@@ -75,6 +76,8 @@ export class Socket {
       this.onOpen(hello);
     });
     c.on('frame', (f) => { if (this.client === c) this.receive(f); });
+    // Messages (live, from a sync, acks) once per room and seq.
+    c.on('message', (m, info) => { if (this.client === c) this.onMessage(m, info); });
     c.connect();
   }
 
@@ -93,6 +96,35 @@ export class Socket {
   /** Sends a frame if the connection is ready; returns whether it was sent. */
   send(frame) {
     return !!this.client && this.client.sendFrame(frame);
+  }
+
+  /**
+   * Sends a `send` or a change frame (with its client_msg_id) until its ack:
+   * resolves to the stored message, rejects with the SDK's IMError (`code`,
+   * `message`); `closed` once the page stopped the socket.
+   */
+  request(frame) {
+    const c = this.client;
+    if (!c) return Promise.reject(Object.assign(new Error('the connection is closed'), { code: 'closed' }));
+    if (frame.type === 'send') {
+      const { type, room_id: room, ...input } = frame;
+      return c.send(room, input);
+    }
+    return c.change(frame);
+  }
+
+  /** Stops repeating a send (its promise rejects with `aborted`). */
+  cancel(clientMsgID) {
+    if (this.client) this.client.cancel(clientMsgID);
+  }
+
+  /** Syncs the room from cursor now (when open) and after every reconnect. */
+  track(room, cursor) {
+    if (this.client) this.client.track(room, cursor);
+  }
+
+  untrack(room) {
+    if (this.client) this.client.untrack(room);
   }
 
   /** Sends a new access token over the open socket (after a refresh). */
@@ -114,6 +146,9 @@ export class Socket {
       case 'hello':
       case 'pong':
       case 'reconnect':
+      case 'message': // onMessage, deduped
+      case 'ack': // the promise of request()
+      case 'synced':
         return; // the SDK's
       case 'event':
         if (f.event === 'session_revoked' && this.isMine(f.data)) {
