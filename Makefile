@@ -28,7 +28,7 @@ deps:
 .PHONY: sdk-js
 SDK_WEB_DIR := internal/web/static/js/sdk
 sdk-js:
-	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json && npx tsc -p test/types && node --test --test-reporter=spec test/unit/
+	cd sdk/js && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json && npx tsc -p test/types && node --test --test-reporter=spec test/unit/
 	rm -rf $(SDK_WEB_DIR) && mkdir -p $(SDK_WEB_DIR) && cp sdk/js/dist/*.js $(SDK_WEB_DIR)/
 
 vet:
