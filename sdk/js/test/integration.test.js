@@ -148,3 +148,35 @@ test('a refused token is refreshed through the token function', async () => {
   assert.equal(c.hello.user_id, A.id);
   assert.deepEqual(ctxs.map((x) => x.refresh), [false, true]);
 });
+
+test('a long absence: sync pages with more until caught up; sends over the rate are retried', { timeout: 60000 }, async () => {
+  const { c: a } = client(A);
+  const { c: b0 } = client(B, { cursors: { [ROOM]: 0 } });
+  // Bob's cursor as of now: caught up.
+  let caughtUp = false;
+  b0.on('synced', (f) => { if (f.room_id === ROOM && !f.more) caughtUp = true; });
+  a.connect();
+  b0.connect();
+  await until(() => a.state === 'open' && caughtUp, 10000, 'Alice open, Bob caught up');
+  const cursors = b0.cursors();
+  b0.close();
+  // 130 messages at once: more than a sync page (100) and than the
+  // gateway's send burst (40, then 20 a second): some are answered
+  // rate_limited and the SDK sends them again, same client_msg_id.
+  let limited = 0;
+  a.on('frame', (f) => { if (f.type === 'error' && f.code === 'rate_limited') limited++; });
+  const N = 130;
+  const acks = await Promise.all(Array.from({ length: N }, (_, i) => send(a, `bulk ${i}`, { client_msg_id: `sdk-it-bulk-${i}` })));
+  const seqs = acks.map((m) => m.seq).sort((x, y) => x - y);
+  assert.equal(new Set(seqs).size, N, 'one message per client_msg_id');
+  assert.ok(limited > 0, 'the gateway answered some sends rate_limited');
+  const { c: b, got } = client(B, { cursors });
+  const pages = [];
+  b.on('synced', (f) => { if (f.room_id === ROOM) pages.push(f.more); });
+  b.connect();
+  await until(() => pages.length > 0 && pages.at(-1) === false, 30000, 'caught up');
+  assert.ok(pages.length >= 2 && pages[0] === true, `synced pages ${pages}`);
+  const mine = got.filter((m) => m.room_id === ROOM).map((m) => m.seq);
+  assert.deepEqual(mine, seqs, 'every message once, in seq order');
+  assert.equal(b.cursor(ROOM), seqs.at(-1));
+});
