@@ -15,10 +15,21 @@ export IM_TEST_BIN_DIR := $(TEST_BIN_DIR)
 
 .PHONY: test deps vet testbin unit faults fuzz build run fmt
 
-test: deps vet testbin unit faults fuzz
+test: deps vet testbin sdk-js unit faults fuzz
 
 deps:
 	@bash scripts/install-deps.sh
+
+# The TypeScript SDK (sdk/js, docs/sdk.md): the pinned compiler from
+# package-lock.json, dist/ built with it, the browser's copy of dist/ in the
+# web client (internal/web/static/js/sdk, committed; TestSDKCopyMatchesDist
+# keeps it equal), then the SDK's unit tests in Node. Its integration test
+# against a real server is a Go test (internal/sdktest), run by `unit`.
+.PHONY: sdk-js
+SDK_WEB_DIR := internal/web/static/js/sdk
+sdk-js:
+	cd sdk/js && npm ci --prefer-offline --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json && npx tsc -p test/types && node --test --test-reporter=spec test/unit/
+	rm -rf $(SDK_WEB_DIR) && mkdir -p $(SDK_WEB_DIR) && cp sdk/js/dist/*.js $(SDK_WEB_DIR)/
 
 vet:
 	$(GO) vet ./...

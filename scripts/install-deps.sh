@@ -7,6 +7,10 @@ set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The TypeScript SDK (sdk/js): node runs its tests, npm installs its pinned
+# compiler. Its test against the server needs Node >= 20.10 (WebSocket).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -44,10 +44,8 @@ function newRoom(c) {
     group: c.group || null,
     members: null, // group members, loaded when the group is opened
     lastSeq: c.last_seq || 0, // highest seq seen
-    // cursor: everything up to here is loaded or in history; sync starts
-    // from it. It moves over contiguous seqs and to synced.last_seq (which
-    // passes closed holes), never because of an ack or a jump.
-    cursor: c.last_seq || 0,
+    // The room's sync cursor is the SDK's (socket.track): it starts at
+    // last_seq, moves over contiguous seqs and to synced.last_seq.
     baseSeq: c.last_seq || 0, // messages up to here are in the server's unread count
     readSeq: c.read_seq || 0,
     unread: c.unread || 0,
@@ -60,7 +58,6 @@ function newRoom(c) {
     oldest: 0, // lowest seq loaded
     hasMore: true,
     loading: false,
-    gapAsked: 0,
     hidden: new Set(), // seqs deleted for me
     draft: '',
   };
@@ -652,13 +649,11 @@ function viewing() {
   return document.body.dataset.screen === 'app';
 }
 
-/** Moves r.cursor over the seqs that are present. */
-function advanceCursor(r) {
-  while (r.msgs.has(r.cursor + 1)) r.cursor++;
-}
-
-/** Stores a message (from history, sync, live or an ack). Dedupes by seq. */
-function storeMessage(m, { live = false, history = false } = {}) {
+/**
+ * Stores a message (from history, or from the socket: live, sync or an ack,
+ * which the SDK passes once per seq). Dedupes by seq.
+ */
+function storeMessage(m, { history = false } = {}) {
   const r = state.rooms.get(m.room_id);
   if (!r) {
     reloadConversations();
@@ -671,15 +666,9 @@ function storeMessage(m, { live = false, history = false } = {}) {
   }
   if (r.hidden.has(m.seq)) m.hidden = true;
   r.msgs.set(m.seq, m);
-  advanceCursor(r);
   // A page of history holds every message as it is now: its change
   // events are stored (for the cursor), never applied.
   if (history) return;
-  if (live && m.seq > r.cursor + 1 && r.gapAsked < m.seq) {
-    // Missed something (a dropped frame): ask once; a gap that stays is a hole.
-    r.gapAsked = m.seq;
-    socket.send({ type: 'sync', rooms: { [r.id]: r.cursor } });
-  }
   if (m.seq > r.lastSeq) r.lastSeq = m.seq;
   if (isEvent(m)) {
     applyEvent(r, m);
@@ -791,17 +780,12 @@ function markRead(r) {
 
 /* ---------------------------------------------------------------- sending */
 
-function findPending(cmid) {
-  for (const r of state.rooms.values()) {
-    const p = r.pending.get(cmid);
-    if (p) return [r, p];
-  }
-  return [null, null];
-}
-
+/**
+ * Sends p through the SDK, which repeats it with the same client_msg_id
+ * (after unavailable, a lost answer, a reconnect) until its ack.
+ */
 function trySend(p) {
-  p.sentAt = 0;
-  if (p.state !== 'pending') return;
+  if (p.state !== 'pending' || p.inflight) return;
   const f = { type: 'send', room_id: p.room_id, client_msg_id: p.client_msg_id };
   if (p.kind === 'image' || p.kind === 'file') {
     f.kind = p.kind;
@@ -812,14 +796,36 @@ function trySend(p) {
   }
   if (p.reply_to) f.reply_to = p.reply_to;
   if (p.mentions && p.mentions.length) f.mentions = p.mentions;
-  if (socket.send(f)) p.sentAt = Date.now();
+  p.inflight = true;
+  socket.request(f).then((m) => {
+    p.inflight = false;
+    storeMessage(m);
+    const r = state.rooms.get(p.room_id);
+    if (r && r.pending.delete(p.client_msg_id)) render('chat list');
+  }, (e) => {
+    p.inflight = false;
+    sendFailed(p, e);
+  });
+}
+
+/** A send the server refused (e: the SDK's IMError). */
+function sendFailed(p, e) {
+  const r = state.rooms.get(p.room_id);
+  if (!r || !r.pending.has(p.client_msg_id) || e.code === 'closed' || e.code === 'aborted') return;
+  p.state = 'failed';
+  p.error = e.code === 'payload_too_large'
+    ? `the message is too long (the limit is ${MAX_BODY} characters).`
+    : e.code === 'forbidden' && !/muted|owner and admins/.test(e.message || '') ? 'you can no longer write in this chat.'
+      : (e.message || e.code);
+  if (r.id === state.current) composerError('Your message was not sent: ' + p.error);
+  render('chat');
 }
 
 /** A new pending message in r, shown at once and sent when it can be. */
 function newPending(r, { body = '', kind = 'text', replyTo = 0, mentionIDs = [] } = {}) {
   const p = {
     client_msg_id: randomID(), room_id: r.id, from: state.me.id, body, kind,
-    created_at: new Date().toISOString(), state: 'pending', error: '', sentAt: 0,
+    created_at: new Date().toISOString(), state: 'pending', error: '', inflight: false,
   };
   if (replyTo) {
     p.reply_to = replyTo;
@@ -844,73 +850,38 @@ function retryPending(r, p) {
 
 function dropPending(r, p) {
   r.pending.delete(p.client_msg_id);
+  socket.cancel(p.client_msg_id);
   if (p.localURL && !p.file_id) URL.revokeObjectURL(p.localURL);
   render('chat list');
 }
 
-// Changes to messages (edit, recall, react, unreact) waiting for their ack,
-// by client_msg_id: sent again like sends, same id (no duplicate).
+// Changes to messages (edit, recall, react, unreact): through the SDK,
+// which repeats each with its client_msg_id until the ack (no duplicate).
+// In flight, by client_msg_id: {frame}.
 const changes = new Map();
 
 function sendChange(frame) {
-  const c = { frame: { ...frame, client_msg_id: randomID('chg') }, sentAt: 0 };
-  changes.set(c.frame.client_msg_id, c);
-  pushChange(c);
-}
-
-function pushChange(c) {
-  c.sentAt = 0;
-  if (socket.send(c.frame)) c.sentAt = Date.now();
-}
-
-const RETRY_CODES = new Set(['rate_limited', 'unavailable', 'internal']);
-
-/**
- * How long to wait before resending x (a send or a change) after error
- * frame f (docs/protocol.md §6): 200 ms doubling up to 5 s, the upper half
- * at random, and never sooner than the server's retry_after_ms.
- */
-function retryDelay(x, f) {
-  x.tries = (x.tries || 0) + 1;
-  const d = Math.min(5000, 200 * 2 ** Math.min(x.tries - 1, 5));
-  return Math.max(d / 2 + Math.random() * d / 2, f.retry_after_ms || 0);
-}
-
-function changeFailed(c, f) {
+  const c = { frame: { ...frame, client_msg_id: randomID('chg') } };
   const id = c.frame.client_msg_id;
-  if (RETRY_CODES.has(f.code)) {
-    c.sentAt = Date.now(); // retried by the timer, same id
-    setTimeout(() => { if (changes.has(id)) pushChange(c); }, retryDelay(c, f));
-    return;
-  }
-  changes.delete(id);
-  const t = c.frame.type;
+  changes.set(id, c);
+  socket.request(c.frame).then((m) => {
+    changes.delete(id);
+    storeMessage(m);
+  }, (e) => {
+    if (!changes.delete(id)) return; // signed out meanwhile
+    changeFailed(frame, e);
+  });
+}
+
+function changeFailed(frame, e) {
+  if (e.code === 'closed' || e.code === 'aborted') return;
+  const t = frame.type;
   // A reaction that is there already (or gone already): nothing to say.
-  if ((t === 'react' && f.code === 'conflict') || (t === 'unreact' && f.code === 'not_found')) return;
+  if ((t === 'react' && e.code === 'conflict') || (t === 'unreact' && e.code === 'not_found')) return;
   const what = { edit: 'edit', recall: 'recall', react: 'react to', unreact: 'remove your reaction from' }[t] || t;
-  const why = f.message || f.code;
+  const why = e.message || e.code;
   toast(`Could not ${what} the message: ${why}${/[.!?]$/.test(why) ? '' : '.'}`);
 }
-
-/** After a (re)connect: send again everything not acknowledged, same ids. */
-function flushPending() {
-  for (const r of state.rooms.values()) {
-    for (const p of r.pending.values()) if (p.state === 'pending') trySend(p);
-  }
-  for (const c of changes.values()) pushChange(c);
-}
-
-// An unanswered send or change is sent again (same client_msg_id: no
-// duplicate).
-setInterval(() => {
-  const now = Date.now();
-  for (const r of state.rooms.values()) {
-    for (const p of r.pending.values()) {
-      if (p.state === 'pending' && (!p.sentAt || now - p.sentAt > 10000)) trySend(p);
-    }
-  }
-  for (const c of changes.values()) if (!c.sentAt || now - c.sentAt > 10000) pushChange(c);
-}, 3000);
 
 function composerError(msg) {
   say($('#composer-error'), msg);
@@ -1199,32 +1170,15 @@ function updateCount() {
 
 /* ------------------------------------------------------ the socket frames */
 
+/** A message from the socket (live, sync or an ack), once per room and seq. */
+function onMessage(m, { ack }) {
+  storeMessage(m);
+  if (!ack) presence.onMessage(m.room_id, m.from);
+}
+
+// Frames besides messages (acks, synced and sync's follow-ups are the SDK's).
 function onFrame(f) {
   switch (f.type) {
-    case 'message':
-      if (f.message) {
-        storeMessage(f.message, { live: true });
-        presence.onMessage(f.message.room_id, f.message.from);
-      }
-      break;
-    case 'ack': {
-      const m = f.message;
-      if (!m) break;
-      changes.delete(f.client_msg_id);
-      storeMessage(m);
-      const [r] = findPending(f.client_msg_id);
-      if (r) { r.pending.delete(f.client_msg_id); render('chat list'); }
-      break;
-    }
-    case 'synced': {
-      const r = state.rooms.get(f.room_id);
-      if (r && f.last_seq > r.cursor) {
-        r.cursor = f.last_seq;
-        advanceCursor(r);
-      }
-      if (r && f.more) socket.send({ type: 'sync', rooms: { [r.id]: f.last_seq } });
-      break;
-    }
     case 'event':
       onEvent(f.event, f.data || {});
       break;
@@ -1236,27 +1190,7 @@ function onFrame(f) {
 }
 
 function onError(f) {
-  if (f.client_msg_id && changes.has(f.client_msg_id)) {
-    changeFailed(changes.get(f.client_msg_id), f);
-    return;
-  }
-  if (f.client_msg_id) {
-    const [r, p] = findPending(f.client_msg_id);
-    if (!p) return;
-    if (RETRY_CODES.has(f.code)) {
-      p.sentAt = Date.now(); // retried by the timer, same id
-      setTimeout(() => { if (p.state === 'pending') trySend(p); }, retryDelay(p, f));
-      return;
-    }
-    p.state = 'failed';
-    p.error = f.code === 'payload_too_large'
-      ? `the message is too long (the limit is ${MAX_BODY} characters).`
-      : f.code === 'forbidden' && !/muted|owner and admins/.test(f.message || '') ? 'you can no longer write in this chat.'
-        : (f.message || f.code);
-    if (r.id === state.current) composerError('Your message was not sent: ' + p.error);
-    render('chat');
-    return;
-  }
+  if (f.client_msg_id) return; // a send's or a change's: its promise (trySend, sendChange)
   if (f.code === 'forbidden' || f.code === 'not_found') reloadConversations();
 }
 
@@ -1326,12 +1260,7 @@ function onEvent(name, data) {
       if (r && Array.isArray(data.seqs)) markHidden(r, data.seqs);
       break;
     }
-    case 'resync': { // one room (a gap the server could not fill), or all
-      const r = data && data.room_id && state.rooms.get(data.room_id);
-      if (r) socket.send({ type: 'sync', rooms: { [r.id]: r.cursor } });
-      else syncAll();
-      break;
-    }
+    // resync: the SDK syncs the room (or every room) from its cursor.
     default: // events of later versions
   }
 }
@@ -1339,6 +1268,7 @@ function onEvent(name, data) {
 function dropRoom(id, why) {
   if (!id || !state.rooms.has(id)) return;
   state.rooms.delete(id);
+  socket.untrack(id);
   if (state.current === id) {
     state.current = null;
     if (why) toast(why, 'info');
@@ -1346,20 +1276,9 @@ function dropRoom(id, why) {
   render('list chat');
 }
 
-function syncAll() {
-  const ids = [...state.rooms.keys()];
-  for (let i = 0; i < ids.length; i += 1000) {
-    const rooms = {};
-    for (const id of ids.slice(i, i + 1000)) rooms[id] = state.rooms.get(id).cursor;
-    socket.send({ type: 'sync', rooms });
-  }
-}
-
 function onOpen() {
-  // Every (re)connect: catch up on every room we know, resend what was not
-  // acknowledged, and reload the lists (events may have been missed).
-  syncAll();
-  flushPending();
+  // Every (re)connect: the SDK syncs every room it tracks and resends what
+  // was not acknowledged; reload the lists (events may have been missed).
   reloadConversations();
   reloadRequests();
 }
@@ -1405,7 +1324,6 @@ async function doReloadConversations() {
     const { conversations } = await api.conversations();
     if (!state.me) return;
     const seen = new Set();
-    const fresh = [];
     for (const c of conversations) {
       seen.add(c.room_id);
       if (c.peer) remember(c.peer);
@@ -1413,7 +1331,7 @@ async function doReloadConversations() {
       if (!r) {
         r = newRoom(c);
         state.rooms.set(r.id, r);
-        fresh.push(r);
+        socket.track(r.id, c.last_seq || 0); // synced from there (now, and after every reconnect)
         continue;
       }
       r.peer = c.peer || r.peer;
@@ -1434,11 +1352,6 @@ async function doReloadConversations() {
       if (!seen.has(id)) dropRoom(id, 'This chat is no longer available.');
     }
     state.convLoaded = true;
-    if (fresh.length && socket.ready) {
-      const rooms = {};
-      for (const r of fresh) rooms[r.id] = r.cursor;
-      socket.send({ type: 'sync', rooms });
-    }
     if (state.current) scheduleRead(state.rooms.get(state.current));
     render('list chat');
     presence.load([...state.rooms.values()].map((r) => r.peer && r.peer.id));
@@ -2572,7 +2485,7 @@ function wireDrop() {
 }
 
 function main() {
-  socket = new Socket({ onFrame, onState: onSocketState, onOpen, onRevoked: signedOut });
+  socket = new Socket({ onFrame, onMessage, onState: onSocketState, onOpen, onRevoked: signedOut });
   wire();
   if (currentSession()) startApp();
   else showAuth();

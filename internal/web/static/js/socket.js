@@ -1,40 +1,38 @@
-// The WebSocket connection: connect with the access token, reconnect with
-// exponential back-off and jitter, heartbeat pings, token refresh on the
-// open socket. Frames are handed to the `onFrame` callback; `onState` hears
-// "connecting", "open" (after hello), "reconnecting" and "closed".
+// The WebSocket connection, on the TypeScript SDK (./sdk, a copy of
+// sdk/js/dist): it connects with the access token, reconnects with
+// exponential back-off and jitter, pings, resends unacknowledged sends with
+// their client_msg_id and syncs the rooms it tracks after every hello. This
+// file adds what is the page's: the session's tokens (api.js), the
+// "online" event, and revocation. Frames are handed to the `onFrame`
+// callback; `onState` hears "connecting", "open" (after hello),
+// "reconnecting" and "closed".
 // A revoked session (signed out from another device, password changed,
 // account deleted) gets a session_revoked event and the close status 4001:
 // the socket stops for good and `onRevoked(reason)` is called once.
 
-import { freshToken, refresh, currentSession, APIError } from './api.js';
+import { Client, CLOSE_REVOKED as REVOKED } from './sdk/index.js';
+import { freshToken, refresh, currentSession } from './api.js';
 
 /** The close status of a socket whose session was revoked. */
-export const CLOSE_REVOKED = 4001;
+export const CLOSE_REVOKED = REVOKED;
 
 export class Socket {
-  constructor({ onFrame, onState, onOpen, onRevoked }) {
+  constructor({ onFrame, onMessage, onState, onOpen, onRevoked }) {
     this.onFrame = onFrame;
+    this.onMessage = onMessage;
     this.onState = onState;
     this.onOpen = onOpen;
     this.onRevoked = onRevoked;
     this.revokedTimer = 0;
     this.revokedReason = '';
-    this.ws = null;
-    this.ready = false; // hello received
-    this.stopped = true;
-    this.attempt = 0;
-    this.timer = 0;
-    this.heartbeat = 0;
-    this.pongTimer = 0;
-    this.lastRecv = 0;
-    this.lastSent = 0;
-    this.heartbeatMs = 30000;
-    this.nextDelay = null; // forced delay for the next reconnect (ms)
-    this.needRefresh = false;
+    this.client = null;
     this.token = '';
     this.state = 'closed';
-    window.addEventListener('online', () => { if (!this.stopped && !this.ws) this.reconnectNow(); });
+    window.addEventListener('online', () => { if (this.client && this.state === 'reconnecting') this.reconnectNow(); });
   }
+
+  /** Whether the server said hello on the current connection. */
+  get ready() { return !!this.client && this.client.isOpen; }
 
   setState(s) {
     if (this.state === s) return;
@@ -43,113 +41,90 @@ export class Socket {
   }
 
   start() {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.attempt = 0;
+    if (this.client) return;
     this.revokedReason = '';
-    this.connect();
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const c = new Client({
+      url: `${proto}//${location.host}/ws`,
+      // Before every attempt; after a refusal (or an expired token) refresh
+      // first. A 401 from the refresh (logged out) closes the client.
+      token: async (ctx) => {
+        if (ctx.refresh) await refresh();
+        const t = await freshToken(60000);
+        this.token = t;
+        return t;
+      },
+      // The page learns its rooms from the conversations.
+      trackUnknownRooms: false,
+      clientIdPrefix: 'web',
+    });
+    this.client = c;
+    c.on('state', (s) => {
+      if (this.client !== c) return;
+      if (s === 'closed') this.client = null; // closed itself: logged out
+      if (s !== 'idle') this.setState(s);
+    });
+    c.on('close', ({ code, reason }) => {
+      // For the tests and for debugging: how the last socket ended.
+      document.body.dataset.wsClose = `${code} ${reason || ''}`.trim();
+    });
+    c.on('revoked', (reason) => this.revoked(reason || this.revokedReason || '', c));
+    c.on('open', (hello) => {
+      // The token may have been refreshed while connecting.
+      const s = currentSession();
+      if (s) this.refreshToken(s.access_token);
+      this.onOpen(hello);
+    });
+    c.on('frame', (f) => { if (this.client === c) this.receive(f); });
+    // Messages (live, from a sync, acks) once per room and seq.
+    c.on('message', (m, info) => { if (this.client === c) this.onMessage(m, info); });
+    c.connect();
   }
 
   stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
     clearTimeout(this.revokedTimer);
-    this.teardown();
+    const c = this.client;
+    this.client = null;
+    if (c) c.close();
     this.setState('closed');
   }
 
   reconnectNow() {
-    clearTimeout(this.timer);
-    this.attempt = 0;
-    this.connect();
-  }
-
-  async connect() {
-    clearTimeout(this.timer);
-    if (this.stopped || this.ws) return;
-    this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
-    let token;
-    try {
-      if (this.needRefresh) { await refresh(); this.needRefresh = false; }
-      token = await freshToken(60000);
-    } catch (e) {
-      if (e instanceof APIError && e.status === 401) { this.stop(); return; } // logged out
-      this.retry();
-      return;
-    }
-    if (this.stopped || this.ws) return;
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    let ws;
-    try {
-      ws = new WebSocket(`${proto}//${location.host}/ws?access_token=${encodeURIComponent(token)}`);
-    } catch {
-      this.retry();
-      return;
-    }
-    this.ws = ws;
-    this.token = token;
-    this.ready = false;
-    ws.onmessage = (ev) => this.receive(ev.data);
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      const hadHello = this.ready;
-      // For the tests and for debugging: how the last socket ended.
-      document.body.dataset.wsClose = `${ev.code} ${ev.reason || ''}`.trim();
-      this.teardown();
-      if (ev.code === CLOSE_REVOKED) {
-        this.revoked(ev.reason || this.revokedReason || '');
-        return;
-      }
-      if (this.stopped) return;
-      // Refused or dropped before hello: maybe the token; refresh first.
-      if (!hadHello) this.needRefresh = true;
-      this.retry();
-    };
-    ws.onerror = () => { /* onclose follows */ };
-  }
-
-  retry() {
-    if (this.stopped) return;
-    this.setState('reconnecting');
-    let delay;
-    if (this.nextDelay !== null) {
-      delay = this.nextDelay;
-      this.nextDelay = null;
-    } else {
-      // 0.5 s, 1 s, 2 s ... up to 10 s, with jitter.
-      const base = Math.min(10000, 500 * 2 ** this.attempt);
-      delay = base / 2 + Math.random() * base / 2;
-    }
-    this.attempt++;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.connect(), delay);
-  }
-
-  /** The session was revoked: never reconnect with these tokens. */
-  revoked(reason) {
-    if (this.stopped) return;
-    this.stop();
-    this.onRevoked(reason);
-  }
-
-  teardown() {
-    clearInterval(this.heartbeat);
-    clearTimeout(this.pongTimer);
-    const ws = this.ws;
-    this.ws = null;
-    this.ready = false;
-    if (ws) {
-      ws.onmessage = ws.onclose = ws.onerror = null;
-      try { ws.close(1000); } catch { /* already closed */ }
-    }
+    if (this.client) this.client.reconnectNow();
   }
 
   /** Sends a frame if the connection is ready; returns whether it was sent. */
   send(frame) {
-    if (!this.ws || !this.ready || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(frame));
-    this.lastSent = Date.now();
-    return true;
+    return !!this.client && this.client.sendFrame(frame);
+  }
+
+  /**
+   * Sends a `send` or a change frame (with its client_msg_id) until its ack:
+   * resolves to the stored message, rejects with the SDK's IMError (`code`,
+   * `message`); `closed` once the page stopped the socket.
+   */
+  request(frame) {
+    const c = this.client;
+    if (!c) return Promise.reject(Object.assign(new Error('the connection is closed'), { code: 'closed' }));
+    if (frame.type === 'send') {
+      const { type, room_id: room, ...input } = frame;
+      return c.send(room, input);
+    }
+    return c.change(frame);
+  }
+
+  /** Stops repeating a send (its promise rejects with `aborted`). */
+  cancel(clientMsgID) {
+    if (this.client) this.client.cancel(clientMsgID);
+  }
+
+  /** Syncs the room from cursor now (when open) and after every reconnect. */
+  track(room, cursor) {
+    if (this.client) this.client.track(room, cursor);
+  }
+
+  untrack(room) {
+    if (this.client) this.client.untrack(room);
   }
 
   /** Sends a new access token over the open socket (after a refresh). */
@@ -157,37 +132,31 @@ export class Socket {
     if (token && token !== this.token && this.send({ type: 'refresh', access_token: token })) this.token = token;
   }
 
-  receive(data) {
-    this.lastRecv = Date.now();
-    let f;
-    try { f = JSON.parse(data); } catch { return; }
-    if (!f || typeof f.type !== 'string') return;
+  /** The session was revoked: never reconnect with these tokens. */
+  revoked(reason, c = this.client) {
+    if (!c || c.revokedDone) return;
+    c.revokedDone = true;
+    if (this.client === c) this.stop();
+    else clearTimeout(this.revokedTimer);
+    this.onRevoked(reason);
+  }
+
+  receive(f) {
     switch (f.type) {
       case 'hello':
-        this.ready = true;
-        this.attempt = 0;
-        this.heartbeatMs = Math.max(5, Number(f.heartbeat_s) || 30) * 1000;
-        this.startHeartbeat();
-        this.setState('open');
-        // The token may have been refreshed while connecting.
-        { const s = currentSession(); if (s) this.refreshToken(s.access_token); }
-        this.onOpen(f);
-        return;
       case 'pong':
-        return;
       case 'reconnect':
-        // The node is going away: come back after a short random delay.
-        this.nextDelay = Math.random() * 2000;
-        return;
-      case 'error':
-        if (f.code === 'unauthenticated' && !f.client_msg_id) this.needRefresh = true;
-        break;
+      case 'message': // onMessage, deduped
+      case 'ack': // the promise of request()
+      case 'synced':
+        return; // the SDK's
       case 'event':
         if (f.event === 'session_revoked' && this.isMine(f.data)) {
           // The close frame (4001) follows; should it not come, end anyway.
           this.revokedReason = (f.data && f.data.reason) || '';
           clearTimeout(this.revokedTimer);
-          this.revokedTimer = setTimeout(() => this.revoked(this.revokedReason), 1500);
+          const c = this.client;
+          this.revokedTimer = setTimeout(() => this.revoked(this.revokedReason, c), 1500);
           return;
         }
         break;
@@ -201,27 +170,5 @@ export class Socket {
     const s = currentSession();
     const ids = Array.isArray(data.session_ids) ? data.session_ids : [];
     return !s || !s.session_id || ids.length === 0 || ids.includes(s.session_id);
-  }
-
-  startHeartbeat() {
-    clearInterval(this.heartbeat);
-    // Check often; ping when nothing was sent for a heartbeat interval, and
-    // give up on a connection silent for a few seconds after a ping.
-    const tick = Math.min(this.heartbeatMs, 5000);
-    this.heartbeat = setInterval(() => {
-      if (!this.ready) return;
-      if (Date.now() - this.lastSent >= this.heartbeatMs - tick / 2) {
-        const sentAt = Date.now();
-        this.send({ type: 'ping' });
-        clearTimeout(this.pongTimer);
-        this.pongTimer = setTimeout(() => {
-          if (this.lastRecv < sentAt && this.ws) {
-            // No answer: the connection is dead.
-            this.teardown();
-            this.retry();
-          }
-        }, 8000);
-      }
-    }, tick);
   }
 }

@@ -1,0 +1,9 @@
+export { Client, CLOSE_REVOKED, newClientMsgID } from './client.js';
+export type { ClientEvents, ClientOptions, ConnectionState, TokenContext, WebSocketConstructor, WebSocketLike, } from './client.js';
+export { IMError, RETRYABLE_CODES } from './errors.js';
+export { backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { Rest } from './rest.js';
+export type { AuthAnswer, Conversation, RestOptions } from './rest.js';
+export { CHANGE_KINDS } from './types.js';
+export type * from './types.js';

@@ -1,0 +1,14 @@
+// @im-websocket-go/client: the TypeScript/JavaScript client of im-websocket-go.
+// See docs/sdk.md ("JavaScript / TypeScript") and docs/protocol.md.
+
+export { Client, CLOSE_REVOKED, newClientMsgID } from './client.js';
+export type {
+  ClientEvents, ClientOptions, ConnectionState, TokenContext, WebSocketConstructor, WebSocketLike,
+} from './client.js';
+export { IMError, RETRYABLE_CODES } from './errors.js';
+export { backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { Rest } from './rest.js';
+export type { AuthAnswer, Conversation, RestOptions } from './rest.js';
+export { CHANGE_KINDS } from './types.js';
+export type * from './types.js';
