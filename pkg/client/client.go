@@ -264,6 +264,18 @@ func (c *Client) Cursors() map[string]int64 {
 	return out
 }
 
+// Reconnect drops the current connection (if any); the client connects
+// again, to the same or the next URL, and syncs, as after any drop. Use it
+// when the network changed under the process.
+func (c *Client) Reconnect() {
+	c.mu.Lock()
+	cn := c.conn
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
 // WaitSynced waits until the client is connected and every tracked room is
 // caught up (its last sync answered "no more" and nothing is held back).
 func (c *Client) WaitSynced(ctx context.Context) error {
