@@ -140,6 +140,7 @@ type Client struct {
 	stats    Stats
 	lastSync time.Time
 	nextURL  int
+	lastErr  error // why the last connect failed
 }
 
 type result struct {
@@ -194,6 +195,12 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	if _, err := c.waitConn(ctx); err != nil {
 		c.Close()
+		c.mu.Lock()
+		last := c.lastErr
+		c.mu.Unlock()
+		if last != nil {
+			return nil, fmt.Errorf("client: first connection: %w (last attempt: %v)", err, last)
+		}
 		return nil, fmt.Errorf("client: first connection: %w", err)
 	}
 	return c, nil
@@ -376,6 +383,9 @@ func (c *Client) run() {
 				return
 			}
 			d := bo.next()
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
 			c.log.Warn("im client: connect failed", "err", err, "retry_in", d)
 			if sleep(c.ctx, d) != nil {
 				return

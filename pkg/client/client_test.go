@@ -528,6 +528,14 @@ func TestCloseAndFailedDialStopEverything(t *testing.T) {
 	if err == nil {
 		t.Fatal("dial of a closed port succeeded")
 	}
+	// A refused token: Dial says why.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	_, err = client.Dial(ctx, client.Options{URLs: []string{cl.Nodes[0].URL}, Token: client.StaticToken("not-a-token")})
+	cancel()
+	var se *client.StatusError
+	if !errors.As(err, &se) && !strings.Contains(fmt.Sprint(err), "HTTP 401") {
+		t.Fatalf("dial with a bad token: %v", err)
+	}
 	ca := dial(t, a, []string{viaProxy}, client.Options{})
 	proxy.setCut(true)
 	next[*client.DisconnectedEvent](t, ca, nil)
