@@ -75,6 +75,12 @@ type Options struct {
 	// once the channel has room) and other events are dropped (counted in
 	// Stats().Dropped).
 	EventBuffer int
+	// OnRetry, when set, is called (on the requesting goroutine) before a
+	// request is sent again with the same client_msg_id: err is the
+	// server's *Error (unavailable, internal, rate_limited),
+	// ErrConnectionLost or ErrNoAnswer. For metrics and tests; it must not
+	// block.
+	OnRetry func(clientMsgID string, err error)
 	// Heartbeat is how often the client pings an idle connection; default:
 	// the hello's heartbeat_s. A connection that answers nothing for two
 	// intervals and a bit is dropped and replaced.
@@ -93,6 +99,10 @@ var (
 	// ErrSessionRevoked: the server revoked the session (close 4001);
 	// the client stopped. Log in again.
 	ErrSessionRevoked = errors.New("client: session revoked")
+	// ErrConnectionLost: a request's connection dropped before its answer.
+	ErrConnectionLost = errors.New("client: connection lost before the answer")
+	// ErrNoAnswer: no answer came within Options.RequestTimeout.
+	ErrNoAnswer = errors.New("client: no answer in time")
 )
 
 // Stats are counters of a client's life.

@@ -254,7 +254,18 @@ func TestSendRetriesIdempotently(t *testing.T) {
 	a, b := cl.Register("ia"), cl.Register("ib")
 	room := cl.Befriend(a, b)
 	checkLeaks(t)
-	ca := dial(t, a, []string{node.URL}, client.Options{Logger: testLogger(t)})
+	var retryMu sync.Mutex
+	retried := map[string][]string{} // client_msg_id -> codes
+	ca := dial(t, a, []string{node.URL}, client.Options{Logger: testLogger(t), OnRetry: func(id string, err error) {
+		retryMu.Lock()
+		defer retryMu.Unlock()
+		var e *client.Error
+		if errors.As(err, &e) {
+			retried[id] = append(retried[id], e.Code)
+		} else {
+			retried[id] = append(retried[id], err.Error())
+		}
+	}})
 
 	var acked []*client.Message
 	for _, id := range []string{"idem-drop", "idem-lose", "idem-plain"} {
@@ -273,6 +284,14 @@ func TestSendRetriesIdempotently(t *testing.T) {
 	if s := ca.Stats(); s.Resent < 1 {
 		t.Fatalf("want a resend, stats %+v", s)
 	}
+	retryMu.Lock()
+	if got := fmt.Sprint(retried["idem-drop"]); got != "[unavailable]" {
+		t.Errorf("retries of idem-drop: %s, want [unavailable]", got)
+	}
+	if len(retried["idem-plain"]) != 0 {
+		t.Errorf("idem-plain was retried: %v", retried["idem-plain"])
+	}
+	retryMu.Unlock()
 	again, err := ca.Send(ctxT(t), room, "body of idem-lose", client.SendOptions{ClientMsgID: "idem-lose"})
 	if err != nil || again.ID != acked[1].ID || again.Seq != acked[1].Seq {
 		t.Fatalf("repeat of idem-lose: %+v %v, first %+v", again, err, acked[1])

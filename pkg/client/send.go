@@ -161,6 +161,7 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 		}
 	}()
 	bo := backoff{min: c.o.MinBackoff, max: c.o.MaxBackoff}
+	var why error // why the next try is a resend
 	for try := 0; ; try++ {
 		cn, err := c.waitConn(ctx)
 		if err != nil {
@@ -170,8 +171,12 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 			c.mu.Lock()
 			c.stats.Resent++
 			c.mu.Unlock()
+			if c.o.OnRetry != nil {
+				c.o.OnRetry(cmid, why)
+			}
 		}
 		if err := cn.write(b); err != nil { // the connection is gone: wait for the next one
+			why = ErrConnectionLost
 			select {
 			case <-cn.done:
 			case <-ctx.Done():
@@ -192,12 +197,15 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 				return nil, r.err
 			}
 			c.log.Info("im client: retrying", "client_msg_id", cmid, "code", r.err.Code)
+			why = r.err
 			if err := c.pause(ctx, max(bo.next(), r.err.RetryAfter)); err != nil {
 				return nil, err
 			}
 		case <-cn.done: // resend on the next connection
 			t.Stop()
+			why = ErrConnectionLost
 		case <-t.C: // no answer: send again, same id
+			why = ErrNoAnswer
 		case <-ctx.Done():
 			t.Stop()
 			return nil, ctx.Err()
