@@ -281,15 +281,17 @@ func (c *Client) Cursors() map[string]int64 {
 	return out
 }
 
-// Reconnect drops the current connection (if any); the client connects
-// again, to the same or the next URL, and syncs, as after any drop. Use it
-// when the network changed under the process.
+// Reconnect drops the current connection (if any) and returns once it is
+// gone; the client connects again, to the same or the next URL, and syncs,
+// as after any drop (WaitSynced then waits for that). Use it when the
+// network changed under the process.
 func (c *Client) Reconnect() {
 	c.mu.Lock()
 	cn := c.conn
 	c.mu.Unlock()
 	if cn != nil {
 		cn.close()
+		<-cn.done // the reader has cleared it
 	}
 }
 
