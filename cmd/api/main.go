@@ -55,6 +55,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		TrustProxy:     cfg.TrustProxy,
 		Ready:          b.Ping,
 		Mount:          app.MountWeb,
+		AdminKeys:      cfg.AdminKeys,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -158,6 +158,9 @@ type Service struct {
 	bg       context.Context
 	stopBG   context.CancelFunc
 	bgWG     sync.WaitGroup
+
+	// adminBusy holds the one admin broadcast running (admin.go).
+	adminBusy chan struct{}
 }
 
 // maxInspecting bounds the uploads inspected at once (see Upload).
@@ -185,6 +188,7 @@ func New(d Deps) *Service {
 		counting: make(chan struct{}, maxCounting),
 	}
 	s.bg, s.stopBG = context.WithCancel(context.Background())
+	s.adminBusy = make(chan struct{}, 1)
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")

@@ -134,6 +134,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 			r.Get("/ws", s.Gateway.ServeHTTP)
 			web(r)
 		},
+		AdminKeys: cfg.AdminKeys,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
