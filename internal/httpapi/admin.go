@@ -205,3 +205,24 @@ func (s *Server) adminDeleteMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"event": protocol.FromStore(ev)})
 }
+
+func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
+	minutes := int64(10)
+	if r.URL.Query().Get("minutes") != "" {
+		n, err := queryInt(r, "minutes")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		minutes = n
+	}
+	if minutes > 1000 {
+		minutes = 1000 // AdminStats answers the bound
+	}
+	st, err := s.svc.AdminStats(r.Context(), int(minutes))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}

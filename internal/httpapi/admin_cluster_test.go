@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
@@ -155,4 +156,76 @@ func TestAdminLiveDelivery(t *testing.T) {
 			t.Fatalf("moderation event: %v", err)
 		}
 	}
+}
+
+// TestAdminStats: each node reports its connected users and connections,
+// a stopped node drops out, and stored messages show per minute.
+func TestAdminStats(t *testing.T) {
+	fast := func(o *gateway.Options) { o.StatsInterval = 100 * time.Millisecond }
+	cl := apitest.NewCluster(t, 2, apitest.Options{AdminKeys: []string{adminKey}}, fast)
+	a, b := cl.Register("sta"), cl.Register("stb")
+	room := cl.Befriend(a, b)
+	wa := apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	apitest.DialWS(t, cl.Nodes[0].URL, a.Token)
+	wb := apitest.DialWS(t, cl.Nodes[1].URL, b.Token)
+	if _, _, err := wa.SendReliably(room, "counted", "st-1", 5, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	type report struct {
+		Nodes []struct {
+			Node        string
+			Users       int
+			Connections int
+		}
+		Users, Connections int
+		Minutes            []struct {
+			Start    time.Time
+			Messages int64
+		} `json:"messages_per_minute"`
+	}
+	read := func(q string) report {
+		r := cl.Do("GET", "/v1/admin/stats"+q, adminKey, nil)
+		wantStatus(t, "stats", r, 200, "")
+		var rep report
+		r.JSON(t, &rep)
+		return rep
+	}
+	node0, node1 := wa.Hello.Node, wb.Hello.Node
+	var rep report
+	deadline := time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rep = read("?minutes=2")
+		var msgs int64
+		for _, m := range rep.Minutes {
+			msgs += m.Messages
+		}
+		byNode := map[string][2]int{}
+		for _, n := range rep.Nodes {
+			byNode[n.Node] = [2]int{n.Users, n.Connections}
+		}
+		if byNode[node0] == [2]int{1, 2} && byNode[node1] == [2]int{1, 1} && len(rep.Nodes) == 2 &&
+			rep.Users == 2 && rep.Connections == 3 && msgs >= 1 && len(rep.Minutes) == 2 {
+			break
+		}
+	}
+	if time.Now().After(deadline) {
+		t.Fatalf("stats never showed both nodes and the message: %+v", rep)
+	}
+
+	// A node that stops drops out within three report intervals.
+	cl.Nodes[1].Server.Close()
+	_ = cl.Nodes[1].GW.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if rep = read(""); len(rep.Nodes) == 1 && rep.Nodes[0].Node == node0 && len(rep.Minutes) == 10 {
+			break
+		}
+	}
+	if time.Now().After(deadline) {
+		t.Fatalf("a stopped node stayed in the stats: %+v", rep)
+	}
+	wantStatus(t, "minutes 0", cl.Do("GET", "/v1/admin/stats?minutes=0", adminKey, nil), 400, protocol.CodeInvalidArgument)
+	wantStatus(t, "minutes 61", cl.Do("GET", "/v1/admin/stats?minutes=61", adminKey, nil), 400, protocol.CodeInvalidArgument)
+	wantStatus(t, "minutes x", cl.Do("GET", "/v1/admin/stats?minutes=x", adminKey, nil), 400, protocol.CodeInvalidArgument)
 }

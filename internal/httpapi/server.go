@@ -183,6 +183,7 @@ func (s *Server) routes() chi.Router {
 			r.Get("/admin/rooms", s.adminRooms)
 			r.Post("/admin/rooms/{id}/messages", s.adminRoomMessage)
 			r.Delete("/admin/rooms/{id}/messages/{seq}", s.adminDeleteMessage)
+			r.Get("/admin/stats", s.adminStats)
 		})
 	})
 	if s.opts.Mount != nil {

@@ -415,6 +415,7 @@ func restTable() []restCase {
 		{route: "GET /v1/admin/rooms", path: "/v1/admin/rooms", want: adminOnly},
 		{route: "POST /v1/admin/rooms/{id}/messages", path: "/v1/admin/rooms/{group}/messages", want: adminOnly},
 		{route: "DELETE /v1/admin/rooms/{id}/messages/{seq}", path: "/v1/admin/rooms/{group}/messages/1", want: adminOnly},
+		{route: "GET /v1/admin/stats", path: "/v1/admin/stats", want: adminOnly},
 		// Last: it ends the callers' sessions.
 		{route: "POST /v1/auth/logout-all", path: "/v1/auth/logout-all", want: authed(204, 204, 204)},
 	}
