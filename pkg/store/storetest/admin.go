@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ func adminTests() []test {
 		{"BansOf", testBansOf},
 		{"UsersPage", testUsersPage},
 		{"RoomsPage", testRoomsPage},
+		{"ConcurrentPutBan", testConcurrentPutBan},
 	}
 }
 
@@ -166,5 +169,26 @@ func testRoomsPage(t *testing.T, s store.Store) {
 	mustNil(t, "RoomsPage groups after r2", err)
 	if !slices.Equal(ids(groups), []string{"r4"}) {
 		t.Fatalf("RoomsPage groups after r2 = %v", ids(groups))
+	}
+}
+
+// testConcurrentPutBan: racing bans of one user all succeed (a replace,
+// not a duplicate) and leave exactly one of them.
+func testConcurrentPutBan(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = s.PutBan(ctx, &store.Ban{UserID: "u1", Reason: fmt.Sprint("r", i)}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		mustNil(t, fmt.Sprint("PutBan ", i), err)
+	}
+	bs, err := s.BansOf(ctx, []string{"u1"})
+	mustNil(t, "BansOf", err)
+	if len(bs) != 1 || len(bs[0].Reason) != 2 {
+		t.Fatalf("after %d racing bans: %+v", n, bs)
 	}
 }
