@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,6 +48,8 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if cfg.SweepInterval > 0 {
 		go core.Service.RunSweeps(ctx, cfg.SweepInterval)
 	}
+	// The messages this process stores, for the admin API's stats.
+	go core.Service.RunStatsFlush(ctx, 5*time.Second)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
@@ -55,6 +58,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		TrustProxy:     cfg.TrustProxy,
 		Ready:          b.Ping,
 		Mount:          app.MountWeb,
+		AdminKeys:      cfg.AdminKeys,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -38,6 +38,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer svc.Close()
 	opts := app.GatewayOptions(cfg, log, reg)
 	opts.Presence = b.Presence
+	opts.Stats = b.Stats
 	gw, err := gateway.New(svc, ver, opts)
 	if err != nil {
 		return err

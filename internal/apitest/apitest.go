@@ -50,7 +50,12 @@ type Options struct {
 	// PostgresURL is the database of Store "postgres"; default: a fresh
 	// schema of the shared test PostgreSQL (testenv.PostgresURL).
 	PostgresURL string
+	// AdminKeys enable the admin API with these keys (see AdminKey).
+	AdminKeys []string
 }
+
+// AdminKey is an admin key tests may pass in Options.AdminKeys.
+const AdminKey = "test-admin-key-0123456789abcdef0123456789"
 
 // Env is a running API with its backends.
 type Env struct {
@@ -153,7 +158,8 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Core.Service.Close)
-	e.API = httpapi.New(e.Core.Service, e.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping})
+	e.API = httpapi.New(e.Core.Service, e.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping,
+		AdminKeys: o.AdminKeys})
 	e.Server = httptest.NewServer(e.API)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL

@@ -89,6 +89,7 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	opts := app.GatewayOptions(cfg, c.Log, prometheus.NewRegistry())
 	opts.NodeID = "node" + Unique("")
 	opts.Presence = b.Presence
+	opts.Stats = b.Stats
 	for _, f := range ns.Tweak {
 		f(&opts)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
+	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -47,6 +48,9 @@ type Backends struct {
 	Blobs blob.Store
 	// Presence holds who is online (nil: presence is off).
 	Presence presence.Presence
+	// Stats holds the nodes' reports and the messages per minute for the
+	// admin API (nil: off).
+	Stats stats.Stats
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
 	redis *redis.Client
 	// Ping reports whether the backends are reachable (readiness).
@@ -114,7 +118,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		o.Limits.DeletedGrace = cfg.DeletedGrace
 	}
 	svc := service.New(service.Deps{
-		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Sessions: sess, Mail: sender,
+		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
 	})

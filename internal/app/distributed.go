@@ -13,6 +13,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/redisbus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/rediskv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence/redispresence"
+	"github.com/im-websocket-go/im-websocket-go/pkg/stats/redisstats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -39,6 +40,8 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 	}
 	if cfg.PresencePrefix != "" {
 		b.Presence = redispresence.New(b.redis, redispresence.Options{Prefix: cfg.PresencePrefix})
+		// Tests that share one Redis keep their stats apart the same way.
+		b.Stats = redisstats.New(b.redis, redisstats.Options{Prefix: cfg.PresencePrefix + "-st"})
 	}
 	ping, closeRedis := b.Ping, b.Close
 	b.Ping = func(ctx context.Context) error { return errors.Join(st.Ping(ctx), ping(ctx)) }
@@ -91,6 +94,7 @@ func RedisBackends(ctx context.Context, url string, st store.Store, h bus.Handle
 		Store: st, KV: kvs, Bus: b,
 		// Presence pipelines its batches itself: the plain client.
 		Presence: redispresence.New(rc, redispresence.Options{}),
+		Stats:    redisstats.New(rc, redisstats.Options{}),
 		redis:    rc,
 		Ping:     kvs.Ping,
 		Close: func() {

@@ -94,7 +94,14 @@ type Config struct {
 	RedisAutoPipeline bool
 	// Args are the command-line arguments left after the flags.
 	Args []string
+
+	// AdminKeys are the admin API's keys (IM_ADMIN_KEYS, comma-separated,
+	// each at least MinAdminKey characters); none: the admin API is off.
+	AdminKeys []string
 }
+
+// MinAdminKey is the shortest admin key IM_ADMIN_KEYS accepts.
+const MinAdminKey = 32
 
 type binding struct {
 	env, flag, usage string
@@ -109,6 +116,7 @@ type binding struct {
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	var origins, trustProxy, s3TLS, autoPipeline string
+	var adminKeys string
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
 		{"IM_MONGO_DB", "mongo-db", "MongoDB database name", &c.MongoDB, nil, nil, "im"},
@@ -154,6 +162,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_MAX_UPLOAD", "max-upload", "largest uploaded file, in bytes", nil, nil, &c.MaxUpload, "26214400"},
 		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "false"},
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
+		{"IM_ADMIN_KEYS", "admin-keys", "comma-separated admin API keys, each at least 32 characters (API, standalone); empty: the admin API is off", &adminKeys, nil, nil, ""},
 	}
 	for _, b := range bs {
 		def := b.def
@@ -232,6 +241,15 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	case "FULL", "NORMAL":
 	default:
 		return c, fmt.Errorf("config: IM_SQLITE_SYNC must be FULL or NORMAL, not %q", c.SQLiteSync)
+	}
+	for _, k := range strings.Split(adminKeys, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		} else if len(k) < MinAdminKey {
+			// The key itself is never repeated in an error.
+			return c, fmt.Errorf("config: IM_ADMIN_KEYS: every key must be at least %d characters (key %d is %d)", MinAdminKey, len(c.AdminKeys)+1, len(k))
+		}
+		c.AdminKeys = append(c.AdminKeys, k)
 	}
 	c.Args = fs.Args()
 	switch c.SMTPTLS {

@@ -28,6 +28,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -88,6 +89,12 @@ type Options struct {
 	WS            wsnet.Options
 	Registry      prometheus.Registerer
 	Log           *zap.Logger
+
+	// Stats receives the node's counts (connected users, connections)
+	// and the messages it stored, every StatsInterval (default 5s), for
+	// the admin API (stats.go); nil: not reported.
+	Stats         stats.Stats
+	StatsInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -252,6 +259,10 @@ func (g *Gateway) Run() {
 		g.wg.Add(2)
 		go func() { defer g.wg.Done(); g.pm.run(ctx) }()
 		go func() { defer g.wg.Done(); g.pm.announcer(ctx, g.opts.OpTimeout) }()
+	}
+	if g.opts.Stats != nil {
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); g.statsLoop(ctx) }()
 	}
 }
 

@@ -34,6 +34,10 @@ type Options struct {
 	Mount func(r chi.Router)
 	// Registry receives the HTTP metrics; nil: a private registry.
 	Registry *prometheus.Registry
+	// AdminKeys are the keys of the admin API (IM_ADMIN_KEYS), each at
+	// least MinAdminKey characters (shorter ones are ignored); none: the
+	// admin API is disabled (its routes answer 404).
+	AdminKeys []string
 }
 
 // Server is the REST API.
@@ -161,6 +165,25 @@ func (s *Server) routes() chi.Router {
 			r.Post("/rooms/{id}/files", s.uploadFile)
 			r.Get("/files/{id}", s.downloadFile)
 			r.Get("/files/{id}/thumbnail", s.downloadThumb)
+		})
+
+		// The admin API (admin.go): server to server, admin keys only.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Post("/admin/users", s.adminProvision)
+			r.Get("/admin/users", s.adminUsers)
+			r.Get("/admin/users/{id}", s.adminUser)
+			r.Post("/admin/users/{id}/tokens", s.adminMintTokens)
+			r.Put("/admin/users/{id}/ban", s.adminBan)
+			r.Delete("/admin/users/{id}/ban", s.adminUnban)
+			r.Post("/admin/users/{id}/logout", s.adminLogout)
+			r.Post("/admin/users/{id}/notices", s.adminUserNotice)
+			r.Post("/admin/broadcasts", s.adminBroadcast)
+			r.Get("/admin/groups", s.adminGroups)
+			r.Get("/admin/rooms", s.adminRooms)
+			r.Post("/admin/rooms/{id}/messages", s.adminRoomMessage)
+			r.Delete("/admin/rooms/{id}/messages/{seq}", s.adminDeleteMessage)
+			r.Get("/admin/stats", s.adminStats)
 		})
 	})
 	if s.opts.Mount != nil {

@@ -43,6 +43,7 @@ func jsonMap(t *testing.T, r apitest.Resp) map[string]any {
 func restTable() []restCase {
 	all := func(s int) [4]int { return [4]int{s, s, s, s} }
 	authed := func(stranger, member, owner int) [4]int { return [4]int{401, stranger, member, owner} }
+	adminOnly := [4]int{401, 403, 403, 403}
 	msg := func(w *world, role int) any {
 		return map[string]string{"body": "from " + roleNames[role], "client_msg_id": "authz-" + randomHex(6)}
 	}
@@ -399,6 +400,22 @@ func restTable() []restCase {
 			body: fixed(map[string]string{"current_password": "not the password", "new_password": "a takeover attempt"})},
 		{route: "DELETE /v1/me", name: "wrong password", path: "/v1/me", want: authed(403, 403, 403),
 			body: fixed(map[string]string{"password": "not the password"})},
+		// The admin API: an admin key only; every user's token is refused
+		// (internal/httpapi/admin_test.go tests the admin key's answers).
+		{route: "POST /v1/admin/users", path: "/v1/admin/users", want: adminOnly},
+		{route: "GET /v1/admin/users", path: "/v1/admin/users", want: adminOnly},
+		{route: "GET /v1/admin/users/{id}", path: "/v1/admin/users/{owner}", want: adminOnly},
+		{route: "POST /v1/admin/users/{id}/tokens", path: "/v1/admin/users/{owner}/tokens", want: adminOnly},
+		{route: "PUT /v1/admin/users/{id}/ban", path: "/v1/admin/users/{owner}/ban", want: adminOnly},
+		{route: "DELETE /v1/admin/users/{id}/ban", path: "/v1/admin/users/{owner}/ban", want: adminOnly},
+		{route: "POST /v1/admin/users/{id}/logout", path: "/v1/admin/users/{owner}/logout", want: adminOnly},
+		{route: "POST /v1/admin/users/{id}/notices", path: "/v1/admin/users/{owner}/notices", want: adminOnly},
+		{route: "POST /v1/admin/broadcasts", path: "/v1/admin/broadcasts", want: adminOnly},
+		{route: "GET /v1/admin/groups", path: "/v1/admin/groups", want: adminOnly},
+		{route: "GET /v1/admin/rooms", path: "/v1/admin/rooms", want: adminOnly},
+		{route: "POST /v1/admin/rooms/{id}/messages", path: "/v1/admin/rooms/{group}/messages", want: adminOnly},
+		{route: "DELETE /v1/admin/rooms/{id}/messages/{seq}", path: "/v1/admin/rooms/{group}/messages/1", want: adminOnly},
+		{route: "GET /v1/admin/stats", path: "/v1/admin/stats", want: adminOnly},
 		// Last: it ends the callers' sessions.
 		{route: "POST /v1/auth/logout-all", path: "/v1/auth/logout-all", want: authed(204, 204, 204)},
 	}
@@ -412,7 +429,7 @@ func restTable() []restCase {
 // and every answer carries the security headers (nosniff, no framing, no
 // referrer).
 func TestRESTAuthorizationTable(t *testing.T) {
-	e := apitest.New(t, apitest.Options{})
+	e := apitest.New(t, apitest.Options{AdminKeys: []string{apitest.AdminKey}})
 	w := newWorld(t, e)
 	table := restTable()
 

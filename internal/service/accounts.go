@@ -135,6 +135,9 @@ func (s *Service) startSession(ctx context.Context, u *store.User, info auth.Ses
 	if err != nil {
 		return nil, storeErr("session", err)
 	}
+	if err := s.refuseIfBanned(ctx, u.ID, p.SessionID, false); err != nil {
+		return nil, err
+	}
 	return &Session{User: u, Pair: p}, nil
 }
 
@@ -233,6 +236,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, ip string) (*Sessio
 	}
 	if u.Deleted() {
 		return nil, protocol.Errorf(protocol.CodeUnauthenticated, "the account no longer exists")
+	}
+	if err := s.refuseIfBanned(ctx, u.ID, p.SessionID, true); err != nil {
+		return nil, err
 	}
 	return &Session{User: u, Pair: p}, nil
 }

@@ -199,6 +199,7 @@ func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Messa
 		quote = r.quote
 	}
 	s.publishMessage(ctx, m, quote)
+	s.msgsStored.Add(1) // the messages per minute (adminstats.go)
 	return m, false, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -31,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
+	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -113,6 +115,9 @@ type Deps struct {
 	Blobs blob.Store
 	// Presence holds who is online; nil: everyone reads offline.
 	Presence presence.Presence
+	// Stats receives the messages stored per minute and gives the admin
+	// API the nodes' reports (admin.go); nil: stats are off.
+	Stats stats.Stats
 	// Media bounds uploads (size, types, image pixels, thumbnails).
 	Media  media.Limits
 	Log    *zap.Logger
@@ -158,6 +163,13 @@ type Service struct {
 	bg       context.Context
 	stopBG   context.CancelFunc
 	bgWG     sync.WaitGroup
+
+	// adminBusy holds the one admin broadcast running (admin.go).
+	adminBusy chan struct{}
+	// stats and msgsStored: the messages stored since the last flush to
+	// stats (adminstats.go).
+	stats      stats.Stats
+	msgsStored atomic.Int64
 }
 
 // maxInspecting bounds the uploads inspected at once (see Upload).
@@ -185,6 +197,8 @@ func New(d Deps) *Service {
 		counting: make(chan struct{}, maxCounting),
 	}
 	s.bg, s.stopBG = context.WithCancel(context.Background())
+	s.adminBusy = make(chan struct{}, 1)
+	s.stats = d.Stats
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")

@@ -33,6 +33,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence/mempresence"
+	"github.com/im-websocket-go/im-websocket-go/pkg/stats/memstats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
@@ -89,7 +90,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	var handler app.Deferred
 	s.bus = membus.New(&handler, membus.Options{})
 	s.kv = memkv.New()
-	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Presence: mempresence.New(), Ping: s.st.Ping, Close: func() {}}
+	b := app.Backends{Store: s.st, KV: s.kv, Bus: s.bus, Presence: mempresence.New(), Stats: memstats.New(nil), Ping: s.st.Ping, Close: func() {}}
 	if s.blobs, err = app.OpenBlobs(ctx, cfg, filepath.Join(cfg.DataDir, "files")); err != nil {
 		return nil, err
 	}
@@ -111,6 +112,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	reg := prometheus.NewRegistry()
 	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
 	gwOpts.Presence = b.Presence
+	gwOpts.Stats = b.Stats
 	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, gwOpts); err != nil {
 		return nil, err
 	}
@@ -134,6 +136,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 			r.Get("/ws", s.Gateway.ServeHTTP)
 			web(r)
 		},
+		AdminKeys: cfg.AdminKeys,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -69,6 +69,9 @@ const (
 	// EventMessagesHidden tells a user's devices that messages were
 	// deleted for them (data: room_id, seqs).
 	EventMessagesHidden = "messages_hidden"
+	// EventSystemNotice is an operator's notice to a user (the admin
+	// API; data: id, text, created_at). Live only: not stored.
+	EventSystemNotice = "system_notice"
 	// EventRead tells the members of a direct room that one of them read
 	// it up to a seq (data: room_id, user_id, seq).
 	EventRead = "read"
@@ -149,6 +152,10 @@ func FromStore(m *store.Message) Message {
 		out.Data = rawObject(m.Extra)
 	case store.KindReact, store.KindUnreact:
 		out.Emoji = m.Body
+	case store.KindRecall:
+		// A moderator's removal (the admin API) says so: {"moderation":
+		// true, "reason": ...}; a sender's recall has no data.
+		out.Data = rawObject(m.Extra)
 	}
 	if !m.EditedAt.IsZero() {
 		t := m.EditedAt.UTC()

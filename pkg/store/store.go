@@ -734,6 +734,41 @@ type Store interface {
 	Files
 	Tokens
 	GroupAdmin
+	Admin
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
+}
+
+// Ban is an operator's ban of a user (the admin API): one per user,
+// unique on UserID. A banned user cannot log in or refresh a session.
+type Ban struct {
+	UserID    string
+	Reason    string
+	CreatedAt time.Time
+}
+
+// MaxBanIDs is the most user ids one BansOf call takes; more is an error.
+const MaxBanIDs = 1000
+
+// Admin stores what the admin API needs: bans, and pages of every user and
+// every room, in id order (ids are ULIDs, so that is creation order).
+type Admin interface {
+	// PutBan stores b, replacing the user's ban if there is one. A zero
+	// CreatedAt is set to now; CreatedAt is normalised in place.
+	PutBan(ctx context.Context, b *Ban) error
+	// DeleteBan removes the user's ban; ErrNotFound if there is none.
+	DeleteBan(ctx context.Context, userID string) error
+	// BanOf returns the user's ban; ErrNotFound if there is none.
+	BanOf(ctx context.Context, userID string) (*Ban, error)
+	// BansOf returns the bans of those of userIDs that are banned, in no
+	// particular order. At most MaxBanIDs ids (more is an error).
+	BansOf(ctx context.Context, userIDs []string) ([]Ban, error)
+	// UsersPage returns up to limit users (deleted ones included) with an
+	// id above afterID ("" for the first page), ascending by id. A limit
+	// <= 0 means 50; limits above 1000 are lowered to it.
+	UsersPage(ctx context.Context, afterID string, limit int) ([]User, error)
+	// RoomsPage returns up to limit rooms (disbanded ones included) with
+	// an id above afterID, ascending by id: groups only when groupsOnly,
+	// else every room. Limits as UsersPage.
+	RoomsPage(ctx context.Context, afterID string, groupsOnly bool, limit int) ([]Room, error)
 }

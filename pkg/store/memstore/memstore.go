@@ -68,6 +68,8 @@ type Store struct {
 	linkHash  map[string]string                        // token hash -> id
 	linkUses  map[string]map[int]*store.InviteUse      // link -> n -> use
 	linkUsers map[string]map[string]*store.InviteUse   // link -> user -> the same use
+
+	bans map[string]*store.Ban // user -> ban (admin.go; made on first use)
 }
 
 var _ store.Store = (*Store)(nil)

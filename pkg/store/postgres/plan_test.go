@@ -90,6 +90,9 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		 FROM generate_series(0, $1 - 1) i`,
 		`INSERT INTO invite_uses (link_id, n, user_id, created_at)
 		 SELECT 'l' || (i % 1000), i / 1000 + 1, 'u' || i, now() FROM generate_series(0, $1 - 1) i`,
+		// The admin API: bans (as many as users, for the planner's sake).
+		`INSERT INTO bans (user_id, reason, created_at)
+		 SELECT 'u' || i, 'spam', now() FROM generate_series(0, $1 - 1) i`,
 	} {
 		mustNil(t, "seed", s.Exec(ctx, q, n))
 	}

@@ -276,10 +276,29 @@ const (
 	qInviteUseBy      = "SELECT " + useCols + " FROM invite_uses WHERE link_id = $1 AND user_id = $2"
 )
 
+// The admin API (migration 0008): bans, pages of users and rooms.
+const (
+	qPutBan = "INSERT INTO bans (user_id, reason, created_at) VALUES ($1, $2, $3)" +
+		" ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at"
+	qDeleteBan  = "DELETE FROM bans WHERE user_id = $1"
+	qBanOf      = "SELECT user_id, reason, created_at FROM bans WHERE user_id = $1"
+	qBansOf     = "SELECT user_id, reason, created_at FROM bans WHERE user_id = ANY($1)"
+	qUsersPage  = "SELECT " + userCols + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+	qRoomsPage  = "SELECT " + roomCols + " FROM rooms WHERE id > $1 ORDER BY id LIMIT $2"
+	qGroupsPage = "SELECT " + roomCols + " FROM rooms WHERE id > $1 AND type <> 1 ORDER BY id LIMIT $2"
+)
+
 // queries returns every statement the store runs on its tables, by name.
 func queries() map[string]string {
 	return map[string]string{
 		"CreateUser":           qCreateUser,
+		"PutBan":               qPutBan,
+		"DeleteBan":            qDeleteBan,
+		"BanOf":                qBanOf,
+		"BansOf":               qBansOf,
+		"UsersPage":            qUsersPage,
+		"RoomsPage":            qRoomsPage,
+		"GroupsPage":           qGroupsPage,
 		"UserByID":             qUserByID,
 		"UserByAccount":        qUserByAccount,
 		"UserByEmail":          qUserByEmail,

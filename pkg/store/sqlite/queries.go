@@ -253,11 +253,30 @@ func usersByIDsQuery(n int) string {
 	return qUsersByIDs + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }
 
+// The admin API (migration 0008): bans, pages of users and rooms.
+const (
+	qPutBan = "INSERT INTO bans (user_id, reason, created_at) VALUES (?, ?, ?)" +
+		" ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at"
+	qDeleteBan  = "DELETE FROM bans WHERE user_id = ?"
+	qBanOf      = "SELECT user_id, reason, created_at FROM bans WHERE user_id = ?"
+	qBansOf     = "SELECT user_id, reason, created_at FROM bans WHERE user_id IN ("
+	qUsersPage  = "SELECT " + userCols + " FROM users WHERE id > ? ORDER BY id LIMIT ?"
+	qRoomsPage  = "SELECT " + roomCols + " FROM rooms WHERE id > ? ORDER BY id LIMIT ?"
+	qGroupsPage = "SELECT " + roomCols + " FROM rooms WHERE id > ? AND type <> 1 ORDER BY id LIMIT ?"
+)
+
 // queries returns every statement the store runs on its tables, by name;
 // a statement built at run time is given in a representative form.
 func queries() map[string]string {
 	return map[string]string{
 		"CreateUser":           qCreateUser,
+		"PutBan":               qPutBan,
+		"DeleteBan":            qDeleteBan,
+		"BanOf":                qBanOf,
+		"BansOf":               qBansOf + "?, ?)",
+		"UsersPage":            qUsersPage,
+		"RoomsPage":            qRoomsPage,
+		"GroupsPage":           qGroupsPage,
 		"UserByID":             qUserByID,
 		"UserByAccount":        qUserByAccount,
 		"UserByEmail":          qUserByEmail,
