@@ -734,6 +734,30 @@ type Store interface {
 	Files
 	Tokens
 	GroupAdmin
+	Identities
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
+}
+
+// Identity links a user of an external identity provider (the host app's
+// IdP: its issuer and the token's subject) to a user of this service,
+// unique on (Issuer, Subject). It is created the first time a token of the
+// provider is seen for that subject.
+type Identity struct {
+	Issuer    string
+	Subject   string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// Identities stores the links of external identities to users.
+type Identities interface {
+	// CreateIdentity stores id; ErrDuplicate when (Issuer, Subject) is
+	// already linked (the caller lost a race: it reads the winner's link
+	// with IdentityBySubject). A zero CreatedAt is set to the current time;
+	// CreatedAt is normalised in place.
+	CreateIdentity(ctx context.Context, id *Identity) error
+	// IdentityBySubject returns the link of (issuer, subject), or
+	// ErrNotFound.
+	IdentityBySubject(ctx context.Context, issuer, subject string) (*Identity, error)
 }

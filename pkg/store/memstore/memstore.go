@@ -68,6 +68,8 @@ type Store struct {
 	linkHash  map[string]string                        // token hash -> id
 	linkUses  map[string]map[int]*store.InviteUse      // link -> n -> use
 	linkUsers map[string]map[string]*store.InviteUse   // link -> user -> the same use
+
+	identities map[[2]string]*store.Identity // (issuer, subject) -> link; made on first use
 }
 
 var _ store.Store = (*Store)(nil)

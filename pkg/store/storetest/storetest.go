@@ -76,6 +76,7 @@ func groups() []group {
 		{"Blocks", blockTests()},
 		{"Concurrent", concurrentTests()},
 		{"GroupAdmin", groupAdminTests()},
+		{"Identities", identityTests()},
 	}
 }
 
