@@ -49,12 +49,17 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
-		Registry:       reg,
-		AllowedOrigins: cfg.AllowedOrigins,
-		TrustProxy:     cfg.TrustProxy,
-		Ready:          b.Ping,
-		Mount:          app.MountWeb,
+	tokens, err := app.Tokens(cfg, core.Service, core.Verifier, reg, log)
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(core.Service, tokens, signer.JWKSJSON, log, httpapi.Options{
+		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
+		Registry:            reg,
+		AllowedOrigins:      cfg.AllowedOrigins,
+		TrustProxy:          cfg.TrustProxy,
+		Ready:               b.Ping,
+		Mount:               app.MountWeb,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -50,6 +50,10 @@ type Options struct {
 	// PostgresURL is the database of Store "postgres"; default: a fresh
 	// schema of the shared test PostgreSQL (testenv.PostgresURL).
 	PostgresURL string
+
+	// Config, when set, edits the configuration of the API and of the
+	// cluster's nodes (an identity provider, IM_IDP_*).
+	Config func(*config.Config)
 }
 
 // Env is a running API with its backends.
@@ -133,6 +137,9 @@ func New(t testing.TB, o Options) *Env {
 			e.Config.PostgresURL = testenv.PostgresURL(t)
 		}
 	}
+	if o.Config != nil {
+		o.Config(&e.Config)
+	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
 	blobs, err := fsblob.New(t.TempDir(), fsblob.Options{NoSync: true})
 	if err != nil {
@@ -153,7 +160,12 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Core.Service.Close)
-	e.API = httpapi.New(e.Core.Service, e.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping})
+	tokens, err := app.Tokens(e.Config, e.Core.Service, e.Core.Verifier, nil, o.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.API = httpapi.New(e.Core.Service, tokens, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping,
+		BuiltinAuthDisabled: e.Config.IDPIssuer != "" && !e.Config.BuiltinAuth})
 	e.Server = httptest.NewServer(e.API)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL

@@ -94,6 +94,23 @@ type Config struct {
 	RedisAutoPipeline bool
 	// Args are the command-line arguments left after the flags.
 	Args []string
+
+	// Bring your own identity (identity.go): the host app's identity
+	// provider, whose access tokens are accepted next to the built-in
+	// ones; off while IDPIssuer is empty.
+	IDPIssuer        string
+	IDPAudience      string
+	IDPJWKSURL       string
+	IDPAlgorithms    []string
+	IDPUserClaim     string
+	IDPNicknameClaim string
+	IDPAvatarClaim   string
+	IDPMinRefresh    time.Duration
+	IDPFetchTimeout  time.Duration
+	IDPMaxTokenTTL   time.Duration
+	// BuiltinAuth keeps the built-in email registration and login open
+	// (IM_BUILTIN_AUTH, default true).
+	BuiltinAuth bool
 }
 
 type binding struct {
@@ -155,6 +172,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "false"},
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 	}
+	var idp identityRaw
+	bs = append(bs, identityBindings(&c, &idp)...)
 	for _, b := range bs {
 		def := b.def
 		if v := getenv(b.env); v != "" {
@@ -234,6 +253,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		return c, fmt.Errorf("config: IM_SQLITE_SYNC must be FULL or NORMAL, not %q", c.SQLiteSync)
 	}
 	c.Args = fs.Args()
+	if err := finishIdentity(&c, idp); err != nil {
+		return c, err
+	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
 	default:

@@ -111,7 +111,11 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	reg := prometheus.NewRegistry()
 	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
 	gwOpts.Presence = b.Presence
-	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, gwOpts); err != nil {
+	tokens, err := app.Tokens(cfg, s.Core.Service, s.Core.Verifier, reg, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	if s.Gateway, err = gateway.New(s.Core.Service, tokens, gwOpts); err != nil {
 		return nil, err
 	}
 	s.Gateway.SetBus(s.bus)
@@ -126,10 +130,11 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	if web == nil {
 		web = app.MountWeb
 	}
-	api := httpapi.New(s.Core.Service, s.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{
-		AllowedOrigins: cfg.AllowedOrigins,
-		Ready:          b.Ping,
-		Registry:       reg,
+	api := httpapi.New(s.Core.Service, tokens, signer.JWKSJSON, o.Log, httpapi.Options{
+		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
+		AllowedOrigins:      cfg.AllowedOrigins,
+		Ready:               b.Ping,
+		Registry:            reg,
 		Mount: func(r chi.Router) {
 			r.Get("/ws", s.Gateway.ServeHTTP)
 			web(r)
