@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -214,8 +215,8 @@ func identityStoreErr(err error) error {
 // createExternalUser creates the user uid for ec: an account name derived
 // from the subject (a-z, 0-9, _, . and -; another suffix while it is
 // taken), nickname and avatar from the claims when they are valid, an
-// email under .invalid that nobody can register, and no password (a
-// password login never matches it).
+// email under .invalid that nobody can register, and an unusable password
+// (a password login never matches it).
 func (s *Service) createExternalUser(ctx context.Context, uid string, ec identity.Claims) (*store.User, error) {
 	nick := strings.TrimSpace(ec.Nickname)
 	if validNickname(nick) != nil {
@@ -230,6 +231,17 @@ func (s *Service) createExternalUser(ctx context.Context, uid string, ec identit
 		!strings.HasPrefix(avatar, "https://") && !strings.HasPrefix(avatar, "http://") {
 		avatar = ""
 	}
+	// No usable password: the hash of a random secret that is never kept
+	// (every password check on the account answers "wrong password", none
+	// fails for want of a hash).
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("create external user: %w", err)
+	}
+	hash, err := s.hashPassword(ctx, base64.RawURLEncoding.EncodeToString(secret))
+	if err != nil {
+		return nil, err
+	}
 	const attempts = 6
 	for i := range attempts {
 		account := base
@@ -240,8 +252,8 @@ func (s *Service) createExternalUser(ctx context.Context, uid string, ec identit
 			account = base[:min(len(base), 24)] + "-" + randomSuffix(6)
 		}
 		now := s.nowUTC()
-		u := &store.User{ID: uid, Account: account, Email: ExternalEmail(uid), Nickname: nick, Avatar: avatar,
-			CreatedAt: now, UpdatedAt: now}
+		u := &store.User{ID: uid, Account: account, Email: ExternalEmail(uid), PasswordHash: hash,
+			Nickname: nick, Avatar: avatar, CreatedAt: now, UpdatedAt: now}
 		err := s.st.CreateUser(ctx, u)
 		if err == nil {
 			return u, nil
