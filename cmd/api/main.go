@@ -54,12 +54,13 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	api := httpapi.New(core.Service, tokens, signer.JWKSJSON, log, httpapi.Options{
+		Registry:       reg,
+		AllowedOrigins: cfg.AllowedOrigins,
+		TrustProxy:     cfg.TrustProxy,
+		Ready:          b.Ping,
+		Mount:          app.MountWeb,
+
 		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
-		Registry:            reg,
-		AllowedOrigins:      cfg.AllowedOrigins,
-		TrustProxy:          cfg.TrustProxy,
-		Ready:               b.Ping,
-		Mount:               app.MountWeb,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -131,14 +131,15 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 		web = app.MountWeb
 	}
 	api := httpapi.New(s.Core.Service, tokens, signer.JWKSJSON, o.Log, httpapi.Options{
-		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
-		AllowedOrigins:      cfg.AllowedOrigins,
-		Ready:               b.Ping,
-		Registry:            reg,
+		AllowedOrigins: cfg.AllowedOrigins,
+		Ready:          b.Ping,
+		Registry:       reg,
 		Mount: func(r chi.Router) {
 			r.Get("/ws", s.Gateway.ServeHTTP)
 			web(r)
 		},
+
+		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
