@@ -52,13 +52,19 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	go core.Service.RunStatsFlush(ctx, 5*time.Second)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
+	tokens, err := app.Tokens(cfg, core.Service, core.Verifier, reg, log)
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(core.Service, tokens, signer.JWKSJSON, log, httpapi.Options{
 		Registry:       reg,
 		AllowedOrigins: cfg.AllowedOrigins,
 		TrustProxy:     cfg.TrustProxy,
 		Ready:          b.Ping,
 		Mount:          app.MountWeb,
 		AdminKeys:      cfg.AdminKeys,
+
+		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

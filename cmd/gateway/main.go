@@ -39,7 +39,11 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	opts := app.GatewayOptions(cfg, log, reg)
 	opts.Presence = b.Presence
 	opts.Stats = b.Stats
-	gw, err := gateway.New(svc, ver, opts)
+	tokens, err := app.Tokens(cfg, svc, ver, reg, log)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(svc, tokens, opts)
 	if err != nil {
 		return err
 	}

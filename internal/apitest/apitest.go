@@ -52,6 +52,10 @@ type Options struct {
 	PostgresURL string
 	// AdminKeys enable the admin API with these keys (see AdminKey).
 	AdminKeys []string
+
+	// Config, when set, edits the configuration of the API and of the
+	// cluster's nodes (an identity provider, IM_IDP_*).
+	Config func(*config.Config)
 }
 
 // AdminKey is an admin key tests may pass in Options.AdminKeys.
@@ -138,6 +142,9 @@ func New(t testing.TB, o Options) *Env {
 			e.Config.PostgresURL = testenv.PostgresURL(t)
 		}
 	}
+	if o.Config != nil {
+		o.Config(&e.Config)
+	}
 	e.Backends = Backends(t, e.Config, app.NopHandler{})
 	blobs, err := fsblob.New(t.TempDir(), fsblob.Options{NoSync: true})
 	if err != nil {
@@ -158,8 +165,12 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Core.Service.Close)
-	e.API = httpapi.New(e.Core.Service, e.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping,
-		AdminKeys: o.AdminKeys})
+	tokens, err := app.Tokens(e.Config, e.Core.Service, e.Core.Verifier, nil, o.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.API = httpapi.New(e.Core.Service, tokens, signer.JWKSJSON, o.Log, httpapi.Options{Ready: e.Backends.Ping,
+		AdminKeys: o.AdminKeys, BuiltinAuthDisabled: e.Config.IDPIssuer != "" && !e.Config.BuiltinAuth})
 	e.Server = httptest.NewServer(e.API)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL

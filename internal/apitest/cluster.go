@@ -85,7 +85,7 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	if ns.Store != nil {
 		b.Store = ns.Store(b.Store)
 	}
-	svc := app.GatewayService(b, c.Log, Generous())
+	svc := app.GatewayService(b, c.Log, app.IdentityLimits(cfg, Generous()))
 	opts := app.GatewayOptions(cfg, c.Log, prometheus.NewRegistry())
 	opts.NodeID = "node" + Unique("")
 	opts.Presence = b.Presence
@@ -93,7 +93,11 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	for _, f := range ns.Tweak {
 		f(&opts)
 	}
-	gw, err := gateway.New(svc, ver, opts)
+	tokens, err := app.Tokens(cfg, svc, ver, nil, c.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(svc, tokens, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

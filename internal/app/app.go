@@ -117,6 +117,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 	if o.Limits.DeletedGrace == 0 {
 		o.Limits.DeletedGrace = cfg.DeletedGrace
 	}
+	o.Limits = IdentityLimits(cfg, o.Limits)
 	svc := service.New(service.Deps{
 		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,

@@ -98,6 +98,22 @@ type Config struct {
 	// AdminKeys are the admin API's keys (IM_ADMIN_KEYS, comma-separated,
 	// each at least MinAdminKey characters); none: the admin API is off.
 	AdminKeys []string
+	// Bring your own identity (identity.go): the host app's identity
+	// provider, whose access tokens are accepted next to the built-in
+	// ones; off while IDPIssuer is empty.
+	IDPIssuer        string
+	IDPAudience      string
+	IDPJWKSURL       string
+	IDPAlgorithms    []string
+	IDPUserClaim     string
+	IDPNicknameClaim string
+	IDPAvatarClaim   string
+	IDPMinRefresh    time.Duration
+	IDPFetchTimeout  time.Duration
+	IDPMaxTokenTTL   time.Duration
+	// BuiltinAuth keeps the built-in email registration and login open
+	// (IM_BUILTIN_AUTH, default true).
+	BuiltinAuth bool
 }
 
 // MinAdminKey is the shortest admin key IM_ADMIN_KEYS accepts.
@@ -164,6 +180,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 		{"IM_ADMIN_KEYS", "admin-keys", "comma-separated admin API keys, each at least 32 characters (API, standalone); empty: the admin API is off", &adminKeys, nil, nil, ""},
 	}
+	var idp identityRaw
+	bs = append(bs, identityBindings(&c, &idp)...)
 	for _, b := range bs {
 		def := b.def
 		if v := getenv(b.env); v != "" {
@@ -252,6 +270,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		c.AdminKeys = append(c.AdminKeys, k)
 	}
 	c.Args = fs.Args()
+	if err := finishIdentity(&c, idp); err != nil {
+		return c, err
+	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
 	default:

@@ -50,3 +50,33 @@ func TestEnvListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadIdentity(t *testing.T) {
+	load := func(env map[string]string) (Config, error) {
+		return Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(k string) string { return env[k] })
+	}
+	c, err := load(nil)
+	if err != nil || !c.BuiltinAuth || c.IDPIssuer != "" || c.IDPUserClaim != "sub" || c.IDPMinRefresh != 30*time.Second {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	ok := map[string]string{"IM_IDP_ISSUER": "https://idp.example/", "IM_IDP_AUDIENCE": "chat",
+		"IM_IDP_JWKS_URL": "https://idp.example/jwks.json", "IM_IDP_ALGORITHMS": "RS256, EdDSA", "IM_BUILTIN_AUTH": "false"}
+	c, err = load(ok)
+	if err != nil || c.BuiltinAuth || !slices.Equal(c.IDPAlgorithms, []string{"RS256", "EdDSA"}) {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	for k, v := range map[string]string{"IM_IDP_JWKS_URL": "", "IM_IDP_ISSUER": "im-websocket-go", "IM_BUILTIN_AUTH": "nope",
+		"IM_IDP_MIN_REFRESH": "1ms", "IM_IDP_FETCH_TIMEOUT": "1h"} {
+		env := map[string]string{}
+		for a, b := range ok {
+			env[a] = b
+		}
+		env[k] = v
+		if _, err := load(env); err == nil {
+			t.Errorf("%s=%q accepted", k, v)
+		}
+	}
+	if _, err := load(map[string]string{"IM_BUILTIN_AUTH": "false"}); err == nil {
+		t.Error("IM_BUILTIN_AUTH=false without an identity provider accepted")
+	}
+}

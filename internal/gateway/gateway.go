@@ -182,7 +182,7 @@ func (o *Options) defaults() {
 // Gateway serves /ws. It is a bus.Handler for the node's bus.
 type Gateway struct {
 	svc  *service.Service
-	ver  *auth.Verifier
+	ver  auth.TokenVerifier
 	opts Options
 	log  *zap.Logger
 	ws   *wsnet.Server
@@ -218,7 +218,7 @@ func (c *client) send(frame []byte) {
 }
 
 // New builds a Gateway. Call SetBus before serving, then Run.
-func New(svc *service.Service, ver *auth.Verifier, opts Options) (*Gateway, error) {
+func New(svc *service.Service, ver auth.TokenVerifier, opts Options) (*Gateway, error) {
 	opts.defaults()
 	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log,
 		gate: newStoreGate(opts.MaxStoreInFlight, opts.StoreQueueWait, opts.StoreLatencyTarget)}
@@ -308,8 +308,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	claims, err := g.ver.Verify(r.Context(), strings.TrimSpace(tok))
 	if err != nil {
-		g.m.rejected.WithLabelValues("token").Inc()
-		httpError(w, http.StatusUnauthorized, protocol.CodeUnauthenticated, "missing, invalid or expired token")
+		g.rejectToken(w, err)
 		return
 	}
 	ctx, cancel := g.opCtx()
@@ -456,9 +455,11 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 	case protocol.TypePing:
 		c.send(protocol.EncodePong)
 	case protocol.TypeRefresh:
-		claims, err := g.ver.Verify(context.Background(), in.AccessToken)
+		vctx, vcancel := g.opCtx()
+		claims, err := g.ver.Verify(vctx, in.AccessToken)
+		vcancel()
 		if err != nil || claims.UserID != c.uid {
-			c.send(protocol.EncodeError(protocol.Errorf(protocol.CodeUnauthenticated, "invalid token"), ""))
+			c.send(protocol.EncodeError(refreshError(err), ""))
 			return
 		}
 		ctx, cancel := g.opCtx()

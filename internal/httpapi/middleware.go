@@ -48,8 +48,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		claims, err := s.verifier.Verify(r.Context(), strings.TrimSpace(tok))
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			s.writeError(w, r, protocol.Errorf(protocol.CodeUnauthenticated, "invalid or expired token"))
+			s.writeTokenError(w, r, err)
 			return
 		}
 		if err := s.svc.CheckToken(r.Context(), claims); err != nil {

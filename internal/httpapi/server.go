@@ -38,12 +38,17 @@ type Options struct {
 	// least MinAdminKey characters (shorter ones are ignored); none: the
 	// admin API is disabled (its routes answer 404).
 	AdminKeys []string
+
+	// BuiltinAuthDisabled closes the built-in email sign-in (register,
+	// login, email codes, password reset: 403) when users come from the
+	// host app's identity provider only (IM_BUILTIN_AUTH=false).
+	BuiltinAuthDisabled bool
 }
 
 // Server is the REST API.
 type Server struct {
 	svc      *service.Service
-	verifier *auth.Verifier
+	verifier auth.TokenVerifier
 	jwks     func() ([]byte, error)
 	log      *zap.Logger
 	opts     Options
@@ -52,7 +57,7 @@ type Server struct {
 }
 
 // New builds the API. jwks returns the JWKS document to serve.
-func New(svc *service.Service, verifier *auth.Verifier, jwks func() ([]byte, error), log *zap.Logger, opts Options) *Server {
+func New(svc *service.Service, verifier auth.TokenVerifier, jwks func() ([]byte, error), log *zap.Logger, opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
 	}
@@ -73,6 +78,7 @@ func (s *Server) Router() chi.Router { return s.router }
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.accessLog, s.instrument, securityHeaders, s.cors)
+	r.Use(s.builtinAuthSwitch) // identity.go: IM_BUILTIN_AUTH=false closes email sign-in
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, protocol.Errorf(protocol.CodeNotFound, "no such route"))
 	})

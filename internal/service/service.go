@@ -59,6 +59,12 @@ type Limits struct {
 	// JoinRequestPerUser bounds the join requests one user makes;
 	// default 30 an hour.
 	JoinRequestPerUser ratelimit.Rule
+
+	// ExternalTokenTTL is the longest lifetime of an accepted token of an
+	// identity provider (IM_IDP_MAX_TOKEN_TTL; identities.go): user-level
+	// revocations are remembered at least that long. Zero: no external
+	// tokens are accepted, the access token lifetime is the bound.
+	ExternalTokenTTL time.Duration
 }
 
 func (l *Limits) defaults() {

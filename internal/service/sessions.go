@@ -45,7 +45,8 @@ var errRevoked = protocol.Errorf(protocol.CodeUnauthenticated, "the session has 
 
 // revocationTTL is how long a revocation must be remembered.
 func (s *Service) revocationTTL() time.Duration {
-	return s.sess.AccessTTL() + auth.DefaultClockSkew + time.Minute
+	// An external token (identities.go) may live up to ExternalTokenTTL.
+	return max(s.sess.AccessTTL(), s.lim.ExternalTokenTTL) + auth.DefaultClockSkew + time.Minute
 }
 
 // CheckToken refuses the verified claims of an access token whose session

@@ -113,7 +113,11 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
 	gwOpts.Presence = b.Presence
 	gwOpts.Stats = b.Stats
-	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, gwOpts); err != nil {
+	tokens, err := app.Tokens(cfg, s.Core.Service, s.Core.Verifier, reg, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	if s.Gateway, err = gateway.New(s.Core.Service, tokens, gwOpts); err != nil {
 		return nil, err
 	}
 	s.Gateway.SetBus(s.bus)
@@ -128,7 +132,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 	if web == nil {
 		web = app.MountWeb
 	}
-	api := httpapi.New(s.Core.Service, s.Core.Verifier, signer.JWKSJSON, o.Log, httpapi.Options{
+	api := httpapi.New(s.Core.Service, tokens, signer.JWKSJSON, o.Log, httpapi.Options{
 		AllowedOrigins: cfg.AllowedOrigins,
 		Ready:          b.Ping,
 		Registry:       reg,
@@ -137,6 +141,8 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 			web(r)
 		},
 		AdminKeys: cfg.AdminKeys,
+
+		BuiltinAuthDisabled: cfg.IDPIssuer != "" && !cfg.BuiltinAuth,
 	})
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

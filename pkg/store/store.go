@@ -735,6 +735,7 @@ type Store interface {
 	Tokens
 	GroupAdmin
 	Admin
+	Identities
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
 }
@@ -771,4 +772,27 @@ type Admin interface {
 	// an id above afterID, ascending by id: groups only when groupsOnly,
 	// else every room. Limits as UsersPage.
 	RoomsPage(ctx context.Context, afterID string, groupsOnly bool, limit int) ([]Room, error)
+}
+
+// Identity links a user of an external identity provider (the host app's
+// IdP: its issuer and the token's subject) to a user of this service,
+// unique on (Issuer, Subject). It is created the first time a token of the
+// provider is seen for that subject.
+type Identity struct {
+	Issuer    string
+	Subject   string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// Identities stores the links of external identities to users.
+type Identities interface {
+	// CreateIdentity stores id; ErrDuplicate when (Issuer, Subject) is
+	// already linked (the caller lost a race: it reads the winner's link
+	// with IdentityBySubject). A zero CreatedAt is set to the current time;
+	// CreatedAt is normalised in place.
+	CreateIdentity(ctx context.Context, id *Identity) error
+	// IdentityBySubject returns the link of (issuer, subject), or
+	// ErrNotFound.
+	IdentityBySubject(ctx context.Context, issuer, subject string) (*Identity, error)
 }

@@ -69,7 +69,8 @@ type Store struct {
 	linkUses  map[string]map[int]*store.InviteUse      // link -> n -> use
 	linkUsers map[string]map[string]*store.InviteUse   // link -> user -> the same use
 
-	bans map[string]*store.Ban // user -> ban (admin.go; made on first use)
+	bans       map[string]*store.Ban         // user -> ban (admin.go; made on first use)
+	identities map[[2]string]*store.Identity // (issuer, subject) -> link; made on first use
 }
 
 var _ store.Store = (*Store)(nil)

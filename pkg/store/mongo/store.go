@@ -321,6 +321,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: keys("link_id", "n"), Options: unique()},
 			{Keys: keys("link_id", "user_identity"), Options: unique()},
 		}},
+		{s.db.Collection(CollIdentities), []mdb.IndexModel{
+			// One link per external identity: two first sights at once
+			// create one (identities.go).
+			{Keys: keys("issuer", "subject"), Options: unique()},
+		}},
 	}
 	// One index per command: FerretDB v1.24 drops the connection when a
 	// createIndexes command lists two or more indexes that already exist.

@@ -77,6 +77,7 @@ func groups() []group {
 		{"Concurrent", concurrentTests()},
 		{"GroupAdmin", groupAdminTests()},
 		{"Admin", adminTests()},
+		{"Identities", identityTests()},
 	}
 }
 

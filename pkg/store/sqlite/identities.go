@@ -1,0 +1,39 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+)
+
+const (
+	identityCols       = "issuer, subject, user_id, created_at"
+	qInsertIdentity    = "INSERT INTO identities (" + identityCols + ") VALUES (?, ?, ?, ?)"
+	qIdentityBySubject = "SELECT " + identityCols + " FROM identities WHERE issuer = ? AND subject = ?"
+)
+
+// CreateIdentity stores id; store.ErrDuplicate when (issuer, subject) is
+// already linked (the primary key).
+func (s *Store) CreateIdentity(ctx context.Context, id *store.Identity) error {
+	const op = "create identity"
+	if id == nil {
+		return errNil(op, "identity")
+	}
+	id.CreatedAt = createdTime(id.CreatedAt)
+	_, err := s.exec(ctx, op, qInsertIdentity, id.Issuer, id.Subject, id.UserID, millis(id.CreatedAt))
+	return err
+}
+
+// IdentityBySubject returns the link of (issuer, subject), or
+// store.ErrNotFound.
+func (s *Store) IdentityBySubject(ctx context.Context, issuer, subject string) (*store.Identity, error) {
+	return queryOne(ctx, s, "identity by subject", scanIdentity, qIdentityBySubject, issuer, subject)
+}
+
+func scanIdentity(r scanner) (store.Identity, error) {
+	var id store.Identity
+	var created int64
+	err := r.Scan(&id.Issuer, &id.Subject, &id.UserID, &created)
+	id.CreatedAt = fromMillis(created)
+	return id, err
+}
