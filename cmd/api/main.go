@@ -39,6 +39,11 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := app.SetupWebhooks(cfg, &b, log, reg); err != nil {
+		return err
+	}
 	core, err := app.NewCore(cfg, b, signer, sender, log, app.CoreOptions{})
 	if err != nil {
 		return err
@@ -47,8 +52,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if cfg.SweepInterval > 0 {
 		go core.Service.RunSweeps(ctx, cfg.SweepInterval)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer app.RunWebhooks(ctx, cfg, b)()
 	api := httpapi.New(core.Service, core.Verifier, signer.JWKSJSON, log, httpapi.Options{
 		Registry:       reg,
 		AllowedOrigins: cfg.AllowedOrigins,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -31,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Options tune an Env; the zero value gives generous limits so tests that
@@ -50,6 +52,14 @@ type Options struct {
 	// PostgresURL is the database of Store "postgres"; default: a fresh
 	// schema of the shared test PostgreSQL (testenv.PostgresURL).
 	PostgresURL string
+
+	// Webhooks are the host app's endpoints (none: no webhooks); their
+	// outbox gets a key space of its own in the shared Redis, and
+	// Dispatcher tunes the dispatcher that runs with the API.
+	Webhooks   []webhook.Endpoint
+	Dispatcher webhook.DispatcherOptions
+	// WebhookConfig adjusts the webhook settings (fail open, timeouts).
+	WebhookConfig func(*config.Config)
 }
 
 // Env is a running API with its backends.
@@ -64,6 +74,9 @@ type Env struct {
 	Server   *httptest.Server
 	API      *httpapi.Server
 	Log      *zap.Logger
+
+	// Metrics holds the webhook metrics when Options.Webhooks is set.
+	Metrics *prometheus.Registry
 }
 
 // Generous are limits high enough not to matter in functional tests.
@@ -147,6 +160,9 @@ func New(t testing.TB, o Options) *Env {
 	signer, err := auth.GenerateSigner()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(o.Webhooks) > 0 {
+		e.setupWebhooks(o)
 	}
 	e.Core, err = app.NewCore(e.Config, e.Backends, signer, sender, o.Log, app.CoreOptions{Limits: lim, CodeOpts: codes})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // NewLogger builds the production zap logger at the configured level.
@@ -47,6 +48,8 @@ type Backends struct {
 	Blobs blob.Store
 	// Presence holds who is online (nil: presence is off).
 	Presence presence.Presence
+	// Webhooks calls the host app (nil: no webhooks); SetupWebhooks.
+	Webhooks *webhook.Hooks
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
 	redis *redis.Client
 	// Ping reports whether the backends are reachable (readiness).
@@ -117,6 +120,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
+		Webhooks: b.Webhooks,
 	})
 	return &Core{Service: svc, Signer: signer, Issuer: iss, Verifier: ver}, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // MaxGroupMembersLimit bounds IM_MAX_GROUP_MEMBERS: 10 times the size
@@ -94,6 +96,24 @@ type Config struct {
 	RedisAutoPipeline bool
 	// Args are the command-line arguments left after the flags.
 	Args []string
+
+	// Webhooks (docs/integration.md): the endpoints, from IM_WEBHOOKS
+	// (JSON) or IM_WEBHOOKS_FILE; empty: no webhooks.
+	Webhooks []webhook.Endpoint
+	// WebhookTimeout bounds one asynchronous delivery;
+	// WebhookBeforeSendTimeout the synchronous before_send call.
+	WebhookTimeout           time.Duration
+	WebhookBeforeSendTimeout time.Duration
+	// WebhookFailOpen lets a message through when before_send fails.
+	WebhookFailOpen bool
+	// WebhookMaxAttempts is how many failed attempts dead-letter a
+	// delivery; WebhookConcurrency bounds the calls in flight per process.
+	WebhookMaxAttempts int
+	WebhookConcurrency int
+	// WebhookOutboxPrefix starts the outbox's Redis keys ("": "{ob}"); it
+	// must hold a hash tag. Not read from the environment: tests that
+	// share one Redis set it apart.
+	WebhookOutboxPrefix string
 }
 
 type binding struct {
@@ -155,6 +175,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_REDIS_AUTOPIPELINE", "redis-autopipeline", "true: batch the Redis commands of concurrent requests into pipelines (go-redis automatic pipelining); false: one round trip each", &autoPipeline, nil, nil, "false"},
 		{"IM_TRUST_PROXY", "trust-proxy", "true: take the client address from X-Forwarded-For (only behind a proxy that sets it)", &trustProxy, nil, nil, "false"},
 	}
+	var webhooksFile, failOpen string
+	bs = append(bs, webhookBindings(&c, &webhooksFile, &failOpen)...)
 	for _, b := range bs {
 		def := b.def
 		if v := getenv(b.env); v != "" {
@@ -234,6 +256,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		return c, fmt.Errorf("config: IM_SQLITE_SYNC must be FULL or NORMAL, not %q", c.SQLiteSync)
 	}
 	c.Args = fs.Args()
+	if err := loadWebhooks(&c, getenv, webhooksFile, failOpen); err != nil {
+		return c, err
+	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
 	default:

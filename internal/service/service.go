@@ -32,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Limits on lists and sizes; the zero value of Limits gives these.
@@ -118,6 +119,10 @@ type Deps struct {
 	Log    *zap.Logger
 	Limits Limits
 	Now    func() time.Time
+
+	// Webhooks calls the host app (before_send, after_send and the
+	// account and social events through the outbox); nil: none.
+	Webhooks *webhook.Hooks
 }
 
 // Service implements the product's rules.
@@ -133,6 +138,7 @@ type Service struct {
 	mail                   mail.Sender
 	blobs                  blob.Store
 	pres                   presence.Presence
+	hooks                  *webhook.Hooks
 	media                  media.Limits
 	log                    *zap.Logger
 	lim                    Limits
@@ -185,6 +191,7 @@ func New(d Deps) *Service {
 		counting: make(chan struct{}, maxCounting),
 	}
 	s.bg, s.stopBG = context.WithCancel(context.Background())
+	s.hooks = d.Webhooks
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")

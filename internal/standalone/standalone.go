@@ -34,6 +34,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence/mempresence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Options are what differs between the command and tests.
@@ -62,6 +63,11 @@ type Server struct {
 	// stopSweeps ends the housekeeping sweeps; sweeps ends when they did.
 	stopSweeps context.CancelFunc
 	sweeps     chan struct{}
+
+	// Webhooks is the host app's webhooks (nil: none configured);
+	// stopWebhooks ends their dispatcher.
+	Webhooks     *webhook.Hooks
+	stopWebhooks func()
 }
 
 // Start opens the data folder, starts everything and listens on
@@ -105,10 +111,15 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 			return nil, err
 		}
 	}
+	reg := prometheus.NewRegistry()
+	if err = app.SetupWebhooks(cfg, &b, o.Log, reg); err != nil {
+		return nil, err
+	}
+	s.Webhooks = b.Webhooks
+	s.stopWebhooks = app.RunWebhooks(context.WithoutCancel(ctx), cfg, b)
 	if s.Core, err = app.NewCore(cfg, b, signer, sender, o.Log, o.Core); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
 	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
 	gwOpts.Presence = b.Presence
 	if s.Gateway, err = gateway.New(s.Core.Service, s.Core.Verifier, gwOpts); err != nil {
@@ -170,6 +181,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.stopSweeps != nil {
 		s.stopSweeps()
 		<-s.sweeps
+	}
+	if s.stopWebhooks != nil {
+		s.stopWebhooks()
 	}
 	if s.Core != nil {
 		s.Core.Service.Close()
