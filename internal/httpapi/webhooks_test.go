@@ -331,3 +331,51 @@ func waitMetric(t *testing.T, e *apitest.Env, name string, min float64) {
 		}
 	}
 }
+
+// The account and social events reach the host app through the outbox:
+// registration, login, friends added and removed, a group created, its
+// members changed, the group disbanded, an account deleted.
+func TestWebhookAccountAndSocialEvents(t *testing.T) {
+	rcv := newHookReceiver(t)
+	e := apitest.New(t, apitest.Options{Webhooks: hookEndpoints(rcv.srv.URL, "*"), Dispatcher: fastDispatch()})
+	a, b, c := e.Register("wea"), e.Register("web"), e.Register("wec")
+	rcv.waitEvent("user.registered:" + a.ID)
+	s := e.Login(a, "", "phone")
+	rcv.waitEvent("user.logged_in:" + s.ID)
+	e.Befriend(a, b)
+	e.Befriend(a, c)
+	var g struct{ Group struct{ ID string } }
+	e.Do("POST", "/v1/groups", a.Token, map[string]any{"name": "ev", "members": []string{b.Account}}).JSON(t, &g)
+	rcv.waitEvent("group.created:" + g.Group.ID)
+	if r := e.Do("POST", "/v1/groups/"+g.Group.ID+"/members", a.Token, map[string]any{"accounts": []string{c.Account}}); r.Status != 200 {
+		t.Fatalf("add member: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("DELETE", "/v1/groups/"+g.Group.ID, a.Token, nil); r.Status != 204 {
+		t.Fatalf("disband: %d %s", r.Status, r.Body)
+	}
+	rcv.waitEvent("group.deleted:" + g.Group.ID)
+	if r := e.Do("DELETE", "/v1/friends/"+b.Account, a.Token, nil); r.Status != 204 {
+		t.Fatalf("unfriend: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do("DELETE", "/v1/me", c.Token, map[string]string{"password": c.Password}); r.Status != 204 {
+		t.Fatalf("delete account: %d %s", r.Status, r.Body)
+	}
+	rcv.waitEvent("user.deleted:" + c.ID)
+	// The events whose ids are not derived from a known id, by name.
+	for _, name := range []string{webhook.EventFriendAdded, webhook.EventFriendRemoved, webhook.EventGroupMembers} {
+		for end := time.Now().Add(hookWait); ; time.Sleep(20 * time.Millisecond) {
+			rcv.mu.Lock()
+			found := false
+			for _, p := range rcv.events {
+				found = found || p.Event == name
+			}
+			rcv.mu.Unlock()
+			if found {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("no %s event", name)
+			}
+		}
+	}
+}

@@ -65,10 +65,9 @@ func (s *Service) beforeSend(ctx context.Context, in *SendInput) error {
 }
 
 // Offline is a recipient who was connected nowhere when a message was
-// stored, with their registered push tokens.
+// stored.
 type Offline struct {
-	UserID     string      `json:"user_id"`
-	PushTokens []PushToken `json:"push_tokens"`
+	UserID string `json:"user_id"`
 }
 
 // AfterSend is the after_send event's data.
@@ -121,12 +120,8 @@ func (s *Service) afterSend(ctx context.Context, m *store.Message) error {
 			off = append(off, u)
 		}
 	}
-	tokens, err := s.pushTokensOf(ctx, off)
-	if err != nil {
-		return err
-	}
 	for _, u := range off {
-		ev.Offline = append(ev.Offline, Offline{UserID: u, PushTokens: tokens[u]})
+		ev.Offline = append(ev.Offline, Offline{UserID: u})
 	}
 	if err := s.hooks.Emit(ctx, webhook.EventAfterSend, m.ID, ev); err != nil {
 		return protocol.Unavailable(fmt.Errorf("after_send: %w", err))
@@ -146,17 +141,24 @@ func (s *Service) emit(ctx context.Context, event, id string, data any) {
 	}
 }
 
-// PushToken is a device's push registration as the host app gets it.
-type PushToken struct {
-	Platform string `json:"platform"`
-	Token    string `json:"token"`
+// userEvent is a user as the account events show it: the public profile
+// and the email (the host app's own records).
+func userEvent(u *store.User) map[string]any {
+	return map[string]any{"user": protocol.PublicUser(u), "email": u.Email}
 }
 
-// pushTokensOf returns the push tokens of uids, by user.
-func (s *Service) pushTokensOf(ctx context.Context, uids []string) (map[string][]PushToken, error) {
-	out := make(map[string][]PushToken, len(uids))
-	for _, u := range uids {
-		out[u] = []PushToken{}
+// membersChanged emits group.members_changed: added and removed users, by
+// the actor.
+func (s *Service) membersChanged(ctx context.Context, roomID, by string, added, removed []string) {
+	if len(added) == 0 && len(removed) == 0 {
+		return
 	}
-	return out, nil
+	if added == nil {
+		added = []string{}
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	s.emit(ctx, webhook.EventGroupMembers, "group.members_changed:"+s.newID(),
+		map[string]any{"group_id": roomID, "added": added, "removed": removed, "by": by})
 }
