@@ -34,6 +34,10 @@ type Options struct {
 	Mount func(r chi.Router)
 	// Registry receives the HTTP metrics; nil: a private registry.
 	Registry *prometheus.Registry
+
+	// AdminKeys are the keys of the admin routes (IM_ADMIN_KEYS); none:
+	// the admin routes answer 401.
+	AdminKeys []string
 }
 
 // Server is the REST API.
@@ -161,6 +165,13 @@ func (s *Server) routes() chi.Router {
 			r.Post("/rooms/{id}/files", s.uploadFile)
 			r.Get("/files/{id}", s.downloadFile)
 			r.Get("/files/{id}/thumbnail", s.downloadThumb)
+		})
+
+		// Webhook dead letters (docs/integration.md), admin keys only.
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Get("/admin/webhooks/dead-letters", s.deadLetters)
+			r.Post("/admin/webhooks/dead-letters/{id}/replay", s.replayDeadLetter)
 		})
 	})
 	if s.opts.Mount != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
+	"github.com/im-websocket-go/im-websocket-go/internal/httpapi"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
@@ -378,4 +380,86 @@ func TestWebhookAccountAndSocialEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The dead-letter admin routes: a delivery that exhausted its attempts is
+// listed with its last error, replayed, and then delivered; only an admin
+// key opens them.
+func TestWebhookDeadLetterAdmin(t *testing.T) {
+	rcv := newHookReceiver(t)
+	var mu sync.Mutex
+	failing := true
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		f := failing
+		mu.Unlock()
+		if f {
+			http.Error(w, "down", 503)
+			return
+		}
+		rcv.serve(w, req)
+	}))
+	defer flaky.Close()
+	d := fastDispatch()
+	d.MaxAttempts = 2
+	e := apitest.New(t, apitest.Options{Webhooks: hookEndpoints(flaky.URL, "user.registered"), Dispatcher: d})
+	admin := httptest.NewServer(httpapi.New(e.Core.Service, e.Core.Verifier, nil, e.Log, httpapi.Options{AdminKeys: []string{"admin-key-0123456789"}}))
+	defer admin.Close()
+	call := func(method, path, key string) (int, []byte) {
+		req, _ := http.NewRequest(method, admin.URL+path, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	u := e.Register("wdl")
+	var list struct {
+		DeadLetters []struct {
+			ID        string `json:"id"`
+			EventID   string `json:"event_id"`
+			Attempts  int    `json:"attempts"`
+			LastError string `json:"last_error"`
+		} `json:"dead_letters"`
+	}
+	for end := time.Now().Add(hookWait); len(list.DeadLetters) == 0; time.Sleep(20 * time.Millisecond) {
+		st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=10", "admin-key-0123456789")
+		if st != 200 {
+			t.Fatalf("list: %d %s", st, b)
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(end) {
+			t.Fatal("never dead-lettered")
+		}
+	}
+	dl := list.DeadLetters[0]
+	if dl.EventID != "user.registered:"+u.ID || dl.Attempts != 2 || dl.LastError != "status 503" {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	id := url.PathEscape(dl.ID)
+	for _, key := range []string{"", "wrong-key-0123456789", u.Token} {
+		if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", key); st != 401 {
+			t.Fatalf("replay with key %q: %d", key, st)
+		}
+	}
+	if st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=1000", "admin-key-0123456789"); st != 400 {
+		t.Fatalf("limit 1000: %d %s", st, b)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	if st, b := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", "admin-key-0123456789"); st != 204 {
+		t.Fatalf("replay: %d %s", st, b)
+	}
+	if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", "admin-key-0123456789"); st != 404 {
+		t.Fatalf("second replay: %d", st)
+	}
+	rcv.waitEvent("user.registered:" + u.ID)
 }

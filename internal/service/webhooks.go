@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/im-websocket-go/im-websocket-go/pkg/outbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
@@ -162,3 +163,7 @@ func (s *Service) membersChanged(ctx context.Context, roomID, by string, added, 
 	s.emit(ctx, webhook.EventGroupMembers, "group.members_changed:"+s.newID(),
 		map[string]any{"group_id": roomID, "added": added, "removed": removed, "by": by})
 }
+
+// WebhookOutbox is the webhooks' outbox (nil: no webhooks), for the
+// admin routes.
+func (s *Service) WebhookOutbox() outbox.Outbox { return s.hooks.Outbox() }
