@@ -40,6 +40,11 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := app.SetupWebhooks(cfg, &b, log, reg); err != nil {
+		return err
+	}
 	core, err := app.NewCore(cfg, b, signer, sender, log, app.CoreOptions{})
 	if err != nil {
 		return err
@@ -50,8 +55,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	// The messages this process stores, for the admin API's stats.
 	go core.Service.RunStatsFlush(ctx, 5*time.Second)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer app.RunWebhooks(ctx, cfg, b)()
 	tokens, err := app.Tokens(cfg, core.Service, core.Verifier, reg, log)
 	if err != nil {
 		return err

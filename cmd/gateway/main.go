@@ -34,6 +34,10 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer b.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := app.SetupWebhooks(cfg, &b, log, reg); err != nil {
+		return err
+	}
+	defer app.RunWebhooks(ctx, cfg, b)()
 	svc := app.GatewayService(b, log, service.Limits{RecallWindow: cfg.RecallWindow, MaxGroupMembers: cfg.MaxGroupMembers})
 	defer svc.Close()
 	opts := app.GatewayOptions(cfg, log, reg)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -31,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob/fsblob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Options tune an Env; the zero value gives generous limits so tests that
@@ -56,6 +58,14 @@ type Options struct {
 	// Config, when set, edits the configuration of the API and of the
 	// cluster's nodes (an identity provider, IM_IDP_*).
 	Config func(*config.Config)
+
+	// Webhooks are the host app's endpoints (none: no webhooks); their
+	// outbox gets a key space of its own in the shared Redis, and
+	// Dispatcher tunes the dispatcher that runs with the API.
+	Webhooks   []webhook.Endpoint
+	Dispatcher webhook.DispatcherOptions
+	// WebhookConfig adjusts the webhook settings (fail open, timeouts).
+	WebhookConfig func(*config.Config)
 }
 
 // AdminKey is an admin key tests may pass in Options.AdminKeys.
@@ -73,6 +83,9 @@ type Env struct {
 	Server   *httptest.Server
 	API      *httpapi.Server
 	Log      *zap.Logger
+
+	// Metrics holds the webhook metrics when Options.Webhooks is set.
+	Metrics *prometheus.Registry
 }
 
 // Generous are limits high enough not to matter in functional tests.
@@ -159,6 +172,9 @@ func New(t testing.TB, o Options) *Env {
 	signer, err := auth.GenerateSigner()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(o.Webhooks) > 0 {
+		e.setupWebhooks(o)
 	}
 	e.Core, err = app.NewCore(e.Config, e.Backends, signer, sender, o.Log, app.CoreOptions{Limits: lim, CodeOpts: codes})
 	if err != nil {

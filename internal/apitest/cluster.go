@@ -82,6 +82,12 @@ func (c *Cluster) StartNodeWith(ns NodeSetup) *Node {
 	}
 	var h app.Deferred
 	b := Backends(t, cfg, &h)
+	if len(cfg.Webhooks) > 0 {
+		// The node writes the shared outbox; the API's dispatcher delivers.
+		if err := app.SetupWebhooks(cfg, &b, c.Log, prometheus.NewRegistry()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if ns.Store != nil {
 		b.Store = ns.Store(b.Store)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // NewLogger builds the production zap logger at the configured level.
@@ -51,6 +52,8 @@ type Backends struct {
 	// Stats holds the nodes' reports and the messages per minute for the
 	// admin API (nil: off).
 	Stats stats.Stats
+	// Webhooks calls the host app (nil: no webhooks); SetupWebhooks.
+	Webhooks *webhook.Hooks
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
 	redis *redis.Client
 	// Ping reports whether the backends are reachable (readiness).
@@ -122,6 +125,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
+		Webhooks: b.Webhooks,
 	})
 	return &Core{Service: svc, Signer: signer, Issuer: iss, Verifier: ver}, nil
 }

@@ -44,7 +44,8 @@ func GatewayVerifier(cfg config.Config) (*auth.Verifier, *auth.JWKSFetcher, erro
 // GatewayService is the service as a gateway uses it: messages and
 // memberships only (no account or token issuing).
 func GatewayService(b Backends, log *zap.Logger, lim service.Limits) *service.Service {
-	return service.New(service.Deps{Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Log: log, Limits: lim})
+	return service.New(service.Deps{Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Log: log, Limits: lim,
+		Webhooks: b.Webhooks})
 }
 
 // GatewayOptions maps the configuration onto the gateway's options (the

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // MaxGroupMembersLimit bounds IM_MAX_GROUP_MEMBERS: 10 times the size
@@ -114,6 +116,23 @@ type Config struct {
 	// BuiltinAuth keeps the built-in email registration and login open
 	// (IM_BUILTIN_AUTH, default true).
 	BuiltinAuth bool
+	// Webhooks (docs/integration.md): the endpoints, from IM_WEBHOOKS
+	// (JSON) or IM_WEBHOOKS_FILE; empty: no webhooks.
+	Webhooks []webhook.Endpoint
+	// WebhookTimeout bounds one asynchronous delivery;
+	// WebhookBeforeSendTimeout the synchronous before_send call.
+	WebhookTimeout           time.Duration
+	WebhookBeforeSendTimeout time.Duration
+	// WebhookFailOpen lets a message through when before_send fails.
+	WebhookFailOpen bool
+	// WebhookMaxAttempts is how many failed attempts dead-letter a
+	// delivery; WebhookConcurrency bounds the calls in flight per process.
+	WebhookMaxAttempts int
+	WebhookConcurrency int
+	// WebhookOutboxPrefix starts the outbox's Redis keys ("": "{ob}"); it
+	// must hold a hash tag. Not read from the environment: tests that
+	// share one Redis set it apart.
+	WebhookOutboxPrefix string
 }
 
 // MinAdminKey is the shortest admin key IM_ADMIN_KEYS accepts.
@@ -182,6 +201,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	}
 	var idp identityRaw
 	bs = append(bs, identityBindings(&c, &idp)...)
+	var webhooksFile, failOpen string
+	bs = append(bs, webhookBindings(&c, &webhooksFile, &failOpen)...)
 	for _, b := range bs {
 		def := b.def
 		if v := getenv(b.env); v != "" {
@@ -271,6 +292,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	}
 	c.Args = fs.Args()
 	if err := finishIdentity(&c, idp); err != nil {
+		return c, err
+	}
+	if err := loadWebhooks(&c, getenv, webhooksFile, failOpen); err != nil {
 		return c, err
 	}
 	switch c.SMTPTLS {

@@ -190,6 +190,9 @@ func (s *Server) routes() chi.Router {
 			r.Post("/admin/rooms/{id}/messages", s.adminRoomMessage)
 			r.Delete("/admin/rooms/{id}/messages/{seq}", s.adminDeleteMessage)
 			r.Get("/admin/stats", s.adminStats)
+			// Webhook dead letters (docs/integration.md).
+			r.Get("/admin/webhooks/dead-letters", s.deadLetters)
+			r.Post("/admin/webhooks/dead-letters/{id}/replay", s.replayDeadLetter)
 		})
 	})
 	if s.opts.Mount != nil {

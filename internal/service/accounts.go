@@ -12,6 +12,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Field limits.
@@ -127,6 +128,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, ip string) (*S
 		}
 		return nil, storeErr("register", err)
 	}
+	s.emit(ctx, webhook.EventUserRegistered, "user.registered:"+u.ID, userEvent(u))
 	return s.startSession(ctx, u, auth.SessionInfo{Device: in.Device, IP: ip})
 }
 
@@ -195,7 +197,12 @@ func (s *Service) Login(ctx context.Context, login, password, device, ip string)
 	}
 	_ = s.rl.Reset(ctx, "login:u:"+u.ID)
 	_ = s.rl.Reset(ctx, "login:a:"+login)
-	return s.startSession(ctx, u, auth.SessionInfo{Device: device, IP: ip})
+	ss, err := s.startSession(ctx, u, auth.SessionInfo{Device: device, IP: ip})
+	if err == nil {
+		s.emit(ctx, webhook.EventUserLoggedIn, "user.logged_in:"+ss.SessionID,
+			map[string]any{"user": userEvent(u), "session_id": ss.SessionID, "device": device})
+	}
+	return ss, err
 }
 
 // hit counts one event against a limit and answers rate_limited past it.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // DeleteAccount deletes the caller's account after checking the password:
@@ -31,7 +32,11 @@ func (s *Service) DeleteAccount(ctx context.Context, uid, password string) error
 	if err := s.st.MarkDeleted(ctx, uid, s.nowUTC()); err != nil {
 		return storeErr("delete account", err)
 	}
-	return s.revokeAll(ctx, uid, "", RevokedDeleted)
+	if err := s.revokeAll(ctx, uid, "", RevokedDeleted); err != nil {
+		return err
+	}
+	s.emit(ctx, webhook.EventUserDeleted, "user.deleted:"+uid, map[string]any{"user_id": uid, "account": u.Account})
+	return nil
 }
 
 func (s *Service) leaveEverything(ctx context.Context, uid string) error {

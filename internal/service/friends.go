@@ -9,6 +9,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Friend is one friendship seen from one side.
@@ -124,6 +125,8 @@ func (s *Service) befriend(ctx context.Context, a, b *store.User, requestIDs ...
 	}
 	s.event(ctx, protocol.EventFriendAdded, roomID, FriendView{User: protocol.PublicUser(b), RoomID: roomID, Since: since}, a.ID)
 	s.event(ctx, protocol.EventFriendAdded, roomID, FriendView{User: protocol.PublicUser(a), RoomID: roomID, Since: since}, b.ID)
+	s.emit(ctx, webhook.EventFriendAdded, "friend.added:"+roomID+":"+since.UTC().Format(time.RFC3339Nano),
+		map[string]any{"users": []string{a.ID, b.ID}, "room_id": roomID, "since": since})
 	return &Friend{User: b, RoomID: roomID, Since: since}, nil
 }
 
@@ -335,5 +338,7 @@ func (s *Service) unfriend(ctx context.Context, uid, peer, roomID string) error 
 	}
 	s.event(ctx, protocol.EventFriendRemoved, roomID, map[string]string{"user_id": peer, "room_id": roomID}, uid)
 	s.event(ctx, protocol.EventFriendRemoved, roomID, map[string]string{"user_id": uid, "room_id": roomID}, peer)
+	s.emit(ctx, webhook.EventFriendRemoved, "friend.removed:"+s.newID(),
+		map[string]any{"users": []string{uid, peer}, "room_id": roomID, "by": uid})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // GroupView is the JSON of a group; Members is set by Group only.
@@ -97,6 +98,7 @@ func (s *Service) CreateGroup(ctx context.Context, uid, name, info string, accou
 	}
 	g := groupView(r, int64(len(ids)))
 	s.event(ctx, protocol.EventGroupJoined, r.ID, map[string]any{"group": g}, ids...)
+	s.emit(ctx, webhook.EventGroupCreated, "group.created:"+r.ID, map[string]any{"group": g, "members": ids, "by": uid})
 	return &g, nil
 }
 
@@ -274,6 +276,7 @@ func (s *Service) AddGroupMembers(ctx context.Context, uid, id string, accounts 
 	brief := *g
 	brief.Members = nil
 	s.event(ctx, protocol.EventGroupJoined, id, map[string]any{"group": brief}, userIDs(users)...)
+	s.membersChanged(ctx, id, uid, userIDs(users), nil)
 	s.groupUpdated(ctx, brief)
 	if len(users) > 0 {
 		names := make([]string, len(users))
@@ -346,6 +349,7 @@ func (s *Service) RemoveGroupMember(ctx context.Context, uid, id, account string
 		return storeErr("group", err)
 	}
 	s.event(ctx, protocol.EventGroupLeft, id, map[string]string{"group_id": id, "room_id": id}, u.ID)
+	s.membersChanged(ctx, id, uid, nil, []string{u.ID})
 	if u.ID == uid {
 		s.systemMessage(ctx, id, uid, "member_left", u.Account+" left the group", []string{u.ID})
 	} else {
@@ -381,5 +385,6 @@ func (s *Service) DisbandGroup(ctx context.Context, uid, id string) error {
 		ids[i] = m.UserID
 	}
 	s.event(ctx, protocol.EventGroupLeft, id, map[string]any{"group_id": id, "room_id": id, "disbanded": true}, ids...)
+	s.emit(ctx, webhook.EventGroupDeleted, "group.deleted:"+id, map[string]any{"group_id": id, "members": ids, "by": uid})
 	return nil
 }

@@ -243,6 +243,7 @@ func (s *Service) join(ctx context.Context, r *store.Room, u *store.User, actor,
 	s.restoreMutes(ctx, r.ID, []string{u.ID})
 	g := groupView(r, n+1)
 	s.event(ctx, protocol.EventGroupJoined, r.ID, map[string]any{"group": g}, u.ID)
+	s.membersChanged(ctx, r.ID, actor, []string{u.ID}, nil)
 	s.adminChange(ctx, r.ID, actor, ActMemberJoined, displayName(u)+" joined the group ("+how+")", []string{u.ID},
 		map[string]any{"how": strings.SplitN(how, " ", 2)[0]})
 	s.groupUpdated(ctx, g)

@@ -111,6 +111,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 	if err := s.checkMuted(ctx, in.UserID, in.RoomID); err != nil {
 		return nil, false, err
 	}
+	if err := s.beforeSend(ctx, &in); err != nil {
+		return nil, false, err
+	}
 	m = &store.Message{RoomID: in.RoomID, From: in.UserID, Body: in.Body, ClientMsgID: in.ClientMsgID,
 		Kind: in.Kind, ReplyTo: in.ReplyTo}
 	if m.Kind == store.KindText {
@@ -180,6 +183,12 @@ func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Messa
 				// whose ack was lost: it may never have been published.
 				// Publish it (again): gateways drop seqs they delivered.
 				s.publishMessage(ctx, first, nil)
+				// Its after_send may not have been written either (that
+				// failed the first answer): write it again; the outbox
+				// and the receiver de-duplicate by the message id.
+				if err := s.afterSend(ctx, first); err != nil {
+					return nil, false, err
+				}
 			}
 			return first, first != nil, err
 		}
@@ -193,6 +202,11 @@ func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Messa
 			}
 		}
 	}
+	// The after_send event is written before the send is acknowledged;
+	// when it cannot be, the send fails (unavailable) though the message
+	// is stored and published: the client's retry takes the duplicate
+	// path above, which writes it again.
+	hookErr := s.afterSend(ctx, m)
 	var quote *store.Message
 	if r != nil {
 		s.stored(ctx, m, r)
@@ -200,6 +214,9 @@ func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Messa
 	}
 	s.publishMessage(ctx, m, quote)
 	s.msgsStored.Add(1) // the messages per minute (adminstats.go)
+	if hookErr != nil {
+		return nil, false, hookErr
+	}
 	return m, false, nil
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Limits on lists and sizes; the zero value of Limits gives these.
@@ -129,6 +130,10 @@ type Deps struct {
 	Log    *zap.Logger
 	Limits Limits
 	Now    func() time.Time
+
+	// Webhooks calls the host app (before_send, after_send and the
+	// account and social events through the outbox); nil: none.
+	Webhooks *webhook.Hooks
 }
 
 // Service implements the product's rules.
@@ -144,6 +149,7 @@ type Service struct {
 	mail                   mail.Sender
 	blobs                  blob.Store
 	pres                   presence.Presence
+	hooks                  *webhook.Hooks
 	media                  media.Limits
 	log                    *zap.Logger
 	lim                    Limits
@@ -205,6 +211,7 @@ func New(d Deps) *Service {
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	s.adminBusy = make(chan struct{}, 1)
 	s.stats = d.Stats
+	s.hooks = d.Webhooks
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")

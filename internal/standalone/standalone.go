@@ -35,6 +35,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence/mempresence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/stats/memstats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
+	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // Options are what differs between the command and tests.
@@ -63,6 +64,11 @@ type Server struct {
 	// stopSweeps ends the housekeeping sweeps; sweeps ends when they did.
 	stopSweeps context.CancelFunc
 	sweeps     chan struct{}
+
+	// Webhooks is the host app's webhooks (nil: none configured);
+	// stopWebhooks ends their dispatcher.
+	Webhooks     *webhook.Hooks
+	stopWebhooks func()
 }
 
 // Start opens the data folder, starts everything and listens on
@@ -106,10 +112,15 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 			return nil, err
 		}
 	}
+	reg := prometheus.NewRegistry()
+	if err = app.SetupWebhooks(cfg, &b, o.Log, reg); err != nil {
+		return nil, err
+	}
+	s.Webhooks = b.Webhooks
+	s.stopWebhooks = app.RunWebhooks(context.WithoutCancel(ctx), cfg, b)
 	if s.Core, err = app.NewCore(cfg, b, signer, sender, o.Log, o.Core); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
 	gwOpts := app.GatewayOptions(cfg, o.Log, reg)
 	gwOpts.Presence = b.Presence
 	gwOpts.Stats = b.Stats
@@ -179,6 +190,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.stopSweeps != nil {
 		s.stopSweeps()
 		<-s.sweeps
+	}
+	if s.stopWebhooks != nil {
+		s.stopWebhooks()
 	}
 	if s.Core != nil {
 		s.Core.Service.Close()

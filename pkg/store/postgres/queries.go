@@ -276,7 +276,7 @@ const (
 	qInviteUseBy      = "SELECT " + useCols + " FROM invite_uses WHERE link_id = $1 AND user_id = $2"
 )
 
-// The admin API (migration 0008): bans, pages of users and rooms.
+// The admin API (migration 0007): bans, pages of users and rooms.
 const (
 	qPutBan = "INSERT INTO bans (user_id, reason, created_at) VALUES ($1, $2, $3)" +
 		" ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at"

@@ -253,7 +253,7 @@ func usersByIDsQuery(n int) string {
 	return qUsersByIDs + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
 }
 
-// The admin API (migration 0008): bans, pages of users and rooms.
+// The admin API (migration 0007): bans, pages of users and rooms.
 const (
 	qPutBan = "INSERT INTO bans (user_id, reason, created_at) VALUES (?, ?, ?)" +
 		" ON CONFLICT (user_id) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at"

@@ -1,4 +1,4 @@
--- 0009: bring your own identity (issue #16): the link of an external
+-- 0008: bring your own identity (issue #16): the link of an external
 -- identity provider's user (issuer, subject) to a user of this service,
 -- created the first time a token of the provider names the subject. The
 -- primary key makes two first requests at once create one link: the loser

@@ -1,4 +1,4 @@
--- 0008: the admin API (issue #16): bans. One row a banned user; unbanning
+-- 0007: the admin API (issue #16): bans. One row a banned user; unbanning
 -- deletes it. Applied by migrate.go in one transaction under the advisory
 -- lock. Scale path (Citus): distributed by user_id, like users.
 CREATE TABLE bans (
