@@ -88,7 +88,7 @@ func OpenWithExtraMigrations(ctx context.Context, url string, opts Options, scri
 			return nil, err
 		}
 		for _, sql := range scripts {
-			v := ms[len(ms)-1].version + 1
+			v := len(ms) + 1
 			ms = append(ms, migration{version: v, name: fmt.Sprintf("%04d_test.sql", v), sql: sql})
 		}
 		return ms, nil
@@ -104,11 +104,7 @@ func OpenAtVersion(ctx context.Context, url string, opts Options, version int) (
 		if err != nil {
 			return nil, err
 		}
-		n := 0
-		for n < len(ms) && ms[n].version <= version {
-			n++
-		}
-		return ms[:n], nil
+		return ms[:version], nil
 	})
 }
 

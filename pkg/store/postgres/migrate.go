@@ -15,9 +15,8 @@ import (
 )
 
 // migrationFS holds the schema scripts, named NNNN_description.sql and
-// numbered from 0001 in ascending order, each number once (see
-// migrations). Script N brings the schema from the version of the script
-// before it to version N. Applied scripts are never edited: a change of schema
+// numbered from 0001 without gaps. Script N brings the schema from version
+// N-1 to version N. Applied scripts are never edited: a change of schema
 // is a new script.
 //
 //go:embed migrations/*.sql
@@ -45,8 +44,7 @@ func (e *SchemaVersionError) Error() string {
 }
 
 // migrations reads the embedded scripts in version order, checking that
-// each number is used once. A number may be missing while branches that
-// each took one are merged (a build without 0004 goes from 3 to 5).
+// they are numbered 1, 2, ... without gaps.
 func migrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
@@ -70,9 +68,9 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migration %s: version %d is used by %s too", out[i].name, out[i].version, out[i-1].name)
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: version %d, want %d (versions must run 1, 2, ... without gaps)", m.name, m.version, i+1)
 		}
 	}
 	return out, nil
@@ -98,10 +96,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, list func() ([]migration, 
 	if err != nil {
 		return err
 	}
-	latest := 0
-	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
-	}
+	latest := len(ms)
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, migNoTimeout); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -119,10 +114,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, list func() ([]migration, 
 		if v > latest {
 			return &SchemaVersionError{Database: v, Latest: latest}
 		}
-		for _, m := range ms {
-			if m.version <= v {
-				continue
-			}
+		for _, m := range ms[v:] {
 			// Simple protocol: a script is several statements.
 			if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)

@@ -13,10 +13,8 @@ import (
 )
 
 // migrationFS holds the schema scripts, named NNNN_description.sql and
-// numbered from 0001 in ascending order, each number once. A number may be
-// missing while branches that each took one are merged (a build without
-// 0004 goes from 3 to 5); script N brings the schema from the version of
-// the script before it to version N. Applied scripts are never edited: a change of schema
+// numbered from 0001 without gaps. Script N brings the schema from version
+// N-1 to version N. Applied scripts are never edited: a change of schema
 // is a new script.
 //
 //go:embed migrations/*.sql
@@ -43,7 +41,7 @@ func (e *SchemaVersionError) Error() string {
 }
 
 // migrations returns the embedded scripts in version order, checking that
-// each number is used once.
+// they are numbered 1, 2, ... without gaps.
 func migrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
@@ -67,9 +65,9 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migration %s: version %d is used by %s too", out[i].name, out[i].version, out[i-1].name)
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: version %d, want %d (versions must run 1, 2, ... without gaps)", m.name, m.version, i+1)
 		}
 	}
 	return out, nil
@@ -96,10 +94,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	latest := 0
-	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
-	}
+	latest := len(ms)
 	v, err := userVersion(ctx, db)
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
@@ -107,22 +102,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v > latest {
 		return &SchemaVersionError{Database: v, Latest: latest}
 	}
-	prev := 0
-	for _, m := range ms {
-		if m.version > v {
-			if err := apply(ctx, db, m, prev, latest); err != nil {
-				return err
-			}
+	for _, m := range ms[v:] {
+		if err := apply(ctx, db, m, latest); err != nil {
+			return err
 		}
-		prev = m.version
 	}
 	return nil
 }
 
 // apply runs one migration in a transaction, unless another process
 // already did.
-// prev is the version of the script before m (0 for the first).
-func apply(ctx context.Context, db *sql.DB, m migration, prev, latest int) error {
+func apply(ctx context.Context, db *sql.DB, m migration, latest int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: begin: %w", m.name, err)
@@ -137,8 +127,8 @@ func apply(ctx context.Context, db *sql.DB, m migration, prev, latest int) error
 		return &SchemaVersionError{Database: v, Latest: latest}
 	case v >= m.version:
 		return nil // applied meanwhile by another process
-	case v != prev:
-		return fmt.Errorf("migration %s: schema version is %d, want %d", m.name, v, prev)
+	case v != m.version-1:
+		return fmt.Errorf("migration %s: schema version is %d, want %d", m.name, v, m.version-1)
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
