@@ -392,7 +392,7 @@ func TestWebhookDeadLetterAdmin(t *testing.T) {
 	d := fastDispatch()
 	d.MaxAttempts = 2
 	e := apitest.New(t, apitest.Options{Webhooks: hookEndpoints(flaky.URL, "user.registered"), Dispatcher: d})
-	admin := httptest.NewServer(httpapi.New(e.Core.Service, e.Core.Verifier, nil, e.Log, httpapi.Options{AdminKeys: []string{"admin-key-0123456789"}}))
+	admin := httptest.NewServer(httpapi.New(e.Core.Service, e.Core.Verifier, nil, e.Log, httpapi.Options{AdminKeys: []string{apitest.AdminKey}}))
 	defer admin.Close()
 	call := func(method, path, key string) (int, []byte) {
 		req, _ := http.NewRequest(method, admin.URL+path, nil)
@@ -417,7 +417,7 @@ func TestWebhookDeadLetterAdmin(t *testing.T) {
 		} `json:"dead_letters"`
 	}
 	for end := time.Now().Add(hookWait); len(list.DeadLetters) == 0; time.Sleep(20 * time.Millisecond) {
-		st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=10", "admin-key-0123456789")
+		st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=10", apitest.AdminKey)
 		if st != 200 {
 			t.Fatalf("list: %d %s", st, b)
 		}
@@ -433,21 +433,22 @@ func TestWebhookDeadLetterAdmin(t *testing.T) {
 		t.Fatalf("dead letter %+v", dl)
 	}
 	id := url.PathEscape(dl.ID)
-	for _, key := range []string{"", "wrong-key-0123456789", u.Token} {
-		if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", key); st != 401 {
-			t.Fatalf("replay with key %q: %d", key, st)
+	// No key: 401; a wrong key or a user's token: 403 (adminauth.go).
+	for key, want := range map[string]int{"": 401, "wrong-key-0123456789-0123456789-0123456789": 403, u.Token: 403} {
+		if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", key); st != want {
+			t.Fatalf("replay with key %q: %d, want %d", key, st, want)
 		}
 	}
-	if st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=1000", "admin-key-0123456789"); st != 400 {
+	if st, b := call("GET", "/v1/admin/webhooks/dead-letters?limit=1000", apitest.AdminKey); st != 400 {
 		t.Fatalf("limit 1000: %d %s", st, b)
 	}
 	mu.Lock()
 	failing = false
 	mu.Unlock()
-	if st, b := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", "admin-key-0123456789"); st != 204 {
+	if st, b := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", apitest.AdminKey); st != 204 {
 		t.Fatalf("replay: %d %s", st, b)
 	}
-	if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", "admin-key-0123456789"); st != 404 {
+	if st, _ := call("POST", "/v1/admin/webhooks/dead-letters/"+id+"/replay", apitest.AdminKey); st != 404 {
 		t.Fatalf("second replay: %d", st)
 	}
 	rcv.waitEvent("user.registered:" + u.ID)

@@ -336,8 +336,8 @@ func restTable() []restCase {
 			check: download(nil, "image/")},
 
 		// Webhook dead letters: admin keys only; no user token opens them.
-		{route: "GET /v1/admin/webhooks/dead-letters", path: "/v1/admin/webhooks/dead-letters", want: all(401)},
-		{route: "POST /v1/admin/webhooks/dead-letters/{id}/replay", path: "/v1/admin/webhooks/dead-letters/x%2Fapp/replay", want: all(401)},
+		{route: "GET /v1/admin/webhooks/dead-letters", path: "/v1/admin/webhooks/dead-letters", want: adminOnly},
+		{route: "POST /v1/admin/webhooks/dead-letters/{id}/replay", path: "/v1/admin/webhooks/dead-letters/x%2Fapp/replay", want: adminOnly},
 
 		// The account's own lifecycle: every caller acts on itself only.
 		{route: "POST /v1/auth/password-reset", path: "/v1/auth/password-reset", want: all(202),

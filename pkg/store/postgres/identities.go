@@ -8,12 +8,6 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
-const (
-	identityCols       = "issuer, subject, user_id, created_at"
-	qInsertIdentity    = "INSERT INTO identities (" + identityCols + ") VALUES ($1, $2, $3, $4)"
-	qIdentityBySubject = "SELECT " + identityCols + " FROM identities WHERE issuer = $1 AND subject = $2"
-)
-
 // CreateIdentity stores id; store.ErrDuplicate when (issuer, subject) is
 // already linked (the primary key).
 func (s *Store) CreateIdentity(ctx context.Context, id *store.Identity) error {

@@ -93,6 +93,9 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		// The admin API: bans (as many as users, for the planner's sake).
 		`INSERT INTO bans (user_id, reason, created_at)
 		 SELECT 'u' || i, 'spam', now() FROM generate_series(0, $1 - 1) i`,
+		// Bring your own identity: a link a user, from two providers.
+		`INSERT INTO identities (issuer, subject, user_id, created_at)
+		 SELECT 'https://idp' || (i % 2) || '.example', 's' || i, 'u' || i, now() FROM generate_series(0, $1 - 1) i`,
 	} {
 		mustNil(t, "seed", s.Exec(ctx, q, n))
 	}

@@ -288,10 +288,19 @@ const (
 	qGroupsPage = "SELECT " + roomCols + " FROM rooms WHERE id > $1 AND type <> 1 ORDER BY id LIMIT $2"
 )
 
+// Bring your own identity (migration 0008): links of external identities.
+const (
+	identityCols       = "issuer, subject, user_id, created_at"
+	qInsertIdentity    = "INSERT INTO identities (" + identityCols + ") VALUES ($1, $2, $3, $4)"
+	qIdentityBySubject = "SELECT " + identityCols + " FROM identities WHERE issuer = $1 AND subject = $2"
+)
+
 // queries returns every statement the store runs on its tables, by name.
 func queries() map[string]string {
 	return map[string]string{
 		"CreateUser":           qCreateUser,
+		"CreateIdentity":       qInsertIdentity,
+		"IdentityBySubject":    qIdentityBySubject,
 		"PutBan":               qPutBan,
 		"DeleteBan":            qDeleteBan,
 		"BanOf":                qBanOf,

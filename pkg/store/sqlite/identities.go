@@ -6,12 +6,6 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
-const (
-	identityCols       = "issuer, subject, user_id, created_at"
-	qInsertIdentity    = "INSERT INTO identities (" + identityCols + ") VALUES (?, ?, ?, ?)"
-	qIdentityBySubject = "SELECT " + identityCols + " FROM identities WHERE issuer = ? AND subject = ?"
-)
-
 // CreateIdentity stores id; store.ErrDuplicate when (issuer, subject) is
 // already linked (the primary key).
 func (s *Store) CreateIdentity(ctx context.Context, id *store.Identity) error {

@@ -265,11 +265,20 @@ const (
 	qGroupsPage = "SELECT " + roomCols + " FROM rooms WHERE id > ? AND type <> 1 ORDER BY id LIMIT ?"
 )
 
+// Bring your own identity (migration 0008): links of external identities.
+const (
+	identityCols       = "issuer, subject, user_id, created_at"
+	qInsertIdentity    = "INSERT INTO identities (" + identityCols + ") VALUES (?, ?, ?, ?)"
+	qIdentityBySubject = "SELECT " + identityCols + " FROM identities WHERE issuer = ? AND subject = ?"
+)
+
 // queries returns every statement the store runs on its tables, by name;
 // a statement built at run time is given in a representative form.
 func queries() map[string]string {
 	return map[string]string{
 		"CreateUser":           qCreateUser,
+		"CreateIdentity":       qInsertIdentity,
+		"IdentityBySubject":    qIdentityBySubject,
 		"PutBan":               qPutBan,
 		"DeleteBan":            qDeleteBan,
 		"BanOf":                qBanOf,
