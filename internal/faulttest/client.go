@@ -1,7 +1,8 @@
 package faulttest
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/pkg/client"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
@@ -74,7 +76,11 @@ func (l *Ledger) errSummary() map[string]int {
 	return maps.Clone(l.errs)
 }
 
-// Client is one user's device: it sends, receives, reconnects and syncs.
+// Client is one user's device, on the Go SDK (pkg/client): it sends one
+// message at a time, receives, reconnects and syncs. The SDK does the
+// protocol's client algorithm (cursors, sync after every connect, resends
+// with the same client_msg_id); this wrapper records what it saw for the
+// checks.
 type Client struct {
 	User  *apitest.User
 	Rooms []string
@@ -82,70 +88,101 @@ type Client struct {
 	l     *Ledger
 	rng   *rand.Rand
 
-	conn *apitest.WS
+	sdk     *client.Client
+	evDone  chan struct{}
+	cursors map[string]int64 // of the last SDK client, kept across restarts
+
+	mu   sync.Mutex
 	view map[string]map[int64]string // room -> seq -> message id
-	// cursor is, per room, the seq up to which the client has everything:
-	// it advances over contiguous seqs and to a synced frame's last_seq
-	// (which passes permanent holes), never over a gap and never because
-	// of an ack. Syncs start from it.
-	cursor  map[string]int64
-	live    int // messages received outside a sync answer (approximate)
+	// live counts the messages delivered; synced the sync frames the
+	// SDK sent (for the log).
+	live    int
 	synced  int
 	dials   int
 	pending *pendingSend
 	n       int
-	slow    bool // a client that stops reading (set by the test)
 	bad     []string
 }
 
 type pendingSend struct {
 	room, cmid string
-	at         time.Time
 	tries      int
 }
 
 func newClient(u *apitest.User, rooms []string, nodes func() []string, l *Ledger, seed uint64) *Client {
 	c := &Client{User: u, Rooms: rooms, nodes: nodes, l: l, rng: rand.New(rand.NewPCG(seed, 7)),
-		view: map[string]map[int64]string{}, cursor: map[string]int64{}}
+		view: map[string]map[int64]string{}}
 	for _, r := range rooms {
 		c.view[r] = map[int64]string{}
 	}
 	return c
 }
 
-func (c *Client) connect() bool {
-	nodes := c.nodes()
-	url := nodes[c.rng.IntN(len(nodes))]
-	w, err := apitest.TryDialWS(url, c.User.Token, nil)
+// start makes the SDK client (it connects in the background) from the
+// cursors of the last one (0 at first: the rooms are new).
+func (c *Client) start() {
+	cursors := map[string]int64{}
+	for _, r := range c.Rooms {
+		cursors[r] = c.cursors[r]
+	}
+	sdk, err := client.New(client.Options{URLs: c.nodes(), Token: client.StaticToken(c.User.Token),
+		Rooms: cursors, MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second,
+		RequestTimeout: 4 * time.Second, OnRetry: c.onRetry})
 	if err != nil {
-		return false
+		panic(err) // the options above are valid
 	}
-	if h, err := w.Next(3 * time.Second); err != nil || h.Type != protocol.TypeHello {
-		w.Conn.Close()
-		return false
-	}
-	c.conn = w
-	c.dials++
-	c.syncRooms(c.Rooms)
-	return true
+	c.sdk, c.evDone = sdk, make(chan struct{})
+	go c.consume(sdk, c.evDone)
 }
 
-func (c *Client) syncRooms(rooms []string) {
-	m := map[string]int64{}
-	for _, r := range rooms {
-		m[r] = c.cursor[r]
+// stop closes the SDK client and waits for its events to be recorded.
+func (c *Client) stop() {
+	if c.sdk == nil {
+		return
 	}
-	_ = c.conn.Send(map[string]any{"type": "sync", "rooms": m})
+	_ = c.sdk.Close()
+	<-c.evDone
+	c.cursors = c.sdk.Cursors()
+	st := c.sdk.Stats()
+	c.mu.Lock()
+	c.synced += st.Syncs
+	c.mu.Unlock()
+	c.sdk = nil
 }
 
-func (c *Client) drop() {
-	if c.conn != nil {
-		c.conn.Conn.Close()
-		c.conn = nil
+func (c *Client) onRetry(_ string, err error) {
+	c.l.count(func(l *Ledger) {
+		l.retries++ // same client_msg_id again
+		var e *client.Error
+		if errors.As(err, &e) {
+			l.errs[e.Code]++
+		}
+	})
+}
+
+// consume records every event of one SDK client until it closes Events.
+func (c *Client) consume(sdk *client.Client, done chan struct{}) {
+	defer close(done)
+	for ev := range sdk.Events() {
+		switch e := ev.(type) {
+		case *client.MessageEvent:
+			c.record(&e.Message)
+		case *client.ConnectedEvent:
+			c.mu.Lock()
+			c.dials++
+			c.mu.Unlock()
+		case *client.RoomErrorEvent:
+			c.l.count(func(l *Ledger) { l.errs[e.Err.Code]++ })
+		case *client.ErrorEvent:
+			c.l.count(func(l *Ledger) { l.errs[e.Err.Code]++ })
+		}
 	}
 }
 
 func (c *Client) record(m *protocol.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live++
 	v := c.view[m.RoomID]
 	if v == nil {
 		c.bad = append(c.bad, "message for a room not mine: "+m.RoomID)
@@ -155,129 +192,65 @@ func (c *Client) record(m *protocol.Message) {
 		c.bad = append(c.bad, fmt.Sprintf("room %s seq %d is %s and %s", m.RoomID, m.Seq, old, m.ID))
 	}
 	v[m.Seq] = m.ID
-	c.advance(m.RoomID)
 }
 
-func (c *Client) advance(room string) {
-	v := c.view[room]
-	for {
-		if _, ok := v[c.cursor[room]+1]; !ok {
-			return
-		}
-		c.cursor[room]++
-	}
-}
-
-// step does one round: (re)connect, maybe send, read frames for a while.
+// step does one round: maybe start a send (one at a time), wait a little
+// for its ack (the SDK resends it, same client_msg_id), now and then
+// reconnect on purpose.
 func (c *Client) step(sending bool) {
-	if c.conn == nil {
-		if !c.connect() {
-			time.Sleep(100 * time.Millisecond)
-			return
-		}
+	t0 := time.Now()
+	if c.sdk == nil {
+		c.start()
 	}
-	select {
-	case <-c.conn.Closed:
-		c.drop()
-		return
-	default:
-	}
-	now := time.Now()
 	if sending && c.pending == nil {
 		c.n++
 		c.pending = &pendingSend{room: c.Rooms[c.rng.IntN(len(c.Rooms))], cmid: fmt.Sprintf("%s-%d", c.User.Account, c.n)}
 		c.l.count(func(l *Ledger) { l.sent++ })
 	}
-	if c.pending != nil && (c.pending.at.IsZero() || now.Sub(c.pending.at) > 4*time.Second) {
-		if !c.pending.at.IsZero() {
-			c.l.count(func(l *Ledger) { l.retries++ }) // same client_msg_id again
-		}
-		c.pending.at, c.pending.tries = now, c.pending.tries+1
-		_ = c.conn.SendMsg(c.pending.room, "body of "+c.pending.cmid, c.pending.cmid)
-	}
-	deadline := now.Add(40 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		o, err := c.conn.Next(time.Until(deadline))
-		if err != nil {
-			break
-		}
-		c.handle(o)
-		if c.conn == nil {
-			return
-		}
+	if c.pending != nil {
+		c.send(2 * time.Second)
 	}
 	if c.rng.IntN(150) == 0 { // a random reconnect, to any node
-		c.drop()
+		c.sdk.Reconnect()
+	}
+	if d := 40*time.Millisecond - time.Since(t0); d > 0 {
+		time.Sleep(d) // pace: at most one send a step, as a person types
 	}
 }
 
-func (c *Client) handle(o protocol.Outbound) {
-	switch o.Type {
-	case protocol.TypeAck:
-		c.l.ack(ackRec{room: o.Message.RoomID, id: o.Message.ID, cmid: o.ClientMsgID, seq: o.Message.Seq})
-		c.record(o.Message)
-		if c.pending != nil && c.pending.cmid == o.ClientMsgID {
-			c.pending = nil
-		}
-	case protocol.TypeError:
-		c.l.count(func(l *Ledger) { l.errs[o.Code]++ })
-		if c.pending != nil && o.ClientMsgID == c.pending.cmid {
-			if o.Code == protocol.CodeUnavailable || o.Code == protocol.CodeRateLimited || o.Code == protocol.CodeInternal {
-				c.pending.at = time.Now().Add(-3800 * time.Millisecond) // retry soon, same id
-			} else {
-				c.bad = append(c.bad, fmt.Sprintf("send %s refused: %s %s", c.pending.cmid, o.Code, o.ErrMessage))
-				c.pending = nil
-			}
-		}
-		if o.RoomID != "" && o.ClientMsgID == "" { // a sync that failed: ask again later
-			c.drop()
-		}
-	case protocol.TypeMessage:
-		c.live++
-		c.record(o.Message)
-	case protocol.TypeSynced:
-		c.synced++
-		if _, ok := c.view[o.RoomID]; ok && o.LastSeq > c.cursor[o.RoomID] {
-			c.cursor[o.RoomID] = o.LastSeq
-			c.advance(o.RoomID)
-		}
-		if o.More {
-			c.syncRooms([]string{o.RoomID})
-		}
-	case protocol.TypeEvent:
-		if o.Event == "resync" { // one room (an unfillable gap) or all
-			var d struct {
-				RoomID string `json:"room_id"`
-			}
-			_ = json.Unmarshal(o.Data, &d)
-			if _, ok := c.view[d.RoomID]; ok {
-				c.syncRooms([]string{d.RoomID})
-			} else {
-				c.syncRooms(c.Rooms)
-			}
-		}
-	case protocol.TypeReconnect:
-		c.drop()
+// send tries the pending send for up to d; it stays pending unless acked
+// or refused.
+func (c *Client) send(d time.Duration) {
+	p := c.pending
+	if p.tries > 0 {
+		c.l.count(func(l *Ledger) { l.retries++ }) // same client_msg_id again
+	}
+	p.tries++
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	m, err := c.sdk.Send(ctx, p.room, "body of "+p.cmid, client.SendOptions{ClientMsgID: p.cmid})
+	cancel()
+	var e *client.Error
+	switch {
+	case err == nil:
+		c.l.ack(ackRec{room: m.RoomID, id: m.ID, cmid: p.cmid, seq: m.Seq})
+		c.pending = nil
+	case errors.As(err, &e):
+		c.l.count(func(l *Ledger) { l.errs[e.Code]++ })
+		c.mu.Lock()
+		c.bad = append(c.bad, fmt.Sprintf("send %s refused: %s %s", p.cmid, e.Code, e.Message))
+		c.mu.Unlock()
+		c.pending = nil
 	}
 }
 
-// flush reconnects until its unacked send (if any) is acked, resending it
-// with the same client_msg_id.
+// flush resends its unacked send (if any), same client_msg_id, until it is
+// acked.
 func (c *Client) flush(deadline time.Time) error {
+	if c.sdk == nil {
+		c.start()
+	}
 	for c.pending != nil && time.Now().Before(deadline) {
-		if c.conn == nil && !c.connect() {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		c.pending.at = time.Time{}
-		c.step(false)
-		for c.pending != nil && c.conn != nil && time.Now().Before(deadline) {
-			o, err := c.conn.Next(2 * time.Second)
-			if err != nil {
-				break
-			}
-			c.handle(o)
-		}
+		c.send(time.Until(deadline))
 	}
 	if c.pending != nil {
 		return fmt.Errorf("%s: %s never acked", c.User.Account, c.pending.cmid)
@@ -288,33 +261,17 @@ func (c *Client) flush(deadline time.Time) error {
 // finish reconnects and syncs every room until nothing more comes, like a
 // client coming back: from its cursor in each room.
 func (c *Client) finish(deadline time.Time) error {
-	c.drop()
-	defer c.drop()
-	for time.Now().Before(deadline) {
-		if c.conn == nil && !c.connect() { // connect sends the sync
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		left := map[string]bool{}
-		for _, r := range c.Rooms {
-			left[r] = true
-		}
-		for len(left) > 0 && time.Now().Before(deadline) && c.conn != nil {
-			o, err := c.conn.Next(time.Until(deadline))
-			if err != nil {
-				break
-			}
-			c.handle(o)
-			if o.Type == protocol.TypeSynced && !o.More {
-				delete(left, o.RoomID)
-			}
-		}
-		if c.conn != nil && len(left) == 0 {
-			return nil
-		}
-		c.drop()
+	if c.sdk == nil {
+		c.start()
 	}
-	return fmt.Errorf("%s: final sync did not finish (connected: %v, dials %d)", c.User.Account, c.conn != nil, c.dials)
+	defer c.stop()
+	c.sdk.Reconnect()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := c.sdk.WaitSynced(ctx); err != nil {
+		return fmt.Errorf("%s: final sync did not finish: %v (stats %+v)", c.User.Account, err, c.sdk.Stats())
+	}
+	return nil
 }
 
 // slowConn dials with a tiny receive buffer and never reads: the server's
