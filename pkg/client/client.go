@@ -493,14 +493,16 @@ func (c *Client) serve(cn *conn) {
 	}
 }
 
-// release lets held-back rooms sync again once Events has room.
+// release lets held-back rooms sync again once Events has room. A room
+// whose sync is still being answered stays held until the answer ends: the
+// answer's messages dropped while held must not read as holes.
 func (c *Client) release() {
 	if len(c.events) > cap(c.events)/2 {
 		return
 	}
 	c.mu.Lock()
 	for _, r := range c.rooms {
-		if r.held {
+		if r.held && r.syncing.IsZero() {
 			r.held, r.needSync, r.pending = false, true, nil
 		}
 	}
@@ -508,19 +510,27 @@ func (c *Client) release() {
 }
 
 // flushSyncs sends one sync frame (at most MaxSyncRooms rooms) for the rooms
-// that need one, at most every 200ms (the gateway allows 5 a second).
+// that need one, at most every 200ms (the gateway allows 5 a second). A
+// sync not answered within RequestTimeout drops the connection: asking
+// again on it would leave two answers in flight, and a late one could pass
+// messages it never sent as holes. The reconnect syncs every room afresh.
 func (c *Client) flushSyncs(cn *conn) {
 	c.mu.Lock()
 	now := time.Now()
+	for _, r := range c.rooms {
+		if !r.syncing.IsZero() && now.Sub(r.syncing) > c.o.RequestTimeout {
+			c.mu.Unlock()
+			c.log.Warn("im client: a sync was not answered in time, reconnecting")
+			cn.close()
+			return
+		}
+	}
 	if now.Sub(c.lastSync) < 200*time.Millisecond {
 		c.mu.Unlock()
 		return
 	}
 	rooms := map[string]int64{}
 	for id, r := range c.rooms {
-		if !r.syncing.IsZero() && now.Sub(r.syncing) > c.o.RequestTimeout {
-			r.syncing, r.needSync = time.Time{}, true // never answered: ask again
-		}
 		if r.needSync && r.syncing.IsZero() && !r.held && len(rooms) < protocol.MaxSyncRooms {
 			rooms[id] = r.cursor
 		}
