@@ -279,6 +279,36 @@ func TestEmbeddedMemStore(t *testing.T) {
 	}
 }
 
+// TestEmbeddedSDK drives the users with the Go SDK (-client sdk): a group
+// on two nodes and pairs, every acked message delivered to every other
+// member, once, in order, the SDK's sends answered without error.
+func TestEmbeddedSDK(t *testing.T) {
+	for _, sc := range []string{ScenarioFanout, ScenarioDirect} {
+		t.Run(sc, func(t *testing.T) {
+			var out bytes.Buffer
+			cfg := Config{Scenario: sc, Client: ClientSDK, Embedded: true, Store: "mem", Nodes: 2, Group: 12, N: 12,
+				Rate: 20, Duration: time.Second, Out: &out, Sync: true}
+			res := run(t, cfg)
+			if t.Failed() || !res.OK {
+				t.Logf("%s", out.String())
+			}
+			promiseKept(t, res)
+			per := int64(11) // fanout: every other member of the group
+			if sc == ScenarioDirect {
+				per = 1
+			}
+			if res.Acked < 15 || res.SendErrors != 0 || res.Required != per*res.Acked || res.Setup.Client != ClientSDK {
+				t.Fatalf("sdk %s: acked %d, send errors %d, required %d, client %q", sc, res.Acked, res.SendErrors, res.Required, res.Setup.Client)
+			}
+		})
+	}
+	var cfg Config
+	cfg.Scenario, cfg.Client = ScenarioIdle, ClientSDK
+	if err := cfg.defaults(); err == nil {
+		t.Fatal("-client sdk accepted for the idle scenario")
+	}
+}
+
 // TestEmbeddedImages sends image messages (-kind image): every one is
 // accepted (its file seeded) and delivered.
 func TestEmbeddedImages(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/client"
 )
 
 // Conn is one load-generating WebSocket client. One goroutine reads it;
@@ -30,6 +32,7 @@ type Conn struct {
 
 	nc     net.Conn
 	br     *bufio.Reader
+	sdk    *client.Client // ClientSDK: the connection is the SDK's (nc, br unused)
 	wmu    sync.Mutex
 	alive  atomic.Bool
 	closed atomic.Bool // closed by us
@@ -321,7 +324,11 @@ func (c *Conn) syncingNow() bool {
 
 // close ends the connection from our side.
 func (c *Conn) close() {
-	if c.nc == nil || !c.closed.CompareAndSwap(false, true) {
+	if (c.nc == nil && c.sdk == nil) || !c.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if c.sdk != nil {
+		_ = c.sdk.Close()
 		return
 	}
 	_ = c.nc.Close()

@@ -50,6 +50,9 @@ type Config struct {
 	// Kind of the messages sent: "" (text) or KindImage (each message an
 	// image whose file record the tool seeds; the body is its caption).
 	Kind string
+	// Client is ClientRaw (the default: the tool's own frame reader, the
+	// verifier) or ClientSDK (each user is a pkg/client.Client); see sdk.go.
+	Client string
 
 	JSONOut string // write the result as JSON here
 	SVGOut  string // idle: RSS/conn vs connections; ramp: latency vs rate
@@ -187,6 +190,9 @@ func (c *Config) defaults() error {
 	}
 	if c.BodySize < 64 {
 		c.BodySize = 64
+	}
+	if err := checkClient(c); err != nil {
+		return err
 	}
 	switch c.Kind {
 	case "", "text":

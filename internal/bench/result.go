@@ -100,6 +100,7 @@ type Setup struct {
 	Target     string   `json:"target,omitempty"`      // standalone
 	SQLiteSync string   `json:"sqlite_sync,omitempty"` // standalone on sqlite
 	Messages   int      `json:"messages,omitempty"`    // history: stored in the room
+	Client     string   `json:"client,omitempty"`      // sdk: the users are Go SDK clients
 }
 
 // RSSPoint is the gateways' RSS at a number of connections.
@@ -194,6 +195,9 @@ func (r *Result) PrintText(w io.Writer) {
 			where += " synchronous=" + r.Setup.SQLiteSync
 		}
 		where += map[bool]string{true: ", child process", false: ", in process"}[r.Setup.Spawned]
+	}
+	if r.Setup.Client == ClientSDK {
+		where += ", users on the Go SDK"
 	}
 	p("gateways       %d (%s)", len(r.Setup.Gateways), where)
 	if rc := r.Receipts; rc != nil {

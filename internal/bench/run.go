@@ -275,6 +275,9 @@ func (r *runner) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.Client == ClientSDK {
+		r.res.Setup.Client = ClientSDK
+	}
 	r.res.Setup.SeedS = r.seedTook.Seconds()
 	r.res.Setup.SeedDocs = r.seedDocs
 	r.res.Setup.Rooms = len(r.roomIDs)
@@ -353,9 +356,13 @@ func (r *runner) connect(ctx context.Context, from, to int) (failed int) {
 		wg.Add(1)
 		go func(c *Conn) {
 			defer func() { <-sem; wg.Done() }()
+			dial := func() error { return r.d.dial(ctx, c, r.cfg.Gateways[c.gw], c.user.Token) }
+			if r.cfg.Client == ClientSDK {
+				dial = func() error { return r.dialSDK(ctx, c) }
+			}
 			var err error
 			for try := 0; try < 3; try++ {
-				if err = r.d.dial(ctx, c, r.cfg.Gateways[c.gw], c.user.Token); err == nil {
+				if err = dial(); err == nil {
 					return
 				}
 				time.Sleep(time.Duration(100*(try+1)) * time.Millisecond)
@@ -396,6 +403,9 @@ func (r *runner) sampleGateways(ctx context.Context) Sample {
 // keepalive pings every connection once per period (the gateway closes
 // connections silent for 3 heartbeats), spread evenly.
 func (r *runner) keepalive(ctx context.Context, period time.Duration) {
+	if r.cfg.Client == ClientSDK {
+		return // the SDK pings by itself
+	}
 	ping := []byte(`{"type":"ping"}`)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -826,6 +836,10 @@ func (r *runner) send(c *Conn, step int, at int64) {
 	if s := r.step(step); s != nil {
 		s.sent.add(c.idx, 1)
 	}
+	if c.sdk != nil {
+		go r.sendSDK(c, ps, cmid, body)
+		return
+	}
 	if err := c.sendText(fr); err != nil && !c.closed.Load() {
 		r.noteErr("write: %v", err)
 	}
@@ -874,6 +888,10 @@ func countAnd(a, b bitset) int {
 // recoverBySync asks each connection still missing messages for them
 // with sync (reconnecting first if it dropped).
 func (r *runner) recoverBySync(ctx context.Context) {
+	if r.cfg.Client == ClientSDK {
+		r.recoverSDK(ctx)
+		return
+	}
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for _, rm := range r.rooms {
@@ -925,7 +943,7 @@ func (r *runner) recoverBySync(ctx context.Context) {
 func (r *runner) finish() {
 	res := r.res
 	res.Sent, res.Acked, res.Delivered = r.sent.load(), r.acked.load(), r.delivered.load()
-	res.SendErrors, res.Retries, res.Failed = r.sendErrs.load(), r.retries.load(), r.failed.load()
+	res.SendErrors, res.Retries, res.Failed = r.sendErrs.load(), r.retries.load()+r.sdkRetries(), r.failed.load()
 	res.Duplicated, res.OutOfOrder, res.Mismatched = r.dups.load(), r.ooo.load(), r.mismatch.load()
 	res.Recovered = r.recovered.load()
 	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory && r.cfg.Scenario != ScenarioPresence {
