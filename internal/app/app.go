@@ -22,6 +22,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/outbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/stats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -54,6 +55,9 @@ type Backends struct {
 	Stats stats.Stats
 	// Webhooks calls the host app (nil: no webhooks); SetupWebhooks.
 	Webhooks *webhook.Hooks
+	// Outbox queues the webhook deliveries. nil: SetupWebhooks takes
+	// Redis's when there is Redis, else one in memory.
+	Outbox outbox.Outbox
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
 	redis *redis.Client
 	// Ping reports whether the backends are reachable (readiness).

@@ -7,24 +7,26 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
-	"github.com/im-websocket-go/im-websocket-go/pkg/outbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/outbox/memoutbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/outbox/redisoutbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
 // SetupWebhooks builds b.Webhooks from the configuration (nothing when no
-// endpoint is configured), over Redis when b has it (the outbox every
-// process shares) and in memory otherwise (standalone: lost on restart),
-// with its metrics on reg. Endpoints are logged by name and URL only.
+// endpoint is configured), with its metrics on reg. The outbox is
+// b.Outbox when set (standalone: a SQLite file in its data folder), else
+// Redis's when b has Redis (the outbox every process shares), else one in
+// memory, lost on restart. Endpoints are logged by name and URL only.
 func SetupWebhooks(cfg config.Config, b *Backends, log *zap.Logger, reg prometheus.Registerer) error {
 	if len(cfg.Webhooks) == 0 {
 		return nil
 	}
-	var ob outbox.Outbox
-	if b.redis != nil {
+	ob := b.Outbox
+	switch {
+	case ob != nil:
+	case b.redis != nil:
 		ob = redisoutbox.New(b.redis, redisoutbox.Options{Prefix: cfg.WebhookOutboxPrefix})
-	} else {
+	default:
 		ob = memoutbox.New(memoutbox.Options{})
 		log.Warn("webhooks: no Redis, so the outbox is in memory: deliveries still queued are lost when the process stops")
 	}

@@ -1,5 +1,5 @@
 // Package outboxtest holds the behavioural tests every outbox.Outbox
-// implementation must pass (memoutbox, redisoutbox).
+// implementation must pass (memoutbox, redisoutbox, sqliteoutbox).
 package outboxtest
 
 import (

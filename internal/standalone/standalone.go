@@ -32,6 +32,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/blob"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus/membus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/kv/memkv"
+	"github.com/im-websocket-go/im-websocket-go/pkg/outbox/sqliteoutbox"
 	"github.com/im-websocket-go/im-websocket-go/pkg/presence/mempresence"
 	"github.com/im-websocket-go/im-websocket-go/pkg/stats/memstats"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -69,7 +70,11 @@ type Server struct {
 	// stopWebhooks ends their dispatcher.
 	Webhooks     *webhook.Hooks
 	stopWebhooks func()
+	outbox       *sqliteoutbox.Outbox // their queue (nil: no webhooks)
 }
+
+// OutboxFile is the webhook outbox's SQLite file in the data folder.
+const OutboxFile = "webhooks.db"
 
 // Start opens the data folder, starts everything and listens on
 // cfg.HTTPAddr.
@@ -113,6 +118,13 @@ func Start(ctx context.Context, cfg config.Config, o Options) (s *Server, err er
 		}
 	}
 	reg := prometheus.NewRegistry()
+	if len(cfg.Webhooks) > 0 {
+		// Deliveries still queued survive a restart, as in Redis.
+		if s.outbox, err = sqliteoutbox.Open(ctx, filepath.Join(cfg.DataDir, OutboxFile), sqliteoutbox.Options{}); err != nil {
+			return nil, fmt.Errorf("webhook outbox: %w", err)
+		}
+		b.Outbox = s.outbox
+	}
 	if err = app.SetupWebhooks(cfg, &b, o.Log, reg); err != nil {
 		return nil, err
 	}
@@ -196,6 +208,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.Core != nil {
 		s.Core.Service.Close()
+	}
+	if s.outbox != nil {
+		errs = append(errs, s.outbox.Close())
 	}
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close())

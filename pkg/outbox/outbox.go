@@ -7,8 +7,9 @@
 // its event id.
 //
 // outbox/redisoutbox keeps entries in Redis (shared by every process);
+// outbox/sqliteoutbox in a SQLite file (one process: standalone);
 // outbox/memoutbox in memory (one process, tests). One behavioural suite,
-// internal/outboxtest, runs on both.
+// internal/outboxtest, runs on each.
 package outbox
 
 import (
