@@ -198,7 +198,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if v == nil || v.keys == nil {
 		return Claims{}, fmt.Errorf("%w: verifier not configured", ErrInvalidToken)
 	}
-	if err := checkCompact(token, v.maxSize); err != nil {
+	if err := CheckCompact(token, v.maxSize); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var keyErr error
@@ -284,9 +284,9 @@ func (v *Verifier) selectKey(ctx context.Context, h jws.Headers) (ed25519.Public
 	return pub, nil
 }
 
-// checkCompact accepts only three non-empty dot-separated segments of
+// CheckCompact accepts only three non-empty dot-separated segments of
 // strict unpadded base64url, so that one token has one spelling.
-func checkCompact(token string, maxSize int) error {
+func CheckCompact(token string, maxSize int) error {
 	if token == "" {
 		return errors.New("empty")
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,7 +137,7 @@ func (p *Provider) MaxLifetime() time.Duration { return p.cfg.MaxLifetime }
 // and the lifetime bound, then the user claim. Every refusal is a
 // *TokenError (wrapping auth.ErrInvalidToken) with a reason.
 func (p *Provider) Verify(ctx context.Context, token string) (Claims, error) {
-	if err := checkCompact(token, p.cfg.MaxTokenSize); err != nil {
+	if err := auth.CheckCompact(token, p.cfg.MaxTokenSize); err != nil {
 		return Claims{}, refuse("malformed token", err)
 	}
 	var keyErr error
@@ -315,34 +314,4 @@ func validSubject(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkCompact accepts only three non-empty dot-separated segments of
-// strict unpadded base64url.
-func checkCompact(token string, maxSize int) error {
-	if token == "" {
-		return errors.New("empty")
-	}
-	if len(token) > maxSize {
-		return errors.New("too long")
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return errors.New("not a compact JWS")
-	}
-	for _, s := range parts {
-		if s == "" {
-			return errors.New("empty segment")
-		}
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return errors.New("segment is not base64url")
-			}
-		}
-		if _, err := base64.RawURLEncoding.Strict().DecodeString(s); err != nil {
-			return errors.New("segment is not base64url")
-		}
-	}
-	return nil
 }
