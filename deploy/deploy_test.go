@@ -6,6 +6,7 @@
 //	k8s_test.go      manifests and their cross-references
 //	compose_test.go  docker-compose.yml, nginx.conf, Dockerfile, .dockerignore
 //	drain_test.go    cmd/gateway built and run, SIGTERM with clients connected
+//	observability_test.go  alert rules and the Grafana dashboard name exported metrics
 package deploy_test
 
 import (

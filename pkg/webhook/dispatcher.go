@@ -82,7 +82,12 @@ func (h *Hooks) Run(ctx context.Context, o DispatcherOptions) {
 	sem := make(chan struct{}, o.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var counted time.Time
 	for ctx.Err() == nil {
+		if now := time.Now(); now.Sub(counted) >= pendingEvery {
+			counted = now
+			h.countPending(ctx)
+		}
 		// Wait for a free slot, then claim as many entries as are free.
 		select {
 		case sem <- struct{}{}:
@@ -114,6 +119,19 @@ func (h *Hooks) Run(ctx context.Context, o DispatcherOptions) {
 				h.deliver(context.WithoutCancel(ctx), e, o)
 			}()
 		}
+	}
+}
+
+// pendingEvery is how often the dispatcher reads the outbox's depth for
+// im_webhook_outbox_pending.
+const pendingEvery = 10 * time.Second
+
+// countPending sets the outbox depth gauge.
+func (h *Hooks) countPending(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	if n, err := h.ob.Pending(ctx); err == nil {
+		h.m.pending.Set(float64(n))
 	}
 }
 

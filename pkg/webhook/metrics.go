@@ -10,6 +10,7 @@ type Metrics struct {
 	dead       *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	beforeSend *prometheus.CounterVec
+	pending    prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg (nil: not registered, still
@@ -29,9 +30,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800}}, []string{"endpoint"}),
 		beforeSend: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_webhook_before_send_total", Help: "before_send calls by result: allow, reject, replace, error (then the fail-open policy decides)."}, []string{"result"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "im_webhook_outbox_pending", Help: "Deliveries queued in the outbox (shared by every process on Redis: take the max across processes), read by the dispatcher every 10s."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queued, m.delivered, m.failed, m.dead, m.latency, m.beforeSend)
+		reg.MustRegister(m.queued, m.delivered, m.failed, m.dead, m.latency, m.beforeSend, m.pending)
 	}
 	return m
 }
