@@ -22,7 +22,6 @@ func pushTokenTests() []test {
 		{"LiveSessionsOnly", testPushLiveOnly},
 		{"AnyCharacters", testPushAnyCharacters},
 		{"TooManyUsers", testPushTooManyUsers},
-		{"Nil", testPushNil},
 		{"PurgeExpired", testPushPurgeExpired},
 		{"ConcurrentOneRecord", testPushConcurrent},
 	}
@@ -181,15 +180,6 @@ func testPushTooManyUsers(t *testing.T, s store.Store) {
 	got, err := s.PushTokensOf(t.Context(), ids[:store.MaxPushTokenUsers], at(1))
 	mustNil(t, "PushTokensOf with the most ids", err)
 	same(t, "tokens", len(got), 0)
-}
-
-func testPushNil(t *testing.T, s store.Store) {
-	switch err := callNoPanic(func() error { return s.AddPushToken(t.Context(), nil) }); {
-	case errors.Is(err, errPanic):
-		t.Errorf("AddPushToken(nil): %v", err)
-	case err == nil:
-		t.Error("AddPushToken(nil): no error")
-	}
 }
 
 // testPushPurgeExpired: the expiry sweep deletes the tokens of the
