@@ -1,8 +1,10 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -164,9 +166,8 @@ func (s *Service) RemovePushToken(ctx context.Context, uid, platform, token stri
 	return storeErr("push tokens", err)
 }
 
-// offlinePushTokens returns the push tokens of the users (at most
-// store.MaxPushTokenUsers) of their live sessions, by user, in one store
-// call.
+// offlinePushTokens returns the push tokens of the live sessions of the
+// users (at most store.MaxPushTokenUsers), by user, in one store call.
 func (s *Service) offlinePushTokens(ctx context.Context, uids []string) (map[string][]PushTokenRef, error) {
 	out := make(map[string][]PushTokenRef, len(uids))
 	if len(uids) == 0 {
@@ -176,6 +177,10 @@ func (s *Service) offlinePushTokens(ctx context.Context, uids []string) (map[str
 	if err != nil {
 		return nil, storeErr("after_send: push tokens", err)
 	}
+	// The store answers in no order: list each user's by platform, token.
+	slices.SortFunc(ps, func(a, b store.PushToken) int {
+		return cmp.Or(cmp.Compare(a.Platform, b.Platform), cmp.Compare(a.Token, b.Token))
+	})
 	for _, p := range ps {
 		out[p.UserID] = append(out[p.UserID], PushTokenRef{Platform: p.Platform, Token: p.Token})
 	}
