@@ -394,6 +394,26 @@ func restTable() []restCase {
 			prep: func(w *world) map[string]string {
 				return map[string]string{"{ownersession}": w.e.Login(w.owner, "", "to end").ID}
 			}},
+		{route: "POST /v1/me/push-tokens", path: "/v1/me/push-tokens", want: authed(201, 201, 201),
+			body: func(_ *world, role int) any {
+				return map[string]string{"platform": "fcm", "token": "authz-" + roleNames[role] + "-" + randomHex(8)}
+			}},
+		{route: "GET /v1/me/push-tokens", path: "/v1/me/push-tokens", want: authed(200, 200, 200),
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{ownerpush}": w.ownerPushToken()}
+			},
+			check: func(t *testing.T, w *world, p map[string]string, role int, r apitest.Resp) {
+				if has := strings.Contains(string(r.Body), p["{ownerpush}"]); has != (role == owner) {
+					t.Errorf("%s sees the owner's push token: %v (%s)", roleNames[role], has, trunc(r.Body))
+				}
+			}},
+		{route: "DELETE /v1/me/push-tokens", name: "the owner's", path: "/v1/me/push-tokens", want: authed(404, 404, 204),
+			prep: func(w *world) map[string]string {
+				return map[string]string{"{ownerpush}": w.ownerPushToken()}
+			},
+			body: func(w *world, _ int) any {
+				return map[string]string{"platform": "fcm", "token": w.lastPush}
+			}},
 		{route: "POST /v1/me/email-code", path: "/v1/me/email-code", want: authed(202, 202, 202),
 			body: func(*world, int) any { return map[string]string{"email": apitest.Unique("new") + "@example.com"} }},
 		{route: "POST /v1/me/email", name: "wrong code", path: "/v1/me/email", want: authed(400, 400, 400),

@@ -39,6 +39,20 @@ type world struct {
 	// target is the seq of the message the current WebSocket row
 	// changes (set by the row's prep).
 	target int64
+	// lastPush is the push token ownerPushToken registered last.
+	lastPush string
+}
+
+// ownerPushToken registers a fresh fcm push token for the owner's session
+// and returns it (also in lastPush).
+func (w *world) ownerPushToken() string {
+	w.t.Helper()
+	tok := "authz-owner-" + randomHex(8)
+	if r := w.e.Do("POST", "/v1/me/push-tokens", w.owner.Token, map[string]string{"platform": "fcm", "token": tok}); r.Status != 201 {
+		w.t.Fatalf("register the owner's push token: %d %s", r.Status, r.Body)
+	}
+	w.lastPush = tok
+	return tok
 }
 
 func newWorld(t *testing.T, e *apitest.Env) *world {

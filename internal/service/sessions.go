@@ -196,10 +196,14 @@ func (s *Service) revoke(ctx context.Context, uid string, sids []string, reason 
 }
 
 // revokeQuietly revokes sessions in the store and the KV, without the event.
+// The sessions' push tokens go too (push.go).
 func (s *Service) revokeQuietly(ctx context.Context, sids []string) error {
 	for _, id := range sids {
 		if err := s.sess.Revoke(ctx, id); err != nil {
 			return storeErr("sessions", err)
+		}
+		if err := s.st.RemovePushTokensOfSession(ctx, id); err != nil {
+			return storeErr("sessions: push tokens", err)
 		}
 		if err := s.kv.Set(ctx, sessionKey(id), "1", s.revocationTTL()); err != nil {
 			return protocol.Unavailable(err)

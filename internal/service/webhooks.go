@@ -66,9 +66,11 @@ func (s *Service) beforeSend(ctx context.Context, in *SendInput) error {
 }
 
 // Offline is a recipient who was connected nowhere when a message was
-// stored.
+// stored, with the push tokens of their live sessions (always an array,
+// empty when they registered none).
 type Offline struct {
-	UserID string `json:"user_id"`
+	UserID     string         `json:"user_id"`
+	PushTokens []PushTokenRef `json:"push_tokens"`
 }
 
 // AfterSend is the after_send event's data.
@@ -121,8 +123,16 @@ func (s *Service) afterSend(ctx context.Context, m *store.Message) error {
 			off = append(off, u)
 		}
 	}
+	tokens, err := s.offlinePushTokens(ctx, off)
+	if err != nil {
+		return err
+	}
 	for _, u := range off {
-		ev.Offline = append(ev.Offline, Offline{UserID: u})
+		pt := tokens[u]
+		if pt == nil {
+			pt = []PushTokenRef{}
+		}
+		ev.Offline = append(ev.Offline, Offline{UserID: u, PushTokens: pt})
 	}
 	if err := s.hooks.Emit(ctx, webhook.EventAfterSend, m.ID, ev); err != nil {
 		return protocol.Unavailable(fmt.Errorf("after_send: %w", err))

@@ -716,9 +716,10 @@ type Tokens interface {
 	// (ip only when not empty). ErrNotFound if absent.
 	TouchSession(ctx context.Context, id string, usedAt, expiresAt time.Time, ip string) error
 	// PurgeExpired deletes up to limit refresh tokens (used or not) and up
-	// to limit sessions (with their revoked-family records) that expired
-	// before the given time, and returns how many rows it deleted. A sweep
-	// calls it until it returns less than it could.
+	// to limit sessions (with their revoked-family records and push tokens)
+	// that expired before the given time, and returns how many tokens and
+	// sessions it deleted. A sweep calls it until it returns less than it
+	// could.
 	PurgeExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
@@ -736,6 +737,7 @@ type Store interface {
 	GroupAdmin
 	Admin
 	Identities
+	PushTokens
 	Ping(ctx context.Context) error
 	Close(ctx context.Context) error
 }
@@ -795,4 +797,44 @@ type Identities interface {
 	// IdentityBySubject returns the link of (issuer, subject), or
 	// ErrNotFound.
 	IdentityBySubject(ctx context.Context, issuer, subject string) (*Identity, error)
+}
+
+// PushToken is a device's push token (FCM, APNs or Web Push) registered by
+// one session of a user, unique on (Platform, Token): a token belongs to
+// one session, the newest that registered it. A token is used only while
+// its session is live (PushTokensOf), so an expired or revoked session's
+// tokens need no sweep to stop being used.
+type PushToken struct {
+	UserID    string
+	SessionID string
+	Platform  string
+	Token     string
+	CreatedAt time.Time
+}
+
+// MaxPushTokenUsers is the most user ids one PushTokensOf call takes; more
+// is an error.
+const MaxPushTokenUsers = 1000
+
+// PushTokens stores the push tokens of sessions.
+type PushTokens interface {
+	// AddPushToken stores t, replacing the record of (Platform, Token) if
+	// there is one: registering a token again moves it to t's session and
+	// user (and CreatedAt). A zero CreatedAt is set to now; CreatedAt is
+	// normalised in place. Of racing calls for one token, one record
+	// stays (the last write wins).
+	AddPushToken(ctx context.Context, t *PushToken) error
+	// RemovePushToken deletes the token (platform, token) if it belongs to
+	// userID; ErrNotFound if there is none, or it is another user's.
+	RemovePushToken(ctx context.Context, userID, platform, token string) error
+	// RemovePushTokensOfSession deletes every token of the session (none
+	// is fine).
+	RemovePushTokensOfSession(ctx context.Context, sessionID string) error
+	// PushTokensOfSession lists the session's tokens, whatever the state
+	// of the session, oldest first (then by platform, token).
+	PushTokensOfSession(ctx context.Context, sessionID string) ([]PushToken, error)
+	// PushTokensOf returns the tokens of those of userIDs whose session is
+	// live at now: stored, not revoked and expiring after now. In no
+	// particular order; at most MaxPushTokenUsers ids (more is an error).
+	PushTokensOf(ctx context.Context, userIDs []string, now time.Time) ([]PushToken, error)
 }

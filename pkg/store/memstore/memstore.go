@@ -69,8 +69,9 @@ type Store struct {
 	linkUses  map[string]map[int]*store.InviteUse      // link -> n -> use
 	linkUsers map[string]map[string]*store.InviteUse   // link -> user -> the same use
 
-	bans       map[string]*store.Ban         // user -> ban (admin.go; made on first use)
-	identities map[[2]string]*store.Identity // (issuer, subject) -> link; made on first use
+	bans       map[string]*store.Ban          // user -> ban (admin.go; made on first use)
+	identities map[[2]string]*store.Identity  // (issuer, subject) -> link; made on first use
+	pushTokens map[[2]string]*store.PushToken // (platform, token) -> token (push.go; made on first use)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -974,10 +975,10 @@ func (s *Store) TouchSession(_ context.Context, id string, usedAt, expiresAt tim
 }
 
 // PurgeExpired deletes up to limit refresh tokens that expired before the
-// given time (to the millisecond), with their used records, and up to
-// limit sessions that did, with their revoked-family records, soonest
-// expiry first. It returns how many tokens and sessions it deleted. A
-// limit <= 0 deletes nothing.
+// given time (to the millisecond), with their used records, and up to limit
+// sessions that did, with their revoked-family records (and their push
+// tokens), soonest expiry first. It returns how many tokens and sessions it
+// deleted. A limit <= 0 deletes nothing.
 func (s *Store) PurgeExpired(_ context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -1019,6 +1020,7 @@ func (s *Store) PurgeExpired(_ context.Context, before time.Time, limit int) (in
 	for _, ss := range sess {
 		delete(s.revoked, ss.ID)
 		delete(s.sessions, ss.ID)
+		s.removePushTokensOfSession(ss.ID)
 	}
 	return len(toks) + len(sess), nil
 }

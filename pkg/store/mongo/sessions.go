@@ -73,10 +73,10 @@ func (s *Store) TouchSession(ctx context.Context, id string, usedAt, expiresAt t
 }
 
 // PurgeExpired deletes up to limit refresh tokens that expired before the
-// given time (to the millisecond), with their used records, and up to
-// limit sessions that did, with their revoked-family records, soonest
-// expiry first, and returns how many tokens and sessions it deleted. A
-// limit <= 0 deletes nothing.
+// given time (to the millisecond), with their used records, and up to limit
+// sessions that did, with their revoked-family records (and their push
+// tokens), soonest expiry first, and returns how many tokens and sessions
+// it deleted. A limit <= 0 deletes nothing.
 //
 // There are no transactions: each kind is picked by a query on expires_at,
 // then its companion records are deleted, then the picked rows (still
@@ -107,6 +107,11 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, limit int) (
 		in := bson.D{{Key: "$in", Value: ids(due)}}
 		if _, err := s.deleteMany(ctx, op, k.companion, bson.D{{Key: "_id", Value: in}}); err != nil {
 			return deleted, err
+		}
+		if k.coll == s.sessions {
+			if _, err := s.deleteMany(ctx, op, s.pushColl(), bson.D{{Key: "session_id", Value: in}}); err != nil {
+				return deleted, err
+			}
 		}
 		n, err := s.deleteMany(ctx, op, k.coll, append(bson.D{{Key: "_id", Value: in}}, expired...))
 		if err != nil {

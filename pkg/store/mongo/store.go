@@ -326,6 +326,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			// create one (identities.go).
 			{Keys: keys("issuer", "subject"), Options: unique()},
 		}},
+		{s.db.Collection(CollPushTokens), []mdb.IndexModel{
+			// A token belongs to one session (push.go).
+			{Keys: keys("platform", "token"), Options: unique()},
+			{Keys: keys("user_id")},                  // PushTokensOf
+			{Keys: keys("session_id", "created_at")}, // PushTokensOfSession, RemovePushTokensOfSession
+		}},
 	}
 	// One index per command: FerretDB v1.24 drops the connection when a
 	// createIndexes command lists two or more indexes that already exist.

@@ -13,7 +13,8 @@ import (
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
 	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions",
-	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses"}
+	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses",
+	"push_tokens"}
 
 // seedRows is the number of rows seedPlanData puts in the smaller tables;
 // members and messages get more. With a few thousand rows and fresh
@@ -96,6 +97,12 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 		// Bring your own identity: a link a user, from two providers.
 		`INSERT INTO identities (issuer, subject, user_id, created_at)
 		 SELECT 'https://idp' || (i % 2) || '.example', 's' || i, 'u' || i, now() FROM generate_series(0, $1 - 1) i`,
+		// Push tokens: one a session (the sessions above), on three
+		// platforms.
+		`INSERT INTO push_tokens (platform, token_hash, token, user_id, session_id, created_at)
+		 SELECT (ARRAY['fcm', 'apns', 'web'])[i % 3 + 1], sha256(('tok' || i)::bytea), 'tok' || i, 'u' || (i / 2),
+		        'f' || i, now() - (i || ' s')::interval
+		 FROM generate_series(1, $1) i`,
 	} {
 		mustNil(t, "seed", s.Exec(ctx, q, n))
 	}

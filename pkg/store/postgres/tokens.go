@@ -100,11 +100,11 @@ func (s *Store) TouchSession(ctx context.Context, id string, usedAt, expiresAt t
 }
 
 // PurgeExpired deletes up to limit refresh tokens that expired before the
-// given time (to the millisecond), with their used records, and up to
-// limit sessions that did, with their revoked-family records, soonest
-// expiry first, in one transaction. It returns how many tokens and
-// sessions it deleted. Concurrent calls may pick the same rows; each row
-// is deleted (and counted) once. A limit <= 0 deletes nothing.
+// given time (to the millisecond), with their used records, and up to limit
+// sessions that did, with their revoked-family records (and their push
+// tokens), soonest expiry first, in one transaction. It returns how many
+// tokens and sessions it deleted. Concurrent calls may pick the same rows;
+// each row is deleted (and counted) once. A limit <= 0 deletes nothing.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -145,6 +145,9 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, limit int) (
 			return err
 		}
 		deleted += len(ids)
+		if _, err = tx.Exec(ctx, qDeleteSessionsPushTokens, ids); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, qDeleteRevoked, ids)
 		return err
 	})

@@ -12,7 +12,8 @@ import (
 // The tables of the schema.
 var tables = []string{"users", "rooms", "members", "friendships", "friend_requests",
 	"messages", "refresh_tokens", "used_refresh_tokens", "revoked_families", "sessions",
-	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses"}
+	"reactions", "hidden", "files", "pins", "join_requests", "invite_links", "invite_uses",
+	"push_tokens"}
 
 // scanLine matches a plan line that visits every row of something:
 // "SCAN messages", "SCAN m USING INDEX x", "SCAN CONSTANT ROW", ...

@@ -111,10 +111,10 @@ func (s *Store) TouchSession(ctx context.Context, id string, usedAt, expiresAt t
 }
 
 // PurgeExpired deletes up to limit refresh tokens that expired before the
-// given time (to the millisecond), with their used records, and up to
-// limit sessions that did, with their revoked-family records, soonest
-// expiry first, in one transaction. It returns how many tokens and
-// sessions it deleted. A limit <= 0 deletes nothing.
+// given time (to the millisecond), with their used records, and up to limit
+// sessions that did, with their revoked-family records (and their push
+// tokens), soonest expiry first, in one transaction. It returns how many
+// tokens and sessions it deleted. A limit <= 0 deletes nothing.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "purge expired"
 	if limit <= 0 {
@@ -133,6 +133,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time, limit int) (
 			{qPurgeUsedTokens, false},
 			{qPurgeTokens, true},
 			{qPurgeRevokedFamilies, false},
+			{qPurgePushTokens, false},
 			{qPurgeSessions, true},
 		} {
 			res, err := tx.ExecContext(ctx, q.query, cut, limit)

@@ -78,6 +78,7 @@ func groups() []group {
 		{"GroupAdmin", groupAdminTests()},
 		{"Admin", adminTests()},
 		{"Identities", identityTests()},
+		{"PushTokens", pushTokenTests()},
 	}
 }
 
@@ -132,6 +133,7 @@ func testNilArguments(t *testing.T, s store.Store) {
 		{"CreateFile", func() error { return s.CreateFile(ctx, nil) }},
 		{"InsertRefreshToken", func() error { return s.InsertRefreshToken(ctx, nil) }},
 		{"CreateSession", func() error { return s.CreateSession(ctx, nil) }},
+		{"AddPushToken", func() error { return s.AddPushToken(ctx, nil) }},
 	} {
 		switch err := callNoPanic(tc.call); {
 		case errors.Is(err, errPanic):
