@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/postgres"
 )
 
@@ -115,7 +117,9 @@ func seedPlanData(ctx context.Context, t *testing.T, s *postgres.Store) {
 // have no Seq Scan node. Sequential scans are not disabled for this: the
 // planner's own choice must be an index.
 func TestQueryPlans(t *testing.T) {
-	s, ctx := openStore(t), testCtx(t)
+	// Seeding and ANALYZE are setup, not the store's statements: on a
+	// loaded machine they outlast the default 5 s statement timeout.
+	s, ctx := openAt(t, testenv.PostgresURL(t), postgres.Options{StatementTimeout: 2 * time.Minute}), testCtx(t)
 	seedPlanData(ctx, t, s)
 	qs := postgres.Queries()
 	names := make([]string, 0, len(qs))
