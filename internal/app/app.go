@@ -55,7 +55,7 @@ type Backends struct {
 	// Webhooks calls the host app (nil: no webhooks); SetupWebhooks.
 	Webhooks *webhook.Hooks
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
-	redis *redis.Client
+	redis redis.UniversalClient
 	// Ping reports whether the backends are reachable (readiness).
 	Ping func(ctx context.Context) error
 	// Close releases them.

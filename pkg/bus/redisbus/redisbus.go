@@ -86,7 +86,7 @@ type item struct {
 
 // Bus is a bus.Bus over Redis Pub/Sub. Create it with New.
 type Bus struct {
-	client   *redis.Client
+	client   redis.UniversalClient
 	pub      redis.Cmdable // PUBLISH: Options.Publisher, else client
 	handler  bus.Handler
 	interval time.Duration
@@ -119,7 +119,7 @@ var _ bus.Bus = (*Bus)(nil)
 // stops them. h may be nil for a bus that only publishes. The Pub/Sub
 // connection is opened on the first Subscribe. Closing c is the caller's
 // job, after Close.
-func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
+func New(c redis.UniversalClient, h bus.Handler, opts Options) (*Bus, error) {
 	if c == nil {
 		return nil, errors.New("redisbus: nil redis client")
 	}
