@@ -151,17 +151,21 @@ func (c *Cluster) ok(ctx context.Context) error {
 
 // Primary returns the node that serves key's slot as a primary.
 func (c *Cluster) Primary(ctx context.Context, key string) (*Server, error) {
-	slot := Slot(key)
 	for _, s := range c.Nodes {
 		if s.PID() == 0 {
 			continue
 		}
 		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
-		slots, err := rc.ClusterSlots(ctx).Result()
+		n, err := rc.ClusterKeySlot(ctx, key).Result()
+		var slots []redis.ClusterSlot
+		if err == nil {
+			slots, err = rc.ClusterSlots(ctx).Result()
+		}
 		_ = rc.Close()
 		if err != nil {
 			continue
 		}
+		slot := int(n)
 		for _, r := range slots {
 			if int(r.Start) <= slot && slot <= int(r.End) && len(r.Nodes) > 0 {
 				for _, n := range c.Nodes {
@@ -173,27 +177,6 @@ func (c *Cluster) Primary(ctx context.Context, key string) (*Server, error) {
 		}
 	}
 	return nil, errors.New("redis cluster: no running node knows the key's primary")
-}
-
-// Slot is the Redis Cluster hash slot of key (CRC16 of its hash tag).
-func Slot(key string) int {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for i := 0; i < len(key); i++ {
-		crc ^= uint16(key[i]) << 8
-		for b := 0; b < 8; b++ {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc) % 16384
 }
 
 // fields parses INFO-style "name:value" lines.
