@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/im-websocket-go/im-websocket-go/internal/redisproc"
 )
 
@@ -172,4 +174,23 @@ func startSentinel() (*RedisSentinelSetup, error) {
 		logf("started redis sentinels on %s", strings.Join(st.Addrs(), ","))
 	}
 	return st, err
+}
+
+// RedisClusterClient is a go-redis cluster client on the shared test
+// cluster, closed at the test's end.
+func RedisClusterClient(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: RedisCluster(tb)})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// RedisSentinelClient is a go-redis failover client on the shared test
+// Sentinel setup, closed at the test's end.
+func RedisSentinelClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	master, addrs := RedisSentinel(tb)
+	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: addrs})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -21,14 +21,6 @@ func newClusterClient(t *testing.T, addrs []string) *redis.ClusterClient {
 	return c
 }
 
-func newFailoverClient(t *testing.T) *redis.Client {
-	t.Helper()
-	master, addrs := testenv.RedisSentinel(t)
-	c := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: addrs})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // TestConformanceCluster runs the suite on a Redis Cluster (3 primaries,
 // 3 replicas): sharded Pub/Sub, every node on its own cluster client.
 func TestConformanceCluster(t *testing.T) {
@@ -62,10 +54,10 @@ func TestConformanceClusterAutoPipelinedPublish(t *testing.T) {
 
 // TestConformanceSentinel runs the suite through sentinel failover clients.
 func TestConformanceSentinel(t *testing.T) {
-	newFailoverClient(t) // starts the setup outside the subtests' timing
+	testenv.RedisSentinelClient(t) // starts the setup outside the subtests' timing
 	bustest.Run(t, func(t *testing.T) func(bus.Handler) bus.Bus {
 		return func(h bus.Handler) bus.Bus {
-			b := newBus(t, newFailoverClient(t), h, Options{})
+			b := newBus(t, testenv.RedisSentinelClient(t), h, Options{})
 			if b.Sharded() {
 				t.Fatal("a bus on a failover client uses sharded Pub/Sub")
 			}
