@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,7 +42,7 @@ func NewRedisClient(cfg config.Config) (redis.UniversalClient, error) {
 		if opt.DB != 0 {
 			return nil, fmt.Errorf("IM_REDIS_URL: a Redis Cluster has only database 0, not %d", opt.DB)
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:        cfg.RedisClusterAddrs,
 			Username:     opt.Username,
 			Password:     opt.Password,
@@ -48,9 +50,47 @@ func NewRedisClient(cfg config.Config) (redis.UniversalClient, error) {
 			DialTimeout:  redisTimeout,
 			ReadTimeout:  redisTimeout,
 			WriteTimeout: redisTimeout,
-		}), nil
+		})
+		cc.AddHook(slotRefresh{cc})
+		return cc, nil
 	default:
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		return redis.NewClient(opt), nil
 	}
+}
+
+// slotRefresh asks go-redis to reload its slot map (lazily: one reload at
+// a time, at most one every 200 ms) after a command or pipeline failed on
+// the network. go-redis v9.23 does so itself for single commands but not
+// for pipelines: after a primary was killed and its replica promoted, a
+// pipeline kept dialing the dead node for about a minute (until the
+// periodic reload), failing every send whose mute check reads through one.
+type slotRefresh struct{ c *redis.ClusterClient }
+
+func (h slotRefresh) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h slotRefresh) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h slotRefresh) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+// check reloads the slot map after an error that is not Redis's answer
+// (a refused dial, a timeout, a broken connection).
+func (h slotRefresh) check(ctx context.Context, err error) {
+	var re redis.Error
+	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &re) {
+		return
+	}
+	h.c.ReloadState(ctx)
 }
