@@ -19,16 +19,7 @@ func TestSeqCounterBehindNeverOverwrites(t *testing.T) {
 			e := apitest.New(t, apitest.Options{Redis: topo})
 			a, b := e.Register("sb"), e.Register("sb")
 			room := e.Befriend(a, b)
-			send := func(id string) msg {
-				t.Helper()
-				r := e.Do("POST", "/v1/rooms/"+room+"/messages", a.Token, map[string]string{"body": id, "client_msg_id": id})
-				if r.Status != 201 {
-					t.Fatalf("send: %d %s", r.Status, r.Body)
-				}
-				var m msg
-				r.JSON(t, &m)
-				return m
-			}
+			send := func(id string) msg { return postMessage(t, e, a.Token, room, id) }
 			for i := 1; i <= 5; i++ {
 				if m := send(fmt.Sprint("before", i)); m.Seq != int64(i) {
 					t.Fatalf("seq %d, want %d", m.Seq, i)
@@ -62,4 +53,17 @@ func TestSeqCounterBehindNeverOverwrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// postMessage sends id (as body and client_msg_id) to room through REST
+// and returns the stored message.
+func postMessage(t *testing.T, e *apitest.Env, token, room, id string) msg {
+	t.Helper()
+	r := e.Do("POST", "/v1/rooms/"+room+"/messages", token, map[string]string{"body": id, "client_msg_id": id})
+	if r.Status != 201 {
+		t.Fatalf("send: %d %s", r.Status, r.Body)
+	}
+	var m msg
+	r.JSON(t, &m)
+	return m
 }

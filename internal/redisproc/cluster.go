@@ -97,14 +97,19 @@ func (c *Cluster) Stop() {
 // all 6 nodes and sees all 16384 slots served, and every primary has a
 // replica attached.
 func (c *Cluster) WaitOK(ctx context.Context) error {
+	return poll(ctx, "redis cluster not ok", c.ok)
+}
+
+// poll calls check until it succeeds or ctx ends.
+func poll(ctx context.Context, what string, check func(context.Context) error) error {
 	var last error
 	for {
-		if last = c.ok(ctx); last == nil {
+		if last = check(ctx); last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis cluster not ok: %w (last: %v)", ctx.Err(), last)
+			return fmt.Errorf("%s: %w (last: %v)", what, ctx.Err(), last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

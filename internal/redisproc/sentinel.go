@@ -90,17 +90,7 @@ func (st *Sentinel) Stop() {
 // WaitReady waits until every running sentinel names a running primary,
 // sees its replica linked and knows the other sentinels.
 func (st *Sentinel) WaitReady(ctx context.Context) error {
-	var last error
-	for {
-		if last = st.ready(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redis sentinel not ready: %w (last: %v)", ctx.Err(), last)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return poll(ctx, "redis sentinel not ready", st.ready)
 }
 
 func (st *Sentinel) ready(ctx context.Context) error {

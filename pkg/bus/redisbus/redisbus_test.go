@@ -233,6 +233,17 @@ func TestConnectionKilled(t *testing.T) {
 	if err := b.Subscribe(ctx(t), ch); err != nil {
 		t.Fatal(err)
 	}
+	reconnectKeepsOrder(t, log, pub, ch, func() (int64, error) {
+		return admin.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
+	})
+}
+
+// reconnectKeepsOrder publishes to ch through pub (1 ms apart) while kill
+// drops the subscriber's Pub/Sub connection (it returns how many it
+// killed), and checks that the subscriber's log has exactly one
+// HandleResubscribed and the messages in order around it.
+func reconnectKeepsOrder(t *testing.T, log *eventLog, pub *Bus, ch string, kill func() (int64, error)) {
+	t.Helper()
 	var (
 		stop = make(chan struct{})
 		done = make(chan struct{})
@@ -265,8 +276,7 @@ func TestConnectionKilled(t *testing.T) {
 		}
 	}
 	waitEvents(func(e []string) bool { return len(e) >= 20 }, "messages before the kill")
-	n, err := admin.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
-	if err != nil || n == 0 {
+	if n, err := kill(); err != nil || n == 0 {
 		t.Fatalf("CLIENT KILL TYPE pubsub: %d, %v", n, err)
 	}
 	resubAt := func(e []string) int {

@@ -1,11 +1,8 @@
 package redisbus
 
 import (
-	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -164,67 +161,8 @@ func TestClusterConnectionKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		stop = make(chan struct{})
-		done = make(chan struct{})
-		sent atomic.Int64
-	)
-	go func() {
-		defer close(done)
-		for i := 0; i < 100000; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if pub.Publish(context.Background(), ch, []byte(strconv.Itoa(i))) == nil {
-				sent.Store(int64(i))
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	defer func() { close(stop); <-done }()
-	waitEvents := func(cond func([]string) bool, what string) {
-		t.Helper()
-		deadline := time.Now().Add(bustest.Wait)
-		for !cond(log.snapshot()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitEvents(func(e []string) bool { return len(e) >= 20 }, "messages before the kill")
-	// Only this node's pub/sub clients: the shared cluster serves other
-	// tests too, but only this test subscribes on this binary right now.
-	n, err := owner.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
-	if err != nil || n == 0 {
-		t.Fatalf("CLIENT KILL TYPE pubsub on %s: %d, %v", owner.Options().Addr, n, err)
-	}
-	resubAt := func(e []string) int {
-		for i, x := range e {
-			if x == "resub" {
-				return i
-			}
-		}
-		return -1
-	}
-	waitEvents(func(e []string) bool { i := resubAt(e); return i >= 0 && len(e) >= i+20 }, "messages after the reconnect")
-	ev := log.snapshot()
-	last, resubs := -1, 0
-	for _, x := range ev {
-		if x == "resub" {
-			resubs++
-			continue
-		}
-		v, err := strconv.Atoi(x)
-		if err != nil || v <= last {
-			t.Fatalf("message %q after %d: order not kept (%v)", x, last, ev)
-		}
-		last = v
-	}
-	if resubs != 1 {
-		t.Fatalf("%d HandleResubscribed calls, want 1", resubs)
-	}
-	t.Logf("%d events; resubscribed after %d messages; %d published", len(ev), resubAt(ev), sent.Load()+1)
+	// Only this test subscribes on this test binary's cluster now.
+	reconnectKeepsOrder(t, log, pub, ch, func() (int64, error) {
+		return owner.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
+	})
 }
