@@ -3,6 +3,7 @@ package faulttest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -11,8 +12,19 @@ import (
 
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
+	"github.com/im-websocket-go/im-websocket-go/internal/redisproc"
 	"github.com/im-websocket-go/im-websocket-go/internal/testenv"
 )
+
+// redisFailover is the Redis side of a primary-kill fault case.
+type redisFailover struct {
+	name   string
+	config func(*config.Config)
+	env    map[string]string // the gateways' Redis settings
+	// primary names the primary now serving key (by majority for
+	// sentinels).
+	primary func(ctx context.Context, key string) (*testenv.RedisServer, error)
+}
 
 // TestFaultsRedisClusterPrimaryKill: two gateway processes on a Redis
 // Cluster (3 primaries, 3 replicas, sharded Pub/Sub). Eight Go SDK clients
@@ -25,21 +37,50 @@ func TestFaultsRedisClusterPrimaryKill(t *testing.T) {
 	if os.Getenv("IM_FAULT_SUITE") == "" {
 		t.Skip("the fault-injection suite runs alone, in `make test`'s faults step (IM_FAULT_SUITE=1)")
 	}
-	const perClient = 15
 	rc := testenv.NewRedisCluster(t)
-	addrs := strings.Join(rc.Addrs(), ",")
-	e := apitest.New(t, apitest.Options{RedisURL: "redis://127.0.0.1/0", Config: func(c *config.Config) {
-		c.RedisTopology, c.RedisClusterAddrs = config.RedisCluster, rc.Addrs()
-	}})
+	redisPrimaryKill(t, redisFailover{
+		name: "redis cluster",
+		config: func(c *config.Config) {
+			c.RedisTopology, c.RedisClusterAddrs = config.RedisCluster, rc.Addrs()
+		},
+		env:     map[string]string{"IM_REDIS_CLUSTER_ADDRS": strings.Join(rc.Addrs(), ",")},
+		primary: rc.Primary,
+	})
+}
+
+// TestFaultsRedisSentinelPrimaryKill: the same on a Sentinel setup (a
+// primary, a replica, three sentinels, quorum 2): the primary is killed
+// with SIGKILL, the sentinels promote the replica, the gateways' failover
+// clients follow it. Replication is asynchronous, so the promoted replica
+// may hold seq counters behind the store: sends then repair them.
+func TestFaultsRedisSentinelPrimaryKill(t *testing.T) {
+	if os.Getenv("IM_FAULT_SUITE") == "" {
+		t.Skip("the fault-injection suite runs alone, in `make test`'s faults step (IM_FAULT_SUITE=1)")
+	}
+	st := testenv.NewRedisSentinel(t)
+	redisPrimaryKill(t, redisFailover{
+		name: "redis sentinel",
+		config: func(c *config.Config) {
+			c.RedisTopology, c.RedisSentinelAddrs, c.RedisSentinelMaster = config.RedisSentinel, st.Addrs(), redisproc.SentinelMaster
+		},
+		env: map[string]string{"IM_REDIS_SENTINEL_ADDRS": strings.Join(st.Addrs(), ","),
+			"IM_REDIS_SENTINEL_MASTER": redisproc.SentinelMaster},
+		primary: func(ctx context.Context, _ string) (*testenv.RedisServer, error) { return st.CurrentPrimary(ctx) },
+	})
+}
+
+func redisPrimaryKill(t *testing.T, rf redisFailover) {
+	const perClient = 15
+	e := apitest.New(t, apitest.Options{RedisURL: "redis://127.0.0.1/0", Config: rf.config})
 	env := map[string]string{
-		"IM_MONGO_URI":           e.Config.MongoURI,
-		"IM_MONGO_DB":            e.Config.MongoDB,
-		"IM_REDIS_URL":           "redis://127.0.0.1/0",
-		"IM_REDIS_CLUSTER_ADDRS": addrs,
-		"IM_JWKS_URL":            e.URL + "/.well-known/jwks.json",
-		"IM_JWT_ISSUER":          e.Config.JWTIssuer, "IM_JWT_AUDIENCE": e.Config.JWTAudience,
+		"IM_MONGO_URI":  e.Config.MongoURI,
+		"IM_MONGO_DB":   e.Config.MongoDB,
+		"IM_REDIS_URL":  "redis://127.0.0.1/0",
+		"IM_JWKS_URL":   e.URL + "/.well-known/jwks.json",
+		"IM_JWT_ISSUER": e.Config.JWTIssuer, "IM_JWT_AUDIENCE": e.Config.JWTAudience,
 		"IM_SHUTDOWN_GRACE": "5s",
 	}
+	maps.Copy(env, rf.env)
 	gws := []*GatewayProc{StartGateway(t, "cgw0", env), StartGateway(t, "cgw1", env)}
 	nodes := func() []string { return []string{gws[0].WSURL, gws[1].WSURL} }
 
@@ -97,16 +138,16 @@ func TestFaultsRedisClusterPrimaryKill(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	key := "seq:{" + group + "}"
-	victim, err := rc.Primary(context.Background(), key)
+	victim, err := rf.primary(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	atKill := l.acked()
-	logf("SIGKILL the primary %s serving the group's slot (%d acked so far)", victim.Addr(), atKill)
+	logf("SIGKILL the primary %s serving the group's seq counter (%d acked so far)", victim.Addr(), atKill)
 	victim.Kill()
 	var promoted time.Duration
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		p, err := rc.Primary(context.Background(), key)
+		p, err := rf.primary(context.Background(), key)
 		if err == nil && p != victim {
 			promoted = time.Since(t0)
 			logf("replica %s promoted", p.Addr())
@@ -178,9 +219,9 @@ func TestFaultsRedisClusterPrimaryKill(t *testing.T) {
 		n, _ := g.Metric("im_gateway_bus_reconnects_total")
 		reconnects += n
 	}
-	msg := fmt.Sprintf("fault suite (redis cluster): primary killed after %d acks, replica promoted at %.1fs, sends acked again at %.1fs; sent %d, acked %d (%d after the promotion), "+
+	msg := fmt.Sprintf("fault suite (%s): primary killed after %d acks, replica promoted at %.1fs, sends acked again at %.1fs; sent %d, acked %d (%d after the promotion), "+
 		"stored %d (+%d holes closed), retried with the same client_msg_id %d, errors %v, bus reconnects %v, members missing acked messages %d",
-		atKill, promoted.Seconds(), resumed.Seconds(), l.sent, len(l.acks), len(l.acks)-atPromotion, total, holes, l.retries, l.errs, reconnects, missing)
+		rf.name, atKill, promoted.Seconds(), resumed.Seconds(), l.sent, len(l.acks), len(l.acks)-atPromotion, total, holes, l.retries, l.errs, reconnects, missing)
 	t.Log(msg)
 	fmt.Println(msg)
 	if t.Failed() {
