@@ -44,7 +44,9 @@ unit:
 # measures a live system), with the race detector off in the test process;
 # the gateway processes it starts are ordinary builds. Its cases are the
 # tests named TestFaults* (TestFaults: gateway, Redis and MongoDB faults;
-# TestFaultsPostgresRestart: a private PostgreSQL restarted under load).
+# TestFaultsPostgresRestart: a private PostgreSQL restarted under load;
+# TestFaultsRedisClusterPrimaryKill, TestFaultsRedisSentinelPrimaryKill: a
+# Redis Cluster primary, the Sentinel primary killed under load).
 faults: testbin
 	IM_FAULT_SUITE=1 $(GO) test -count=1 -timeout 15m -run '^TestFaults' -v ./internal/faulttest 2>&1 | \
 	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|fault suite)|fault_test.go'; exit $${PIPESTATUS[0]}

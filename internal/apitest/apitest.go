@@ -66,6 +66,11 @@ type Options struct {
 	Dispatcher webhook.DispatcherOptions
 	// WebhookConfig adjusts the webhook settings (fail open, timeouts).
 	WebhookConfig func(*config.Config)
+
+	// Redis is the topology: "" or config.RedisSingle (RedisURL),
+	// config.RedisSentinel or config.RedisCluster (the shared test
+	// Sentinel setup or Redis Cluster of testenv).
+	Redis string
 }
 
 // AdminKey is an admin key tests may pass in Options.AdminKeys.
@@ -79,7 +84,7 @@ type Env struct {
 	Core     *app.Core
 	Backends app.Backends
 	Config   config.Config
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Server   *httptest.Server
 	API      *httpapi.Server
 	Log      *zap.Logger
@@ -128,6 +133,9 @@ func Backends(t testing.TB, cfg config.Config, h bus.Handler) app.Backends {
 // New starts an API on a loopback port.
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
+	if o.RedisURL == "" && o.Redis != "" && o.Redis != config.RedisSingle {
+		o.RedisURL = "redis://127.0.0.1/0" // credentials only: none
+	}
 	if o.RedisURL == "" {
 		o.RedisURL = testenv.RedisURL(t)
 	}
@@ -154,6 +162,16 @@ func New(t testing.TB, o Options) *Env {
 		if o.PostgresURL == "" {
 			e.Config.PostgresURL = testenv.PostgresURL(t)
 		}
+	}
+	switch o.Redis {
+	case "", config.RedisSingle:
+	case config.RedisCluster:
+		e.Config.RedisTopology, e.Config.RedisClusterAddrs = config.RedisCluster, testenv.RedisCluster(t)
+	case config.RedisSentinel:
+		e.Config.RedisTopology = config.RedisSentinel
+		e.Config.RedisSentinelMaster, e.Config.RedisSentinelAddrs = testenv.RedisSentinel(t)
+	default:
+		t.Fatalf("apitest: unknown Redis topology %q", o.Redis)
 	}
 	if o.Config != nil {
 		o.Config(&e.Config)
@@ -190,8 +208,9 @@ func New(t testing.TB, o Options) *Env {
 	e.Server = httptest.NewServer(e.API)
 	t.Cleanup(e.Server.Close)
 	e.URL = e.Server.URL
-	opt, _ := redis.ParseURL(o.RedisURL)
-	e.Redis = redis.NewClient(opt)
+	if e.Redis, err = app.NewRedisClient(e.Config); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = e.Redis.Close() })
 	return e
 }

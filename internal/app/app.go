@@ -59,7 +59,7 @@ type Backends struct {
 	// Redis's when there is Redis, else one in memory.
 	Outbox outbox.Outbox
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
-	redis *redis.Client
+	redis redis.UniversalClient
 	// Ping reports whether the backends are reachable (readiness).
 	Ping func(ctx context.Context) error
 	// Close releases them.

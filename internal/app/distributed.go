@@ -33,7 +33,7 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 	if err != nil {
 		return Backends{}, err
 	}
-	b, err := RedisBackends(ctx, cfg.RedisURL, st, h, cfg.RedisAutoPipeline)
+	b, err := RedisBackends(ctx, cfg, st, h)
 	if err != nil {
 		_ = st.Close(ctx)
 		return Backends{}, err
@@ -54,26 +54,25 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 	return b, nil
 }
 
-// RedisBackends connects to Redis at url for the KV and the bus, around st,
-// which the caller closes. With autoPipeline the commands of concurrent
+// RedisBackends connects to Redis (the topology cfg selects: single,
+// sentinel or cluster) for the KV and the bus, around st, which the caller
+// closes. With cfg.RedisAutoPipeline the commands of concurrent
 // requests (seq counters, publishes, revocation reads) share pipelines
 // (go-redis automatic pipelining, blocking face: every call still waits
 // for its own answer). Pub/Sub has its own client: its connection blocks
 // on receive.
-func RedisBackends(ctx context.Context, url string, st store.Store, h bus.Handler, autoPipeline bool) (Backends, error) {
-	opt, err := redis.ParseURL(url)
+func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus.Handler) (Backends, error) {
+	rc, err := NewRedisClient(cfg)
 	if err != nil {
-		return Backends{}, fmt.Errorf("IM_REDIS_URL: %w", err)
+		return Backends{}, err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	rc := redis.NewClient(opt)
 	if err := rc.Ping(ctx).Err(); err != nil {
 		_ = rc.Close()
-		return Backends{}, fmt.Errorf("redis: %w", err)
+		return Backends{}, fmt.Errorf("redis (%s): %w", cfg.RedisTopology, err)
 	}
 	var cmds redis.Cmdable = rc
 	closeCmds := func() {}
-	if autoPipeline {
+	if cfg.RedisAutoPipeline {
 		ap, err := rc.AutoPipeline()
 		if err != nil {
 			_ = rc.Close()
@@ -81,7 +80,12 @@ func RedisBackends(ctx context.Context, url string, st store.Store, h bus.Handle
 		}
 		cmds, closeCmds = ap, func() { _ = ap.Close() }
 	}
-	psc := redis.NewClient(opt)
+	psc, err := NewRedisClient(cfg)
+	if err != nil {
+		closeCmds()
+		_ = rc.Close()
+		return Backends{}, err
+	}
 	b, err := redisbus.New(psc, h, redisbus.Options{Publisher: cmds})
 	if err != nil {
 		closeCmds()

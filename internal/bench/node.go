@@ -98,7 +98,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	var handler app.Deferred
 	var b app.Backends
 	if nc.Store != nil {
-		b, err = app.RedisBackends(ctx, cfg.RedisURL, nc.Store, &handler, cfg.RedisAutoPipeline)
+		b, err = app.RedisBackends(ctx, cfg, nc.Store, &handler)
 	} else {
 		b, err = app.Distributed(ctx, cfg, &handler)
 	}

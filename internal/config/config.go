@@ -94,6 +94,14 @@ type Config struct {
 	// (go-redis' automatic pipelining): fewer round trips and system
 	// calls under load, the same answers.
 	RedisAutoPipeline bool
+	// RedisTopology is single (IM_REDIS_URL), sentinel
+	// (RedisSentinelAddrs and RedisSentinelMaster) or cluster
+	// (RedisClusterAddrs), set by which settings are given (redis.go).
+	RedisTopology         string
+	RedisSentinelAddrs    []string
+	RedisSentinelMaster   string
+	RedisSentinelPassword string
+	RedisClusterAddrs     []string
 	// Args are the command-line arguments left after the flags.
 	Args []string
 
@@ -203,6 +211,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	bs = append(bs, identityBindings(&c, &idp)...)
 	var webhooksFile, failOpen string
 	bs = append(bs, webhookBindings(&c, &webhooksFile, &failOpen)...)
+	var redisRaw redisRaw
+	bs = append(bs, redisBindings(&c, &redisRaw)...)
 	for _, b := range bs {
 		def := b.def
 		if v := getenv(b.env); v != "" {
@@ -295,6 +305,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		return c, err
 	}
 	if err := loadWebhooks(&c, getenv, webhooksFile, failOpen); err != nil {
+		return c, err
+	}
+	if err := finishRedis(&c, getenv, redisRaw); err != nil {
 		return c, err
 	}
 	switch c.SMTPTLS {

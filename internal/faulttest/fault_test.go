@@ -255,27 +255,9 @@ func TestFaults(t *testing.T) {
 	for r := range allRooms {
 		stored[r], _ = readRoom(t, st, r)
 	}
-	ids := map[string]int{}
-	for _, v := range stored {
-		for _, id := range v {
-			ids[id]++
-		}
-	}
-	for id, n := range ids {
-		if n != 1 {
-			t.Errorf("message %s stored %d times", id, n)
-		}
-	}
+	checkStored(t, l, stored)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, a := range l.acks {
-		if stored[a.room][a.seq] != a.id {
-			t.Errorf("acked %+v not in the store (store has %q)", a, stored[a.room][a.seq])
-		}
-	}
-	for _, s := range l.conflict {
-		t.Error(s)
-	}
 	// An outage should read as "unavailable" (retry). Internal errors are
 	// reported with their causes below rather than failing the suite: the
 	// embedded store can answer a transient "internal" error under load

@@ -61,3 +61,31 @@ func readRoom(t *testing.T, st store.Store, room string) (stored map[int64]strin
 		}
 	}
 }
+
+// checkStored fails the test unless every message is stored once and every
+// acked one is in the store at its acked seq, and the clients saw no
+// contradicting acks.
+func checkStored(t *testing.T, l *Ledger, stored map[string]map[int64]string) {
+	t.Helper()
+	ids := map[string]int{}
+	for _, v := range stored {
+		for _, id := range v {
+			ids[id]++
+		}
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("message %s stored %d times", id, n)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.acks {
+		if stored[a.room][a.seq] != a.id {
+			t.Errorf("acked %+v not in the store (store has %q)", a, stored[a.room][a.seq])
+		}
+	}
+	for _, s := range l.conflict {
+		t.Error(s)
+	}
+}

@@ -241,6 +241,10 @@ func (g *Gateway) SetBus(b bus.Bus) {
 	g.hub = newHub(b, g.log)
 	g.hub.fill = g.fill
 	g.hub.gaveUp = g.m.gapsAbandoned.Inc
+	g.hub.churn = func(op string, n, subscribed int) {
+		g.m.busChurn.WithLabelValues(op).Add(float64(n))
+		g.m.busChannels.Set(float64(subscribed))
+	}
 	if g.pm != nil {
 		g.hub.first, g.hub.last = g.pm.connected, g.pm.disconnected
 	}

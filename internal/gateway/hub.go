@@ -31,6 +31,10 @@ type hub struct {
 	// gaveUp counts gaps the node could not fill from the store (nil: not
 	// counted).
 	gaveUp func()
+	// churn, when set, is told (under mu) of every batch of channels
+	// subscribed or unsubscribed ("subscribe", "unsubscribe"), with how
+	// many channels are subscribed after it.
+	churn func(op string, n, subscribed int)
 	// first and last are told (under mu) when a user's first local
 	// connection opened and their last one closed (nil: nobody).
 	first, last func(uid string)
@@ -119,6 +123,9 @@ func (h *hub) apply(ctx context.Context, chans []string, name string,
 		h.mu.Lock()
 		for _, ch := range chans[:n] {
 			done(ch)
+		}
+		if h.churn != nil {
+			h.churn(name, n, len(h.subs))
 		}
 		h.mu.Unlock()
 		chans = chans[n:]

@@ -22,6 +22,9 @@ type metrics struct {
 	presenceEvents  *prometheus.CounterVec
 	presenceDropped prometheus.Counter
 	typing          *prometheus.CounterVec
+
+	busChurn    *prometheus.CounterVec
+	busChannels prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
@@ -62,11 +65,16 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Name: "im_gateway_presence_dropped_total", Help: "Presence transitions not announced because the node's queue was full."}),
 		typing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "im_gateway_typing_total", Help: "Typing frames relayed or dropped (over the rate), by outcome."}, []string{"outcome"}),
+		busChurn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "im_gateway_bus_channel_changes_total", Help: "Bus channels (rooms with local members, local users) subscribed or unsubscribed, by op."}, []string{"op"}),
+		busChannels: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "im_gateway_bus_channels", Help: "Bus channels this node is subscribed to."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
-			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing, g.gate.inflight, g.gate.capGauge, g.gate.shed} {
+			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing, g.gate.inflight, g.gate.capGauge, g.gate.shed,
+			m.busChurn, m.busChannels} {
 			_ = reg.Register(c)
 		}
 	}

@@ -420,15 +420,7 @@ func TestSeqSurvivesRedisLosingCounters(t *testing.T) {
 	e := apitest.New(t, apitest.Options{})
 	a, b := e.Register("sq"), e.Register("sq")
 	room := e.Befriend(a, b)
-	send := func(id string) msg {
-		r := e.Do("POST", "/v1/rooms/"+room+"/messages", a.Token, map[string]string{"body": id, "client_msg_id": id})
-		if r.Status != 201 {
-			t.Fatalf("send: %d %s", r.Status, r.Body)
-		}
-		var m msg
-		r.JSON(t, &m)
-		return m
-	}
+	send := func(id string) msg { return postMessage(t, e, a.Token, room, id) }
 	for i := 0; i < 3; i++ {
 		send(fmt.Sprint("before", i))
 	}

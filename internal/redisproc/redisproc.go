@@ -24,6 +24,9 @@ type Options struct {
 	// missing and the process runs as root.
 	Install bool
 	Logf    func(format string, args ...any)
+	// Args are more redis-server arguments (for example
+	// "--cluster-enabled", "yes"); ports they name must be free already.
+	Args []string
 }
 
 // Server is a running redis-server.
@@ -32,6 +35,9 @@ type Server struct {
 	dir  string
 	bin  string
 	opts Options
+	// conf, when set, is a config file written into dir before each start
+	// (a sentinel rewrites its own), given to redis-server first.
+	conf func(port int) string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -62,6 +68,12 @@ func Binary(install bool, logf func(string, ...any)) (string, error) {
 // Start runs redis-server on a free 127.0.0.1 port, with its files (a log)
 // in a new temp folder removed by Stop.
 func Start(o Options) (*Server, error) {
+	return start(o, nil, freePort)
+}
+
+// start runs a server on a port from port, with conf as its config file
+// when not nil.
+func start(o Options, conf func(port int) string, port func() (int, error)) (*Server, error) {
 	bin, err := Binary(o.Install, o.Logf)
 	if err != nil {
 		return nil, err
@@ -70,9 +82,9 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, bin: bin, opts: o}
+	s := &Server{dir: dir, bin: bin, opts: o, conf: conf}
 	for try := 0; try < 5; try++ {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = port(); err != nil {
 			break
 		}
 		if err = s.start(); err == nil {
@@ -86,9 +98,25 @@ func Start(o Options) (*Server, error) {
 // URL is redis://127.0.0.1:port/0.
 func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
 
+// Addr is 127.0.0.1:port.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+
 func (s *Server) start() error {
-	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--protected-mode", "yes"}
+	var args []string
+	if s.conf != nil {
+		// A sentinel needs a config file it can rewrite: written on the
+		// first start only, so a restart keeps what it learned.
+		p := filepath.Join(s.dir, "redis.conf")
+		if _, err := os.Stat(p); err != nil {
+			if err := os.WriteFile(p, []byte(s.conf(s.Port)), 0o600); err != nil {
+				return err
+			}
+		}
+		args = append(args, p)
+	}
+	args = append(args, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--protected-mode", "yes")
+	args = append(args, s.opts.Args...)
 	if s.opts.MaxClients > 0 {
 		args = append(args, "--maxclients", strconv.Itoa(s.opts.MaxClients))
 	}

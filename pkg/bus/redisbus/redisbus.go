@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,8 +73,21 @@ type Options struct {
 // subscription is this node's state for one channel.
 type subscription struct {
 	id        uint64 // distinguishes a re-subscription from an earlier one
-	confirmed bool   // Redis confirmed it on the current connection
+	lane      *lane
+	confirmed bool // Redis confirmed it on the current connection
 	waiters   []chan struct{}
+}
+
+// lane is one Pub/Sub connection and the channels it carries: the only one
+// of a plain or sentinel client, or one per hash slot on a cluster (go-redis
+// routes a sharded Pub/Sub connection by the slot of its channels, and
+// subscribes them all again in one SSUBSCRIBE after a reconnect, which a
+// cluster accepts only within one slot).
+type lane struct {
+	slot    int
+	ps      *redis.PubSub // guarded by Bus.mu
+	subs    map[string]*subscription
+	retired chan struct{} // closed when the lane is given up (no channels left)
 }
 
 type item struct {
@@ -86,7 +100,8 @@ type item struct {
 
 // Bus is a bus.Bus over Redis Pub/Sub. Create it with New.
 type Bus struct {
-	client   *redis.Client
+	client   redis.UniversalClient
+	sharded  bool          // a cluster: SPUBLISH, SSUBSCRIBE, a lane per slot
 	pub      redis.Cmdable // PUBLISH: Options.Publisher, else client
 	handler  bus.Handler
 	interval time.Duration
@@ -99,15 +114,14 @@ type Bus struct {
 
 	dropped      atomic.Uint64
 	resubPending atomic.Bool // HandleResubscribed is due; the queue was full
+	lanesOpened  atomic.Uint64
+	lanesRetired atomic.Uint64
 
-	active chan struct{} // closed by the first Subscribe: the reader starts
-
-	mu        sync.Mutex
-	ps        *redis.PubSub
-	subs      map[string]*subscription
-	nextSub   uint64
-	activated bool
-	closed    bool
+	mu      sync.Mutex
+	lanes   map[int]*lane
+	subs    map[string]*subscription
+	nextSub uint64
+	closed  bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -115,11 +129,14 @@ type Bus struct {
 
 var _ bus.Bus = (*Bus)(nil)
 
-// New returns a Bus on c delivering to h, and starts its goroutines; Close
-// stops them. h may be nil for a bus that only publishes. The Pub/Sub
-// connection is opened on the first Subscribe. Closing c is the caller's
-// job, after Close.
-func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
+// New returns a Bus on c delivering to h, and starts its delivery
+// goroutine; Close stops it. h may be nil for a bus that only publishes.
+// Pub/Sub connections are opened by Subscribe. On a *redis.ClusterClient
+// the bus uses sharded Pub/Sub (SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE: a
+// channel's messages stay on the shard owning its slot); on any other
+// client (single instance, sentinel failover client) plain Pub/Sub.
+// Closing c is the caller's job, after Close.
+func New(c redis.UniversalClient, h bus.Handler, opts Options) (*Bus, error) {
 	if c == nil {
 		return nil, errors.New("redisbus: nil redis client")
 	}
@@ -138,9 +155,11 @@ func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
 	if pub == nil {
 		pub = c
 	}
+	_, sharded := c.(*redis.ClusterClient)
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{
 		client:   c,
+		sharded:  sharded,
 		pub:      pub,
 		handler:  h,
 		interval: interval,
@@ -148,14 +167,62 @@ func New(c *redis.Client, h bus.Handler, opts Options) (*Bus, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		queue:    make(chan item, size),
-		active:   make(chan struct{}),
-		ps:       c.Subscribe(ctx), // no channels: does not connect yet
+		lanes:    make(map[int]*lane),
 		subs:     make(map[string]*subscription),
 	}
-	b.wg.Add(2)
-	go b.read()
+	b.wg.Add(1)
 	go b.deliver()
 	return b, nil
+}
+
+// Sharded reports whether the bus uses sharded Pub/Sub (a cluster client).
+func (b *Bus) Sharded() bool { return b.sharded }
+
+// Lanes returns how many Pub/Sub connections the bus opened and gave up
+// (a cluster lane is given up when its slot's last channel is
+// unsubscribed), for the subscription churn metrics.
+func (b *Bus) Lanes() (opened, retired uint64) {
+	return b.lanesOpened.Load(), b.lanesRetired.Load()
+}
+
+// laneLocked returns the lane of channel, opening it (and its reader)
+// when needed. b.mu is held.
+func (b *Bus) laneLocked(channel string) *lane {
+	slot := 0
+	if b.sharded {
+		slot = slotOf(channel)
+	}
+	l := b.lanes[slot]
+	if l == nil {
+		l = &lane{slot: slot, ps: b.newPubSub(), subs: make(map[string]*subscription), retired: make(chan struct{})}
+		b.lanes[slot] = l
+		b.lanesOpened.Add(1)
+		b.wg.Add(1)
+		go b.read(l)
+	}
+	return l
+}
+
+// newPubSub returns a Pub/Sub with no channels (it does not connect yet).
+func (b *Bus) newPubSub() *redis.PubSub {
+	if b.sharded {
+		return b.client.SSubscribe(b.ctx)
+	}
+	return b.client.Subscribe(b.ctx)
+}
+
+func (b *Bus) sub(ctx context.Context, ps *redis.PubSub, channels []string) error {
+	if b.sharded {
+		return ps.SSubscribe(ctx, channels...)
+	}
+	return ps.Subscribe(ctx, channels...)
+}
+
+func (b *Bus) unsub(ctx context.Context, ps *redis.PubSub, channels []string) error {
+	if b.sharded {
+		return ps.SUnsubscribe(ctx, channels...)
+	}
+	return ps.Unsubscribe(ctx, channels...)
 }
 
 type discard struct{}
@@ -163,13 +230,19 @@ type discard struct{}
 func (discard) HandleMessage(string, []byte) {}
 func (discard) HandleResubscribed()          {}
 
-// Publish sends payload to channel with PUBLISH. Nodes not subscribed at
-// that moment never see it.
+// Publish sends payload to channel with PUBLISH (SPUBLISH on a cluster).
+// Nodes not subscribed at that moment never see it.
 func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error {
 	if b.ctx.Err() != nil {
 		return fmt.Errorf("redisbus: publish %q: %w", channel, ErrClosed)
 	}
-	if err := b.pub.Publish(ctx, channel, payload).Err(); err != nil {
+	var err error
+	if b.sharded {
+		err = b.pub.SPublish(ctx, channel, payload).Err()
+	} else {
+		err = b.pub.Publish(ctx, channel, payload).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redisbus: publish %q: %w", channel, err)
 	}
 	return nil
@@ -185,7 +258,8 @@ func (b *Bus) Subscribe(ctx context.Context, channels ...string) error {
 		return nil
 	}
 	waits := make([]chan struct{}, 0, len(channels))
-	send := make([]string, 0, len(channels))
+	var order []*lane
+	send := map[*lane][]string{}
 
 	b.mu.Lock()
 	if b.closed {
@@ -196,9 +270,14 @@ func (b *Bus) Subscribe(ctx context.Context, channels ...string) error {
 		s := b.subs[c]
 		if s == nil {
 			b.nextSub++
-			s = &subscription{id: b.nextSub}
+			l := b.laneLocked(c)
+			s = &subscription{id: b.nextSub, lane: l}
 			b.subs[c] = s
-			send = append(send, c)
+			l.subs[c] = s
+			if send[l] == nil {
+				order = append(order, l)
+			}
+			send[l] = append(send[l], c)
 		}
 		if !s.confirmed {
 			w := make(chan struct{})
@@ -206,14 +285,13 @@ func (b *Bus) Subscribe(ctx context.Context, channels ...string) error {
 			waits = append(waits, w)
 		}
 	}
+	// One command per lane (per slot on a cluster). Even on error the
+	// channels are registered: the lane's reader subscribes them again
+	// when the connection is back.
 	var err error
-	if len(send) > 0 {
-		err = b.ps.Subscribe(ctx, send...)
-		// Even on error the channels are registered: the reader must run
-		// to subscribe them again when the connection is back.
-		if !b.activated {
-			b.activated = true
-			close(b.active)
+	for _, l := range order {
+		if e := b.sub(ctx, l.ps, send[l]); e != nil && err == nil {
+			err = e
 		}
 	}
 	b.mu.Unlock()
@@ -279,7 +357,8 @@ func (b *Bus) Unsubscribe(ctx context.Context, channels ...string) error {
 	if b.closed {
 		return fmt.Errorf("redisbus: unsubscribe: %w", ErrClosed)
 	}
-	send := make([]string, 0, len(channels))
+	var order []*lane
+	send := map[*lane][]string{}
 	for _, c := range channels {
 		s := b.subs[c]
 		if s == nil {
@@ -289,16 +368,36 @@ func (b *Bus) Unsubscribe(ctx context.Context, channels ...string) error {
 			close(w) // a pending Subscribe of c is over
 		}
 		delete(b.subs, c)
-		send = append(send, c)
+		delete(s.lane.subs, c)
+		if send[s.lane] == nil {
+			order = append(order, s.lane)
+		}
+		send[s.lane] = append(send[s.lane], c)
 	}
-	if len(send) == 0 {
-		return nil
+	var err error
+	for _, l := range order {
+		if b.sharded && len(l.subs) == 0 {
+			// The slot's last channel: give the connection up.
+			b.retireLocked(l)
+			continue
+		}
+		// An empty list would unsubscribe everything.
+		if e := b.unsub(ctx, l.ps, send[l]); e != nil && err == nil {
+			err = fmt.Errorf("redisbus: unsubscribe %v: %w", send[l], e)
+		}
 	}
-	// An empty list would unsubscribe everything.
-	if err := b.ps.Unsubscribe(ctx, send...); err != nil {
-		return fmt.Errorf("redisbus: unsubscribe %v: %w", send, err)
+	return err
+}
+
+// retireLocked closes lane l, which carries no channel any more; its
+// reader stops. b.mu is held.
+func (b *Bus) retireLocked(l *lane) {
+	if b.lanes[l.slot] == l {
+		delete(b.lanes, l.slot)
 	}
-	return nil
+	close(l.retired)
+	_ = l.ps.Close()
+	b.lanesRetired.Add(1)
 }
 
 // Close stops the goroutines, closes the Pub/Sub connection and waits: no
@@ -309,9 +408,14 @@ func (b *Bus) Close() error {
 		b.cancel()
 		b.mu.Lock()
 		b.closed = true
-		ps := b.ps
+		var errs []error
+		for _, l := range b.lanes {
+			if err := l.ps.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		b.mu.Unlock()
-		if err := ps.Close(); err != nil {
+		if err := errors.Join(errs...); err != nil {
 			b.closeErr = fmt.Errorf("redisbus: close: %w", err)
 		}
 	})
@@ -359,8 +463,9 @@ func (b *Bus) current(channel string, sub uint64) bool {
 	return s != nil && s.id == sub
 }
 
-// reader is the state of the read loop.
+// reader is the state of one lane's read loop.
 type reader struct {
+	l        *lane
 	ps       *redis.PubSub
 	live     bool // something was received on the current connection
 	lost     bool // a live connection failed; the next one is a reconnect
@@ -368,22 +473,29 @@ type reader struct {
 	backoff  time.Duration
 }
 
-func (b *Bus) read() {
-	defer b.wg.Done()
-	// A bus that only publishes never opens a Pub/Sub connection.
-	select {
-	case <-b.active:
-	case <-b.ctx.Done():
-		return
+// stopped reports whether the lane's reader must end.
+func (b *Bus) stopped(l *lane) bool {
+	if b.ctx.Err() != nil {
+		return true
 	}
+	select {
+	case <-l.retired:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *Bus) read(l *lane) {
+	defer b.wg.Done()
 	b.mu.Lock()
-	r := reader{ps: b.ps}
+	r := reader{l: l, ps: l.ps}
 	b.mu.Unlock()
 	timeout := b.interval
 	if timeout < 0 {
 		timeout = 0 // no deadline
 	}
-	for b.ctx.Err() == nil {
+	for !b.stopped(l) {
 		msg, err := r.ps.ReceiveTimeout(b.ctx, timeout)
 		if err != nil {
 			b.receiveFailed(&r, err)
@@ -392,8 +504,19 @@ func (b *Bus) read() {
 		r.backoff, r.pingSent = 0, false
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" {
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
 				b.confirmed(&r, m)
+			case "sunsubscribe":
+				// A cluster node unsubscribes the channels of a slot it
+				// no longer serves (resharding, demotion): go to its new
+				// owner.
+				if b.wanted(l, m.Channel) {
+					b.reportError(fmt.Errorf("redisbus: shard dropped %q (slot moved): reconnecting", m.Channel))
+					r.live = true
+					b.replace(&r)
+					continue
+				}
 			}
 		case *redis.Message:
 			b.reconnected(&r)
@@ -405,13 +528,21 @@ func (b *Bus) read() {
 	}
 }
 
+// wanted reports whether channel is still subscribed on lane l.
+func (b *Bus) wanted(l *lane, channel string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return l.subs[channel] != nil
+}
+
 func (b *Bus) receiveFailed(r *reader, err error) {
-	if b.ctx.Err() != nil {
+	if b.stopped(r.l) {
 		return
 	}
 	var (
 		ne net.Error
 		oe *net.OpError
+		re redis.Error
 	)
 	if errors.As(err, &ne) && ne.Timeout() && !(errors.As(err, &oe) && oe.Op == "dial") {
 		// The connection was idle for a whole interval.
@@ -430,6 +561,13 @@ func (b *Bus) receiveFailed(r *reader, err error) {
 		return
 	}
 	b.reportError(fmt.Errorf("redisbus: receive: %w", err))
+	if b.sharded {
+		// The slot's owner may have changed (failover, resharding):
+		// refresh go-redis' slot map before the next connection.
+		if cc, ok := b.client.(*redis.ClusterClient); ok {
+			cc.ReloadState(b.ctx)
+		}
+	}
 	b.lose(r)
 	if r.backoff == 0 {
 		r.backoff = minBackoff
@@ -441,43 +579,51 @@ func (b *Bus) receiveFailed(r *reader, err error) {
 	select {
 	case <-t.C:
 	case <-b.ctx.Done():
+	case <-r.l.retired:
+	}
+	if errors.As(err, &re) {
+		// Redis refused on a live connection (MOVED after a failover,
+		// a replica's READONLY...): that connection stays open and
+		// subscribed to nothing, so open one to the slot's owner.
+		b.replace(r)
 	}
 }
 
-// lose marks the connection lost: every subscription waits for Redis to
-// confirm it again. Losing a connection on which nothing was received yet
-// loses no message, so the next one is not reported as a reconnect.
+// lose marks the connection lost: every subscription of the lane waits for
+// Redis to confirm it again. Losing a connection on which nothing was
+// received yet loses no message, so the next one is not reported as a
+// reconnect.
 func (b *Bus) lose(r *reader) {
 	r.lost = r.lost || r.live
 	r.live, r.pingSent = false, false
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, s := range b.subs {
+	for _, s := range r.l.subs {
 		s.confirmed = false
 	}
 }
 
-// replace closes a connection that stopped answering and opens a new
-// PubSub with the same channels.
+// replace closes a connection that stopped answering (or serves the
+// wrong node) and opens a new PubSub with the lane's channels.
 func (b *Bus) replace(r *reader) {
 	b.lose(r)
 	b.mu.Lock()
-	if b.closed {
+	if b.closed || b.stopped(r.l) {
 		b.mu.Unlock()
 		return
 	}
-	old := b.ps
-	b.ps = b.client.Subscribe(b.ctx)
-	r.ps = b.ps
-	channels := make([]string, 0, len(b.subs))
-	for c := range b.subs {
+	old := r.l.ps
+	r.l.ps = b.newPubSub()
+	r.ps = r.l.ps
+	channels := make([]string, 0, len(r.l.subs))
+	for c := range r.l.subs {
 		channels = append(channels, c)
 	}
 	var err error
 	if len(channels) > 0 {
 		// Held under b.mu so a concurrent Unsubscribe cannot be undone.
 		// A failure is retried by the read loop's next receive.
-		err = b.ps.Subscribe(b.ctx, channels...)
+		err = b.sub(b.ctx, r.ps, channels)
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -511,16 +657,16 @@ func (b *Bus) reconnected(r *reader) {
 
 // confirmed handles Redis's confirmation of a subscription. A confirmation
 // for a channel confirmed before, or a first channel (Count 1) while other
-// channels were confirmed, can only come from a new connection: go-redis
-// reconnected without the reader seeing an error.
+// channels of the lane were confirmed, can only come from a new
+// connection: go-redis reconnected without the reader seeing an error.
 func (b *Bus) confirmed(r *reader, m *redis.Subscription) {
 	b.mu.Lock()
 	if !r.lost {
 		fresh := false
-		if s := b.subs[m.Channel]; s != nil && s.confirmed {
+		if s := r.l.subs[m.Channel]; s != nil && s.confirmed {
 			fresh = true
 		} else if m.Count == 1 {
-			for c, s := range b.subs {
+			for c, s := range r.l.subs {
 				if s.confirmed && c != m.Channel {
 					fresh = true
 					break
@@ -529,7 +675,7 @@ func (b *Bus) confirmed(r *reader, m *redis.Subscription) {
 		}
 		if fresh {
 			r.lost = true
-			for _, s := range b.subs {
+			for _, s := range r.l.subs {
 				s.confirmed = false
 			}
 		}
@@ -541,7 +687,7 @@ func (b *Bus) confirmed(r *reader, m *redis.Subscription) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if s := b.subs[m.Channel]; s != nil {
+	if s := r.l.subs[m.Channel]; s != nil {
 		s.confirmed = true
 		for _, w := range s.waiters {
 			close(w)
@@ -566,4 +712,29 @@ func (b *Bus) received(m *redis.Message) {
 	default:
 		b.dropped.Add(1)
 	}
+}
+
+// slotOf is the Redis Cluster hash slot of a channel: CRC16 (XMODEM) of its
+// hash tag (the part between the first { and the next }, when not empty),
+// else of the whole name, modulo 16384. It only groups the channels into
+// lanes; go-redis routes each lane's connection.
+func slotOf(channel string) int {
+	key := channel
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for k := 0; k < 8; k++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % 16384
 }

@@ -31,7 +31,7 @@ func newClient(t *testing.T, url string) *redis.Client {
 	return c
 }
 
-func newBus(t *testing.T, c *redis.Client, h bus.Handler, opts Options) *Bus {
+func newBus(t *testing.T, c redis.UniversalClient, h bus.Handler, opts Options) *Bus {
 	t.Helper()
 	b, err := New(c, h, opts)
 	if err != nil {
@@ -233,6 +233,17 @@ func TestConnectionKilled(t *testing.T) {
 	if err := b.Subscribe(ctx(t), ch); err != nil {
 		t.Fatal(err)
 	}
+	reconnectKeepsOrder(t, log, pub, ch, func() (int64, error) {
+		return admin.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
+	})
+}
+
+// reconnectKeepsOrder publishes to ch through pub (1 ms apart) while kill
+// drops the subscriber's Pub/Sub connection (it returns how many it
+// killed), and checks that the subscriber's log has exactly one
+// HandleResubscribed and the messages in order around it.
+func reconnectKeepsOrder(t *testing.T, log *eventLog, pub *Bus, ch string, kill func() (int64, error)) {
+	t.Helper()
 	var (
 		stop = make(chan struct{})
 		done = make(chan struct{})
@@ -265,8 +276,7 @@ func TestConnectionKilled(t *testing.T) {
 		}
 	}
 	waitEvents(func(e []string) bool { return len(e) >= 20 }, "messages before the kill")
-	n, err := admin.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
-	if err != nil || n == 0 {
+	if n, err := kill(); err != nil || n == 0 {
 		t.Fatalf("CLIENT KILL TYPE pubsub: %d, %v", n, err)
 	}
 	resubAt := func(e []string) int {
@@ -514,9 +524,14 @@ func TestUndetectedReconnect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b := &Bus{ctx: ctx, queue: make(chan item, 8), subs: map[string]*subscription{}}
-	b.subs["a"] = &subscription{id: 1}
-	b.subs["b"] = &subscription{id: 2}
-	var r reader
+	l := &lane{subs: map[string]*subscription{}, retired: make(chan struct{})}
+	add := func(c string, id uint64) {
+		s := &subscription{id: id, lane: l}
+		b.subs[c], l.subs[c] = s, s
+	}
+	add("a", 1)
+	add("b", 2)
+	r := reader{l: l}
 	sub := func(c string, n int) {
 		b.confirmed(&r, &redis.Subscription{Kind: "subscribe", Channel: c, Count: n})
 		r.live = true
@@ -542,13 +557,13 @@ func TestUndetectedReconnect(t *testing.T) {
 		t.Fatalf("re-confirmation reported %d reconnects, want 1", n)
 	}
 	// A new channel on the same connection is no reconnect.
-	b.subs["c"] = &subscription{id: 3}
+	add("c", 3)
 	sub("c", 3)
 	if n := resubs(); n != 0 {
 		t.Fatalf("a new channel reported %d reconnects", n)
 	}
 	// Count 1 for a new channel while others are confirmed: new connection.
-	b.subs["d"] = &subscription{id: 4}
+	add("d", 4)
 	sub("d", 1)
 	if n := resubs(); n != 1 {
 		t.Fatalf("Count 1 with confirmed channels reported %d reconnects, want 1", n)

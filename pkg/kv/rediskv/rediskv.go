@@ -165,12 +165,26 @@ func (k *KV) GetDel(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// Del removes keys; missing keys are ignored.
+// Del removes keys; missing keys are ignored. Several keys go as one DEL
+// each in a pipeline, one round trip: on a Redis Cluster the keys may be in
+// different slots (a multi-key DEL would fail with CROSSSLOT), and go-redis
+// sends each to its slot's node. Del promises no atomicity across keys.
 func (k *KV) Del(ctx context.Context, keys ...string) error {
-	if len(keys) == 0 {
+	switch len(keys) {
+	case 0:
+		return nil
+	case 1:
+		if err := k.c.Del(ctx, keys[0]).Err(); err != nil {
+			return fmt.Errorf("rediskv: del: %w", err)
+		}
 		return nil
 	}
-	if err := k.c.Del(ctx, keys...).Err(); err != nil {
+	if _, err := k.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, key := range keys {
+			p.Del(ctx, key)
+		}
+		return nil
+	}); err != nil {
 		return fmt.Errorf("rediskv: del: %w", err)
 	}
 	return nil

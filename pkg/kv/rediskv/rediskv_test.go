@@ -32,6 +32,27 @@ func TestConformance(t *testing.T) {
 	kvtest.Run(t, func(t *testing.T) kv.KV { return New(c) })
 }
 
+// The suite on a Redis Cluster (every key of a counter in one slot) and
+// through a sentinel failover client.
+func TestConformanceCluster(t *testing.T) {
+	c := testenv.RedisClusterClient(t)
+	kvtest.Run(t, func(t *testing.T) kv.KV { return New(c) })
+}
+
+func TestConformanceClusterAutoPipeline(t *testing.T) {
+	ap, err := testenv.RedisClusterClient(t).AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ap.Close() })
+	kvtest.Run(t, func(t *testing.T) kv.KV { return New(ap) })
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	c := testenv.RedisSentinelClient(t)
+	kvtest.Run(t, func(t *testing.T) kv.KV { return New(c) })
+}
+
 // The same suite through go-redis automatic pipelining, which the services
 // use by default (IM_REDIS_AUTOPIPELINE).
 func TestConformanceAutoPipeline(t *testing.T) {

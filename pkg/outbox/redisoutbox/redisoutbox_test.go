@@ -28,3 +28,18 @@ func TestConformance(t *testing.T) {
 		return New(c, Options{Prefix: "{ob-" + strings.ToLower(ulid.Make().String()) + "}", Now: now})
 	})
 }
+
+// The suite on a Redis Cluster and through a sentinel failover client.
+func TestConformanceCluster(t *testing.T) {
+	c := testenv.RedisClusterClient(t)
+	outboxtest.Run(t, func(t *testing.T, now func() time.Time) outbox.Outbox {
+		return New(c, Options{Prefix: "{ob-" + strings.ToLower(ulid.Make().String()) + "}", Now: now})
+	})
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	c := testenv.RedisSentinelClient(t)
+	outboxtest.Run(t, func(t *testing.T, now func() time.Time) outbox.Outbox {
+		return New(c, Options{Prefix: "{ob-" + strings.ToLower(ulid.Make().String()) + "}", Now: now})
+	})
+}

@@ -35,6 +35,21 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// The suite on a Redis Cluster and through a sentinel failover client.
+func TestConformanceCluster(t *testing.T) {
+	c := testenv.RedisClusterClient(t)
+	presencetest.Run(t, func(t *testing.T) presence.Presence {
+		return New(c, Options{Prefix: testenv.UniqueName("prt")})
+	})
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	c := testenv.RedisSentinelClient(t)
+	presencetest.Run(t, func(t *testing.T) presence.Presence {
+		return New(c, Options{Prefix: testenv.UniqueName("prt")})
+	})
+}
+
 // TestScriptsReloaded: after the server lost its scripts (SCRIPT FLUSH, as
 // after a restart), the next calls load them again.
 func TestScriptsReloaded(t *testing.T) {

@@ -25,3 +25,18 @@ func TestConformance(t *testing.T) {
 		return New(c, Options{Prefix: testenv.UniqueName("st"), Now: now})
 	})
 }
+
+// The suite on a Redis Cluster and through a sentinel failover client.
+func TestConformanceCluster(t *testing.T) {
+	c := testenv.RedisClusterClient(t)
+	statstest.Run(t, func(t *testing.T, now func() time.Time) stats.Stats {
+		return New(c, Options{Prefix: testenv.UniqueName("st"), Now: now})
+	})
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	c := testenv.RedisSentinelClient(t)
+	statstest.Run(t, func(t *testing.T, now func() time.Time) stats.Stats {
+		return New(c, Options{Prefix: testenv.UniqueName("st"), Now: now})
+	})
+}
