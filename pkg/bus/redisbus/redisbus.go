@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,10 @@ import (
 const (
 	DefaultQueueSize           = 4096
 	DefaultHealthCheckInterval = 5 * time.Second
+	// DefaultShardBuckets bounds a node's sharded Pub/Sub connections on a
+	// cluster: channels are spread over this many hash tags, so a node
+	// opens at most this many connections however many rooms it serves.
+	DefaultShardBuckets = 256
 )
 
 const (
@@ -68,6 +73,11 @@ type Options struct {
 	// bus's client (for example a go-redis AutoPipeliner, which batches
 	// the publishes of concurrent senders).
 	Publisher redis.Cmdable
+	// ShardBuckets (cluster only) is how many hash tags the channels are
+	// spread over: at most one connection each on every node. Every node
+	// must use the same value (a channel's name on the wire depends on
+	// it). 0 means DefaultShardBuckets.
+	ShardBuckets int
 }
 
 // subscription is this node's state for one channel.
@@ -102,6 +112,7 @@ type item struct {
 type Bus struct {
 	client   redis.UniversalClient
 	sharded  bool          // a cluster: SPUBLISH, SSUBSCRIBE, a lane per slot
+	buckets  int           // a cluster: the hash tags the channels are spread over
 	pub      redis.Cmdable // PUBLISH: Options.Publisher, else client
 	handler  bus.Handler
 	interval time.Duration
@@ -156,10 +167,15 @@ func New(c redis.UniversalClient, h bus.Handler, opts Options) (*Bus, error) {
 		pub = c
 	}
 	_, sharded := c.(*redis.ClusterClient)
+	buckets := opts.ShardBuckets
+	if buckets <= 0 {
+		buckets = DefaultShardBuckets
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bus{
 		client:   c,
 		sharded:  sharded,
+		buckets:  buckets,
 		pub:      pub,
 		handler:  h,
 		interval: interval,
@@ -190,7 +206,7 @@ func (b *Bus) Lanes() (opened, retired uint64) {
 func (b *Bus) laneLocked(channel string) *lane {
 	slot := 0
 	if b.sharded {
-		slot = slotOf(channel)
+		slot = slotOf(b.wire(channel))
 	}
 	l := b.lanes[slot]
 	if l == nil {
@@ -211,16 +227,50 @@ func (b *Bus) newPubSub() *redis.PubSub {
 	return b.client.Subscribe(b.ctx)
 }
 
+// wire is channel's name in Redis. On a cluster it is prefixed with the
+// hash tag of its bucket ({im<n>}, n from the channel's own slot), so the
+// channels of one bucket share a slot and one connection: go-redis
+// subscribes a sharded connection's channels again in one SSUBSCRIBE
+// after a reconnect, which a cluster takes only within one slot, so a
+// connection cannot carry several slots.
+func (b *Bus) wire(channel string) string {
+	if !b.sharded {
+		return channel
+	}
+	return "{im" + strconv.Itoa(slotOf(channel)%b.buckets) + "}" + channel
+}
+
+// unwire is the inverse of wire.
+func (b *Bus) unwire(name string) string {
+	if b.sharded && strings.HasPrefix(name, "{im") {
+		if i := strings.IndexByte(name, '}'); i > 0 {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+func (b *Bus) wires(channels []string) []string {
+	if !b.sharded {
+		return channels
+	}
+	out := make([]string, len(channels))
+	for i, c := range channels {
+		out[i] = b.wire(c)
+	}
+	return out
+}
+
 func (b *Bus) sub(ctx context.Context, ps *redis.PubSub, channels []string) error {
 	if b.sharded {
-		return ps.SSubscribe(ctx, channels...)
+		return ps.SSubscribe(ctx, b.wires(channels)...)
 	}
 	return ps.Subscribe(ctx, channels...)
 }
 
 func (b *Bus) unsub(ctx context.Context, ps *redis.PubSub, channels []string) error {
 	if b.sharded {
-		return ps.SUnsubscribe(ctx, channels...)
+		return ps.SUnsubscribe(ctx, b.wires(channels)...)
 	}
 	return ps.Unsubscribe(ctx, channels...)
 }
@@ -238,7 +288,7 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 	}
 	var err error
 	if b.sharded {
-		err = b.pub.SPublish(ctx, channel, payload).Err()
+		err = b.pub.SPublish(ctx, b.wire(channel), payload).Err()
 	} else {
 		err = b.pub.Publish(ctx, channel, payload).Err()
 	}
@@ -504,6 +554,7 @@ func (b *Bus) read(l *lane) {
 		r.backoff, r.pingSent = 0, false
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			m.Channel = b.unwire(m.Channel)
 			switch m.Kind {
 			case "subscribe", "ssubscribe":
 				b.confirmed(&r, m)
@@ -519,6 +570,7 @@ func (b *Bus) read(l *lane) {
 				}
 			}
 		case *redis.Message:
+			m.Channel = b.unwire(m.Channel)
 			b.reconnected(&r)
 			b.received(m)
 		case *redis.Pong:

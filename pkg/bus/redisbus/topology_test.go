@@ -96,7 +96,7 @@ func TestClusterLanes(t *testing.T) {
 	slots := map[int]bool{}
 	for i := range chans {
 		chans[i] = bus.RoomChannel(prefix + "-" + strconv.Itoa(i))
-		slots[slotOf(chans[i])] = true
+		slots[slotOf(b.wire(chans[i]))] = true
 	}
 	if err := b.Subscribe(ctx(t), chans...); err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestClusterLanes(t *testing.T) {
 	cc := newClusterClient(t, addrs)
 	owners := map[string]bool{}
 	for _, c := range chans {
-		m, err := cc.MasterForKey(ctx(t), c)
+		m, err := cc.MasterForKey(ctx(t), b.wire(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestClusterConnectionKilled(t *testing.T) {
 	if err := b.Subscribe(ctx(t), ch); err != nil {
 		t.Fatal(err)
 	}
-	owner, err := newClusterClient(t, addrs).MasterForKey(ctx(t), ch)
+	owner, err := newClusterClient(t, addrs).MasterForKey(ctx(t), b.wire(ch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,4 +165,42 @@ func TestClusterConnectionKilled(t *testing.T) {
 	reconnectKeepsOrder(t, log, pub, ch, func() (int64, error) {
 		return owner.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Result()
 	})
+}
+
+// TestClusterLanesBounded: however many rooms a node serves, it holds at
+// most ShardBuckets Pub/Sub connections, and every channel is delivered.
+func TestClusterLanesBounded(t *testing.T) {
+	addrs := testenv.RedisCluster(t)
+	r := bustest.NewRecorder()
+	const buckets, n = 8, 400
+	b := newBus(t, newClusterClient(t, addrs), r, Options{ShardBuckets: buckets})
+	pub := newBus(t, newClusterClient(t, addrs), nil, Options{ShardBuckets: buckets})
+	prefix := testenv.UniqueName("bounded")
+	chans := make([]string, n)
+	for i := range chans {
+		chans[i] = bus.RoomChannel(prefix + "-" + strconv.Itoa(i))
+	}
+	if err := b.Subscribe(ctx(t), chans...); err != nil {
+		t.Fatal(err)
+	}
+	if opened, _ := b.Lanes(); opened == 0 || opened > buckets {
+		t.Fatalf("%d connections for %d channels, want at most %d", opened, n, buckets)
+	}
+	for i, c := range chans {
+		if err := pub.Publish(ctx(t), c, []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !r.WaitUntil(bustest.Wait, func(msgs []bustest.Msg, _ int) bool { return len(msgs) >= n }) {
+		t.Fatalf("got %d of %d", len(r.Messages()), n)
+	}
+	got := map[string]bool{}
+	for _, m := range r.Messages() {
+		got[m.Channel] = true
+	}
+	for _, c := range chans {
+		if !got[c] {
+			t.Fatalf("nothing delivered on %s (the handler sees the channel's own name)", c)
+		}
+	}
 }
