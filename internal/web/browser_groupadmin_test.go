@@ -11,6 +11,7 @@ import (
 // member's message is refused with the server's reason, and the system
 // messages tell both what happened.
 func TestBrowserGroupSettings(t *testing.T) {
+	t.Parallel() // its own server and browser
 	chromiumPath(t)
 	shots := screenshotDir(t)
 	sink := testenv.NewSMTPSink(t)
@@ -33,6 +34,7 @@ func TestBrowserGroupSettings(t *testing.T) {
 	d.click(`#ga-members [data-account="eve"] [data-action="mute"]`)
 	d.waitJS("eve muted", `document.querySelector('#ga-members [data-account="eve"]').dataset.muted === 'yes'`)
 	d.shot("40-group-settings")
+	d.audit("group settings")
 
 	e.send("can I talk?")
 	e.waitText("#composer-error", "you are muted in this group until")

@@ -11,6 +11,7 @@ import (
 // the friend types and goes when the message arrives; when the friend's
 // page goes away, after the grace, the header says "last seen".
 func TestBrowserPresenceAndTyping(t *testing.T) {
+	t.Parallel() // its own server and browser
 	chromiumPath(t)
 	shots := screenshotDir(t)
 	sink := testenv.NewSMTPSink(t)
@@ -29,6 +30,7 @@ func TestBrowserPresenceAndTyping(t *testing.T) {
 	d.set("#composer-input", "hello th")
 	e.waitText("#chat-sub", "Dan is typing…")
 	e.shot("presence-typing")
+	e.audit("typing")
 	d.set("#composer-input", "hello there")
 	d.click("#composer-send")
 	e.waitMessage("hello there")

@@ -9,6 +9,7 @@ import (
 // read it; in a group "Read by 1" and who; bob blocked from alice's
 // profile card, then unblocked.
 func TestBrowserReceipts(t *testing.T) {
+	t.Parallel() // its own server and browser
 	br, sink := settingsEnv(t)
 	alice := user{"alice@example.test", "alice", "alice-password", "Alice"}
 	bob := user{"bob@example.test", "bob", "bob-password", "Bob"}
@@ -40,6 +41,7 @@ func TestBrowserReceipts(t *testing.T) {
 	a.click(g + ` [data-testid="read-by"]`)
 	a.waitText("#toast", "Read by Bob")
 	a.shot("41-read-by")
+	a.audit("read by")
 
 	// Alice blocks bob from his profile card, then unblocks him.
 	a.set("#find-account", "bob")

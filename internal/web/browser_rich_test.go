@@ -114,6 +114,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	a.waitJS("the upload's progress", `(() => { const p = document.querySelector('[data-testid=upload-progress]'); return !!p && p.value > 0 && p.value < 100; })()`)
 	a.waitText(`li.msg[data-state="uploading"] .meta`, "Uploading")
 	a.shot("30-uploading")
+	a.audit("uploading an attachment")
 	a.waitJS("the image sent", `msgs().some((e) => e.dataset.seq && e.dataset.kind === 'image')`)
 	a.waitGone("[data-testid=upload-progress]")
 	img := `#message-list li.msg[data-kind="image"]`
@@ -123,6 +124,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	b.waitJS("the full-size image", `(() => { const i = document.querySelector('#image-full'); return i.complete && i.naturalWidth === 640 && i.naturalHeight === 480; })()`)
 	b.waitText("#image-dialog-title", "holiday.png")
 	b.shot("31-image-full-size")
+	b.audit("image dialog")
 	b.do(chromedp.KeyEvent(kb.Escape))
 	b.waitGone("#image-dialog")
 	b.waitVisible("#chat-pane") // Escape closed the dialog only
@@ -162,6 +164,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	a.waitVisible("#msg-menu")
 	a.waitJS("the focus on the first emoji", `document.activeElement && document.activeElement.dataset.testid === 'react-👍'`)
 	a.shot("32-message-menu")
+	a.audit("message menu")
 	a.do(chromedp.KeyEvent(kb.ArrowRight))
 	a.waitJS("the focus on the second emoji", `document.activeElement.dataset.testid === 'react-❤️'`)
 	a.do(chromedp.KeyEvent(kb.Enter))
@@ -203,6 +206,7 @@ func TestBrowserRichMessages(t *testing.T) {
 	a.waitText(m2+` [data-testid="recalled"]`, "Message recalled")
 	b.waitText(convDirect("alice")+" .conv-preview", "Message recalled")
 	b.shot("33-rich-chat")
+	b.audit("reactions, reply, recall")
 	b.darkShot("33b-rich-chat-dark")
 
 	// The change events are in the room, not in the timeline: image,
@@ -286,8 +290,9 @@ func TestBrowserRichMessages(t *testing.T) {
 	b.waitVisible(convGroup("Pair"))
 	a.set("#composer-input", "Hi @b")
 	a.waitText("#mention-list", "Bob")
-	a.waitJS("the list is the textarea's", `document.querySelector('#composer-input').getAttribute('aria-expanded') === 'true'`)
+	a.waitJS("the list is the textarea's", `(() => { const i = document.querySelector('#composer-input'); const o = document.getElementById(i.getAttribute('aria-activedescendant')); return i.getAttribute('aria-controls') === 'mention-list' && !!o && document.querySelector('#mention-list').contains(o); })()`)
 	a.shot("34-mention-list")
+	a.audit("mention list")
 	a.do(chromedp.KeyEvent(kb.Enter))
 	a.waitGone("#mention-list")
 	a.waitJS("the name filled in", `document.querySelector('#composer-input').value === 'Hi @Bob '`)
@@ -308,6 +313,7 @@ func TestBrowserRichMessages(t *testing.T) {
 // The menu's items and the composer's buttons have names; the composer
 // leaves reply mode with Escape.
 func TestBrowserRichAccessible(t *testing.T) {
+	t.Parallel() // its own server and browser
 	br, sink := settingsEnv(t)
 	carol := user{"carol@example.test", "carol", "carol-password", "Carol"}
 	dave := user{"dave@example.test", "dave", "dave-password", "Dave"}

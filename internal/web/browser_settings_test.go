@@ -121,6 +121,7 @@ func TestBrowserSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.shot("20-settings")
+	a.audit("settings and sessions")
 	a.darkShot("20b-settings-dark")
 
 	// Sign the other browser out: it goes back to the login screen at once.
@@ -305,6 +306,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 	a.click("#reset-submit")
 	a.waitText("#reset-error", "That code is wrong or has expired")
 	a.shot("23-forgot-password")
+	a.audit("forgot password")
 	a.set("#reset-code", code)
 	a.click("#reset-submit")
 
@@ -374,6 +376,7 @@ func TestBrowserDeleteAccount(t *testing.T) {
 	d.click("#delete-submit")
 	d.waitText("#delete-error", "That password is wrong.")
 	d.shot("24-delete-account")
+	d.audit("delete account")
 	d.set("#delete-password", dave.password)
 	d.click("#delete-submit")
 	signedOut(d, "Your account was deleted.")
@@ -401,6 +404,7 @@ func TestBrowserDeleteAccount(t *testing.T) {
 // The settings view at phone width, and by keyboard alone: every input has
 // a label, every button a name.
 func TestBrowserSettingsAccessible(t *testing.T) {
+	t.Parallel() // its own server and browser
 	br, sink := settingsEnv(t)
 	frank := user{"frank@example.test", "frank", "frank-password", "Frank"}
 	p := br.page("frank")
@@ -408,6 +412,7 @@ func TestBrowserSettingsAccessible(t *testing.T) {
 	register(p, sink, frank, false)
 	openSettings(p)
 	p.shot("26-phone-settings")
+	p.audit("phone settings")
 	p.waitJS("a label for every input", `[...document.querySelectorAll('input, textarea')].filter((i) => !i.hidden && i.type !== 'hidden').every((i) => i.labels.length > 0 || i.getAttribute('aria-label'))`)
 	p.waitJS("a name for every button", `[...document.querySelectorAll('button')].every((b) => (b.getAttribute('aria-label') || b.textContent).trim() !== '')`)
 	// Escape goes back to the chats; the settings button has focus again.

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -334,19 +333,9 @@ func (p *page) cdp(what string, f func(ctx context.Context) error) {
 // darkShot takes a screenshot with prefers-color-scheme: dark.
 func (p *page) darkShot(name string) {
 	p.t.Helper()
-	set := func(v string) {
-		params := emulation.SetEmulatedMediaParams{}
-		if v != "" {
-			params.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}
-		}
-		p.cdp(fmt.Sprintf("emulate %q", v), func(ctx context.Context) error {
-			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, params)
-			return err
-		})
-	}
-	set("dark")
+	p.emulateScheme("dark")
 	p.shot(name)
-	set("")
+	p.emulateScheme("")
 }
 
 func (p *page) connected() {
@@ -434,6 +423,7 @@ func register(p *page, sink *testenv.SMTPSink, u user, checks bool) {
 		p.click("#reg-submit")
 		p.waitText("#register-error", "That code is wrong or has expired")
 		p.shot("01-register")
+		p.audit("register")
 	}
 	p.set("#reg-code", code)
 	p.click("#reg-submit")
@@ -453,6 +443,7 @@ func befriend(from, to *page, fromU, toU user, shot string) {
 	to.waitText(fmt.Sprintf(`[data-testid="request-%s"]`, fromU.account), fromU.nick) // live friend_request event
 	if shot != "" {
 		to.shot(shot)
+		to.audit("friend request")
 	}
 	to.click(fmt.Sprintf(`[data-testid="accept-%s"]`, fromU.account))
 	to.waitText("#chat-title", fromU.nick)    // accepting opens the chat
@@ -556,6 +547,7 @@ func TestBrowserChat(t *testing.T) {
 	a.shot("07-message-too-long")
 	a.set("#composer-input", "")
 	a.shot("03-chat")
+	a.audit("direct chat")
 
 	// bob goes away (the page, and so its WebSocket, is closed); alice
 	// writes; bob comes back and finds the messages, counted as unread.
@@ -571,6 +563,7 @@ func TestBrowserChat(t *testing.T) {
 	b.waitText(convDirect("alice")+` [data-testid="unread"]`, "2") // live
 	b.waitText(convDirect("alice")+" .conv-preview", "Are you there?")
 	b.shot("02-conversations")
+	b.audit("conversation list")
 	b.openChat(convDirect("alice"), "Alice")
 	b.waitMessage("Hello Bob 👋 <b>not bold</b>") // history
 	b.waitMessage("While you were away")
@@ -584,6 +577,7 @@ func TestBrowserChat(t *testing.T) {
 	a.waitVisible("#pick-bob") // the friends are loaded: the buttons stay where they are
 	a.click("#group-create")
 	a.waitText("#group-error", "Give the group a name.")
+	a.audit("new group dialog")
 	a.set("#group-name", "Trio")
 	a.click("#pick-bob")
 	a.click("#pick-carol")
@@ -607,6 +601,7 @@ func TestBrowserChat(t *testing.T) {
 	c.waitMessage("Bob here too")
 	b.waitJS("sender names in the group", js(`[...document.querySelectorAll('#message-list .sender')].map((e) => e.textContent).join(',') === %s`, "Alice,Carol"))
 	b.shot("04-group-chat")
+	b.audit("group chat")
 	b.darkShot("10-group-chat-dark")
 	t.Logf("group chat after %v", time.Since(start).Round(time.Millisecond))
 
@@ -619,6 +614,7 @@ func TestBrowserChat(t *testing.T) {
 	b.click("#chat-menu")
 	b.waitVisible("#chat-leave")
 	b.shot("06b-phone-chat-menu")
+	b.audit("phone chat menu")
 	b.click("#message-list") // closes the menu
 	b.waitGone("#chat-leave")
 	b.click("#chat-back")
@@ -648,6 +644,7 @@ func TestBrowserChat(t *testing.T) {
 	// email.
 	c.click("#btn-logout")
 	c.waitVisible("#auth")
+	c.audit("login")
 	c.click("#login-submit")
 	c.waitText("#login-error", "Please enter your account or email and password.")
 	c.set("#login-login", "carol")
@@ -683,6 +680,7 @@ func TestBrowserChat(t *testing.T) {
 	a.send("Sent while the server was down")
 	a.waitJS("a pending message", `msgs().some((e) => e.dataset.state === 'pending' && e.textContent.includes('Sending'))`)
 	a.shot("08-reconnecting")
+	a.audit("reconnecting")
 	restart := time.Now()
 	startServer(t, dataDir, addr, sink)
 	a.connected()

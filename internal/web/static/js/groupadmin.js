@@ -4,6 +4,7 @@
 
 import { request, describe } from './api.js';
 import { $, el, clear, say } from './dom.js';
+import { openDialog } from './a11y.js';
 
 const path = (id, rest = '') => `/v1/groups/${encodeURIComponent(id)}${rest}`;
 const enc = encodeURIComponent;
@@ -32,7 +33,7 @@ let current = null; // {id, me}
 export async function openGroupSettings(id, me) {
   current = { id, me };
   say($('#groupadmin-error'), '');
-  $('#groupadmin-dialog').showModal();
+  openDialog($('#groupadmin-dialog'));
   await render();
 }
 

@@ -15,6 +15,7 @@ import { openMenu, closeMenu, menuOpen, wireMenu } from './menu.js';
 import { openGroupSettings, wireGroupSettings, groupSettingsChanged, closeGroupSettings } from './groupadmin.js';
 import { applyRead, applyReadCounts, receiptNode, readersText, blockButton, loadPeerRead } from './receipts.js';
 import { createPresence } from './presence.js';
+import { announce, openDialog, wireDialogs } from './a11y.js';
 
 const MAX_BODY = 4000;
 const PAGE = 50;
@@ -143,16 +144,12 @@ function render(what) {
 // updates) and refreshes its contents and order.
 const convItems = new Map(); // room id -> li
 
+// Each <li> holds one button (a list of list items; the button's name is
+// its visible text).
 function convItem(id) {
   let li = convItems.get(id);
   if (!li) {
-    li = el('li', {
-      attrs: { role: 'button', tabindex: '0' },
-      on: {
-        click: () => openRoom(id),
-        keydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); openRoom(id); } },
-      },
-    });
+    li = el('li', {}, el('button', { class: 'conv-btn', attrs: { type: 'button' }, on: { click: () => openRoom(id) } }));
     convItems.set(id, li);
   }
   return li;
@@ -196,20 +193,26 @@ function renderList() {
     li.dataset.room = r.id;
     li.dataset.title = title;
     if (r.peer) li.dataset.peer = r.peer.account;
-    li.setAttribute('aria-label', `${title}${unread ? `, ${unread} unread` : ''}${mentioned ? ', you were mentioned' : ''}`);
-    if (r.id === state.current) li.setAttribute('aria-current', 'true');
-    else li.removeAttribute('aria-current');
-    li.replaceChildren(
+    const btn = li.firstChild;
+    if (r.id === state.current) btn.setAttribute('aria-current', 'true');
+    else btn.removeAttribute('aria-current');
+    // Spans only (phrasing content of a button); what a screen reader
+    // adds to the visible text ("online", "unread") is visually hidden.
+    const online = r.peer && presence.online(r.peer.id);
+    btn.replaceChildren(
       newAvatar(title, roomKey(r), r.type === 'group' ? 'group' : ''),
-      el('div', { class: 'conv-main' },
-        el('div', { class: 'conv-top' },
-          el('span', { class: 'conv-title', text: title }),
-          r.peer && presence.online(r.peer.id) ? el('span', { class: 'presence-dot', testid: 'online', attrs: { title: 'online' } }) : '',
-          el('span', { class: 'conv-time muted small', text: previewTime ? shortTime(previewTime) : '' })),
-        el('div', { class: 'conv-bottom' },
-          el('span', { class: 'conv-preview muted', text: preview.replace(/\s+/g, ' ') }),
+      el('span', { class: 'conv-main' },
+        el('span', { class: 'conv-top' },
+          el('span', { class: 'conv-title', text: title, attrs: { dir: 'auto' } }),
+          online ? el('span', { class: 'presence-dot', testid: 'online', attrs: { title: 'online' } }) : '',
+          online ? el('span', { class: 'visually-hidden', text: ' (online)' }) : '',
+          el('span', { class: 'conv-time muted small', text: previewTime ? ' ' + shortTime(previewTime) : '' })),
+        el('span', { class: 'conv-bottom' },
+          el('span', { class: 'conv-preview muted', text: ' ' + preview.replace(/\s+/g, ' '), attrs: { dir: 'auto' } }),
           mentioned ? el('span', { class: 'badge mention', testid: 'mentioned', text: '@', attrs: { title: 'You were mentioned' } }) : '',
-          unread > 0 ? el('span', { class: 'badge', testid: 'unread', text: unread > 99 ? '99+' : String(unread) }) : '')));
+          mentioned ? el('span', { class: 'visually-hidden', text: ' (you were mentioned)' }) : '',
+          unread > 0 ? el('span', { class: 'badge', testid: 'unread', text: unread > 99 ? '99+' : String(unread) }) : '',
+          unread > 0 ? el('span', { class: 'visually-hidden', text: ' unread' }) : '')));
     if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
   });
   show($('#conv-empty'), state.convLoaded && rooms.length === 0);
@@ -364,7 +367,7 @@ function messageItem(r, m, pending, cont) {
       ? { cmid: pending.client_msg_id, state: pending.state, kind: m.kind || 'text' }
       : { seq: m.seq, cmid: m.client_msg_id || '', kind: m.kind || 'text' },
   },
-  r.type === 'group' && !mine && !cont ? el('div', { class: 'sender', text: nameOf(m.from) }) : null,
+  r.type === 'group' && !mine && !cont ? el('div', { class: 'sender', text: nameOf(m.from), attrs: { dir: 'auto' } }) : null,
   quoteNode(r, m),
   el('div', { class: 'bubble-row' }, bubbleNode(m, pending), actions),
   reactionsNode(r, m),
@@ -422,11 +425,12 @@ function bubbleNode(m, pending) {
         attrs: { max: '100', value: String(Math.round(pending.progress * 100)), 'aria-label': `Uploading ${att.name}` },
       }));
     }
-    if (m.body) parts.push(el('div', { class: 'caption' }, ...bodyNodes(m)));
+    if (m.body) parts.push(el('div', { class: 'caption', attrs: { dir: 'auto' } }, ...bodyNodes(m)));
     return el('div', { class: 'bubble media' }, ...parts);
   }
   if (!m.body && m.kind && m.kind !== 'text') return el('div', { class: 'bubble muted', text: summary(m) || 'Message' });
-  return el('div', { class: 'bubble' }, ...bodyNodes(m));
+  // dir=auto: a right-to-left message reads (and aligns) right to left.
+  return el('div', { class: 'bubble', attrs: { dir: 'auto' } }, ...bodyNodes(m));
 }
 
 /** The body, with the @names of the users it mentions highlighted (as text). */
@@ -504,9 +508,10 @@ function quoteNode(r, m) {
   const text = summary(q);
   return el('button', {
     class: 'quote', testid: 'quote', data: { focus: 'quote', target: m.reply_to },
-    attrs: { type: 'button', title: 'Show the message', 'aria-label': `In reply to ${who}: ${text}` },
+    attrs: { type: 'button', title: 'Show the message' },
     on: { click: () => jumpTo(m.reply_to) },
-  }, el('span', { class: 'quote-from', text: who }), el('span', { class: 'quote-text', text }));
+  }, el('span', { class: 'visually-hidden', text: 'In reply to ' }), el('span', { class: 'quote-from', text: who }),
+  el('span', { class: 'visually-hidden', text: ': ' }), el('span', { class: 'quote-text', text, attrs: { dir: 'auto' } }));
 }
 
 function jumpTo(seq) {
@@ -631,7 +636,7 @@ async function openImage(att) {
   img.removeAttribute('src');
   img.alt = att.name || 'Image';
   $('#image-status').textContent = 'Loading…';
-  d.showModal();
+  openDialog(d);
   try {
     const url = await fileURL(att.file_id);
     if (lightbox !== att) return;
@@ -677,6 +682,7 @@ function storeMessage(m, { history = false } = {}) {
   }
   if (!m.hidden && (!r.last || m.seq > r.last.seq)) r.last = m;
   if (m.from !== state.me.id && m.seq > r.baseSeq && m.seq > r.readSeq) {
+    if (!m.hidden) announceMessage(r, m);
     if (r.id === state.current && viewing()) {
       scheduleRead(r);
     } else {
@@ -686,6 +692,13 @@ function storeMessage(m, { history = false } = {}) {
   }
   if (r.type === 'group' && !state.users.has(m.from) && r.id === state.current) loadMembers(r);
   render(r.id === state.current ? 'list chat' : 'list');
+}
+
+/** Reads a new message of someone else out through the polite live region. */
+function announceMessage(r, m) {
+  const who = nameOf(m.from);
+  if (r.id === state.current && viewing()) announce(`${who}: ${summary(m)}`);
+  else announce(`New message from ${who}${r.type === 'group' ? ' in ' + roomTitle(r) : ''}: ${summary(m)}`);
 }
 
 /**
@@ -1091,7 +1104,6 @@ function paintMentions() {
   el('span', { text: c.id === '@all' ? 'Everyone' : c.name }),
   el('span', { class: 'muted small', text: c.id === '@all' ? ' @all' : ' @' + c.account }))));
   show(ul);
-  input.setAttribute('aria-expanded', 'true');
   input.setAttribute('aria-activedescendant', 'mention-opt-' + mention.index);
 }
 
@@ -1101,7 +1113,6 @@ function closeMentions() {
   mention.items = [];
   mention.index = 0;
   const input = $('#composer-input');
-  input.setAttribute('aria-expanded', 'false');
   input.removeAttribute('aria-activedescendant');
   return true;
 }
@@ -1450,7 +1461,8 @@ function openRoom(id) {
   if (!r.loaded) loadHistory(r);
   else scheduleRead(r);
   if (r.type === 'group') loadMembers(r);
-  if (window.matchMedia('(min-width: 760px)').matches) $('#composer-input').focus();
+  // After the render (the chat pane may be hidden until then).
+  if (window.matchMedia('(min-width: 760px)').matches) queueMicrotask(() => $('#composer-input').focus());
 }
 
 /** Closes what belongs to the open chat: the menu, the @ list, reply or edit mode. */
@@ -1577,7 +1589,7 @@ function confirmBox(text, ok = 'OK') {
   $('#confirm-text').textContent = text;
   $('#confirm-ok').textContent = ok;
   d.returnValue = '';
-  d.showModal();
+  openDialog(d);
   return new Promise((resolve) => {
     const done = () => {
       if (d.open) return; // the close event of an earlier round, late
@@ -1604,7 +1616,7 @@ async function openGroupDialog(kind) {
   const ul = $('#group-friends');
   clear(ul);
   ul.append(el('li', { class: 'muted small', text: 'Loading your friends…' }));
-  d.showModal();
+  openDialog(d);
   try {
     if (r && !r.members) await loadMembers(r);
     const { friends } = await api.friends();
@@ -2385,6 +2397,15 @@ function wire() {
   };
   menu.addEventListener('click', (e) => { e.stopPropagation(); setMenu(!$('#chat-actions').classList.contains('open')); });
   document.addEventListener('click', () => setMenu(false));
+  // Escape closes the open menu first (and gives the focus back to its button).
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !$('#chat-actions').classList.contains('open')) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    setMenu(false);
+    menu.focus();
+  });
+  wireDialogs();
   $('#group-form').addEventListener('submit', submitGroup);
   $('#group-cancel').addEventListener('click', () => $('#group-dialog').close());
   $('#composer').addEventListener('submit', (e) => { e.preventDefault(); sendFromComposer(); });

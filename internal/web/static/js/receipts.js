@@ -51,11 +51,12 @@ export function receiptNode(room, m, mine, onReaders) {
   }
   const n = room.readCounts && room.readCounts.get(m.seq);
   if (!n) return null;
-  return el('button', {
-    class: 'link read-by', testid: 'read-by', text: ` · Read by ${n}`,
-    attrs: { type: 'button', 'aria-label': `Read by ${n}: show who` },
+  // The separator stays outside: the button's name starts with its text.
+  return el('span', {}, ' · ', el('button', {
+    class: 'link read-by', testid: 'read-by', text: `Read by ${n}`,
+    attrs: { type: 'button', 'aria-label': `Read by ${n}, show who` },
     on: { click: () => onReaders(room, m) },
-  });
+  }));
 }
 
 /** The names of a page of readers, for a short notice. */
