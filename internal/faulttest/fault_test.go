@@ -255,6 +255,7 @@ func TestFaults(t *testing.T) {
 	for r := range allRooms {
 		stored[r], _ = readRoom(t, st, r)
 	}
+	rereadMissing(t, l, st, stored)
 	checkStored(t, l, stored)
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -62,6 +62,48 @@ func readRoom(t *testing.T, st store.Store, room string) (stored map[int64]strin
 	}
 }
 
+// rereadMissing reads again, a few times a second apart, the rooms where an
+// acked message was not found at its seq, and says how the reads differed.
+// Once (1 run in 4, a loaded machine) the first read of the embedded store
+// missed 34 acked messages that every member had received: a message
+// still missing after the re-reads is lost and checkStored fails; one
+// found only on a re-read is stored, and the log tells the store's read
+// apart from a loss.
+func rereadMissing(t *testing.T, l *Ledger, st store.Store, stored map[string]map[int64]string) {
+	t.Helper()
+	missing := func() map[string]int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		rooms := map[string]int{}
+		for _, a := range l.acks {
+			if stored[a.room][a.seq] != a.id {
+				rooms[a.room]++
+			}
+		}
+		return rooms
+	}
+	rooms := missing()
+	if len(rooms) == 0 {
+		return
+	}
+	first := 0
+	for _, n := range rooms {
+		first += n
+	}
+	for try := 1; try <= 5 && len(rooms) > 0; try++ {
+		time.Sleep(time.Second)
+		for r := range rooms {
+			stored[r], _ = readRoom(t, st, r)
+		}
+		rooms = missing()
+		left := 0
+		for _, n := range rooms {
+			left += n
+		}
+		t.Logf("store read: %d acked messages missing at the first read of their rooms, %d after re-read %d", first, left, try)
+	}
+}
+
 // checkStored fails the test unless every message is stored once and every
 // acked one is in the store at its acked seq, and the clients saw no
 // contradicting acks.
