@@ -821,12 +821,15 @@ func (r *runner) send(c *Conn, step int, at int64) {
 	c.mu.Unlock()
 	cmid := fmt.Appendf(nil, "%s.%d.%d", r.run, c.idx, n)
 	body := appendBody(make([]byte, 0, r.cfg.BodySize+8), cmid, step, at, r.cfg.BodySize)
-	fr := make([]byte, 0, len(body)+len(cmid)+len(c.room.ID)+128)
-	if r.cfg.Kind == KindImage && len(c.files) > 0 {
-		fr = appendSendImage(fr, c.room.idb, body, cmid, []byte(c.files[0]))
-		c.files = c.files[1:]
-	} else {
-		fr = appendSend(fr, c.room.idb, body, cmid)
+	var fr []byte // the raw client's frame (the SDK builds its own)
+	if c.sdk == nil {
+		fr = make([]byte, 0, len(body)+len(cmid)+len(c.room.ID)+128)
+		if r.cfg.Kind == KindImage && len(c.files) > 0 {
+			fr = appendSendImage(fr, c.room.idb, body, cmid, []byte(c.files[0]))
+			c.files = c.files[1:]
+		} else {
+			fr = appendSend(fr, c.room.idb, body, cmid)
+		}
 	}
 	ps := &pendingSend{frame: fr, at: at, step: step, hash: fnv64(cmid, body, []byte(c.user.ID))}
 	c.mu.Lock()
