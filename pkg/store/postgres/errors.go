@@ -90,6 +90,13 @@ func unavailableCode(code string) bool {
 	return false
 }
 
+// conflict reports a statement PostgreSQL rolled back to break a deadlock
+// or a serialization conflict.
+func conflict(err error) bool {
+	pe, ok := pgErr(err)
+	return ok && (pe.Code == pgerrcode.DeadlockDetected || pe.Code == pgerrcode.SerializationFailure)
+}
+
 // unavailable reports the client-side errors that mean the server could
 // not be reached or the answer was lost.
 func unavailable(err error) bool {

@@ -77,10 +77,16 @@ const (
 	qSetReadSeq = "UPDATE members SET read_seq = GREATEST(read_seq, $3) WHERE room_id = $1 AND user_id = $2"
 	// Exact under concurrency: a row another transaction updated meanwhile
 	// is re-checked (mention_seq < $1) against its committed version
-	// before it is updated. Rows at or above the seq are left alone.
-	qMarkMentioned = "UPDATE members SET mention_seq = $1 WHERE room_id = $2" +
-		" AND user_id = ANY($3::text[]) AND mention_seq < $1"
-	qMarkMentionedAll = "UPDATE members SET mention_seq = $1 WHERE room_id = $2 AND mention_seq < $1"
+	// before it is updated. Rows at or above the seq are left alone. The
+	// rows are locked first, in user_id order: two marks of overlapping
+	// members then wait for each other instead of deadlocking (an UPDATE
+	// alone locks in its scan's order, which the re-checks can change).
+	qMarkMentioned = "UPDATE members SET mention_seq = $1 FROM (SELECT user_id FROM members WHERE room_id = $2" +
+		" AND user_id = ANY($3::text[]) AND mention_seq < $1 ORDER BY user_id FOR UPDATE) locked" +
+		" WHERE members.room_id = $2 AND members.user_id = locked.user_id AND members.mention_seq < $1"
+	qMarkMentionedAll = "UPDATE members SET mention_seq = $1 FROM (SELECT user_id FROM members WHERE room_id = $2" +
+		" AND mention_seq < $1 ORDER BY user_id FOR UPDATE) locked" +
+		" WHERE members.room_id = $2 AND members.user_id = locked.user_id AND members.mention_seq < $1"
 	// A range of members_room_read: the marks at or past the lowest seq.
 	qReadMarks = "SELECT user_id, read_seq FROM members WHERE room_id = $1 AND read_seq >= $2"
 	// The primary key from the cursor on, filtered by the mark.

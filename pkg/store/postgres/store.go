@@ -257,11 +257,32 @@ func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc)
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, query, args...)
+	var tag pgconn.CommandTag
+	err := retryConflicts(ctx, func() (err error) {
+		tag, err = s.pool.Exec(ctx, query, args...)
+		return err
+	})
 	if err != nil {
 		return 0, s.mapErr(ctx, op, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// conflictTries bounds how often a statement is run when PostgreSQL rolls
+// it back to break a deadlock or a serialization conflict.
+const conflictTries = 3
+
+// retryConflicts runs f, a single autocommit statement, again when
+// PostgreSQL rolled it back to break a deadlock or a serialization
+// conflict: nothing of it was applied, so running it again is safe.
+func retryConflicts(ctx context.Context, f func() error) error {
+	var err error
+	for range conflictTries {
+		if err = f(); err == nil || !conflict(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // execOne is exec for a statement that must change one row:
