@@ -6,14 +6,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/jwkscache"
 )
 
 // StaticKeys is a fixed KeySource: key id to public key.
@@ -97,180 +96,48 @@ type JWKSOptions struct {
 // a fetch fails, keys already known keep working. Make one with
 // NewJWKSFetcher; it is safe for concurrent use.
 type JWKSFetcher struct {
-	url          string
-	client       *http.Client
-	minRefresh   time.Duration
-	maxAge       time.Duration
-	maxBody      int64
-	fetchTimeout time.Duration
-	now          func() time.Time
-
-	mu        sync.Mutex
-	keys      map[string]ed25519.PublicKey
-	fetchedAt time.Time     // last successful fetch
-	attemptAt time.Time     // start of the last fetch
-	lastErr   error         // result of the last fetch
-	inflight  chan struct{} // closed when the running fetch ends
+	c *jwkscache.Cache[ed25519.PublicKey]
 }
 
 // NewJWKSFetcher returns a fetcher for the JWKS at rawURL (http or https).
 // A nil client means a client with the fetch timeout.
 func NewJWKSFetcher(rawURL string, client *http.Client, opts JWKSOptions) (*JWKSFetcher, error) {
-	u, err := url.Parse(rawURL)
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 10 * time.Second
+	}
+	if client == nil {
+		client = &http.Client{Timeout: opts.FetchTimeout}
+	}
+	c, err := jwkscache.New(rawURL, jwkscache.Options[ed25519.PublicKey]{
+		Name:         "auth",
+		Keys:         ed25519Keys,
+		Unknown:      ErrUnknownKey,
+		MinRefresh:   opts.MinRefreshInterval,
+		MaxAge:       opts.MaxAge,
+		FetchTimeout: opts.FetchTimeout,
+		MaxBodySize:  opts.MaxBodySize,
+		Client:       client,
+		Now:          opts.Now,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: jwks url: %w", err)
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("auth: jwks url: want an absolute http or https URL")
-	}
-	f := &JWKSFetcher{
-		url:          rawURL,
-		client:       client,
-		minRefresh:   opts.MinRefreshInterval,
-		maxAge:       opts.MaxAge,
-		maxBody:      opts.MaxBodySize,
-		fetchTimeout: opts.FetchTimeout,
-		now:          opts.Now,
-	}
-	if f.minRefresh <= 0 {
-		f.minRefresh = 30 * time.Second
-	}
-	if f.maxAge <= 0 {
-		f.maxAge = 10 * time.Minute
-	}
-	if f.maxBody <= 0 {
-		f.maxBody = 1 << 20
-	}
-	if f.fetchTimeout <= 0 {
-		f.fetchTimeout = 10 * time.Second
-	}
-	if f.now == nil {
-		f.now = time.Now
-	}
-	if f.client == nil {
-		f.client = &http.Client{Timeout: f.fetchTimeout}
-	}
-	return f, nil
+	return &JWKSFetcher{c: c}, nil
 }
 
 // Key returns the key with id kid, fetching the set when needed (see
 // JWKSFetcher). An unknown kid returns an error wrapping ErrUnknownKey.
 func (f *JWKSFetcher) Key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
-	waited := false
-	for {
-		f.mu.Lock()
-		now := f.now()
-		pub, ok := f.keys[kid]
-		fresh := !f.fetchedAt.IsZero() && now.Sub(f.fetchedAt) < f.maxAge
-		if ok && fresh {
-			f.mu.Unlock()
-			return pub, nil
-		}
-		var ch chan struct{}
-		switch {
-		case f.inflight != nil && !waited:
-			ch = f.inflight
-		case !waited && (f.attemptAt.IsZero() || now.Sub(f.attemptAt) >= f.minRefresh):
-			ch = f.startFetchLocked(ctx, now)
-		default:
-			lastErr := f.lastErr
-			f.mu.Unlock()
-			if ok {
-				return pub, nil // stale, but the best there is
-			}
-			if lastErr != nil {
-				return nil, fmt.Errorf("%w (last jwks fetch: %w)", ErrUnknownKey, lastErr)
-			}
-			return nil, ErrUnknownKey
-		}
-		f.mu.Unlock()
-		if err := wait(ctx, ch); err != nil {
-			return nil, err
-		}
-		waited = true
-	}
+	return f.c.Key(ctx, kid)
 }
 
 // Refresh fetches the set now, whatever the intervals (or joins a fetch
 // already running), and returns the fetch's error. Use it to warm the
 // cache at startup or from a readiness check.
-func (f *JWKSFetcher) Refresh(ctx context.Context) error {
-	f.mu.Lock()
-	ch := f.inflight
-	if ch == nil {
-		ch = f.startFetchLocked(ctx, f.now())
-	}
-	f.mu.Unlock()
-	if err := wait(ctx, ch); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lastErr
-}
+func (f *JWKSFetcher) Refresh(ctx context.Context) error { return f.c.Refresh(ctx) }
 
-func wait(ctx context.Context, ch <-chan struct{}) error {
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("auth: jwks: %w", ctx.Err())
-	}
-}
-
-// startFetchLocked starts a fetch in a goroutine and returns the channel
-// closed when it ends. The fetch outlives a caller that gives up waiting,
-// bounded by the fetch timeout. f.mu must be held.
-func (f *JWKSFetcher) startFetchLocked(ctx context.Context, now time.Time) chan struct{} {
-	ch := make(chan struct{})
-	f.inflight = ch
-	f.attemptAt = now
-	fctx := context.WithoutCancel(ctx)
-	go func() {
-		fctx, cancel := context.WithTimeout(fctx, f.fetchTimeout)
-		defer cancel()
-		keys, err := f.fetch(fctx)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if err == nil {
-			f.keys = keys
-			f.fetchedAt = f.now()
-		}
-		f.lastErr = err
-		f.inflight = nil
-		close(ch)
-	}()
-	return ch
-}
-
-// fetch downloads and parses the set, keeping the Ed25519 signing keys
-// that have a kid.
-func (f *JWKSFetcher) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("auth: jwks request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("auth: jwks fetch: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("auth: jwks fetch: status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("auth: jwks read: %w", err)
-	}
-	if int64(len(body)) > f.maxBody {
-		return nil, fmt.Errorf("auth: jwks fetch: response larger than %d bytes", f.maxBody)
-	}
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("auth: jwks parse: %w", err)
-	}
+// ed25519Keys keeps the Ed25519 signing keys of set that have a kid.
+func ed25519Keys(set jwk.Set) (map[string]ed25519.PublicKey, error) {
 	keys := make(map[string]ed25519.PublicKey, set.Len())
 	for i := 0; i < set.Len(); i++ {
 		k, ok := set.Key(i)
@@ -282,7 +149,7 @@ func (f *JWKSFetcher) fetch(ctx context.Context) (map[string]ed25519.PublicKey, 
 		}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("auth: jwks fetch: no Ed25519 signing key with a kid")
+		return nil, errors.New("no Ed25519 signing key with a kid")
 	}
 	return keys, nil
 }

@@ -3,15 +3,12 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/jwkscache"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 )
 
@@ -68,177 +65,57 @@ type JWKSOptions struct {
 // bounded by FetchTimeout). When a fetch fails, the keys already known
 // keep working. Make one with NewJWKS; it is safe for concurrent use.
 type JWKS struct {
-	url  string
-	opts JWKSOptions
-
-	mu        sync.Mutex
-	set       jwk.Set
-	fetchedAt time.Time     // last successful fetch
-	attemptAt time.Time     // start of the last fetch
-	lastErr   error         // result of the last fetch
-	inflight  chan struct{} // closed when the running fetch ends
-	fetches   int           // fetches started (tests)
+	c *jwkscache.Cache[jwk.Key]
 }
 
 // NewJWKS returns a KeySet for the JWKS at rawURL (http or https).
 func NewJWKS(rawURL string, opts JWKSOptions) (*JWKS, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("identity: jwks url: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("identity: jwks url: want an absolute http or https URL")
-	}
-	if opts.MinRefresh <= 0 {
-		opts.MinRefresh = 30 * time.Second
-	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = 10 * time.Minute
-	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 5 * time.Second
 	}
-	if opts.MaxBodySize <= 0 {
-		opts.MaxBodySize = 1 << 20
+	c, err := jwkscache.New(rawURL, jwkscache.Options[jwk.Key]{
+		Name:         "identity",
+		Keys:         keysByID,
+		Unknown:      auth.ErrUnknownKey,
+		MinRefresh:   opts.MinRefresh,
+		MaxAge:       opts.MaxAge,
+		FetchTimeout: opts.FetchTimeout,
+		MaxBodySize:  opts.MaxBodySize,
+		Client:       opts.Client,
+		Now:          opts.Now,
+		OnFetch:      opts.OnFetch,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{}
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &JWKS{url: rawURL, opts: opts}, nil
+	return &JWKS{c: c}, nil
 }
 
 // Fetches returns how many fetches were started.
-func (j *JWKS) Fetches() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.fetches
-}
+func (j *JWKS) Fetches() int { return j.c.Fetches() }
 
 // Key returns the key with id kid, fetching the set when needed (see
 // JWKS). An unknown kid returns an error wrapping auth.ErrUnknownKey, and
 // the last fetch's error when it failed.
-func (j *JWKS) Key(ctx context.Context, kid string) (jwk.Key, error) {
-	waited := false
-	for {
-		j.mu.Lock()
-		now := j.opts.Now()
-		var key jwk.Key
-		ok := false
-		if j.set != nil {
-			key, ok = j.set.LookupKeyID(kid)
-		}
-		fresh := !j.fetchedAt.IsZero() && now.Sub(j.fetchedAt) < j.opts.MaxAge
-		if ok && fresh {
-			j.mu.Unlock()
-			return key, nil
-		}
-		var ch chan struct{}
-		switch {
-		case j.inflight != nil && !waited:
-			ch = j.inflight
-		case !waited && (j.attemptAt.IsZero() || now.Sub(j.attemptAt) >= j.opts.MinRefresh):
-			ch = j.startFetchLocked(ctx, now)
-		default:
-			lastErr := j.lastErr
-			j.mu.Unlock()
-			if ok {
-				return key, nil // stale, but the best there is
-			}
-			if lastErr != nil {
-				return nil, fmt.Errorf("%w (last jwks fetch: %w)", auth.ErrUnknownKey, lastErr)
-			}
-			return nil, auth.ErrUnknownKey
-		}
-		j.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("identity: jwks: %w", ctx.Err())
-		}
-		waited = true
-	}
-}
+func (j *JWKS) Key(ctx context.Context, kid string) (jwk.Key, error) { return j.c.Key(ctx, kid) }
 
 // Refresh fetches the set now (or joins the running fetch) and returns
 // the fetch's error: warm the cache at startup.
-func (j *JWKS) Refresh(ctx context.Context) error {
-	j.mu.Lock()
-	ch := j.inflight
-	if ch == nil {
-		ch = j.startFetchLocked(ctx, j.opts.Now())
-	}
-	j.mu.Unlock()
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		return fmt.Errorf("identity: jwks: %w", ctx.Err())
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.lastErr
-}
+func (j *JWKS) Refresh(ctx context.Context) error { return j.c.Refresh(ctx) }
 
-// startFetchLocked starts a fetch and returns the channel closed when it
-// ends. The fetch outlives a caller that stops waiting, bounded by
-// FetchTimeout. j.mu must be held.
-func (j *JWKS) startFetchLocked(ctx context.Context, now time.Time) chan struct{} {
-	ch := make(chan struct{})
-	j.inflight = ch
-	j.attemptAt = now
-	j.fetches++
-	fctx := context.WithoutCancel(ctx)
-	go func() {
-		fctx, cancel := context.WithTimeout(fctx, j.opts.FetchTimeout)
-		defer cancel()
-		set, err := j.fetch(fctx)
-		if j.opts.OnFetch != nil {
-			j.opts.OnFetch(err)
-		}
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		if err == nil {
-			j.set = set
-			j.fetchedAt = j.opts.Now()
-		}
-		j.lastErr = err
-		j.inflight = nil
-		close(ch)
-	}()
-	return ch
-}
-
-// fetch downloads and parses the set.
-func (j *JWKS) fetch(ctx context.Context) (jwk.Set, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("identity: jwks request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := j.opts.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("identity: jwks fetch: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("identity: jwks fetch: status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, j.opts.MaxBodySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("identity: jwks read: %w", err)
-	}
-	if int64(len(body)) > j.opts.MaxBodySize {
-		return nil, fmt.Errorf("identity: jwks fetch: response larger than %d bytes", j.opts.MaxBodySize)
-	}
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("identity: jwks parse: %w", err)
-	}
+// keysByID indexes the keys of set by kid (the first of a kid wins, as
+// with jwk.Set.LookupKeyID).
+func keysByID(set jwk.Set) (map[string]jwk.Key, error) {
 	if set.Len() == 0 {
-		return nil, errors.New("identity: jwks fetch: empty key set")
+		return nil, errors.New("empty key set")
 	}
-	return set, nil
+	keys := make(map[string]jwk.Key, set.Len())
+	for i := 0; i < set.Len(); i++ {
+		if k, ok := set.Key(i); ok {
+			if _, dup := keys[k.KeyID()]; !dup {
+				keys[k.KeyID()] = k
+			}
+		}
+	}
+	return keys, nil
 }
