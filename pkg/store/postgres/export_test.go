@@ -89,7 +89,7 @@ func OpenWithExtraMigrations(ctx context.Context, url string, opts Options, scri
 		}
 		for _, sql := range scripts {
 			v := len(ms) + 1
-			ms = append(ms, migration{version: v, name: fmt.Sprintf("%04d_test.sql", v), sql: sql})
+			ms = append(ms, migration{Version: v, Name: fmt.Sprintf("%04d_test.sql", v), SQL: sql})
 		}
 		return ms, nil
 	})

@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // migrationFS holds the schema scripts, named NNNN_description.sql and
@@ -23,11 +20,7 @@ import (
 var migrationFS embed.FS
 
 // migration is one schema script.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = storeutil.Migration
 
 // SchemaVersionError is the error of Open on a database whose schema
 // version (the highest in schema_version) is newer than this build knows:
@@ -43,48 +36,13 @@ func (e *SchemaVersionError) Error() string {
 		e.Database, e.Latest)
 }
 
-// migrations reads the embedded scripts in version order, checking that
+// migrations returns the embedded scripts in version order, checking that
 // they are numbered 1, 2, ... without gaps.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		b, err := migrationFS.ReadFile(path.Join("migrations", name))
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", name, err)
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (versions must run 1, 2, ... without gaps)", m.name, m.version, i+1)
-		}
-	}
-	return out, nil
-}
+func migrations() ([]migration, error) { return storeutil.ReadMigrations(migrationFS, "migrations") }
 
 // LatestSchemaVersion is the schema version this build creates and
 // understands.
-func LatestSchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
+func LatestSchemaVersion() int { return storeutil.LatestVersion(migrations()) }
 
 // migrate brings the schema up to the latest of the scripts list returns,
 // in one transaction holding an advisory lock: concurrent calls from
@@ -116,11 +74,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, list func() ([]migration, 
 		}
 		for _, m := range ms[v:] {
 			// Simple protocol: a script is several statements.
-			if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, migRecordVersion, m.version, m.name); err != nil {
-				return fmt.Errorf("migration %s: record version: %w", m.name, err)
+			if _, err := tx.Exec(ctx, migRecordVersion, m.Version, m.Name); err != nil {
+				return fmt.Errorf("migration %s: record version: %w", m.Name, err)
 			}
 		}
 		return nil

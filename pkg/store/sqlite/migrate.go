@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/internal/storeutil"
 )
 
 // migrationFS holds the schema scripts, named NNNN_description.sql and
@@ -21,11 +19,7 @@ import (
 var migrationFS embed.FS
 
 // migration is one schema script.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = storeutil.Migration
 
 // SchemaVersionError is the error of Open on a database whose schema
 // version (PRAGMA user_version) is newer than this build knows: it was
@@ -42,46 +36,11 @@ func (e *SchemaVersionError) Error() string {
 
 // migrations returns the embedded scripts in version order, checking that
 // they are numbered 1, 2, ... without gaps.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		b, err := migrationFS.ReadFile(path.Join("migrations", name))
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: %w", name, err)
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (versions must run 1, 2, ... without gaps)", m.name, m.version, i+1)
-		}
-	}
-	return out, nil
-}
+func migrations() ([]migration, error) { return storeutil.ReadMigrations(migrationFS, "migrations") }
 
 // LatestSchemaVersion is the schema version this build creates and
 // understands.
-func LatestSchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
+func LatestSchemaVersion() int { return storeutil.LatestVersion(migrations()) }
 
 // migrate brings the schema of db up to the latest version, one script per
 // transaction, each transaction also setting PRAGMA user_version. The
@@ -115,30 +74,30 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func apply(ctx context.Context, db *sql.DB, m migration, latest int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migration %s: begin: %w", m.name, err)
+		return fmt.Errorf("migration %s: begin: %w", m.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var v int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("migration %s: read schema version: %w", m.name, err)
+		return fmt.Errorf("migration %s: read schema version: %w", m.Name, err)
 	}
 	switch {
 	case v > latest:
 		return &SchemaVersionError{Database: v, Latest: latest}
-	case v >= m.version:
+	case v >= m.Version:
 		return nil // applied meanwhile by another process
-	case v != m.version-1:
-		return fmt.Errorf("migration %s: schema version is %d, want %d", m.name, v, m.version-1)
+	case v != m.Version-1:
+		return fmt.Errorf("migration %s: schema version is %d, want %d", m.Name, v, m.Version-1)
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	// PRAGMA takes no bound parameters; the version is an integer.
-	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.version)); err != nil {
-		return fmt.Errorf("migration %s: set schema version: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(m.Version)); err != nil {
+		return fmt.Errorf("migration %s: set schema version: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+		return fmt.Errorf("migration %s: commit: %w", m.Name, err)
 	}
 	return nil
 }
