@@ -30,7 +30,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	msgs    []Msg
 	resubs  int
-	chans   [][]string // the channels of each HandleResubscribedChannels call
+	chans   [][]string    // the channels of each HandleResubscribedChannels call
 	changed chan struct{} // closed and replaced on every call
 	inCall  atomic.Int32
 	overlap atomic.Bool
