@@ -69,7 +69,11 @@ func (b *Bus) ShardCounts(fn func(shard string, published, received uint64)) {
 	}
 	b.shardMu.Unlock()
 	for _, sc := range all {
-		fn(sc.name, sc.published.Load(), sc.received.Load())
+		p, r := sc.published.Load(), sc.received.Load()
+		if sc.name == ShardUnknown && p == 0 && r == 0 {
+			continue // only a placeholder until the first refresh
+		}
+		fn(sc.name, p, r)
 	}
 }
 
