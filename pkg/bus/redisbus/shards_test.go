@@ -1,6 +1,7 @@
 package redisbus
 
 import (
+	"context"
 	"strconv"
 	"testing"
 
@@ -166,5 +167,43 @@ func checkCounts(t *testing.T, b *Bus, want map[string]uint64, published bool) {
 		if got[s] != n {
 			t.Errorf("shard %s: published=%v count %d, want %d (all: %v)", s, published, got[s], n, got)
 		}
+	}
+}
+
+// TestLaneResubscribesWithFullQueue: on a cluster, lanes that reconnect
+// while the queue is full are remembered (one entry each) and reported in
+// one HandleResubscribedChannels call with their channels, before the next
+// message; a lane's channels only.
+func TestLaneResubscribesWithFullQueue(t *testing.T) {
+	c, cancel := context.WithCancel(context.Background())
+	r := bustest.NewRecorder()
+	l1 := &lane{slot: 1, subs: map[string]*subscription{"a": {id: 1}, "b": {id: 2}}}
+	l2 := &lane{slot: 2, subs: map[string]*subscription{"c": {id: 3}}}
+	l3 := &lane{slot: 3, subs: map[string]*subscription{"d": {id: 4}}}
+	b := &Bus{ctx: c, cancel: cancel, sharded: true, handler: r, queue: make(chan item, 1),
+		pending: map[*lane]struct{}{}, lanes: map[int]*lane{1: l1, 2: l2, 3: l3}, subs: map[string]*subscription{}}
+	for _, l := range []*lane{l1, l2, l3} {
+		for ch, s := range l.subs {
+			s.lane = l
+			b.subs[ch] = s
+		}
+	}
+	b.queue <- item{channel: "d", payload: []byte("1"), sub: 4}
+	for _, l := range []*lane{l1, l2, l1} {
+		rd := reader{l: l, lost: true}
+		b.reconnected(&rd) // never blocks
+	}
+	if len(b.pending) != 2 {
+		t.Fatalf("%d lanes pending, want 2", len(b.pending))
+	}
+	b.wg.Add(1)
+	go b.deliver()
+	defer func() { cancel(); b.wg.Wait() }()
+	if !r.WaitUntil(bustest.Wait, func(m []bustest.Msg, n int) bool { return len(m) == 1 && n == 1 }) {
+		t.Fatalf("messages %v, resubscribes %d", r.Messages(), r.Resubscribed())
+	}
+	got := r.ResubscribedChannels()
+	if len(got) != 3 || got["a"] != 1 || got["b"] != 1 || got["c"] != 1 {
+		t.Fatalf("resubscribed channels %v, want a, b, c once", got)
 	}
 }
