@@ -375,6 +375,12 @@ func (h *hub) resubscribeAll() {
 		rooms = append(rooms, r)
 	}
 	h.mu.Unlock()
+	h.forgetOrder(rooms)
+}
+
+// forgetOrder resets the rooms' delivery order (what was missed is
+// recovered by clients' sync) and wakes reconcile to subscribe again.
+func (h *hub) forgetOrder(rooms []*room) {
 	for _, r := range rooms {
 		r.ordMu.Lock()
 		r.last, r.pending = -1, nil
@@ -403,12 +409,7 @@ func (h *hub) resubscribeChannels(channels []string) (rooms []*room, users []str
 		}
 	}
 	h.mu.Unlock()
-	for _, r := range rooms {
-		r.ordMu.Lock()
-		r.last, r.pending = -1, nil
-		r.ordMu.Unlock()
-	}
-	h.wake()
+	h.forgetOrder(rooms)
 	return rooms, users
 }
 

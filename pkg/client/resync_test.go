@@ -1,8 +1,6 @@
 package client
 
 import (
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -12,8 +10,7 @@ import (
 // Cluster the bus connection of that room's shard reconnected) marks only
 // that room for a sync; the node-wide form marks every room.
 func TestResyncPerRoomAndNodeWide(t *testing.T) {
-	c := &Client{log: slog.New(slog.NewTextHandler(io.Discard, nil)), events: make(chan Event, 4),
-		changed: make(chan struct{}), kick: make(chan struct{}, 1), rooms: map[string]*roomState{}}
+	c := newBareClient()
 	r1, r2 := &roomState{cursor: 3}, &roomState{cursor: 7}
 	c.rooms["r1"], c.rooms["r2"] = r1, r2
 	c.onEvent(&protocol.Outbound{Type: protocol.TypeEvent, Event: "resync",
