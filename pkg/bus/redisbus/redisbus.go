@@ -15,10 +15,11 @@
 // any message received on the new connection. On a cluster, where each slot
 // has its own connection, a Handler implementing bus.ChannelsResubscriber
 // gets HandleResubscribedChannels with the channels of the lane that
-// reconnected instead: the other slots' channels lost nothing. When the connection is idle
-// the reader sends PING every Options.HealthCheckInterval; without an answer
-// for a whole further interval the connection is presumed dead (a half-open
-// TCP connection never reports an error) and replaced.
+// reconnected instead: the other slots' channels lost nothing. When the
+// connection is idle the reader sends PING every
+// Options.HealthCheckInterval; without an answer for a whole further
+// interval the connection is presumed dead (a half-open TCP connection
+// never reports an error) and replaced.
 //
 // Channel names already carry a Redis Cluster hash tag (see bus.RoomChannel
 // and bus.UserChannel), so moving to sharded Pub/Sub (SPUBLISH/SSUBSCRIBE on
