@@ -119,13 +119,21 @@ func (r *Recorder) Overlapped() bool { return r.overlap.Load() }
 // count under the recorder's lock, returns true. It reports false after
 // timeout.
 func (r *Recorder) WaitUntil(timeout time.Duration, cond func(msgs []Msg, resubs int) bool) bool {
+	return Await(timeout, func() (bool, <-chan struct{}) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return cond(r.msgs, r.resubs), r.changed
+	})
+}
+
+// Await waits until check reports true; check also returns a channel that
+// is closed at the next change of what it looks at. It reports false after
+// timeout.
+func Await(timeout time.Duration, check func() (ok bool, changed <-chan struct{})) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		ok := cond(r.msgs, r.resubs)
-		ch := r.changed
-		r.mu.Unlock()
+		ok, ch := check()
 		if ok {
 			return true
 		}

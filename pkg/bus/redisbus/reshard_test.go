@@ -46,21 +46,11 @@ func (l *seqLog) notifyLocked() {
 
 // waitFor waits up to d until cond (called under l.mu) holds.
 func (l *seqLog) waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
+	return bustest.Await(d, func() (bool, <-chan struct{}) {
 		l.mu.Lock()
-		ok, ch := cond(), l.changed
-		l.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return false
-		}
-	}
+		defer l.mu.Unlock()
+		return cond(), l.changed
+	})
 }
 
 // waitUntil waits until cond (called under l.mu) holds, or fails the test
