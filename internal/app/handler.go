@@ -21,6 +21,20 @@ func (d *Deferred) HandleMessage(ch string, p []byte) {
 	}
 }
 
+// HandleResubscribedChannels forwards to the handler, as
+// HandleResubscribed when it does not take channels.
+func (d *Deferred) HandleResubscribedChannels(channels []string) {
+	h := d.h.Load()
+	if h == nil {
+		return
+	}
+	if cr, ok := (*h).(bus.ChannelsResubscriber); ok {
+		cr.HandleResubscribedChannels(channels)
+		return
+	}
+	(*h).HandleResubscribed()
+}
+
 // HandleResubscribed forwards to the handler.
 func (d *Deferred) HandleResubscribed() {
 	if h := d.h.Load(); h != nil {

@@ -30,6 +30,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	msgs    []Msg
 	resubs  int
+	chans   [][]string    // the channels of each HandleResubscribedChannels call
 	changed chan struct{} // closed and replaced on every call
 	inCall  atomic.Int32
 	overlap atomic.Bool
@@ -68,6 +69,34 @@ func (r *Recorder) HandleResubscribed() {
 	r.mu.Unlock()
 }
 
+// HandleResubscribedChannels counts the call (as a resubscribe) and records
+// the channels.
+func (r *Recorder) HandleResubscribedChannels(channels []string) {
+	r.enter()
+	defer r.leave()
+	r.mu.Lock()
+	r.resubs++
+	r.chans = append(r.chans, append([]string(nil), channels...))
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// ResubscribedChannels returns the channels named by the
+// HandleResubscribedChannels calls so far (a bus that calls
+// HandleResubscribed names none).
+func (r *Recorder) ResubscribedChannels() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for _, cs := range r.chans {
+		for _, c := range cs {
+			out[c]++
+		}
+	}
+	return out
+}
+
 // Messages returns a copy of the messages received so far.
 func (r *Recorder) Messages() []Msg {
 	r.mu.Lock()
@@ -75,7 +104,8 @@ func (r *Recorder) Messages() []Msg {
 	return append([]Msg(nil), r.msgs...)
 }
 
-// Resubscribed returns how many times HandleResubscribed was called.
+// Resubscribed returns how many times HandleResubscribed or
+// HandleResubscribedChannels was called.
 func (r *Recorder) Resubscribed() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,13 +119,21 @@ func (r *Recorder) Overlapped() bool { return r.overlap.Load() }
 // count under the recorder's lock, returns true. It reports false after
 // timeout.
 func (r *Recorder) WaitUntil(timeout time.Duration, cond func(msgs []Msg, resubs int) bool) bool {
+	return Await(timeout, func() (bool, <-chan struct{}) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return cond(r.msgs, r.resubs), r.changed
+	})
+}
+
+// Await waits until check reports true; check also returns a channel that
+// is closed at the next change of what it looks at. It reports false after
+// timeout.
+func Await(timeout time.Duration, check func() (ok bool, changed <-chan struct{})) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		r.mu.Lock()
-		ok := cond(r.msgs, r.resubs)
-		ch := r.changed
-		r.mu.Unlock()
+		ok, ch := check()
 		if ok {
 			return true
 		}

@@ -193,6 +193,7 @@ type Gateway struct {
 	typ  *typingLimiter
 
 	draining atomic.Bool
+	shards   atomic.Pointer[bus.ShardCounter] // the bus's per-shard counts, if it has them
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -238,6 +239,9 @@ func New(svc *service.Service, ver auth.TokenVerifier, opts Options) (*Gateway, 
 // SetBus gives the gateway the bus it subscribes on (the bus is built with
 // the gateway as its Handler, hence the two steps).
 func (g *Gateway) SetBus(b bus.Bus) {
+	if sc, ok := b.(bus.ShardCounter); ok {
+		g.shards.Store(&sc)
+	}
 	g.hub = newHub(b, g.log)
 	g.hub.fill = g.fill
 	g.hub.gaveUp = g.m.gapsAbandoned.Inc
@@ -717,7 +721,7 @@ func (g *Gateway) HandleResubscribed() {
 	g.log.Warn("bus reconnected: resubscribing and asking clients to sync")
 	g.hub.resubscribeAll()
 	go g.reloadMemberships()
-	frame := protocol.EncodeEvent(EventResync, map[string]string{"reason": "bus reconnected"})
+	frame := protocol.EncodeEvent(EventResync, map[string]string{"reason": ResyncBusReconnected})
 	g.ws.Range(func(conn *wsnet.Conn) bool {
 		if c, ok := conn.Data().(*client); ok {
 			c.send(frame)
@@ -726,8 +730,42 @@ func (g *Gateway) HandleResubscribed() {
 	})
 }
 
-func (g *Gateway) reloadMemberships() {
-	for _, uid := range g.hub.userIDs() {
+// HandleResubscribedChannels implements bus.ChannelsResubscriber: one of
+// the bus's connections (a Redis Cluster slot's) was lost and subscribed
+// again, so only channels may have missed messages. Each affected room's
+// local members get a per-room `resync` (reason "bus reconnected"); an
+// affected user channel (its events: rooms joined or left...) gets that
+// user's connections a node-wide `resync` and the user's memberships are
+// reloaded. Clients of other slots' rooms hear nothing.
+func (g *Gateway) HandleResubscribedChannels(channels []string) {
+	g.m.busResub.Inc()
+	rooms, users := g.hub.resubscribeChannels(channels)
+	g.log.Warn("bus connection of a shard reconnected: asking the affected rooms' clients to sync",
+		zap.Int("channels", len(channels)), zap.Int("rooms", len(rooms)), zap.Int("users", len(users)))
+	for _, r := range rooms {
+		g.hub.toRoom(r, protocol.EncodeEvent(EventResync, map[string]string{"room_id": r.id, "reason": ResyncBusReconnected}))
+	}
+	if len(users) == 0 {
+		return
+	}
+	frame := protocol.EncodeEvent(EventResync, map[string]string{"reason": ResyncBusReconnected})
+	for _, uid := range users {
+		g.hub.toUser(uid, frame)
+	}
+	go g.reloadMembershipsOf(users)
+}
+
+var _ bus.ChannelsResubscriber = (*Gateway)(nil)
+
+// ResyncBusReconnected is the reason of a `resync` sent because the bus
+// (or one shard's connection of it) reconnected.
+const ResyncBusReconnected = "bus reconnected"
+
+func (g *Gateway) reloadMemberships() { g.reloadMembershipsOf(g.hub.userIDs()) }
+
+// reloadMembershipsOf reloads which rooms the users are in.
+func (g *Gateway) reloadMembershipsOf(uids []string) {
+	for _, uid := range uids {
 		ctx, cancel := g.opCtx()
 		rooms, err := g.svc.RoomsOf(ctx, uid)
 		cancel()

@@ -375,12 +375,42 @@ func (h *hub) resubscribeAll() {
 		rooms = append(rooms, r)
 	}
 	h.mu.Unlock()
+	h.forgetOrder(rooms)
+}
+
+// forgetOrder resets the rooms' delivery order (what was missed is
+// recovered by clients' sync) and wakes reconcile to subscribe again.
+func (h *hub) forgetOrder(rooms []*room) {
 	for _, r := range rooms {
 		r.ordMu.Lock()
 		r.last, r.pending = -1, nil
 		r.ordMu.Unlock()
 	}
 	h.wake()
+}
+
+// resubscribeChannels is resubscribeAll for some channels (one bus
+// connection of several was lost): it forgets them as subscribed, resets
+// the delivery order of their rooms and returns the rooms with local
+// members and the online users among them.
+func (h *hub) resubscribeChannels(channels []string) (rooms []*room, users []string) {
+	h.mu.Lock()
+	for _, c := range channels {
+		delete(h.subs, c)
+		switch kind, id := bus.Parse(c); kind {
+		case 'r':
+			if r := h.rooms[id]; r != nil {
+				rooms = append(rooms, r)
+			}
+		case 'u':
+			if h.users[id] != nil {
+				users = append(users, id)
+			}
+		}
+	}
+	h.mu.Unlock()
+	h.forgetOrder(rooms)
+	return rooms, users
 }
 
 // stop marks the room dead; a pending gap fill then does nothing. It is

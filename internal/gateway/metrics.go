@@ -25,6 +25,48 @@ type metrics struct {
 
 	busChurn    *prometheus.CounterVec
 	busChannels prometheus.Gauge
+	busShards   *busShardCollector
+}
+
+// Per-shard bus counts, read from the bus (bus.ShardCounter) at scrape
+// time: nothing on the message path.
+var (
+	busPublishedOpts = prometheus.CounterOpts{
+		Name: "im_gateway_bus_published_total", Help: "Messages this node published on the bus, by shard (the Redis Cluster primary serving the channel's slot, or single)."}
+	busReceivedOpts = prometheus.CounterOpts{
+		Name: "im_gateway_bus_received_total", Help: "Messages this node received from the bus, by shard (the Redis Cluster primary serving the channel's slot, or single)."}
+)
+
+// busShardCollector exports the bus's per-shard counts.
+type busShardCollector struct {
+	g         *Gateway
+	published *prometheus.Desc
+	received  *prometheus.Desc
+}
+
+func newBusShardCollector(g *Gateway) *busShardCollector {
+	return &busShardCollector{g: g,
+		published: prometheus.NewDesc(busPublishedOpts.Name, busPublishedOpts.Help, []string{"shard"}, nil),
+		received:  prometheus.NewDesc(busReceivedOpts.Name, busReceivedOpts.Help, []string{"shard"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *busShardCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.published
+	ch <- c.received
+}
+
+// Collect implements prometheus.Collector.
+func (c *busShardCollector) Collect(ch chan<- prometheus.Metric) {
+	sc := c.g.shards.Load()
+	if sc == nil {
+		return
+	}
+	(*sc).ShardCounts(func(shard string, published, received uint64) {
+		ch <- prometheus.MustNewConstMetric(c.published, prometheus.CounterValue, float64(published), shard)
+		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(received), shard)
+	})
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
@@ -69,12 +111,13 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			Name: "im_gateway_bus_channel_changes_total", Help: "Bus channels (rooms with local members, local users) subscribed or unsubscribed, by op."}, []string{"op"}),
 		busChannels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "im_gateway_bus_channels", Help: "Bus channels this node is subscribed to."}),
+		busShards: newBusShardCollector(g),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
 			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing, g.gate.inflight, g.gate.capGauge, g.gate.shed,
-			m.busChurn, m.busChannels} {
+			m.busChurn, m.busChannels, m.busShards} {
 			_ = reg.Register(c)
 		}
 	}

@@ -17,6 +17,25 @@ type Handler interface {
 	HandleResubscribed()
 }
 
+// ChannelsResubscriber is an optional extension of Handler. A bus whose
+// channels travel over several connections (redisbus on a Redis Cluster:
+// one per hash slot) calls HandleResubscribedChannels instead of
+// HandleResubscribed when only one of those connections was lost and
+// subscribed again: only the channels listed may have lost messages.
+// channels is the handler's to keep. A Handler without this method gets
+// HandleResubscribed, as if every channel were affected.
+type ChannelsResubscriber interface {
+	HandleResubscribedChannels(channels []string)
+}
+
+// ShardCounter is an optional interface of a Bus that counts its messages
+// per shard (the Redis Cluster primary serving a channel's slot, or one
+// shard off-cluster). ShardCounts calls fn once per shard ever seen (a
+// bounded set) with the messages published and received through it.
+type ShardCounter interface {
+	ShardCounts(fn func(shard string, published, received uint64))
+}
+
 // Bus publishes to channels and delivers the channels this node subscribed
 // to into its Handler.
 type Bus interface {

@@ -12,8 +12,7 @@ import (
 // rather than passed over as holes. (CI once lost messages 5..8 this way:
 // the 200 ms tick released the room between two frames of one answer.)
 func TestHeldRoomWaitsForItsSyncAnswer(t *testing.T) {
-	c := &Client{log: slog.New(slog.NewTextHandler(io.Discard, nil)), events: make(chan Event, 4),
-		changed: make(chan struct{}), kick: make(chan struct{}, 1), rooms: map[string]*roomState{}}
+	c := newBareClient()
 	r := &roomState{syncing: time.Now()} // a sync from 0 is in flight
 	c.rooms["r"] = r
 	var got []int64
@@ -54,4 +53,11 @@ func TestHeldRoomWaitsForItsSyncAnswer(t *testing.T) {
 	if len(got) != 8 {
 		t.Fatalf("delivered %v, want 1..8", got)
 	}
+}
+
+// newBareClient is a Client with no connection, for tests of its state
+// handling: room state, an Events buffer of 4, a kick channel.
+func newBareClient() *Client {
+	return &Client{log: slog.New(slog.NewTextHandler(io.Discard, nil)), events: make(chan Event, 4),
+		changed: make(chan struct{}), kick: make(chan struct{}, 1), rooms: map[string]*roomState{}}
 }

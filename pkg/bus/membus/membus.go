@@ -7,6 +7,8 @@
 // full the message is dropped for that subscriber and counted (Dropped), as
 // the bus is at-most-once by contract. A payload is copied once by Publish
 // and that copy is shared by every subscriber: handlers must not modify it.
+// There is no connection to lose: a membus never calls HandleResubscribed
+// (nor bus.ChannelsResubscriber's HandleResubscribedChannels).
 package membus
 
 import (

@@ -12,14 +12,25 @@
 // its channels again. The reader notices the new connection (a receive
 // error, or a subscription confirmation that only a fresh connection can
 // produce) and calls Handler.HandleResubscribed once per reconnect, before
-// any message received on the new connection. When the connection is idle
-// the reader sends PING every Options.HealthCheckInterval; without an answer
-// for a whole further interval the connection is presumed dead (a half-open
-// TCP connection never reports an error) and replaced.
+// any message received on the new connection. On a cluster, where each slot
+// has its own connection, a Handler implementing bus.ChannelsResubscriber
+// gets HandleResubscribedChannels with the channels of the lane that
+// reconnected instead: the other slots' channels lost nothing. When the
+// connection is idle the reader sends PING every
+// Options.HealthCheckInterval; without an answer for a whole further
+// interval the connection is presumed dead (a half-open TCP connection
+// never reports an error) and replaced.
 //
 // Channel names already carry a Redis Cluster hash tag (see bus.RoomChannel
 // and bus.UserChannel), so moving to sharded Pub/Sub (SPUBLISH/SSUBSCRIBE on
 // a cluster client) is a change local to this package.
+//
+// Shards: the bus counts the messages it publishes and receives per shard
+// (bus.ShardCounter): on a cluster the primary that go-redis routes the
+// channel's slot to, "single" otherwise. The bucket -> primary map is cached
+// and refreshed every ShardRefresh and at once after a sign of a topology
+// change (a publish error, a shard dropping a channel, a receive error), so
+// the hot path only loads a pointer and adds to a counter.
 package redisbus
 
 import (
@@ -27,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +56,20 @@ const (
 	// cluster: channels are spread over this many hash tags, so a node
 	// opens at most this many connections however many rooms it serves.
 	DefaultShardBuckets = 256
+	// ShardRefresh is how often a cluster bus re-reads which primary
+	// serves each bucket (from go-redis' slot map, no round trip unless
+	// go-redis reloads it) for its per-shard counts.
+	ShardRefresh = time.Second
+	// maxShards bounds the shard labels: more primaries than this over a
+	// bus's life are counted as "other".
+	maxShards = 64
+)
+
+// Shard names other than a primary's address.
+const (
+	ShardSingle  = "single"  // not a cluster: one shard
+	ShardUnknown = "unknown" // a cluster bucket whose primary is not known yet
+	ShardOther   = "other"   // past maxShards distinct primaries
 )
 
 const (
@@ -95,14 +119,16 @@ type subscription struct {
 // cluster accepts only within one slot).
 type lane struct {
 	slot    int
+	bucket  int           // the bucket of its channels (a slot may hold several; they share a primary)
 	ps      *redis.PubSub // guarded by Bus.mu
 	subs    map[string]*subscription
 	retired chan struct{} // closed when the lane is given up (no channels left)
 }
 
 type item struct {
-	resubscribed bool // call HandleResubscribed
-	wake         bool // only look at Bus.resubPending
+	resubscribed bool  // call HandleResubscribed(Channels)
+	lane         *lane // the lane that reconnected, with resubscribed
+	wake         bool  // only look at Bus.resubPending
 	channel      string
 	payload      []byte
 	sub          uint64
@@ -128,7 +154,15 @@ type Bus struct {
 	lanesOpened  atomic.Uint64
 	lanesRetired atomic.Uint64
 
+	tags        []string // a cluster: bucket n's hash tag, "{im<n>}"
+	bucketShard []atomic.Pointer[shardCounter]
+	shardKick   chan struct{} // refresh bucketShard soon (cap 1)
+	shardMu     sync.Mutex
+	shards      map[string]*shardCounter // every shard seen, bounded by maxShards
+	shardMoves  atomic.Uint64
+
 	mu      sync.Mutex
+	pending map[*lane]struct{} // lanes whose resubscribe waits for resubPending
 	lanes   map[int]*lane
 	subs    map[string]*subscription
 	nextSub uint64
@@ -183,11 +217,18 @@ func New(c redis.UniversalClient, h bus.Handler, opts Options) (*Bus, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		queue:    make(chan item, size),
+		pending:  make(map[*lane]struct{}),
 		lanes:    make(map[int]*lane),
 		subs:     make(map[string]*subscription),
+		shards:   make(map[string]*shardCounter),
 	}
+	b.initShards()
 	b.wg.Add(1)
 	go b.deliver()
+	if b.sharded {
+		b.wg.Add(1)
+		go b.watchShards()
+	}
 	return b, nil
 }
 
@@ -204,13 +245,14 @@ func (b *Bus) Lanes() (opened, retired uint64) {
 // laneLocked returns the lane of channel, opening it (and its reader)
 // when needed. b.mu is held.
 func (b *Bus) laneLocked(channel string) *lane {
-	slot := 0
+	slot, bucket := 0, 0
 	if b.sharded {
-		slot = slotOf(b.wire(channel))
+		bucket = b.bucketOf(channel)
+		slot = slotOf(b.tags[bucket])
 	}
 	l := b.lanes[slot]
 	if l == nil {
-		l = &lane{slot: slot, ps: b.newPubSub(), subs: make(map[string]*subscription), retired: make(chan struct{})}
+		l = &lane{slot: slot, bucket: bucket, ps: b.newPubSub(), subs: make(map[string]*subscription), retired: make(chan struct{})}
 		b.lanes[slot] = l
 		b.lanesOpened.Add(1)
 		b.wg.Add(1)
@@ -237,7 +279,15 @@ func (b *Bus) wire(channel string) string {
 	if !b.sharded {
 		return channel
 	}
-	return "{im" + strconv.Itoa(slotOf(channel)%b.buckets) + "}" + channel
+	return b.tags[b.bucketOf(channel)] + channel
+}
+
+// bucketOf is the bucket of channel on a cluster (0 off-cluster).
+func (b *Bus) bucketOf(channel string) int {
+	if !b.sharded {
+		return 0
+	}
+	return slotOf(channel) % b.buckets
 }
 
 // unwire is the inverse of wire.
@@ -287,14 +337,17 @@ func (b *Bus) Publish(ctx context.Context, channel string, payload []byte) error
 		return fmt.Errorf("redisbus: publish %q: %w", channel, ErrClosed)
 	}
 	var err error
+	bucket := b.bucketOf(channel)
 	if b.sharded {
-		err = b.pub.SPublish(ctx, b.wire(channel), payload).Err()
+		err = b.pub.SPublish(ctx, b.tags[bucket]+channel, payload).Err()
 	} else {
 		err = b.pub.Publish(ctx, channel, payload).Err()
 	}
 	if err != nil {
+		b.kickShards() // the slot may have moved
 		return fmt.Errorf("redisbus: publish %q: %w", channel, err)
 	}
+	b.bucketShard[bucket].Load().published.Add(1)
 	return nil
 }
 
@@ -492,16 +545,48 @@ func (b *Bus) deliver() {
 		case it := <-b.queue:
 			// A reconnect noticed while the queue was full goes first.
 			if b.resubPending.Swap(false) {
-				b.handler.HandleResubscribed()
+				b.mu.Lock()
+				lanes := make([]*lane, 0, len(b.pending))
+				for l := range b.pending {
+					lanes = append(lanes, l)
+				}
+				clear(b.pending)
+				b.mu.Unlock()
+				if len(lanes) > 0 { // else taken with an earlier flag
+					b.resubscribed(lanes...)
+				}
 			}
 			switch {
 			case it.wake:
 			case it.resubscribed:
-				b.handler.HandleResubscribed()
+				b.resubscribed(it.lane)
 			case b.current(it.channel, it.sub):
 				b.handler.HandleMessage(it.channel, it.payload)
 			}
 		}
+	}
+}
+
+// resubscribed tells the Handler that lanes reconnected. Off-cluster the
+// only lane carries every channel: HandleResubscribed. On a cluster a
+// Handler implementing bus.ChannelsResubscriber gets the lanes' channels
+// (as they are now: one unsubscribed meanwhile needs no resync).
+func (b *Bus) resubscribed(lanes ...*lane) {
+	cr, ok := b.handler.(bus.ChannelsResubscriber)
+	if !b.sharded || !ok {
+		b.handler.HandleResubscribed()
+		return
+	}
+	var channels []string
+	b.mu.Lock()
+	for _, l := range lanes {
+		for c := range l.subs {
+			channels = append(channels, c)
+		}
+	}
+	b.mu.Unlock()
+	if len(channels) > 0 {
+		cr.HandleResubscribedChannels(channels)
 	}
 }
 
@@ -563,6 +648,7 @@ func (b *Bus) read(l *lane) {
 				// no longer serves (resharding, demotion): go to its new
 				// owner.
 				if b.wanted(l, m.Channel) {
+					b.kickShards()
 					b.reportError(fmt.Errorf("redisbus: shard dropped %q (slot moved): reconnecting", m.Channel))
 					r.live = true
 					b.replace(&r)
@@ -572,6 +658,7 @@ func (b *Bus) read(l *lane) {
 		case *redis.Message:
 			m.Channel = b.unwire(m.Channel)
 			b.reconnected(&r)
+			b.bucketShard[l.bucket].Load().received.Add(1)
 			b.received(m)
 		case *redis.Pong:
 			b.reconnected(&r)
@@ -619,6 +706,7 @@ func (b *Bus) receiveFailed(r *reader, err error) {
 		if cc, ok := b.client.(*redis.ClusterClient); ok {
 			cc.ReloadState(b.ctx)
 		}
+		b.kickShards()
 	}
 	b.lose(r)
 	if r.backoff == 0 {
@@ -694,10 +782,13 @@ func (b *Bus) reconnected(r *reader) {
 	}
 	r.lost = false
 	select {
-	case b.queue <- item{resubscribed: true}:
+	case b.queue <- item{resubscribed: true, lane: r.l}:
 		return
 	default:
 	}
+	b.mu.Lock()
+	b.pending[r.l] = struct{}{} // bounded: one entry per lane
+	b.mu.Unlock()
 	b.resubPending.Store(true)
 	// If the queue drained before the flag was set, wake the delivery
 	// goroutine; if it is still full, the next dequeue sees the flag.

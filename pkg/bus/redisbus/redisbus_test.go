@@ -644,7 +644,7 @@ func TestResubscribedWithFullQueue(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &eventLog{}
 	b := &Bus{ctx: ctx, cancel: cancel, handler: log, queue: make(chan item, 1),
-		subs: map[string]*subscription{"a": {id: 1}}}
+		subs: map[string]*subscription{"a": {id: 1}}, pending: map[*lane]struct{}{}}
 	b.queue <- item{channel: "a", payload: []byte("1"), sub: 1}
 	r := reader{lost: true}
 	done := make(chan struct{})
