@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -27,8 +26,17 @@ const (
 
 // ErrRedisDown is the error of a command the node did not send because its
 // Redis health check fails (the caller answers `unavailable` at once
-// instead of waiting for timeouts on a server that does not answer).
-var ErrRedisDown = errors.New("redis unreachable (health check failing): command not sent")
+// instead of waiting for timeouts on a server that does not answer). It
+// reports Outage() true: the outage was logged once, so the gateway does
+// not log every send it fails.
+var ErrRedisDown error = outageError("redis health check failing: command not sent")
+
+type outageError string
+
+func (e outageError) Error() string { return string(e) }
+
+// Outage marks the error as the effect of a known, already logged outage.
+func (outageError) Outage() bool { return true }
 
 // RedisHealth probes Redis (the primary the sentinels name, every cluster
 // primary, or the one server) on its own connection, logs each change of
@@ -147,7 +155,7 @@ func (h *RedisHealth) Check(ctx context.Context, log *zap.Logger) {
 			h.up.Set(1)
 			log.Warn("redis reachable again: commands flow, sends are acked again",
 				zap.String("topology", h.topology), zap.String("redis", h.target(ctx)),
-				zap.Duration("outage", time.Since(h.since).Round(time.Millisecond)))
+				zap.String("outage", time.Since(h.since).Round(time.Millisecond).String()))
 			h.since = time.Now()
 		}
 		return
