@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,11 +16,13 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 )
 
-// Redis health check timing: a probe every redisProbeEvery, each bounded by
-// redisProbeTimeout; redisDownAfter failed probes in a row mark Redis down,
-// one answered probe marks it up again.
+// Redis health check timing: a probe every redisProbeEvery (every
+// redisProbeDown while down, so the node is back within a quarter second
+// of Redis), each bounded by redisProbeTimeout; redisDownAfter failed
+// probes in a row mark Redis down, one answered probe marks it up again.
 const (
 	redisProbeEvery   = time.Second
+	redisProbeDown    = 250 * time.Millisecond
 	redisProbeTimeout = time.Second
 	redisDownAfter    = 2
 )
@@ -38,8 +41,8 @@ func (e outageError) Error() string { return string(e) }
 // Outage marks the error as the effect of a known, already logged outage.
 func (outageError) Outage() bool { return true }
 
-// RedisHealth probes Redis (the primary the sentinels name, every cluster
-// primary, or the one server) on its own connection, logs each change of
+// RedisHealth probes Redis (the primary the sentinels name, the cluster's
+// primaries, or the one server) on its own connection, logs each change of
 // state once, exports it as the im_gateway_redis_up gauge, and, while Redis
 // is down, fails the node's commands at once (Gate) so sends and readiness
 // answer in milliseconds rather than after the client's timeout.
@@ -126,10 +129,15 @@ func (h *RedisHealth) Down() bool { return h.down.Load() }
 
 // Run probes until ctx ends.
 func (h *RedisHealth) Run(ctx context.Context, log *zap.Logger) {
-	t := time.NewTicker(redisProbeEvery)
+	t := time.NewTimer(redisProbeEvery)
 	defer t.Stop()
 	for {
 		h.Check(ctx, log)
+		every := redisProbeEvery
+		if h.Down() {
+			every = redisProbeDown
+		}
+		t.Reset(every)
 		select {
 		case <-ctx.Done():
 			return
@@ -172,15 +180,32 @@ func (h *RedisHealth) Check(ctx context.Context, log *zap.Logger) {
 	}
 }
 
-// ping reaches what the node's commands need: every primary of a cluster,
-// else the one server (the sentinels' current primary).
+// ping reaches the one server (the sentinels' current primary), or on a
+// cluster the primaries: the node is cut off only when none answers (one
+// failing primary costs the rooms of its slots until its replica is
+// promoted, not the whole node's sends).
 func (h *RedisHealth) ping(ctx context.Context) error {
-	if cc, ok := h.probe.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			return c.Ping(ctx).Err()
-		})
+	cc, ok := h.probe.(*redis.ClusterClient)
+	if !ok {
+		return h.probe.Ping(ctx).Err()
 	}
-	return h.probe.Ping(ctx).Err()
+	var answered atomic.Int32
+	var mu sync.Mutex
+	var errs []error
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		if err := c.Ping(ctx).Err(); err != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("%s: %w", c.Options().Addr, err))
+			mu.Unlock()
+			return nil
+		}
+		answered.Add(1)
+		return nil
+	})
+	if err != nil || answered.Load() > 0 {
+		return err
+	}
+	return fmt.Errorf("no cluster primary answers: %w", errors.Join(errs...))
 }
 
 // Gate is a go-redis hook failing every command with ErrRedisDown while the

@@ -164,3 +164,33 @@ func waitGauge(t *testing.T, reg *prometheus.Registry, name string, want float64
 		}
 	}
 }
+
+// On a cluster one primary that does not answer is the failover case (its
+// slots wait for the promotion), not an outage of the node: the health
+// check stays up while any primary answers, so the other slots' sends go
+// on.
+func TestRedisHealthClusterOnePrimaryDown(t *testing.T) {
+	rc := testenv.NewRedisCluster(t)
+	cfg := config.Config{RedisURL: "redis://127.0.0.1/0", RedisTopology: config.RedisCluster, RedisClusterAddrs: rc.Addrs()}
+	h, err := app.NewRedisHealth(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	log := zap.New(core)
+	h.Check(ctx, log)
+	victim, err := rc.Primary(ctx, "seq:{health}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim.Kill()
+	for i := 0; i < 4; i++ {
+		h.Check(ctx, log)
+	}
+	if h.Down() || logs.Len() != 0 {
+		t.Errorf("one primary killed: down %v, log %v", h.Down(), logs.All())
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,35 +53,16 @@ func TestFaultsBusLost(t *testing.T) {
 	cutGW := StartGateway(t, "bgw0", env("redis://"+proxy.Addr+"/0"))
 	okGW := StartGateway(t, "bgw1", env(rs.URL()))
 
-	users := make([]*apitest.User, 6)
-	for i := range users {
-		users[i] = e.Register("bl")
-	}
-	rooms := map[*apitest.User][]string{}
-	link := func(a, b *apitest.User) {
-		r := e.Befriend(a, b)
-		rooms[a], rooms[b] = append(rooms[a], r), append(rooms[b], r)
-	}
-	link(users[0], users[3]) // across the nodes
-	link(users[1], users[4])
-	link(users[2], users[5])
-	link(users[0], users[1]) // both on the cut node
-	link(users[0], users[2]) // the group's owner befriends its members
-	link(users[0], users[4])
-	link(users[0], users[5])
-	var members []string
-	for _, u := range users[1:] {
-		members = append(members, u.Account)
-	}
-	var g struct{ Group struct{ ID string } }
-	if r := e.Do("POST", "/v1/groups", users[0].Token, map[string]any{"name": "bl", "members": members}); r.Status != 201 {
-		t.Fatalf("group: %d %s", r.Status, r.Body)
-	} else {
-		r.JSON(t, &g)
-	}
-	for _, u := range users {
-		rooms[u] = append(rooms[u], g.Group.ID)
-	}
+	cs := newCast(e, 6, "bl")
+	cs.link(0, 3) // across the nodes
+	cs.link(1, 4)
+	cs.link(2, 5)
+	cs.link(0, 1) // both on the cut node
+	cs.link(0, 2) // the group's owner befriends its members
+	cs.link(0, 4)
+	cs.link(0, 5)
+	cs.group(t, "bl", 0, 1, 2, 3, 4, 5)
+	users, rooms := cs.users, cs.rooms
 
 	// Users 0-2 are on the cut node, 3-5 on the other; one ledger each.
 	onCut, onOK := newLedger(), newLedger()
@@ -101,18 +81,7 @@ func TestFaultsBusLost(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Add(1)
-		go func(c *Client) {
-			defer wg.Done()
-			for ctx.Err() == nil && (c.n < perUser || c.pending != nil) {
-				c.step(c.n < perUser && c.n <= int(time.Since(t0)/pace))
-			}
-		}(c)
-	}
-	sendersDone := make(chan struct{})
-	go func() { wg.Wait(); close(sendersDone) }()
+	sendersDone := runSenders(ctx, clients, perUser, func(c *Client) bool { return c.n <= int(time.Since(t0)/pace) })
 
 	waitFor(t, "10 acks on each node before the cut", 30*time.Second, func() bool {
 		return onCut.acked() >= 10 && onOK.acked() >= 10
@@ -172,21 +141,7 @@ func TestFaultsBusLost(t *testing.T) {
 	recoverAll(t, clients, time.Now().Add(90*time.Second))
 	logf("clients resent and synced")
 
-	stored := map[string]map[int64]string{}
-	holes := 0
-	for _, rl := range rooms {
-		for _, r := range rl {
-			if stored[r] == nil {
-				var h int
-				stored[r], h = readRoom(t, e.Backends.Store, r)
-				holes += h
-			}
-		}
-	}
-	total := 0
-	for _, v := range stored {
-		total += len(v)
-	}
+	stored, holes, total := readRooms(t, e.Backends.Store, rooms)
 	missing := 0
 	for _, l := range []*Ledger{onCut, onOK} {
 		rereadMissing(t, l, e.Backends.Store, stored)
@@ -227,26 +182,6 @@ func TestFaultsBusLost(t *testing.T) {
 			t.Logf("--- %s log (tail) ---\n%s", g.Name, tail(g.Log(), 3000))
 		}
 	}
-}
-
-// missingAt counts (and reports the first few of) the messages acked in l
-// that a member's client does not have after its final sync.
-func missingAt(t *testing.T, clients []*Client, l *Ledger) int {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	missing := 0
-	for _, c := range clients {
-		for _, a := range l.acks {
-			if v, ok := c.view[a.room]; ok && v[a.seq] != a.id {
-				missing++
-				if missing < 10 {
-					t.Errorf("%s lacks acked message %+v; it saw: %v", c.User.Account, a, seqsOf(v, a.seq))
-				}
-			}
-		}
-	}
-	return missing
 }
 
 // waitFor polls cond every 50 ms until it holds, failing the test after d.
