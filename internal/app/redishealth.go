@@ -47,7 +47,7 @@ func (outageError) Outage() bool { return true }
 // is down, fails the node's commands at once (Gate) so sends and readiness
 // answer in milliseconds rather than after the client's timeout.
 type RedisHealth struct {
-	probe    redis.UniversalClient
+	cfg      config.Config
 	topology string
 	target   func(ctx context.Context) string // what the probe reaches, for the log
 
@@ -56,6 +56,7 @@ type RedisHealth struct {
 	downs prometheus.Counter
 
 	mu    sync.Mutex
+	probe redis.UniversalClient // one connection; nil once closed
 	fails int
 	since time.Time // when the current state began
 }
@@ -67,7 +68,7 @@ func NewRedisHealth(cfg config.Config) (*RedisHealth, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &RedisHealth{probe: probe, topology: string(cfg.RedisTopology), since: time.Now(),
+	h := &RedisHealth{cfg: cfg, probe: probe, topology: string(cfg.RedisTopology), since: time.Now(),
 		up: prometheus.NewGauge(prometheus.GaugeOpts{Name: "im_gateway_redis_up",
 			Help: "1 while the node's Redis health check (PING every second) is answered, 0 after two failures in a row; while 0 every Redis command fails at once (sends answer unavailable)."}),
 		downs: prometheus.NewCounter(prometheus.CounterOpts{Name: "im_gateway_redis_outages_total",
@@ -151,7 +152,7 @@ func (h *RedisHealth) Check(ctx context.Context, log *zap.Logger) {
 	pctx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
 	err := h.ping(pctx)
 	cancel()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errHealthClosed) {
 		return
 	}
 	h.mu.Lock()
@@ -180,14 +181,50 @@ func (h *RedisHealth) Check(ctx context.Context, log *zap.Logger) {
 	}
 }
 
-// ping reaches the one server (the sentinels' current primary), or on a
-// cluster the primaries: the node is cut off only when none answers (one
-// failing primary costs the rooms of its slots until its replica is
-// promoted, not the whole node's sends).
+// ping probes on the health check's client. After a failure it probes on
+// a new client instead (kept if it is answered): a go-redis pool whose
+// dials failed goes on refusing for up to a second after the server is
+// back, which would delay the recovery.
 func (h *RedisHealth) ping(ctx context.Context) error {
-	cc, ok := h.probe.(*redis.ClusterClient)
+	h.mu.Lock()
+	c, fresh := h.probe, h.fails > 0
+	h.mu.Unlock()
+	if c == nil {
+		return errHealthClosed
+	}
+	if !fresh {
+		return pingRedis(ctx, c)
+	}
+	c, err := newRedisClient(h.cfg, redisProbeTimeout, 1)
+	if err != nil {
+		return err
+	}
+	if err := pingRedis(ctx, c); err != nil {
+		_ = c.Close()
+		return err
+	}
+	h.mu.Lock()
+	old := h.probe
+	if old != nil {
+		h.probe = c
+	}
+	h.mu.Unlock()
+	if old == nil { // closed meanwhile
+		_ = c.Close()
+		return errHealthClosed
+	}
+	_ = old.Close()
+	return nil
+}
+
+// pingRedis reaches the one server (the sentinels' current primary), or
+// on a cluster the primaries: the node is cut off only when none answers
+// (one failing primary costs the rooms of its slots until its replica is
+// promoted, not the whole node's sends).
+func pingRedis(ctx context.Context, c redis.UniversalClient) error {
+	cc, ok := c.(*redis.ClusterClient)
 	if !ok {
-		return h.probe.Ping(ctx).Err()
+		return c.Ping(ctx).Err()
 	}
 	var answered atomic.Int32
 	var mu sync.Mutex
@@ -212,8 +249,20 @@ func (h *RedisHealth) ping(ctx context.Context) error {
 // health check fails; add it to the node's command client.
 func (h *RedisHealth) Gate() redis.Hook { return redisGate{h} }
 
+// errHealthClosed is the probe's error after Close.
+var errHealthClosed = errors.New("redis health check closed")
+
 // Close releases the probe's connection.
-func (h *RedisHealth) Close() error { return h.probe.Close() }
+func (h *RedisHealth) Close() error {
+	h.mu.Lock()
+	c := h.probe
+	h.probe = nil
+	h.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Close()
+}
 
 type redisGate struct{ h *RedisHealth }
 
