@@ -164,7 +164,10 @@ func TestFaultsBusLost(t *testing.T) {
 	log := cutGW.Log()
 	downLines, upLines := strings.Count(log, `"msg":"redis unreachable`), strings.Count(log, `"msg":"redis reachable again`)
 	failLines := strings.Count(log, "send failed")
-	logf("%s log: %d line(s) 'redis unreachable', %d 'redis reachable again', %d 'send failed'", cutGW.Name, downLines, upLines, failLines)
+	logf("%s log: %d line(s) 'redis unreachable', %d 'redis reachable again', %d 'send failed', %d in all", cutGW.Name, downLines, upLines, failLines, strings.Count(log, "\n"))
+	if os.Getenv("IM_FAULT_LOGS") != "" {
+		t.Logf("--- %s log ---\n%s", cutGW.Name, log)
+	}
 	if failLines*4 > unavailDuring {
 		t.Errorf("%s logged %d 'send failed' lines for %d sends answered unavailable during the cut: the outage should be logged once, not per send", cutGW.Name, failLines, unavailDuring)
 	}
