@@ -115,7 +115,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	// What the issue asks to be alerted on, by the metric that shows it.
 	for _, want := range []string{"im_gateway_bus_reconnects_total", "im_gateway_shed_total", "im_http_requests_total",
-		"im_gateway_gaps_abandoned_total", "im_gateway_delivery_seconds_bucket", "im_gateway_upgrades_rejected_total", "up"} {
+		"im_gateway_gaps_abandoned_total", "im_gateway_delivery_seconds_bucket", "im_gateway_upgrades_rejected_total", "im_gateway_redis_up", "up"} {
 		found := false
 		for _, g := range rules.Groups {
 			for _, r := range g.Rules {

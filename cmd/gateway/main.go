@@ -34,6 +34,9 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	defer b.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := app.WatchRedis(ctx, b, log, reg); err != nil {
+		return err
+	}
 	if err := app.SetupWebhooks(cfg, &b, log, reg); err != nil {
 		return err
 	}

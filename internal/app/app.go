@@ -58,6 +58,9 @@ type Backends struct {
 	// Outbox queues the webhook deliveries. nil: SetupWebhooks takes
 	// Redis's when there is Redis, else one in memory.
 	Outbox outbox.Outbox
+	// RedisHealth watches Redis and gates the commands while it does not
+	// answer (nil without Redis); run it with WatchRedis.
+	RedisHealth *RedisHealth
 	// redis is the plain Redis client of RedisBackends (nil otherwise).
 	redis redis.UniversalClient
 	// Ping reports whether the backends are reachable (readiness).

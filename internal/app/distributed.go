@@ -68,13 +68,22 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 	}
 	if err := rc.Ping(ctx).Err(); err != nil {
 		_ = rc.Close()
-		return Backends{}, fmt.Errorf("redis (%s): %w", cfg.RedisTopology, err)
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return Backends{}, fmt.Errorf("redis (%s) %s: %w", cfg.RedisTopology, redisTarget(cfg)(tctx), err)
 	}
+	health, err := NewRedisHealth(cfg)
+	if err != nil {
+		_ = rc.Close()
+		return Backends{}, err
+	}
+	rc.AddHook(health.Gate())
 	var cmds redis.Cmdable = rc
 	closeCmds := func() {}
 	if cfg.RedisAutoPipeline {
 		ap, err := rc.AutoPipeline()
 		if err != nil {
+			_ = health.Close()
 			_ = rc.Close()
 			return Backends{}, fmt.Errorf("redis: auto-pipelining: %w", err)
 		}
@@ -83,12 +92,14 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 	psc, err := NewRedisClient(cfg)
 	if err != nil {
 		closeCmds()
+		_ = health.Close()
 		_ = rc.Close()
 		return Backends{}, err
 	}
 	b, err := redisbus.New(psc, h, redisbus.Options{Publisher: cmds})
 	if err != nil {
 		closeCmds()
+		_ = health.Close()
 		_ = rc.Close()
 		_ = psc.Close()
 		return Backends{}, fmt.Errorf("redis bus: %w", err)
@@ -97,15 +108,17 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 	return Backends{
 		Store: st, KV: kvs, Bus: b,
 		// Presence pipelines its batches itself: the plain client.
-		Presence: redispresence.New(rc, redispresence.Options{}),
-		Stats:    redisstats.New(rc, redisstats.Options{}),
-		redis:    rc,
-		Ping:     kvs.Ping,
+		Presence:    redispresence.New(rc, redispresence.Options{}),
+		Stats:       redisstats.New(rc, redisstats.Options{}),
+		redis:       rc,
+		RedisHealth: health,
+		Ping:        kvs.Ping,
 		Close: func() {
 			_ = b.Close()
 			_ = psc.Close()
 			closeCmds()
 			_ = rc.Close()
+			_ = health.Close()
 		},
 	}, nil
 }

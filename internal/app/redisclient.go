@@ -20,6 +20,17 @@ const redisTimeout = 2 * time.Second
 // IM_REDIS_URL's user, password, database and TLS apply to the data nodes
 // of all three. Errors never quote the URL (it may hold a password).
 func NewRedisClient(cfg config.Config) (redis.UniversalClient, error) {
+	return newRedisClient(cfg, redisTimeout, 0)
+}
+
+// newRedisClient is NewRedisClient with the dial, read and write timeout
+// and the pool size per node (0: go-redis' default) given; a client with a
+// pool of one (the health check's probe) tries each command once.
+func newRedisClient(cfg config.Config, timeout time.Duration, pool int) (redis.UniversalClient, error) {
+	retries := 0 // go-redis' default
+	if pool == 1 {
+		retries = -1
+	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("IM_REDIS_URL: not a redis:// or rediss:// URL")
@@ -34,9 +45,11 @@ func NewRedisClient(cfg config.Config) (redis.UniversalClient, error) {
 			Password:         opt.Password,
 			DB:               opt.DB,
 			TLSConfig:        opt.TLSConfig,
-			DialTimeout:      redisTimeout,
-			ReadTimeout:      redisTimeout,
-			WriteTimeout:     redisTimeout,
+			DialTimeout:      timeout,
+			ReadTimeout:      timeout,
+			WriteTimeout:     timeout,
+			PoolSize:         pool,
+			MaxRetries:       retries,
 		}), nil
 	case config.RedisCluster:
 		if opt.DB != 0 {
@@ -47,14 +60,19 @@ func NewRedisClient(cfg config.Config) (redis.UniversalClient, error) {
 			Username:     opt.Username,
 			Password:     opt.Password,
 			TLSConfig:    opt.TLSConfig,
-			DialTimeout:  redisTimeout,
-			ReadTimeout:  redisTimeout,
-			WriteTimeout: redisTimeout,
+			DialTimeout:  timeout,
+			ReadTimeout:  timeout,
+			WriteTimeout: timeout,
+			PoolSize:     pool,
+			MaxRetries:   retries,
 		})
 		cc.AddHook(slotRefresh{cc})
 		return cc, nil
 	default:
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+		if pool > 0 {
+			opt.PoolSize, opt.MaxRetries = pool, retries
+		}
 		return redis.NewClient(opt), nil
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,31 +83,14 @@ func redisPrimaryKill(t *testing.T, rf redisFailover) {
 	gws := []*GatewayProc{StartGateway(t, "cgw0", env), StartGateway(t, "cgw1", env)}
 	nodes := func() []string { return []string{gws[0].WSURL, gws[1].WSURL} }
 
-	users := make([]*apitest.User, 8)
-	for i := range users {
-		users[i] = e.Register("cf")
+	cs := newCast(e, 8, "cf")
+	for i := 0; i < len(cs.users); i += 2 {
+		cs.link(i, i+1)
 	}
-	rooms := map[*apitest.User][]string{}
-	link := func(a, b *apitest.User) {
-		r := e.Befriend(a, b)
-		rooms[a], rooms[b] = append(rooms[a], r), append(rooms[b], r)
-	}
-	for i := 0; i < len(users); i += 2 {
-		link(users[i], users[i+1])
-	}
-	link(users[0], users[2])
-	link(users[0], users[4])
-	var g struct{ Group struct{ ID string } }
-	if r := e.Do("POST", "/v1/groups", users[0].Token, map[string]any{"name": "cg",
-		"members": []string{users[1].Account, users[2].Account, users[4].Account}}); r.Status != 201 {
-		t.Fatalf("group: %d %s", r.Status, r.Body)
-	} else {
-		r.JSON(t, &g)
-	}
-	group := g.Group.ID
-	for _, u := range []*apitest.User{users[0], users[1], users[2], users[4]} {
-		rooms[u] = append(rooms[u], group)
-	}
+	cs.link(0, 2)
+	cs.link(0, 4)
+	group := cs.group(t, "cg", 0, 1, 2, 4)
+	users, rooms := cs.users, cs.rooms
 
 	l := newLedger()
 	clients := make([]*Client, len(users))
@@ -117,19 +99,8 @@ func redisPrimaryKill(t *testing.T, rf redisFailover) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Add(1)
-		go func(c *Client) {
-			defer wg.Done()
-			// Each sends perClient messages, retrying each until acked.
-			for ctx.Err() == nil && (c.n < perClient || c.pending != nil) {
-				c.step(c.n < perClient)
-			}
-		}(c)
-	}
-	sendersDone := make(chan struct{})
-	go func() { wg.Wait(); close(sendersDone) }()
+	// Each sends perClient messages, retrying each until acked.
+	sendersDone := runSenders(ctx, clients, perClient, nil)
 	t0 := time.Now()
 	logf := func(format string, args ...any) {
 		t.Logf("%5.1fs "+format, append([]any{time.Since(t0).Seconds()}, args...)...)
@@ -179,38 +150,16 @@ func redisPrimaryKill(t *testing.T, rf redisFailover) {
 	recoverAll(t, clients, time.Now().Add(90*time.Second))
 	logf("senders done and synced")
 
-	stored := map[string]map[int64]string{}
-	holes := 0
-	for _, rs := range rooms {
-		for _, r := range rs {
-			if stored[r] == nil {
-				var h int
-				stored[r], h = readRoom(t, e.Backends.Store, r)
-				holes += h
-			}
-		}
-	}
-	total := 0
-	for _, v := range stored {
-		total += len(v)
-	}
+	stored, holes, total := readRooms(t, e.Backends.Store, rooms)
 	checkStored(t, l, stored)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	missing := 0
+	missing := missingAt(t, clients, l)
 	for _, c := range clients {
 		for _, s := range c.bad {
 			t.Errorf("%s: %s", c.User.Account, s)
 		}
-		for _, a := range l.acks {
-			if _, ok := c.view[a.room]; ok && c.view[a.room][a.seq] != a.id {
-				missing++
-				if missing < 10 {
-					t.Errorf("%s lacks acked message %+v; it saw: %v", c.User.Account, a, seqsOf(c.view[a.room], a.seq))
-				}
-			}
-		}
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.acks) <= atPromotion {
 		t.Errorf("no message acked after the promotion (%d acked then, %d at the end)", atPromotion, len(l.acks))
 	}

@@ -563,7 +563,11 @@ func (g *Gateway) store(c *client, in *protocol.Inbound, do func(ctx context.Con
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		if e := protocol.AsError(err); e.Code == protocol.CodeInternal || e.Code == protocol.CodeUnavailable {
-			g.log.Warn(in.Type+" failed", zap.String("room", in.RoomID), zap.String("code", e.Code), zap.Error(e.Cause))
+			lvl := zap.WarnLevel
+			if outage(e.Cause) {
+				lvl = zap.DebugLevel // logged once, when it began
+			}
+			g.log.Log(lvl, in.Type+" failed", zap.String("room", in.RoomID), zap.String("code", e.Code), zap.Error(e.Cause))
 		}
 		return
 	}
@@ -573,6 +577,14 @@ func (g *Gateway) store(c *client, in *protocol.Inbound, do func(ctx context.Con
 	c.send(protocol.EncodeAck(protocol.FromStore(m)))
 	g.m.stored.Inc()
 	g.m.publishLat.Observe(time.Since(start).Seconds())
+}
+
+// outage reports whether err is the effect of a known outage its detector
+// logged once (app.ErrRedisDown: the node's Redis health check fails), so
+// the failures it causes are not logged one per request.
+func outage(err error) bool {
+	var o interface{ Outage() bool }
+	return errors.As(err, &o) && o.Outage()
 }
 
 func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
