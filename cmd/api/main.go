@@ -19,7 +19,7 @@ import (
 func main() { app.Main("api", run) }
 
 func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	b, err := app.Distributed(ctx, cfg, app.NopHandler{})
+	b, err := app.Distributed(ctx, cfg, app.NopHandler{}, log)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	var handler app.Deferred
-	b, err := app.Distributed(ctx, cfg, &handler)
+	b, err := app.Distributed(ctx, cfg, &handler, log)
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,7 @@ func Backends(t testing.TB, cfg config.Config, h bus.Handler) app.Backends {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := app.Distributed(ctx, cfg, h)
+	b, err := app.Distributed(ctx, cfg, h, nil)
 	if err != nil {
 		t.Fatalf("apitest: backends: %v", err)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
@@ -27,13 +29,14 @@ func (NopHandler) HandleMessage(string, []byte) {}
 func (NopHandler) HandleResubscribed() {}
 
 // Distributed connects to the store (MongoDB unless IM_STORE says
-// otherwise) and Redis. h receives what the node subscribes to.
-func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backends, error) {
+// otherwise) and Redis. h receives what the node subscribes to; log (nil:
+// none) gets the bus's connection errors.
+func Distributed(ctx context.Context, cfg config.Config, h bus.Handler, log *zap.Logger) (Backends, error) {
 	st, err := OpenStore(ctx, cfg, "mongo")
 	if err != nil {
 		return Backends{}, err
 	}
-	b, err := RedisBackends(ctx, cfg, st, h)
+	b, err := RedisBackends(ctx, cfg, st, h, log)
 	if err != nil {
 		_ = st.Close(ctx)
 		return Backends{}, err
@@ -60,8 +63,9 @@ func Distributed(ctx context.Context, cfg config.Config, h bus.Handler) (Backend
 // requests (seq counters, publishes, revocation reads) share pipelines
 // (go-redis automatic pipelining, blocking face: every call still waits
 // for its own answer). Pub/Sub has its own client: its connection blocks
-// on receive.
-func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus.Handler) (Backends, error) {
+// on receive. log (nil: none) gets the bus's connection errors (a shard
+// dropped, a slot moved, a receive failed), at most one line a second.
+func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus.Handler, log *zap.Logger) (Backends, error) {
 	rc, err := NewRedisClient(cfg)
 	if err != nil {
 		return Backends{}, err
@@ -96,7 +100,7 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 		_ = rc.Close()
 		return Backends{}, err
 	}
-	b, err := redisbus.New(psc, h, redisbus.Options{Publisher: cmds})
+	b, err := redisbus.New(psc, h, redisbus.Options{Publisher: cmds, OnError: busErrorLog(log)})
 	if err != nil {
 		closeCmds()
 		_ = health.Close()
@@ -121,4 +125,32 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 			_ = health.Close()
 		},
 	}, nil
+}
+
+// busErrorLog returns the bus's OnError: its errors logged at warn, at
+// most one line a second (a cluster node has a Pub/Sub connection per
+// slot bucket in use, and an outage makes each of them report), the next
+// line counting those dropped meanwhile. nil log: nil (no logging).
+func busErrorLog(log *zap.Logger) func(error) {
+	if log == nil {
+		return nil
+	}
+	var (
+		mu      sync.Mutex
+		last    time.Time
+		dropped int
+	)
+	return func(err error) {
+		mu.Lock()
+		now := time.Now()
+		if now.Sub(last) < time.Second {
+			dropped++
+			mu.Unlock()
+			return
+		}
+		n := dropped
+		last, dropped = now, 0
+		mu.Unlock()
+		log.Warn("bus connection error", zap.Error(err), zap.Int("dropped_since_last_line", n))
+	}
 }

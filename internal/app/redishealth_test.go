@@ -45,7 +45,7 @@ func TestRedisHealthSentinelPrimaryUnreachable(t *testing.T) {
 	}
 	cfg := config.Config{RedisURL: "redis://127.0.0.1/0", RedisTopology: config.RedisSentinel,
 		RedisSentinelAddrs: st.Addrs(), RedisSentinelMaster: redisproc.SentinelMaster}
-	b, err := app.RedisBackends(ctx, cfg, nil, app.NopHandler{})
+	b, err := app.RedisBackends(ctx, cfg, nil, app.NopHandler{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestRedisHealthSentinelPrimaryUnreachable(t *testing.T) {
 	// A node starting now does not hang: it fails, naming the master and
 	// the address the sentinels give.
 	t2 := time.Now()
-	_, err = app.RedisBackends(ctx, cfg, nil, app.NopHandler{})
+	_, err = app.RedisBackends(ctx, cfg, nil, app.NopHandler{}, nil)
 	if err == nil || !strings.Contains(err.Error(), primary) || !strings.Contains(err.Error(), redisproc.SentinelMaster) {
 		t.Errorf("start with the primary unreachable: %v, want an error naming %s at %s", err, redisproc.SentinelMaster, primary)
 	}

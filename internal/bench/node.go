@@ -98,9 +98,9 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	var handler app.Deferred
 	var b app.Backends
 	if nc.Store != nil {
-		b, err = app.RedisBackends(ctx, cfg, nc.Store, &handler)
+		b, err = app.RedisBackends(ctx, cfg, nc.Store, &handler, nil)
 	} else {
-		b, err = app.Distributed(ctx, cfg, &handler)
+		b, err = app.Distributed(ctx, cfg, &handler, nil)
 	}
 	if err != nil {
 		return nil, err
