@@ -110,6 +110,7 @@ func run(args []string) (*bench.Result, error) {
 	fs.IntVar(&c.Messages, "messages", 0, "history: messages stored in the room before the server starts (default 1000000)")
 	fs.IntVar(&c.PageSize, "page", 50, "history: messages per page (the limit parameter)")
 	fs.StringVar(&c.RedisURL, "redis", "", "embedded: use this Redis instead of starting redis-server; presence with -gateways: the gateways' Redis, whose INFO commandstats is read")
+	fs.StringVar(&c.RedisTopology, "redis-topology", "single", "embedded: single (one redis-server) or cluster (3 primaries + 3 replicas, sharded Pub/Sub); each server's commands and CPU per acked message are reported")
 	fs.DurationVar(&c.ChurnAway, "away", 0, "presence: how long a churned connection stays closed (0: reconnect at once, within the presence grace; above IM_PRESENCE_GRACE: offline and online transitions)")
 	fs.DurationVar(&c.Grace, "grace", 0, "wait at most this long for stragglers after the last ack (default 15s, above the gateway's 10s seq-hole wait)")
 	fs.BoolVar(&c.Sync, "sync", false, "recover still-missing messages with sync before counting them lost")

@@ -463,3 +463,37 @@ func TestPresenceScenario(t *testing.T) {
 		t.Fatalf("JSON result: %v %+v", err, back.Presence)
 	}
 }
+
+// TestEmbeddedRedisCluster runs the fan-out on a Redis Cluster (3
+// primaries, 3 replicas; the gateways on sharded Pub/Sub): the promise
+// holds, and each server's share of the work is counted: the publishes
+// (SPUBLISH) and the seq counters land on the primaries.
+func TestEmbeddedRedisCluster(t *testing.T) {
+	var out bytes.Buffer
+	cfg := Config{Scenario: ScenarioFanout, Embedded: true, Store: "mem", Nodes: 2, Group: 8, N: 8,
+		Rate: 20, Duration: time.Second, Out: &out, RedisTopology: RedisTopologyCluster}
+	res := run(t, cfg)
+	if t.Failed() || !res.OK {
+		t.Logf("%s", out.String())
+	}
+	promiseKept(t, res)
+	if res.RedisTopology != RedisTopologyCluster || len(res.RedisShards) != 6 {
+		t.Fatalf("topology %q with %d servers counted, want cluster and 6", res.RedisTopology, len(res.RedisShards))
+	}
+	var primaries int
+	var spublish, scripts int64
+	for _, sh := range res.RedisShards {
+		if sh.Role == "master" {
+			primaries++
+			spublish += sh.CallsByCmd["spublish"]
+			scripts += sh.CallsByCmd["evalsha"] + sh.CallsByCmd["eval"]
+		}
+	}
+	if primaries != 3 || res.Acked < 15 || spublish < res.Acked || scripts < res.Acked {
+		t.Fatalf("%d primaries; %d acked, %d SPUBLISH and %d scripts on the primaries (want one of each per message at least)",
+			primaries, res.Acked, spublish, scripts)
+	}
+	if !strings.Contains(out.String(), "redis master") {
+		t.Errorf("the summary has no per-server line:\n%s", out.String())
+	}
+}

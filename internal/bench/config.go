@@ -70,6 +70,10 @@ type Config struct {
 	Spawn    bool   // embedded: gateways as child processes
 	Nodes    int    // embedded: gateway nodes
 	RedisURL string // embedded: use this Redis instead of starting one
+	// RedisTopology: embedded: "single" (one redis-server, the default)
+	// or "cluster" (3 primaries + 3 replicas; the gateways use sharded
+	// Pub/Sub). Each server's commands and CPU are counted.
+	RedisTopology string
 	// Store: embedded: "ferretdb" (default), "mem" (in-process gateways
 	// share a memory store) or "postgres" (they share PostgresURL);
 	// standalone: "sqlite" (default) or "ferretdb".

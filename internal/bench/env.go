@@ -21,8 +21,11 @@ type EmbeddedOptions struct {
 	Nodes    int    // gateway nodes; default 1
 	Spawn    bool   // run the nodes as child processes (clean RSS/CPU figures)
 	RedisURL string // empty: start redis-server on a free port
-	LogLevel string
-	Tweak    func(*gateway.Options) // in-process nodes only
+	// RedisCluster starts a Redis Cluster (3 primaries, 3 replicas)
+	// instead of one redis-server; RedisURL must be empty.
+	RedisCluster bool
+	LogLevel     string
+	Tweak        func(*gateway.Options) // in-process nodes only
 	// MemStore makes in-process nodes share a memstore.Store instead of
 	// FerretDB, to measure the gateways and the bus without the database:
 	// the embedded FerretDB answers every query but a lookup by _id with a
@@ -48,7 +51,9 @@ type Embedded struct {
 	Audience string
 	Nodes    []*Node
 	Redis    *redisproc.Server // nil when given a URL
-	Shared   store.Store       // with MemStore or PostgresURL: the nodes' store
+	// Cluster is the Redis Cluster of EmbeddedOptions.RedisCluster.
+	Cluster *redisproc.Cluster
+	Shared  store.Store // with MemStore or PostgresURL: the nodes' store
 
 	dir   string
 	db    *embeddb.Server
@@ -69,7 +74,15 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	if e.dir, err = os.MkdirTemp("", "imbench-"); err != nil {
 		return nil, err
 	}
-	if e.RedisURL == "" {
+	switch {
+	case o.RedisCluster && e.RedisURL != "":
+		return nil, errors.New("a Redis URL and a Redis Cluster: choose one")
+	case o.RedisCluster:
+		if e.Cluster, err = redisproc.StartCluster(ctx, redisproc.Options{MaxClients: 10000}); err != nil {
+			return nil, err
+		}
+		e.stops = append(e.stops, e.Cluster.Stop)
+	case e.RedisURL == "":
 		if err = e.startRedis(); err != nil {
 			return nil, err
 		}
@@ -115,6 +128,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 			AutoPipeline: o.AutoPipeline}
 		if o.Spawn {
 			nc.PostgresURL = o.PostgresURL
+		}
+		if e.Cluster != nil {
+			// The URL gives only user, password and TLS: none here.
+			nc.RedisURL, nc.RedisClusterAddrs = "redis://"+e.Cluster.Addrs()[0], e.Cluster.Addrs()
 		}
 		var n *Node
 		if o.Spawn {
@@ -162,4 +179,18 @@ func (e *Embedded) Close() {
 	if e.dir != "" {
 		_ = os.RemoveAll(e.dir)
 	}
+}
+
+// RedisServers are the host:port and pid of each Redis server the
+// environment started (none when given a URL).
+func (e *Embedded) RedisServers() (addrs []string, pids []int) {
+	switch {
+	case e.Cluster != nil:
+		for _, n := range e.Cluster.Nodes {
+			addrs, pids = append(addrs, n.Addr()), append(pids, n.PID())
+		}
+	case e.Redis != nil:
+		addrs, pids = []string{e.Redis.Addr()}, []int{e.Redis.PID()}
+	}
+	return addrs, pids
 }

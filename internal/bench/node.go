@@ -40,11 +40,14 @@ type NodeConfig struct {
 	// PostgresURL, when set, is the store instead of MongoDB.
 	PostgresURL string `json:"postgres_url"`
 	RedisURL    string `json:"redis_url"`
-	PubKeyFile  string `json:"pub_key_file"` // verification key (PEM)
-	Issuer      string `json:"iss"`
-	Audience    string `json:"aud"`
-	NodeID      string `json:"node_id"`
-	LogLevel    string `json:"log_level"`
+	// RedisClusterAddrs, when set, are a Redis Cluster's nodes instead of
+	// RedisURL (IM_REDIS_CLUSTER_ADDRS).
+	RedisClusterAddrs []string `json:"redis_cluster_addrs,omitempty"`
+	PubKeyFile        string   `json:"pub_key_file"` // verification key (PEM)
+	Issuer            string   `json:"iss"`
+	Audience          string   `json:"aud"`
+	NodeID            string   `json:"node_id"`
+	LogLevel          string   `json:"log_level"`
 
 	// In process only: the verification keys instead of PubKeyFile, and a
 	// hook on the gateway's options.
@@ -85,6 +88,9 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline}
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
+	}
+	if len(nc.RedisClusterAddrs) > 0 {
+		cfg.RedisTopology, cfg.RedisClusterAddrs = config.RedisCluster, nc.RedisClusterAddrs
 	}
 	var ver *auth.Verifier
 	if nc.Keys != nil {

@@ -49,18 +49,22 @@ type Result struct {
 	DeliverLatency Percentiles `json:"deliver_latency"` // send (intended time) to delivery at another member
 	AckLatency     Percentiles `json:"ack_latency"`     // send (intended time) to ack
 
-	GatewayRSS         int64      `json:"gateway_rss_bytes"`
-	GatewayRSSBaseline int64      `json:"gateway_rss_baseline_bytes"`
-	RSSPerConn         float64    `json:"rss_per_conn_bytes"`       // (RSS - baseline) / connections
-	RSSTotalPerConn    float64    `json:"rss_total_per_conn_bytes"` // RSS / connections
-	GatewayHeapInuse   int64      `json:"gateway_heap_inuse_bytes,omitempty"`
-	GatewayStackInuse  int64      `json:"gateway_stack_inuse_bytes,omitempty"`
-	GatewayCPU         float64    `json:"gateway_cpu_cores"` // average over the window, in cores
-	RedisCPU           float64    `json:"redis_cpu_cores,omitempty"`
-	ToolCPU            float64    `json:"tool_cpu_cores"`
-	ToolRSS            int64      `json:"tool_rss_bytes"`
-	InProcess          bool       `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
-	RSSCurve           []RSSPoint `json:"rss_curve,omitempty"`
+	GatewayRSS         int64   `json:"gateway_rss_bytes"`
+	GatewayRSSBaseline int64   `json:"gateway_rss_baseline_bytes"`
+	RSSPerConn         float64 `json:"rss_per_conn_bytes"`       // (RSS - baseline) / connections
+	RSSTotalPerConn    float64 `json:"rss_total_per_conn_bytes"` // RSS / connections
+	GatewayHeapInuse   int64   `json:"gateway_heap_inuse_bytes,omitempty"`
+	GatewayStackInuse  int64   `json:"gateway_stack_inuse_bytes,omitempty"`
+	GatewayCPU         float64 `json:"gateway_cpu_cores"` // average over the window, in cores
+	RedisCPU           float64 `json:"redis_cpu_cores,omitempty"`
+	// RedisTopology is the embedded Redis (single or cluster), and
+	// RedisShards what each of its servers did in the window.
+	RedisTopology string       `json:"redis_topology,omitempty"`
+	RedisShards   []RedisShard `json:"redis_shards,omitempty"`
+	ToolCPU       float64      `json:"tool_cpu_cores"`
+	ToolRSS       int64        `json:"tool_rss_bytes"`
+	InProcess     bool         `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
+	RSSCurve      []RSSPoint   `json:"rss_curve,omitempty"`
 
 	// history: pages of PageSize read over REST, one at a time
 	Pages       int64       `json:"pages,omitempty"`
@@ -241,6 +245,7 @@ func (r *Result) PrintText(w io.Writer) {
 		p("gateway heap   %s in use, stacks %s", mib(r.GatewayHeapInuse), mib(r.GatewayStackInuse))
 	}
 	p("gateway CPU    %.2f cores%s; redis %.2f; load tool %.2f cores, RSS %s", r.GatewayCPU, note, r.RedisCPU, r.ToolCPU, mib(r.ToolRSS))
+	printRedisShards(p, r.RedisShards)
 	if len(r.RSSCurve) > 0 {
 		var parts []string
 		for _, pt := range r.RSSCurve {

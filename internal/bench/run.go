@@ -38,22 +38,25 @@ type Room struct {
 
 // runner is one run's state.
 type runner struct {
-	cfg    Config
-	out    io.Writer
-	run    string // id carried by accounts and client_msg_ids
-	res    *Result
-	users  []*User
-	conns  []*Conn
-	rooms  []*Room
-	byID   map[string]*Room
-	pubs   []*Conn
-	procs  []Proc
-	redis  Proc
-	admins []string // admin base URLs of the gateways, when known
-	d      *dialer
-	env    *Embedded
-	sa     *saServer // the standalone target
-	seeder *Seeder
+	cfg   Config
+	out   io.Writer
+	run   string // id carried by accounts and client_msg_ids
+	res   *Result
+	users []*User
+	conns []*Conn
+	rooms []*Room
+	byID  map[string]*Room
+	pubs  []*Conn
+	procs []Proc
+	redis Proc
+	// redisNodes are the embedded Redis servers whose commands and CPU
+	// are counted (see RedisShard).
+	redisNodes []*redisNode
+	admins     []string // admin base URLs of the gateways, when known
+	d          *dialer
+	env        *Embedded
+	sa         *saServer // the standalone target
+	seeder     *Seeder
 
 	roomIDs  []string // seeded
 	seedTook time.Duration
@@ -183,8 +186,12 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.logf("starting the embedded environment: redis, %s, %d gateway node(s)%s", st, cfg.Nodes,
 			map[bool]string{true: " as child processes", false: " in this process"}[cfg.Spawn])
+		if cfg.RedisTopology != "" && cfg.RedisTopology != RedisTopologySingle && cfg.RedisTopology != RedisTopologyCluster {
+			return fmt.Errorf("-redis-topology %q: want single or cluster", cfg.RedisTopology)
+		}
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
-			MemStore: cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
+			RedisCluster: cfg.RedisTopology == RedisTopologyCluster,
+			MemStore:     cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
 			AutoPipeline: cfg.AutoPipeline})
 		if err != nil {
 			return err
@@ -205,6 +212,12 @@ func (r *runner) setup(ctx context.Context) error {
 		if env.Redis != nil {
 			r.redis = Proc{Name: "redis", PID: env.Redis.PID()}
 		}
+		r.res.RedisTopology = RedisTopologySingle
+		if env.Cluster != nil {
+			r.res.RedisTopology = RedisTopologyCluster
+		}
+		addrs, pids := env.RedisServers()
+		r.redisNodes = openRedisNodes(ctx, addrs, pids)
 		r.res.InProcess = !cfg.Spawn
 	} else {
 		for i, pid := range cfg.GatewayPIDs {
@@ -987,6 +1000,7 @@ func (r *runner) finish() {
 }
 
 func (r *runner) teardown() {
+	closeRedisNodes(r.redisNodes)
 	var wg sync.WaitGroup
 	for _, c := range r.conns {
 		if c != nil {

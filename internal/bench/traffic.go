@@ -88,6 +88,7 @@ func (r *runner) traffic(ctx context.Context) error {
 	g0 := r.sampleGateways(ctx)
 	tool0 := procCPU(os.Getpid())
 	red0 := r.redis.Read(ctx)
+	shards0 := sampleRedisNodes(ctx, r.redisNodes)
 	var total time.Duration
 	for _, p := range plans {
 		total += p.dur
@@ -146,6 +147,14 @@ func (r *runner) traffic(ctx context.Context) error {
 	r.res.ToolCPU = (procCPU(os.Getpid()) - tool0) / window
 	if r.redis.PID > 0 {
 		r.res.RedisCPU = (r.redis.Read(ctx).CPU - red0.CPU) / window
+	}
+	if len(r.redisNodes) > 0 {
+		r.res.RedisShards = redisShardStats(r.redisNodes, shards0, sampleRedisNodes(ctx, r.redisNodes), window, acked)
+		if r.redis.PID == 0 {
+			for _, sh := range r.res.RedisShards {
+				r.res.RedisCPU += sh.CPU
+			}
+		}
 	}
 	r.res.GatewayRSS, r.res.GatewayHeapInuse, r.res.GatewayStackInuse = g1.RSS, g1.HeapInuse, g1.Stack
 	r.res.GatewayRSSBaseline = g0.RSS
