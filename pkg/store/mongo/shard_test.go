@@ -434,3 +434,34 @@ func TestEnsureIndexesDropsObsolete(t *testing.T) {
 	wantErr(t, "AddMember twice", s.AddMember(ctx, &store.Member{RoomID: "r1", UserID: "u1", RoomType: store.RoomGroup}),
 		store.ErrDuplicate)
 }
+
+// Open applies the write concern and read preference, majority and
+// primary by default, and refuses unknown ones before connecting.
+func TestOpenConsistency(t *testing.T) {
+	uri, name := testenv.MongoDB(t)
+	ctx := testCtx(t)
+	for _, c := range []struct {
+		opts   mongo.Options
+		w      any
+		rpMode string
+	}{
+		{mongo.Options{}, "majority", "primary"},
+		{mongo.Options{WriteConcern: "1", ReadPreference: "secondaryPreferred"}, 1, "secondaryPreferred"},
+		{mongo.Options{WriteConcern: "majority", ReadPreference: "nearest"}, "majority", "nearest"},
+	} {
+		w, rp, err := mongo.Consistency(c.opts)
+		mustNil(t, fmt.Sprintf("client options %+v", c.opts), err)
+		if w != c.w || rp != c.rpMode {
+			t.Errorf("Open %+v: w %v, read preference %s; want %v, %s", c.opts, w, rp, c.w, c.rpMode)
+		}
+		s, err := mongo.Open(ctx, uri, name, c.opts)
+		mustNil(t, fmt.Sprintf("Open %+v", c.opts), err)
+		mustNil(t, "Close", s.Close(ctx))
+	}
+	for _, o := range []mongo.Options{{WriteConcern: "2"}, {ReadPreference: "secondary"}} {
+		if _, err := mongo.Open(ctx, uri, name, o); err == nil ||
+			!strings.Contains(err.Error(), o.WriteConcern+o.ReadPreference) {
+			t.Errorf("Open %+v: error %v, want one naming the value", o, err)
+		}
+	}
+}

@@ -215,19 +215,10 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 		return nil, errors.New("mongo: open: empty database name")
 	}
 	opts = opts.withDefaults()
-	wc, err := ParseWriteConcern(opts.WriteConcern)
+	co, err := clientOptions(uri, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open: %w", err)
 	}
-	rp, err := ParseReadPreference(opts.ReadPreference)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: open: %w", err)
-	}
-	co := options.Client().ApplyURI(uri).
-		SetConnectTimeout(opts.ConnectTimeout).
-		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
-		SetWriteConcern(wc).
-		SetReadPreference(rp)
 	client, err := mdb.Connect(co)
 	if err != nil {
 		return nil, mapErr("open", err)
@@ -250,6 +241,24 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 		return fail(err)
 	}
 	return s, nil
+}
+
+// clientOptions are the options of the client Open makes: opts' timeouts,
+// write concern and read preference, which override the URI's.
+func clientOptions(uri string, opts Options) (*options.ClientOptions, error) {
+	wc, err := ParseWriteConcern(opts.WriteConcern)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := ParseReadPreference(opts.ReadPreference)
+	if err != nil {
+		return nil, err
+	}
+	return options.Client().ApplyURI(uri).
+		SetConnectTimeout(opts.ConnectTimeout).
+		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
+		SetWriteConcern(wc).
+		SetReadPreference(rp), nil
 }
 
 // New returns a Store on db without doing any I/O; call EnsureIndexes
