@@ -325,10 +325,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}
 		return d
 	}
-	specs := []struct {
-		coll   *mdb.Collection
-		models []mdb.IndexModel
-	}{
+	specs := []indexSpec{
 		{s.users, []mdb.IndexModel{
 			{Keys: keys("account"), Options: unique()},
 			{Keys: keys("email"), Options: unique()},
@@ -342,8 +339,6 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			// The rule leads with the shard key (ShardKeys); the
 			// membership check and the read mark name both.
 			{Keys: keys("user_identity", "room_identity"), Options: unique()},
-			// Members, MembersPage, CountMembers (the room side).
-			{Keys: keys("room_identity", "user_identity")},
 			// ReadCounts: the read marks of a room at or past a seq.
 			{Keys: keys("room_identity", "read_seq", "user_identity")},
 		}},
@@ -413,11 +408,33 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: keys("session_id", "created_at")}, // PushTokensOfSession, RemovePushTokensOfSession
 		}},
 	}
+	// The new rules are made before the old ones are dropped, so one of
+	// them holds at every moment of an upgrade; then the indexes that reuse
+	// an old one's name.
+	late := []indexSpec{
+		// Members, MembersPage, CountMembers (the room side); the name of
+		// the unique index of earlier versions.
+		{s.members, []mdb.IndexModel{{Keys: keys("room_identity", "user_identity")}}},
+	}
+	if err := createIndexes(ctx, specs); err != nil {
+		return err
+	}
 	if err := s.dropObsoleteIndexes(ctx); err != nil {
 		return err
 	}
-	// One index per command: FerretDB v1.24 drops the connection when a
-	// createIndexes command lists two or more indexes that already exist.
+	return createIndexes(ctx, late)
+}
+
+// indexSpec is the indexes of one collection.
+type indexSpec struct {
+	coll   *mdb.Collection
+	models []mdb.IndexModel
+}
+
+// createIndexes creates the models of each collection, one per command:
+// FerretDB v1.24 drops the connection when a createIndexes command lists
+// two or more indexes that already exist.
+func createIndexes(ctx context.Context, specs []indexSpec) error {
 	for _, sp := range specs {
 		for _, m := range sp.models {
 			if _, err := sp.coll.Indexes().CreateOne(ctx, m); err != nil {
@@ -432,7 +449,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 // by their collection's shard key (ShardKeys): (sender, client_msg_id) of
 // messages, now room-scoped, and (room, user) of memberships, now (user,
 // room). Only a unique index of that name is dropped: the memberships'
-// (room, user) index is made again, not unique.
+// (room, user) index is made again, not unique. EnsureIndexes drops them
+// after it made their successors, so no rule lapses during an upgrade.
 var obsoleteIndexes = []struct{ coll, name string }{
 	{CollMessages, "user_identity_1_client_msg_id_1"},
 	{CollMembers, "room_identity_1_user_identity_1"},
