@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -210,19 +209,9 @@ func checkTargeted(t *testing.T, path string, cmds []bson.Raw) map[string]int {
 // answers explain the way MongoDB does, those reads are also checked to
 // use an index, not a collection scan.
 func TestShardReadyLayout(t *testing.T) {
-	uri, name := testenv.MongoDB(t)
 	rec := &recorder{}
-	client, err := mdb.Connect(options.Client().ApplyURI(uri).SetMonitor(rec.monitor()))
-	mustNil(t, "Connect", err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Disconnect(ctx)
-	})
-	db := client.Database(name)
-	st := mongo.New(db, mongo.Options{})
+	st, db := openRawWith(t, options.Client().SetMonitor(rec.monitor()))
 	ctx := testCtx(t)
-	mustNil(t, "EnsureIndexes", st.EnsureIndexes(ctx))
 
 	// Users, a group and a direct room, their memberships: not checked.
 	mustNil(t, "CreateUser u1", st.CreateUser(ctx, newUser("u1", "alice")))
