@@ -26,7 +26,8 @@ func OpenStore(ctx context.Context, cfg config.Config, def string) (store.Store,
 	}
 	switch kind {
 	case "mongo":
-		st, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongo.Options{})
+		st, err := mongo.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongo.Options{
+			WriteConcern: cfg.MongoWriteConcern, ReadPreference: cfg.MongoReadPreference})
 		if err != nil {
 			return nil, fmt.Errorf("mongo: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
 
@@ -20,7 +21,12 @@ const MaxGroupMembersLimit = 100000
 type Config struct {
 	MongoURI string
 	MongoDB  string
-	RedisURL string
+	// MongoWriteConcern and MongoReadPreference: mongo.Options'
+	// WriteConcern ("majority" or "1") and ReadPreference ("primary",
+	// "primaryPreferred", "secondaryPreferred" or "nearest").
+	MongoWriteConcern   string
+	MongoReadPreference string
+	RedisURL            string
 
 	HTTPAddr  string
 	WSAddr    string
@@ -163,6 +169,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
 		{"IM_MONGO_DB", "mongo-db", "MongoDB database name", &c.MongoDB, nil, nil, "im"},
+		{"IM_MONGO_WRITE_CONCERN", "mongo-write-concern", "MongoDB write concern: majority (an ack survives a failover) or 1", &c.MongoWriteConcern, nil, nil, mongo.WriteMajority},
+		{"IM_MONGO_READ_PREFERENCE", "mongo-read-preference", "MongoDB read preference: primary, primaryPreferred, secondaryPreferred or nearest", &c.MongoReadPreference, nil, nil, mongo.ReadPrimary},
 		{"IM_REDIS_URL", "redis-url", "Redis URL redis://host:port/db", &c.RedisURL, nil, nil, "redis://127.0.0.1:6379/0"},
 		{"IM_HTTP_ADDR", "http-addr", "listen address of the API (and of standalone)", &c.HTTPAddr, nil, nil, "127.0.0.1:8080"},
 		{"IM_WS_ADDR", "ws-addr", "gateway WebSocket listen address", &c.WSAddr, nil, nil, "127.0.0.1:8081"},
@@ -285,6 +293,12 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		}
 	default:
 		return c, fmt.Errorf("config: IM_STORE must be mongo, postgres or sqlite, not %q", c.Store)
+	}
+	if _, err := mongo.ParseWriteConcern(c.MongoWriteConcern); err != nil {
+		return c, fmt.Errorf("config: IM_MONGO_WRITE_CONCERN: %w", err)
+	}
+	if _, err := mongo.ParseReadPreference(c.MongoReadPreference); err != nil {
+		return c, fmt.Errorf("config: IM_MONGO_READ_PREFERENCE: %w", err)
 	}
 	switch c.SQLiteSync {
 	case "FULL", "NORMAL":

@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,13 +22,15 @@ func TestLoadEnvAndFlags(t *testing.T) {
 		c.MaxConnsPerUser != 3 || !c.TrustProxy || !slices.Equal(c.AllowedOrigins, []string{"https://a.example", "https://b.example"}) {
 		t.Fatalf("%+v", c)
 	}
-	if c.MongoDB != "im" || c.SMTPTLS != "starttls" || c.RefreshTTL != 720*time.Hour {
+	if c.MongoDB != "im" || c.SMTPTLS != "starttls" || c.RefreshTTL != 720*time.Hour ||
+		c.MongoWriteConcern != "majority" || c.MongoReadPreference != "primary" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
 
 func TestLoadRejectsBadValues(t *testing.T) {
-	for k, v := range map[string]string{"IM_SMTP_TLS": "maybe", "IM_ACCESS_TTL": "soon", "IM_TRUST_PROXY": "perhaps", "IM_MAX_CONNS_PER_USER": "x"} {
+	for k, v := range map[string]string{"IM_SMTP_TLS": "maybe", "IM_ACCESS_TTL": "soon", "IM_TRUST_PROXY": "perhaps", "IM_MAX_CONNS_PER_USER": "x",
+		"IM_MONGO_WRITE_CONCERN": "2", "IM_MONGO_READ_PREFERENCE": "secondary"} {
 		_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(key string) string {
 			if key == k {
 				return v
@@ -36,6 +39,28 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		})
 		if err == nil {
 			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
+
+// The write concern and read preference allowed, and a clear error naming
+// the setting and the allowed values otherwise.
+func TestLoadMongoConsistency(t *testing.T) {
+	load := func(env map[string]string) (Config, error) {
+		return Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(k string) string { return env[k] })
+	}
+	for _, wc := range []string{"majority", "1"} {
+		for _, rp := range []string{"primary", "primaryPreferred", "secondaryPreferred", "nearest"} {
+			c, err := load(map[string]string{"IM_MONGO_WRITE_CONCERN": wc, "IM_MONGO_READ_PREFERENCE": rp})
+			if err != nil || c.MongoWriteConcern != wc || c.MongoReadPreference != rp {
+				t.Errorf("%s, %s: %+v, %v", wc, rp, c, err)
+			}
+		}
+	}
+	for k, v := range map[string]string{"IM_MONGO_WRITE_CONCERN": "majoritee", "IM_MONGO_READ_PREFERENCE": "secondary"} {
+		_, err := load(map[string]string{k: v})
+		if err == nil || !strings.Contains(err.Error(), k) || !strings.Contains(err.Error(), v) {
+			t.Errorf("%s=%s: error %v, want one naming the setting and the value", k, v, err)
 		}
 	}
 }

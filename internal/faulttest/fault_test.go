@@ -280,7 +280,7 @@ func TestFaults(t *testing.T) {
 			if c.view[a.room][a.seq] != a.id {
 				missing++
 				if missing < 10 {
-					m, _ := st.MessageByClientID(context.Background(), strings.SplitN(a.cmid, "-", 2)[0], a.cmid)
+					m, _ := st.MessageByClientID(context.Background(), a.room, strings.SplitN(a.cmid, "-", 2)[0], a.cmid)
 					at := 0.0
 					if m != nil {
 						at = m.CreatedAt.Sub(start).Seconds()

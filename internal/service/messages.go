@@ -134,7 +134,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m *store.Message, dup
 func (s *Service) commit(ctx context.Context, clientMsgID string, m *store.Message, r *richSend) (_ *store.Message, dup bool, err error) {
 	in := SendInput{UserID: m.From, RoomID: m.RoomID, ClientMsgID: clientMsgID}
 	// No lookup of client_msg_id first: the insert's unique index on
-	// (sender, client_msg_id) catches a retry, and only then is the first
+	// (room, sender, client_msg_id) catches a retry, and only then is the first
 	// copy read. A seq taken by an insert that then failed is released at
 	// once (releaseSeq), so it never stalls the room.
 	ctx, cancel := context.WithTimeout(ctx, s.lim.StoreTimeout)
@@ -247,13 +247,17 @@ func (s *Service) tryRelease(ctx context.Context, m *store.Message) (landed *sto
 		s.publish(ctx, bus.RoomChannel(m.RoomID), protocol.Envelope{Kind: 'h', RoomID: m.RoomID, Seq: m.Seq})
 		return nil, nil
 	case errors.Is(err, store.ErrDuplicate):
-		ms, err := s.st.MessagesAfter(ctx, m.RoomID, m.Seq-1, 1)
+		// MessageAt reads the primary (MongoDB) whatever the read
+		// preference: what holds the seq must not be a stale answer.
+		at, err := s.st.MessageAt(ctx, m.RoomID, m.Seq)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		if len(ms) == 1 && ms[0].Seq == m.Seq && !ms[0].Hole &&
-			ms[0].From == m.From && ms[0].ClientMsgID == m.ClientMsgID {
-			return &ms[0], nil
+		if !at.Hole && at.From == m.From && at.ClientMsgID == m.ClientMsgID {
+			return at, nil
 		}
 		return nil, nil
 	default:
@@ -301,16 +305,18 @@ func (s *Service) tombstone(roomID string, seq int64) *store.Message {
 		ClientMsgID: "hole:" + roomID + ":" + strconv.FormatInt(seq, 10), CreatedAt: s.nowUTC()}
 }
 
+// byClientID returns the message in.UserID stored in in.RoomID under
+// in.ClientMsgID, or nil. The rule is room-scoped: a retry is always in the
+// same room, and the same client_msg_id in another room is another message.
+// The store reads it from the primary (MongoDB), whatever the read
+// preference.
 func (s *Service) byClientID(ctx context.Context, in SendInput) (*store.Message, error) {
-	m, err := s.st.MessageByClientID(ctx, in.UserID, in.ClientMsgID)
+	m, err := s.st.MessageByClientID(ctx, in.RoomID, in.UserID, in.ClientMsgID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, storeErr("send", err)
-	}
-	if m.RoomID != in.RoomID {
-		return nil, protocol.Errorf(protocol.CodeConflict, "client_msg_id was already used for another room")
 	}
 	return m, nil
 }

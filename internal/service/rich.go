@@ -212,7 +212,7 @@ func (s *Service) systemMessage(ctx context.Context, roomID, actor, event, text 
 // JSON object).
 func (s *Service) systemMessageExtra(ctx context.Context, roomID, actor, event, text, extra string) {
 	// The client_msg_id is stored too: an empty one takes part in the
-	// unique (sender, client_msg_id) rule like any other, so a second
+	// unique (room, sender, client_msg_id) rule like any other, so a second
 	// system message of the same actor would collide with the first.
 	m := &store.Message{RoomID: roomID, From: actor, Body: text, Kind: store.KindSystem, Extra: extra,
 		ClientMsgID: "sys-" + s.newID()}

@@ -179,7 +179,8 @@ func IsEventKind(kind string) bool {
 }
 
 // Message is one stored chat message (collection message_basic), unique on
-// (room, seq) and on (sender, client_msg_id).
+// (room, seq) and on (room, sender, client_msg_id): the idempotency rule is
+// room-scoped, as a client's retry is always in the same room.
 //
 // The stores keep every field as given; InsertMessage normalises in place
 // what they would not return as given: times (UTC, milliseconds) and an
@@ -591,10 +592,13 @@ type Friends interface {
 
 // Messages stores chat messages.
 type Messages interface {
-	// InsertMessage stores m; ErrDuplicate when (room, seq) or (from,
-	// client_msg_id) exists: MessageByClientID tells which.
+	// InsertMessage stores m; ErrDuplicate when (room, seq) or (room,
+	// from, client_msg_id) exists: MessageByClientID tells which.
 	InsertMessage(ctx context.Context, m *Message) error
-	MessageByClientID(ctx context.Context, from, clientMsgID string) (*Message, error)
+	// MessageByClientID returns the message from stored in roomID under
+	// clientMsgID, or ErrNotFound. The same client_msg_id in another room
+	// is another message. Stores with replicas read it from the primary.
+	MessageByClientID(ctx context.Context, roomID, from, clientMsgID string) (*Message, error)
 	// MessagesAfter returns up to limit messages with seq > after, ascending.
 	MessagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]Message, error)
 	// MessagesBefore returns up to limit messages with seq < before, descending.

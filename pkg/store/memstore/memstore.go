@@ -723,7 +723,9 @@ func (s *Store) FriendRequestsFrom(_ context.Context, userID string) ([]store.Fr
 }
 
 // clientKey is the key of byClient.
-func clientKey(from, clientMsgID string) string { return from + "\x00" + clientMsgID }
+func clientKey(roomID, from, clientMsgID string) string {
+	return roomID + "\x00" + from + "\x00" + clientMsgID
+}
 
 // firstAfter returns the index of the first message of list with a seq
 // greater than seq.
@@ -732,7 +734,7 @@ func firstAfter(list []*store.Message, seq int64) int {
 }
 
 // InsertMessage stores m; store.ErrDuplicate when its id, its (room, seq)
-// or its (sender, client_msg_id) exists. An empty ClientMsgID takes part
+// or its (room, sender, client_msg_id) exists. An empty ClientMsgID takes part
 // in the rule like any other. A zero CreatedAt is set to the current time.
 func (s *Store) InsertMessage(_ context.Context, m *store.Message) error {
 	const op = "insert message"
@@ -742,7 +744,7 @@ func (s *Store) InsertMessage(_ context.Context, m *store.Message) error {
 	m.CreatedAt = createdTime(m.CreatedAt)
 	m.EditedAt = optTime(m.EditedAt)
 	storeutil.NormaliseMentions(m)
-	key := clientKey(m.From, m.ClientMsgID)
+	key := clientKey(m.RoomID, m.From, m.ClientMsgID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.msgs[m.RoomID]
@@ -760,12 +762,12 @@ func (s *Store) InsertMessage(_ context.Context, m *store.Message) error {
 	return nil
 }
 
-// MessageByClientID returns the message a sender stored under a client
-// message id, or store.ErrNotFound.
-func (s *Store) MessageByClientID(_ context.Context, from, clientMsgID string) (*store.Message, error) {
+// MessageByClientID returns the message a sender stored in a room under a
+// client message id, or store.ErrNotFound.
+func (s *Store) MessageByClientID(_ context.Context, roomID, from, clientMsgID string) (*store.Message, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if m := s.byClient[clientKey(from, clientMsgID)]; m != nil {
+	if m := s.byClient[clientKey(roomID, from, clientMsgID)]; m != nil {
 		c := copyMessage(m)
 		return &c, nil
 	}

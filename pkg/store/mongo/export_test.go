@@ -12,3 +12,13 @@ func SetServerKind(s *Store, ferret bool) {
 	defer s.kindMu.Unlock()
 	s.ferret, s.kindKnown = ferret, true
 }
+
+// Consistency returns the write concern and read preference Open gives
+// its client for opts.
+func Consistency(opts Options) (w any, rp string, err error) {
+	co, err := clientOptions("mongodb://127.0.0.1:1", opts)
+	if err != nil {
+		return nil, "", err
+	}
+	return co.WriteConcern.W, co.ReadPreference.Mode().String(), nil
+}

@@ -19,8 +19,14 @@ import (
 // that database, for reading raw documents with the driver.
 func openRaw(t *testing.T) (*mongo.Store, *mdb.Database) {
 	t.Helper()
+	return openRawWith(t, options.Client())
+}
+
+// openRawWith is openRaw with a client made from co (the URI is set here).
+func openRawWith(t *testing.T, co *options.ClientOptions) (*mongo.Store, *mdb.Database) {
+	t.Helper()
 	uri, name := testenv.MongoDB(t)
-	client, err := mdb.Connect(options.Client().ApplyURI(uri))
+	client, err := mdb.Connect(co.ApplyURI(uri))
 	mustNil(t, "Connect", err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -11,7 +11,7 @@ import (
 )
 
 // InsertMessage stores m; store.ErrDuplicate when its id, its (room, seq)
-// or its (sender, client_msg_id) exists. Use MessageByClientID to tell a
+// or its (room, sender, client_msg_id) exists. Use MessageByClientID to tell a
 // client's retry from a lost seq race. Note that an empty ClientMsgID is
 // stored as such and takes part in the unique index: callers must give
 // every message a client id. A zero CreatedAt is set to the current time;
@@ -29,12 +29,14 @@ func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 	return s.insert(ctx, "insert message", s.messages, fromMessage(m))
 }
 
-// MessageByClientID returns the message a sender stored under a client
-// message id, or store.ErrNotFound.
-func (s *Store) MessageByClientID(ctx context.Context, from, clientMsgID string) (*store.Message, error) {
+// MessageByClientID returns the message a sender stored in a room under a
+// client message id, or store.ErrNotFound. It reads the primary whatever
+// the read preference: it decides whether a send is a retry.
+func (s *Store) MessageByClientID(ctx context.Context, roomID, from, clientMsgID string) (*store.Message, error) {
 	var d messageDoc
-	filter := bson.D{{Key: "user_identity", Value: from}, {Key: "client_msg_id", Value: clientMsgID}}
-	if err := s.findOne(ctx, "message by client id", s.messages, filter, &d); err != nil {
+	filter := bson.D{{Key: "room_identity", Value: roomID}, {Key: "user_identity", Value: from},
+		{Key: "client_msg_id", Value: clientMsgID}}
+	if err := s.findOne(ctx, "message by client id", s.primaryMessages, filter, &d); err != nil {
 		return nil, err
 	}
 	m := d.toMessage()
@@ -67,10 +69,11 @@ func (s *Store) messageRange(ctx context.Context, op, roomID, cmp string, seq in
 }
 
 // LastMessage returns the message of a room with the highest seq, or
-// store.ErrNotFound when the room has none.
+// store.ErrNotFound when the room has none. It reads the primary whatever
+// the read preference: the seq repair of a send raises the counter past it.
 func (s *Store) LastMessage(ctx context.Context, roomID string) (*store.Message, error) {
 	var d messageDoc
-	err := s.findOne(ctx, "last message", s.messages, bson.D{{Key: "room_identity", Value: roomID}}, &d,
+	err := s.findOne(ctx, "last message", s.primaryMessages, bson.D{{Key: "room_identity", Value: roomID}}, &d,
 		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}))
 	if err != nil {
 		return nil, err

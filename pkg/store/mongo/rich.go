@@ -38,10 +38,11 @@ func messageAtFilter(roomID string, seq int64) bson.D {
 }
 
 // MessageAt returns the message (or hole, or event) at (room, seq), or
-// store.ErrNotFound.
+// store.ErrNotFound. It reads the primary whatever the read preference: a
+// send's seq release reads what holds the seq.
 func (s *Store) MessageAt(ctx context.Context, roomID string, seq int64) (*store.Message, error) {
 	var d messageDoc
-	if err := s.findOne(ctx, "message at", s.messages, messageAtFilter(roomID, seq), &d); err != nil {
+	if err := s.findOne(ctx, "message at", s.primaryMessages, messageAtFilter(roomID, seq), &d); err != nil {
 		return nil, err
 	}
 	m := d.toMessage()

@@ -35,6 +35,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mdb "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -115,6 +117,58 @@ type Options struct {
 	// OpTimeout bounds each operation whose context has no deadline.
 	// Default 10s.
 	OpTimeout time.Duration
+	// WriteConcern is the write concern of every write: "majority" (the
+	// default) or "1". With "majority" an acknowledged write (a send's
+	// ack) survives the failover of the primary; with "1" a write the
+	// primary acknowledged but did not replicate yet is rolled back by a
+	// failover. Used by Open only.
+	WriteConcern string
+	// ReadPreference is the read preference of the reads: "primary" (the
+	// default), "primaryPreferred", "secondaryPreferred" or "nearest".
+	// Reads from a secondary may be stale. The reads that decide a send
+	// (MessageByClientID, LastMessage, MessageAt) always read the primary.
+	// Used by Open only.
+	ReadPreference string
+}
+
+// Write concerns and read preferences of Options.
+const (
+	WriteMajority = "majority"
+	WriteOne      = "1"
+
+	ReadPrimary            = "primary"
+	ReadPrimaryPreferred   = "primaryPreferred"
+	ReadSecondaryPreferred = "secondaryPreferred"
+	ReadNearest            = "nearest"
+)
+
+// ParseWriteConcern returns the write concern named s ("" is
+// WriteMajority), or an error naming the allowed values.
+func ParseWriteConcern(s string) (*writeconcern.WriteConcern, error) {
+	switch s {
+	case "", WriteMajority:
+		return writeconcern.Majority(), nil
+	case WriteOne:
+		return writeconcern.W1(), nil
+	}
+	return nil, fmt.Errorf("mongo: write concern %q: want %q or %q", s, WriteMajority, WriteOne)
+}
+
+// ParseReadPreference returns the read preference named s ("" is
+// ReadPrimary), or an error naming the allowed values.
+func ParseReadPreference(s string) (*readpref.ReadPref, error) {
+	switch s {
+	case "", ReadPrimary:
+		return readpref.Primary(), nil
+	case ReadPrimaryPreferred:
+		return readpref.PrimaryPreferred(), nil
+	case ReadSecondaryPreferred:
+		return readpref.SecondaryPreferred(), nil
+	case ReadNearest:
+		return readpref.Nearest(), nil
+	}
+	return nil, fmt.Errorf("mongo: read preference %q: want one of %s, %s, %s, %s",
+		s, ReadPrimary, ReadPrimaryPreferred, ReadSecondaryPreferred, ReadNearest)
 }
 
 func (o Options) withDefaults() Options {
@@ -139,6 +193,7 @@ type Store struct {
 
 	users, rooms, members, friendships, requests *mdb.Collection
 	messages, tokens, used, revoked, locks       *mdb.Collection
+	primaryMessages                              *mdb.Collection // messages, read from the primary
 	sessions, pwLocks                            *mdb.Collection
 	reactions, hidden, files                     *mdb.Collection
 	msgLocks, fileLocks, blocks, presence        *mdb.Collection
@@ -160,9 +215,10 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 		return nil, errors.New("mongo: open: empty database name")
 	}
 	opts = opts.withDefaults()
-	co := options.Client().ApplyURI(uri).
-		SetConnectTimeout(opts.ConnectTimeout).
-		SetServerSelectionTimeout(opts.ServerSelectionTimeout)
+	co, err := clientOptions(uri, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open: %w", err)
+	}
 	client, err := mdb.Connect(co)
 	if err != nil {
 		return nil, mapErr("open", err)
@@ -187,6 +243,24 @@ func Open(ctx context.Context, uri, dbName string, opts Options) (*Store, error)
 	return s, nil
 }
 
+// clientOptions are the options of the client Open makes: opts' timeouts,
+// write concern and read preference, which override the URI's.
+func clientOptions(uri string, opts Options) (*options.ClientOptions, error) {
+	wc, err := ParseWriteConcern(opts.WriteConcern)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := ParseReadPreference(opts.ReadPreference)
+	if err != nil {
+		return nil, err
+	}
+	return options.Client().ApplyURI(uri).
+		SetConnectTimeout(opts.ConnectTimeout).
+		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
+		SetWriteConcern(wc).
+		SetReadPreference(rp), nil
+}
+
 // New returns a Store on db without doing any I/O; call EnsureIndexes
 // before relying on the uniqueness rules. The server's kind (see
 // SetReadSeq) is asked on first need. Close does not disconnect db's
@@ -205,23 +279,25 @@ func newStore(db *mdb.Database, opts Options) *Store {
 		friendships: db.Collection(CollFriendships),
 		requests:    db.Collection(CollFriendRequests),
 		messages:    db.Collection(CollMessages),
-		tokens:      db.Collection(CollRefreshTokens),
-		used:        db.Collection(CollRefreshUsed),
-		revoked:     db.Collection(CollRevokedFamily),
-		locks:       db.Collection(CollMemberLocks),
-		sessions:    db.Collection(CollSessions),
-		pwLocks:     db.Collection(CollPasswordLocks),
-		reactions:   db.Collection(CollReactions),
-		hidden:      db.Collection(CollHidden),
-		files:       db.Collection(CollFiles),
-		msgLocks:    db.Collection(CollMessageLocks),
-		fileLocks:   db.Collection(CollFileLocks),
-		pins:        db.Collection(CollPins),
-		joinReqs:    db.Collection(CollJoinRequests),
-		links:       db.Collection(CollInviteLinks),
-		linkUses:    db.Collection(CollInviteUses),
-		blocks:      db.Collection(CollBlocks),
-		presence:    db.Collection(CollUserPresence),
+		primaryMessages: db.Collection(CollMessages,
+			options.Collection().SetReadPreference(readpref.Primary())),
+		tokens:    db.Collection(CollRefreshTokens),
+		used:      db.Collection(CollRefreshUsed),
+		revoked:   db.Collection(CollRevokedFamily),
+		locks:     db.Collection(CollMemberLocks),
+		sessions:  db.Collection(CollSessions),
+		pwLocks:   db.Collection(CollPasswordLocks),
+		reactions: db.Collection(CollReactions),
+		hidden:    db.Collection(CollHidden),
+		files:     db.Collection(CollFiles),
+		msgLocks:  db.Collection(CollMessageLocks),
+		fileLocks: db.Collection(CollFileLocks),
+		pins:      db.Collection(CollPins),
+		joinReqs:  db.Collection(CollJoinRequests),
+		links:     db.Collection(CollInviteLinks),
+		linkUses:  db.Collection(CollInviteUses),
+		blocks:    db.Collection(CollBlocks),
+		presence:  db.Collection(CollUserPresence),
 	}
 }
 
@@ -249,10 +325,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}
 		return d
 	}
-	specs := []struct {
-		coll   *mdb.Collection
-		models []mdb.IndexModel
-	}{
+	specs := []indexSpec{
 		{s.users, []mdb.IndexModel{
 			{Keys: keys("account"), Options: unique()},
 			{Keys: keys("email"), Options: unique()},
@@ -263,8 +336,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: keys("pair_key"), Options: unique().SetSparse(true)},
 		}},
 		{s.members, []mdb.IndexModel{
-			{Keys: keys("room_identity", "user_identity"), Options: unique()},
-			{Keys: keys("user_identity")},
+			// The rule leads with the shard key (ShardKeys); the
+			// membership check and the read mark name both.
+			{Keys: keys("user_identity", "room_identity"), Options: unique()},
 			// ReadCounts: the read marks of a room at or past a seq.
 			{Keys: keys("room_identity", "read_seq", "user_identity")},
 		}},
@@ -282,7 +356,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		}},
 		{s.messages, []mdb.IndexModel{
 			{Keys: keys("room_identity", "seq"), Options: unique()},
-			{Keys: keys("user_identity", "client_msg_id"), Options: unique()},
+			// Idempotency, room-scoped: led by the shard key.
+			{Keys: keys("room_identity", "user_identity", "client_msg_id"), Options: unique()},
 		}},
 		{s.tokens, []mdb.IndexModel{
 			{Keys: keys("family")},
@@ -333,12 +408,75 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			{Keys: keys("session_id", "created_at")}, // PushTokensOfSession, RemovePushTokensOfSession
 		}},
 	}
-	// One index per command: FerretDB v1.24 drops the connection when a
-	// createIndexes command lists two or more indexes that already exist.
+	// The new rules are made before the old ones are dropped, so one of
+	// them holds at every moment of an upgrade; then the indexes that reuse
+	// an old one's name.
+	late := []indexSpec{
+		// Members, MembersPage, CountMembers (the room side); the name of
+		// the unique index of earlier versions.
+		{s.members, []mdb.IndexModel{{Keys: keys("room_identity", "user_identity")}}},
+	}
+	if err := createIndexes(ctx, specs); err != nil {
+		return err
+	}
+	if err := s.dropObsoleteIndexes(ctx); err != nil {
+		return err
+	}
+	return createIndexes(ctx, late)
+}
+
+// indexSpec is the indexes of one collection.
+type indexSpec struct {
+	coll   *mdb.Collection
+	models []mdb.IndexModel
+}
+
+// createIndexes creates the models of each collection, one per command:
+// FerretDB v1.24 drops the connection when a createIndexes command lists
+// two or more indexes that already exist.
+func createIndexes(ctx context.Context, specs []indexSpec) error {
 	for _, sp := range specs {
 		for _, m := range sp.models {
 			if _, err := sp.coll.Indexes().CreateOne(ctx, m); err != nil {
 				return mapErr("create index on "+sp.coll.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// obsoleteIndexes are unique indexes of earlier versions that are not led
+// by their collection's shard key (ShardKeys): (sender, client_msg_id) of
+// messages, now room-scoped, and (room, user) of memberships, now (user,
+// room). Only a unique index of that name is dropped: the memberships'
+// (room, user) index is made again, not unique. EnsureIndexes drops them
+// after it made their successors, so no rule lapses during an upgrade.
+var obsoleteIndexes = []struct{ coll, name string }{
+	{CollMessages, "user_identity_1_client_msg_id_1"},
+	{CollMembers, "room_identity_1_user_identity_1"},
+}
+
+// dropObsoleteIndexes drops the obsoleteIndexes a database made by an
+// earlier version still has, before EnsureIndexes makes their successors.
+func (s *Store) dropObsoleteIndexes(ctx context.Context) error {
+	for _, o := range obsoleteIndexes {
+		c := s.db.Collection(o.coll)
+		cur, err := c.Indexes().List(ctx)
+		if err != nil {
+			return mapErr("list indexes of "+o.coll, err)
+		}
+		var specs []struct {
+			Name   string `bson:"name"`
+			Unique bool   `bson:"unique"`
+		}
+		if err := cur.All(ctx, &specs); err != nil {
+			return mapErr("list indexes of "+o.coll, err)
+		}
+		for _, sp := range specs {
+			if sp.Name == o.name && sp.Unique {
+				if err := c.Indexes().DropOne(ctx, o.name); err != nil {
+					return mapErr("drop index "+o.name+" of "+o.coll, err)
+				}
 			}
 		}
 	}

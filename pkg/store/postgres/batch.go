@@ -50,7 +50,7 @@ import (
 //   - one multi-row INSERT with ON CONFLICT DO NOTHING and no conflict
 //     target (what is done): every unique index of messages is an arbiter,
 //     so a row that conflicts with a stored row, on (room, seq), (room, id)
-//     or (sender, client_msg_id), is skipped instead of failing the
+//     or (room, sender, client_msg_id), is skipped instead of failing the
 //     statement, and RETURNING room_id, seq names the rows written. A
 //     message missing from the answer is a duplicate; no re-check is
 //     needed: DO NOTHING skips a row only on a conflict with a committed
@@ -255,7 +255,7 @@ type (
 		seq  int64
 	}
 	roomMsgID struct{ room, id string }
-	clientKey struct{ sender, clientMsgID string }
+	clientKey struct{ room, sender, clientMsgID string }
 )
 
 // split takes the requests of rs, in order, into part, but for those whose
@@ -270,7 +270,7 @@ func split(rs []*insertReq) (part, rest []*insertReq) {
 	clients := make(map[clientKey]struct{}, len(rs))
 	part = make([]*insertReq, 0, len(rs))
 	for _, r := range rs {
-		a, b, c := roomSeq{r.m.RoomID, r.m.Seq}, roomMsgID{r.m.RoomID, r.m.ID}, clientKey{r.m.From, r.m.ClientMsgID}
+		a, b, c := roomSeq{r.m.RoomID, r.m.Seq}, roomMsgID{r.m.RoomID, r.m.ID}, clientKey{r.m.RoomID, r.m.From, r.m.ClientMsgID}
 		_, dupA := seqs[a]
 		_, dupB := ids[b]
 		_, dupC := clients[c]
@@ -306,7 +306,7 @@ func (s *Store) insertPart(ctx context.Context, op string, part []*insertReq) {
 		if written[i] {
 			r.err <- nil
 		} else {
-			r.err <- fmt.Errorf("postgres: %s: %w: its (room, seq), (room, id) or (sender, client_msg_id) is taken",
+			r.err <- fmt.Errorf("postgres: %s: %w: its (room, seq), (room, id) or (room, sender, client_msg_id) is taken",
 				op, store.ErrDuplicate)
 		}
 	}

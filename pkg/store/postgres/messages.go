@@ -11,7 +11,7 @@ import (
 )
 
 // InsertMessage stores m; store.ErrDuplicate when its (room, seq), its
-// (sender, client_msg_id) or its id within the room exists (message ids
+// (room, sender, client_msg_id) or its id within the room exists (message ids
 // are unique per room: see migrations/0001_init.sql). Use
 // MessageByClientID to tell a client's retry from a lost seq race. An
 // empty ClientMsgID is stored as such and takes part in the unique
@@ -40,10 +40,10 @@ func normaliseMessage(m *store.Message) {
 	storeutil.NormaliseMentions(m)
 }
 
-// MessageByClientID returns the message a sender stored under a client
-// message id, or store.ErrNotFound.
-func (s *Store) MessageByClientID(ctx context.Context, from, clientMsgID string) (*store.Message, error) {
-	return queryOne(ctx, s, "message by client id", scanMessage, qMessageByClientID, from, clientMsgID)
+// MessageByClientID returns the message a sender stored in a room under a
+// client message id, or store.ErrNotFound.
+func (s *Store) MessageByClientID(ctx context.Context, roomID, from, clientMsgID string) (*store.Message, error) {
+	return queryOne(ctx, s, "message by client id", scanMessage, qMessageByClientID, roomID, from, clientMsgID)
 }
 
 // MessagesAfter returns up to limit messages of a room with seq > after,

@@ -143,7 +143,7 @@ const (
 		" unnest($9::text[]), unnest($10::bigint[]), unnest($11::text[])::jsonb, unnest($12::text[])," +
 		" unnest($13::bigint[]), unnest($14::timestamptz[]), unnest($15::boolean[])" +
 		" ON CONFLICT DO NOTHING RETURNING room_id, seq"
-	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = $1 AND client_msg_id = $2"
+	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND sender = $2 AND client_msg_id = $3"
 	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
 	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT 1"

@@ -15,7 +15,7 @@
 // whose answer is lost (the context ends, the connection breaks) fails with
 // store.ErrUnavailable and may or may not have committed: callers retry
 // with the same keys, and the unique constraints make the retry safe
-// (InsertMessage's (sender, client_msg_id), for instance).
+// (InsertMessage's (room, sender, client_msg_id), for instance).
 //
 // # Semantics
 //

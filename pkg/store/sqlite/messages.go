@@ -10,7 +10,7 @@ import (
 )
 
 // InsertMessage stores m; store.ErrDuplicate when its id, its (room, seq)
-// or its (sender, client_msg_id) exists. Use MessageByClientID to tell a
+// or its (room, sender, client_msg_id) exists. Use MessageByClientID to tell a
 // client's retry from a lost seq race. An empty ClientMsgID is stored as
 // such and takes part in the unique constraint, as in store/mongo: callers
 // must give every message a client id. A zero CreatedAt is set to the
@@ -31,10 +31,10 @@ func (s *Store) InsertMessage(ctx context.Context, m *store.Message) error {
 	return s.enqueue(ctx, op, m) // group commit: batch.go
 }
 
-// MessageByClientID returns the message a sender stored under a client
-// message id, or store.ErrNotFound.
-func (s *Store) MessageByClientID(ctx context.Context, from, clientMsgID string) (*store.Message, error) {
-	return queryOne(ctx, s, "message by client id", scanMessage, qMessageByClientID, from, clientMsgID)
+// MessageByClientID returns the message a sender stored in a room under a
+// client message id, or store.ErrNotFound.
+func (s *Store) MessageByClientID(ctx context.Context, roomID, from, clientMsgID string) (*store.Message, error) {
+	return queryOne(ctx, s, "message by client id", scanMessage, qMessageByClientID, roomID, from, clientMsgID)
 }
 
 // MessagesAfter returns up to limit messages of a room with seq > after,

@@ -119,7 +119,7 @@ const (
 // Messages.
 const (
 	qInsertMessage     = "INSERT INTO messages (" + messageCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE sender = ? AND client_msg_id = ?"
+	qMessageByClientID = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND sender = ? AND client_msg_id = ?"
 	qMessagesAfter     = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 	qMessagesBefore    = "SELECT " + messageCols + " FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
 	qLastMessage       = "SELECT " + messageCols + " FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1"

@@ -189,7 +189,7 @@ func testRaceMessageClientID(t *testing.T, s store.Store) {
 		return s.InsertMessage(ctx, m)
 	})
 	w := ExactlyOne(t, "same (from, client id)", errs)
-	got, err := s.MessageByClientID(ctx, "u1", "same")
+	got, err := s.MessageByClientID(ctx, "r1", "u1", "same")
 	mustNil(t, "MessageByClientID", err)
 	if got.ID != fmt.Sprintf("m%d", w) || got.Seq != int64(w+1) {
 		t.Fatalf("stored %+v, winner m%d", got, w)
@@ -218,7 +218,7 @@ func testRaceMessageSeq(t *testing.T, s store.Store) {
 		if i == w {
 			continue
 		}
-		_, err := s.MessageByClientID(ctx, fmt.Sprintf("u%d", i), fmt.Sprintf("c%d", i))
+		_, err := s.MessageByClientID(ctx, "r1", fmt.Sprintf("u%d", i), fmt.Sprintf("c%d", i))
 		wantErr(t, fmt.Sprintf("MessageByClientID of loser %d", i), err, store.ErrNotFound)
 	}
 }

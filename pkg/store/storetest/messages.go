@@ -14,6 +14,7 @@ func messageTests() []test {
 		{"DefaultTime", testMessageDefaultTime},
 		{"DuplicateSeq", testMessageDuplicateSeq},
 		{"DuplicateClientID", testMessageDuplicateClientID},
+		{"ClientIDOtherRoom", testMessageClientIDOtherRoom},
 		{"DuplicateID", testMessageDuplicateID},
 		{"EmptyRoom", testMessagesEmptyRoom},
 		{"Ranges", testMessageRanges},
@@ -71,12 +72,14 @@ func testMessageRoundTrip(t *testing.T, s store.Store) {
 	sameTime(t, "CreatedAt normalised in place", m.CreatedAt, stored(at(1)))
 	insertMessage(t, s, newMessage("r2", 1, "u2"))
 
-	got, err := s.MessageByClientID(ctx, "u1", "c-r1-1")
+	got, err := s.MessageByClientID(ctx, "r1", "u1", "c-r1-1")
 	mustNil(t, "MessageByClientID", err)
 	same(t, "MessageByClientID", got, m)
-	_, err = s.MessageByClientID(ctx, "u2", "c-r1-1")
+	_, err = s.MessageByClientID(ctx, "r1", "u2", "c-r1-1")
 	wantErr(t, "MessageByClientID, other sender", err, store.ErrNotFound)
-	_, err = s.MessageByClientID(ctx, "u1", "missing")
+	_, err = s.MessageByClientID(ctx, "r2", "u1", "c-r1-1")
+	wantErr(t, "MessageByClientID, other room", err, store.ErrNotFound)
+	_, err = s.MessageByClientID(ctx, "r1", "u1", "missing")
 	wantErr(t, "MessageByClientID, missing client id", err, store.ErrNotFound)
 
 	ms, err := s.MessagesAfter(ctx, "r1", 0, 10)
@@ -96,7 +99,7 @@ func testMessageDefaultTime(t *testing.T, s store.Store) {
 	before := time.Now()
 	insertMessage(t, s, m)
 	recent(t, "defaulted CreatedAt", m.CreatedAt, before)
-	got, err := s.MessageByClientID(t.Context(), "u1", m.ClientMsgID)
+	got, err := s.MessageByClientID(t.Context(), "r1", "u1", m.ClientMsgID)
 	mustNil(t, "MessageByClientID", err)
 	same(t, "stored message", got, m)
 }
@@ -109,7 +112,7 @@ func testMessageDuplicateSeq(t *testing.T, s store.Store) {
 	wantErr(t, "same (room, seq)", s.InsertMessage(ctx, loser), store.ErrDuplicate)
 
 	// MessageByClientID tells a lost seq race from a retry.
-	_, err := s.MessageByClientID(ctx, "u2", "other")
+	_, err := s.MessageByClientID(ctx, "r1", "u2", "other")
 	wantErr(t, "MessageByClientID of the loser", err, store.ErrNotFound)
 	ms, err := s.MessagesAfter(ctx, "r1", 0, 10)
 	mustNil(t, "MessagesAfter", err)
@@ -127,12 +130,9 @@ func testMessageDuplicateClientID(t *testing.T, s store.Store) {
 	m := insertMessage(t, s, newMessage("r1", 1, "u1"))
 	retry := newMessage("r1", 2, "u1")
 	retry.ID, retry.ClientMsgID = "retry", m.ClientMsgID
-	wantErr(t, "same (from, client id)", s.InsertMessage(ctx, retry), store.ErrDuplicate)
-	// Also in another room: the client id is the sender's.
-	retry.RoomID, retry.Seq = "r2", 1
-	wantErr(t, "same (from, client id), other room", s.InsertMessage(ctx, retry), store.ErrDuplicate)
+	wantErr(t, "same (room, from, client id)", s.InsertMessage(ctx, retry), store.ErrDuplicate)
 
-	got, err := s.MessageByClientID(ctx, "u1", m.ClientMsgID)
+	got, err := s.MessageByClientID(ctx, "r1", "u1", m.ClientMsgID)
 	mustNil(t, "MessageByClientID", err)
 	same(t, "MessageByClientID after a retry", got, m)
 	ms, err := s.MessagesAfter(ctx, "r1", 0, 10)
@@ -146,6 +146,33 @@ func testMessageDuplicateClientID(t *testing.T, s store.Store) {
 	insertMessage(t, s, other)
 	retry.RoomID, retry.Seq, retry.ClientMsgID = "r1", 3, "fresh"
 	insertMessage(t, s, retry)
+}
+
+// The idempotency rule is room-scoped: the same client id from the same
+// sender in another room is another message, found by its own room.
+func testMessageClientIDOtherRoom(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := insertMessage(t, s, newMessage("r1", 1, "u1"))
+	other := newMessage("r2", 1, "u1")
+	other.ID, other.ClientMsgID = "other", m.ClientMsgID
+	insertMessage(t, s, other)
+
+	got, err := s.MessageByClientID(ctx, "r1", "u1", m.ClientMsgID)
+	mustNil(t, "MessageByClientID r1", err)
+	same(t, "MessageByClientID r1", got, m)
+	got, err = s.MessageByClientID(ctx, "r2", "u1", m.ClientMsgID)
+	mustNil(t, "MessageByClientID r2", err)
+	same(t, "MessageByClientID r2", got, other)
+
+	// Each room still holds one copy under it: a retry in r2 is refused.
+	retry := newMessage("r2", 2, "u1")
+	retry.ID, retry.ClientMsgID = "retry", m.ClientMsgID
+	wantErr(t, "retry in r2", s.InsertMessage(ctx, retry), store.ErrDuplicate)
+	for room, want := range map[string]*store.Message{"r1": m, "r2": other} {
+		ms, err := s.MessagesAfter(ctx, room, 0, 10)
+		mustNil(t, "MessagesAfter "+room, err)
+		same(t, "messages of "+room, ms, values(want))
+	}
 }
 
 func testMessageDuplicateID(t *testing.T, s store.Store) {

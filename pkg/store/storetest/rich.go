@@ -99,7 +99,7 @@ func mustMessageAt(t *testing.T, s store.Store, room string, seq int64) *store.M
 func readsAll(t *testing.T, s store.Store, want *store.Message) {
 	t.Helper()
 	ctx := t.Context()
-	got, err := s.MessageByClientID(ctx, want.From, want.ClientMsgID)
+	got, err := s.MessageByClientID(ctx, want.RoomID, want.From, want.ClientMsgID)
 	mustNil(t, "MessageByClientID", err)
 	same(t, "MessageByClientID", got, want)
 	same(t, "MessageAt", mustMessageAt(t, s, want.RoomID, want.Seq), want)
@@ -323,7 +323,7 @@ func readsAllAt(t *testing.T, s store.Store, want *store.Message) {
 	ms, err := s.MessagesAt(t.Context(), want.RoomID, []int64{want.Seq})
 	mustNil(t, "MessagesAt", err)
 	same(t, "MessagesAt", ms, values(want))
-	got, err := s.MessageByClientID(t.Context(), want.From, want.ClientMsgID)
+	got, err := s.MessageByClientID(t.Context(), want.RoomID, want.From, want.ClientMsgID)
 	mustNil(t, "MessageByClientID", err)
 	same(t, "MessageByClientID", got, want)
 }
