@@ -86,8 +86,8 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // afterwards. Send returns false when the connection is closing, or when its
 // write queue is full: the connection is then closed with status 1008
 // "slow consumer". On a deflate connection a message of at least
-// Options.DeflateThreshold bytes is compressed, once for all the
-// connections it is sent to.
+// Options.DeflateThreshold bytes is compressed, in the calling goroutine
+// and once for all the connections it is sent to (see Options.Deflate).
 func (c *Conn) Send(msg []byte) bool {
 	if c.deflate && len(msg) >= c.srv.opts.DeflateThreshold && !c.closing.Load() {
 		if z, ok := c.srv.flate.compressed(msg); ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -67,8 +68,12 @@ func negotiator(u ws.HTTPUpgrader) (ws.HTTPUpgrader, func() bool) {
 // deflater compresses outgoing frames (with a cache of recent ones) and
 // inflates incoming messages, with pooled flate state.
 type deflater struct {
-	writers sync.Pool // *compressor
-	readers sync.Pool // *inflater
+	// writers holds the idle compressors, nil for one not made yet: a
+	// flate writer costs about 1.2 MB, so at most cap(writers)
+	// (GOMAXPROCS) exist, made on first use and kept; a compression
+	// waits for a free one.
+	writers chan *compressor
+	readers sync.Pool // *inflater, about 45 KB each
 	slots   [deflateCacheSlots]cacheSlot
 	stats   *counters
 }
@@ -96,14 +101,9 @@ type resettingReader struct{ io.ReadCloser }
 func (r resettingReader) Reset(src io.Reader) { _ = r.ReadCloser.(flate.Resetter).Reset(src, nil) }
 
 func newDeflater(st *counters) *deflater {
-	d := &deflater{stats: st}
-	d.writers.New = func() any {
-		c := &compressor{}
-		c.w = wsflate.NewWriter(&c.buf, func(w io.Writer) wsflate.Compressor {
-			f, _ := flate.NewWriter(w, deflateLevel) // the level is valid
-			return f
-		})
-		return c
+	d := &deflater{stats: st, writers: make(chan *compressor, runtime.GOMAXPROCS(0))}
+	for range cap(d.writers) {
+		d.writers <- nil
 	}
 	d.readers.New = func() any {
 		in := &inflater{}
@@ -144,8 +144,15 @@ func (d *deflater) compressed(p []byte) ([]byte, bool) {
 // compress deflates p on its own (no context), without the 4-byte sync
 // tail (RFC 7692 7.2.1). It returns nil if the result is not smaller.
 func (d *deflater) compress(p []byte) []byte {
-	c := d.writers.Get().(*compressor)
-	defer d.writers.Put(c)
+	c := <-d.writers
+	if c == nil {
+		c = &compressor{}
+		c.w = wsflate.NewWriter(&c.buf, func(w io.Writer) wsflate.Compressor {
+			f, _ := flate.NewWriter(w, deflateLevel) // the level is valid
+			return f
+		})
+	}
+	defer func() { d.writers <- c }()
 	c.buf.Reset()
 	c.w.Reset(&c.buf)
 	if _, err := c.w.Write(p); err != nil {

@@ -60,9 +60,9 @@ func FuzzReadDeflate(f *testing.F) {
 	f.Add(cat(masked(ws.OpText, true, "plain"), compressedFrame(f, true, strings.Repeat("ab", 100))))
 	f.Add(compressedFrame(f, true, strings.Repeat("z", 10000)))                        // inflates past the limit
 	f.Add(cat(compressedFrame(f, false, "frag"), masked(ws.OpContinuation, true, ""))) // fragmented
-	f.Add(maskedRsv(ws.OpText, rsv1, "\xff\xff\xff"))                               // not deflate data
-	f.Add(maskedRsv(ws.OpPing, rsv1, ""))                                             // RSV1 on a control frame
-	f.Add(maskedRsv(ws.OpText, 1<<1, "x"))                                            // RSV2
+	f.Add(maskedRsv(ws.OpText, rsv1, "\xff\xff\xff"))                                  // not deflate data
+	f.Add(maskedRsv(ws.OpPing, rsv1, ""))                                              // RSV1 on a control frame
+	f.Add(maskedRsv(ws.OpText, 1<<1, "x"))                                             // RSV2
 	fuzzRead(f, Options{MaxMessageSize: 256, WriteQueue: 16, Deflate: true})
 }
 
