@@ -455,3 +455,30 @@ func TestRsv1Constant(t *testing.T) {
 		t.Fatalf("header byte %#x, want 0xc1", b[0])
 	}
 }
+
+// TestDeflateSlowConsumer: a deflate client that stops reading is closed
+// by the documented policy (queue full: 1008, ErrSlowConsumer), however
+// small its compressed frames.
+func TestDeflateSlowConsumer(t *testing.T) {
+	h := newTestHandler()
+	s, url := startServer(t, h, Options{Deflate: true, WriteQueue: 4})
+	_, ext := rawDial(t, url, "permessage-deflate")
+	if ext == "" {
+		t.Fatal("not negotiated")
+	}
+	waitFor(t, "registered", 5*time.Second, func() bool { return s.Len() == 1 })
+	var c *Conn
+	s.Range(func(x *Conn) bool { c = x; return false })
+	frame := []byte(chatJSON(7, 4000))
+	sent := 0
+	for sent < 1_000_000 && c.Send(frame) {
+		sent++
+	}
+	ev := h.waitClose(t, 10*time.Second)
+	if !errors.Is(ev.err, ErrSlowConsumer) || s.Stats().SlowConsumers != 1 {
+		t.Fatalf("after %d sends: OnClose %v, %d slow consumers", sent, ev.err, s.Stats().SlowConsumers)
+	}
+	if n := s.Stats().Compressions; n != 1 {
+		t.Fatalf("%d compressions of one frame", n)
+	}
+}
