@@ -115,7 +115,7 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20,
 		PresencePrefix: testenv.UniqueName("pr"),
 		// As in production: only clients that offer it get it.
-		WSDeflate: true, WSDeflateThreshold: 256,
+		WSDeflate: true, WSDeflateThreshold: 512,
 	}
 }
 

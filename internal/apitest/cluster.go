@@ -167,7 +167,7 @@ func DialWS(t testing.TB, url, token string) *WS {
 
 // DialWSDeflate is DialWS offering permessage-deflate (no context
 // takeover), as browsers do; it fails the test if the gateway does not
-// accept it. Frames of 256 bytes and more are sent compressed, and
+// accept it. Frames of 512 bytes and more are sent compressed, and
 // compressed frames from the gateway are inflated.
 func DialWSDeflate(t testing.TB, url, token string) *WS {
 	t.Helper()
@@ -323,7 +323,7 @@ func (c *WS) Send(v any) error {
 			return err
 		}
 	}
-	if !c.deflate || len(b) < 256 {
+	if !c.deflate || len(b) < 512 {
 		return wsutil.WriteClientText(c.Conn, b)
 	}
 	f, err := wsflate.CompressFrame(ws.NewTextFrame(b))

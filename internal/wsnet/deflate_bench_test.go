@@ -88,7 +88,7 @@ func BenchmarkChatMixWire(b *testing.B) {
 		name    string
 		deflate bool
 		thresh  int
-	}{{"plain", false, 0}, {"deflate-256", true, 256}, {"deflate-all", true, 1}} {
+	}{{"plain", false, 0}, {"deflate-1", true, 1}, {"deflate-256", true, 256}, {"deflate-512", true, 512}, {"deflate-1024", true, 1024}} {
 		b.Run(mode.name, func(b *testing.B) {
 			const clients = 8
 			frames := chatMix(1000)

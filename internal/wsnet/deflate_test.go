@@ -379,7 +379,7 @@ func TestDeflateFanOutCompressesOnce(t *testing.T) {
 	waitFor(t, "connections registered", 5*time.Second, func() bool { return s.Len() == nz+nplain })
 	var all []*Conn
 	s.Range(func(c *Conn) bool { all = append(all, c); return true })
-	frames := []string{chatJSON(3, 300), chatJSON(4, 3000), chatJSON(5, 1200)}
+	frames := []string{chatJSON(3, 600), chatJSON(4, 3000), chatJSON(5, 1200)}
 	before := s.Stats().Compressions
 	for _, f := range frames {
 		b := []byte(f)

@@ -80,7 +80,7 @@ type Options struct {
 
 	// DeflateThreshold is the smallest message compressed on a deflate
 	// connection; smaller ones go out uncompressed (RSV1 clear). Default:
-	// DefaultDeflateThreshold (256 bytes).
+	// DefaultDeflateThreshold (512 bytes).
 	DeflateThreshold int
 
 	// OnError, when set, receives unexpected internal errors (epoll

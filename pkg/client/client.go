@@ -88,7 +88,7 @@ type Options struct {
 	// Compression offers permessage-deflate (RFC 7692, no context
 	// takeover either way). When the gateway accepts, its larger frames
 	// arrive compressed (often half the bytes) and the client compresses
-	// its own frames of 256 bytes and more. It costs CPU on both ends and
+	// its own frames of 512 bytes and more. It costs CPU on both ends and
 	// a flate writer (about 1.2 MB, pooled) while sending large frames.
 	Compression bool
 }

@@ -26,7 +26,7 @@ const maxFrame = 1 << 20
 
 // deflateThreshold is the smallest frame the client compresses on a
 // deflate connection.
-const deflateThreshold = 256
+const deflateThreshold = 512
 
 // conn is one WebSocket connection to a gateway. Writes of whole frames are
 // serialised by wmu; one goroutine (the client's reader) reads.
