@@ -35,7 +35,6 @@ type Conn struct {
 	busy     atomic.Bool  // the reading side is held: queued for or run by a worker, or ended
 	closing  atomic.Bool  // no more messages accepted; set under mu
 	pinged   atomic.Bool  // a ping was sent since the last read
-	deflate  bool         // permessage-deflate was negotiated; set before registration
 	refs     atomic.Int32 // reading and writing sides still holding the socket
 
 	pre []byte // bytes read but not yet parsed; owned by the holder of busy
@@ -49,6 +48,7 @@ type Conn struct {
 	closeSent  bool       // our close frame was written
 	peerClosed bool       // the client's close frame was received
 	silent     bool       // do not call OnClose (registration failed)
+	deflate    bool       // permessage-deflate negotiated; set before registration, then read-only
 	cause      error
 }
 
