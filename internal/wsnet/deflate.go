@@ -190,8 +190,8 @@ func (d *deflater) inflate(dst, p []byte, limit int64) ([]byte, error) {
 		if room <= 0 {
 			return dst, errInflateLimit
 		}
-		if len(dst) == cap(dst) {
-			dst = slices.Grow(dst, int(min(int64(max(512, len(dst))), payloadChunk, room)))
+		if len(dst) == cap(dst) { // double, up to one byte past the limit
+			dst = slices.Grow(dst, int(min(int64(max(512, len(dst))), room)))
 		}
 		end := len(dst) + int(min(int64(cap(dst)-len(dst)), room))
 		n, err := in.r.Read(dst[len(dst):end])
