@@ -114,6 +114,8 @@ func TestConfig(t testing.TB, redisURL string) config.Config {
 		AccessTTL: 15 * time.Minute, RefreshTTL: 24 * time.Hour,
 		ShutdownGrace: 5 * time.Second, MaxUpload: 25 << 20,
 		PresencePrefix: testenv.UniqueName("pr"),
+		// As in production: only clients that offer it get it.
+		WSDeflate: true, WSDeflateThreshold: 512,
 	}
 }
 

@@ -1,6 +1,8 @@
 package apitest
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -152,12 +156,31 @@ type WS struct {
 	mu      sync.Mutex
 	err     error
 	Closed  chan struct{}
+	deflate bool // permessage-deflate negotiated (DialWSDeflate)
 }
 
 // DialWS connects with a bearer token and reads hello.
 func DialWS(t testing.TB, url, token string) *WS {
 	t.Helper()
-	c, err := TryDialWS(url, token, nil)
+	return dialWS(t, url, token, false)
+}
+
+// DialWSDeflate is DialWS offering permessage-deflate (no context
+// takeover), as browsers do; it fails the test if the gateway does not
+// accept it. Frames of 512 bytes and more are sent compressed, and
+// compressed frames from the gateway are inflated.
+func DialWSDeflate(t testing.TB, url, token string) *WS {
+	t.Helper()
+	return dialWS(t, url, token, true)
+}
+
+func dialWS(t testing.TB, url, token string, deflate bool) *WS {
+	t.Helper()
+	c, err := tryDialWS(url, token, nil, deflate)
+	if err == nil && deflate && !c.deflate {
+		_ = c.Conn.Close()
+		err = errors.New("permessage-deflate not negotiated")
+	}
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -173,6 +196,10 @@ func DialWS(t testing.TB, url, token string) *WS {
 
 // TryDialWS connects; hdr adds request headers.
 func TryDialWS(url, token string, hdr http.Header) (*WS, error) {
+	return tryDialWS(url, token, hdr, false)
+}
+
+func tryDialWS(url, token string, hdr http.Header, deflate bool) (*WS, error) {
 	if hdr == nil {
 		hdr = http.Header{}
 	}
@@ -180,7 +207,10 @@ func TryDialWS(url, token string, hdr http.Header) (*WS, error) {
 		hdr.Set("Authorization", "Bearer "+token)
 	}
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr), Timeout: 5 * time.Second}
-	conn, br, _, err := d.Dial(context.Background(), url)
+	if deflate {
+		d.Extensions = []httphead.Option{wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}.Option()}
+	}
+	conn, br, hs, err := d.Dial(context.Background(), url)
 	if err != nil {
 		return nil, err
 	}
@@ -189,17 +219,54 @@ func TryDialWS(url, token string, hdr http.Header) (*WS, error) {
 		rd = io.MultiReader(br, conn)
 	}
 	c := &WS{Conn: conn, rd: rd, frames: make(chan protocol.Outbound, 100000), Closed: make(chan struct{})}
+	for _, x := range hs.Extensions {
+		c.deflate = c.deflate || bytes.Equal(x.Name, wsflate.ExtensionNameBytes)
+	}
 	go c.read()
 	return c, nil
+}
+
+// readText reads the next text message, inflating it when compressed.
+func (c *WS) readText() ([]byte, error) {
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{c.rd, c.Conn}
+	if !c.deflate {
+		return wsutil.ReadServerText(rw)
+	}
+	var ms wsflate.MessageState
+	ctl := wsutil.ControlFrameHandler(rw, ws.StateClientSide)
+	rd := wsutil.Reader{Source: c.rd, State: ws.StateClientSide | ws.StateExtended, OnIntermediate: ctl,
+		Extensions: []wsutil.RecvExtension{&ms}}
+	for {
+		h, err := rd.NextFrame()
+		if err != nil {
+			return nil, err
+		}
+		if h.OpCode.IsControl() {
+			if err := ctl(h, &rd); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if h.OpCode != ws.OpText {
+			if err := rd.Discard(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !ms.IsCompressed() {
+			return io.ReadAll(&rd)
+		}
+		return io.ReadAll(wsflate.NewReader(&rd, func(r io.Reader) wsflate.Decompressor { return flate.NewReader(r) }))
+	}
 }
 
 func (c *WS) read() {
 	defer close(c.Closed)
 	for {
-		b, err := wsutil.ReadServerText(struct {
-			io.Reader
-			io.Writer
-		}{c.rd, c.Conn})
+		b, err := c.readText()
 		if err != nil {
 			c.mu.Lock()
 			c.err = err
@@ -256,7 +323,19 @@ func (c *WS) Send(v any) error {
 			return err
 		}
 	}
-	return wsutil.WriteClientText(c.Conn, b)
+	if !c.deflate || len(b) < 512 {
+		return wsutil.WriteClientText(c.Conn, b)
+	}
+	f, err := wsflate.CompressFrame(ws.NewTextFrame(b))
+	if err != nil {
+		return err
+	}
+	out, err := ws.CompileFrame(ws.MaskFrameInPlace(f))
+	if err != nil {
+		return err
+	}
+	_, err = c.Conn.Write(out) // one write: Send may run concurrently
+	return err
 }
 
 // Next returns the next frame (frames skipped by WaitFor first).

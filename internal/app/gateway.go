@@ -13,6 +13,7 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
+	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 )
 
@@ -57,7 +58,8 @@ func GatewayOptions(cfg config.Config, log *zap.Logger, reg prometheus.Registere
 	}
 	return gateway.Options{NodeID: node, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnsPerUser: cfg.MaxConnsPerUser, Registry: reg, Log: log,
-		Heartbeat: cfg.Heartbeat, PresenceInterval: cfg.PresenceInterval, PresenceGrace: cfg.PresenceGrace}
+		Heartbeat: cfg.Heartbeat, PresenceInterval: cfg.PresenceInterval, PresenceGrace: cfg.PresenceGrace,
+		WS: wsnet.Options{Deflate: cfg.WSDeflate, DeflateThreshold: cfg.WSDeflateThreshold}}
 }
 
 // AdminHandler serves /healthz, /readyz and /metrics for a gateway.

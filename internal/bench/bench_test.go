@@ -100,6 +100,28 @@ func TestScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("fanout-deflate", func(t *testing.T) {
+		var before uint64
+		for _, n := range c.Nodes {
+			before += n.GW.Stats().CompressedOut
+		}
+		cfg := clusterConfig(t, c, ScenarioFanout)
+		cfg.Group, cfg.Rate, cfg.Duration, cfg.Deflate = 20, 20, 2*time.Second, true
+		cfg.BodySize = 700 // over the 512-byte threshold: every message frame compressed
+		r := run(t, cfg)
+		promiseKept(t, r)
+		if r.Acked < 30 || r.Required != r.Acked*19 {
+			t.Fatalf("fanout with deflate: acked %d required %d", r.Acked, r.Required)
+		}
+		var after uint64
+		for _, n := range c.Nodes {
+			after += n.GW.Stats().CompressedOut
+		}
+		if after-before < uint64(r.Required) {
+			t.Fatalf("%d compressed frames written for %d deliveries", after-before, r.Required)
+		}
+	})
+
 	t.Run("direct", func(t *testing.T) {
 		cfg := clusterConfig(t, c, ScenarioDirect)
 		cfg.N, cfg.Rate, cfg.Duration = 40, 40, 2*time.Second

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -14,7 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/client"
 )
@@ -74,6 +78,8 @@ type dialer struct {
 	readBuf  int
 	maxFrame int
 	handle   frameHandler
+	deflate  bool      // offer permessage-deflate
+	zr       sync.Pool // *inflater, shared by the connections
 }
 
 // prefixConn replays bytes the handshake reader had buffered.
@@ -105,6 +111,9 @@ func (d *dialer) dial(ctx context.Context, c *Conn, url, token string) error {
 		NetDial: nd.DialContext,
 		// A small handshake buffer: whatever it holds is copied out below.
 		ReadBufferSize: 512,
+	}
+	if d.deflate {
+		wd.Extensions = []httphead.Option{wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}.Option()}
 	}
 	nc, br, _, err := wd.Dial(ctx, url)
 	if err != nil {
@@ -158,6 +167,7 @@ func (d *dialer) readLoop(c *Conn) {
 	}()
 	var msg []byte // a fragmented or oversized message being assembled
 	var f frame
+	var compressed bool // the message being read has RSV1 (permessage-deflate)
 	for {
 		h, hlen, err := peekHeader(c.br)
 		if err != nil {
@@ -191,12 +201,21 @@ func (d *dialer) readLoop(c *Conn) {
 		}
 		switch h.OpCode {
 		case ws.OpText, ws.OpBinary, ws.OpContinuation:
+			if h.OpCode != ws.OpContinuation {
+				compressed = h.Rsv&rsv1 != 0
+			}
 			if !h.Fin || msg != nil {
 				msg = append(msg, payload...)
 				if !h.Fin {
 					break
 				}
 				payload, msg = msg, nil
+			}
+			if compressed {
+				if payload, err = d.inflate(payload); err != nil {
+					c.err = err
+					return
+				}
 			}
 			if !gotHello {
 				gotHello = true
@@ -233,6 +252,43 @@ func (d *dialer) readLoop(c *Conn) {
 			_, _ = c.br.Discard(hlen + n)
 		}
 	}
+}
+
+// rsv1 is RSV1 in ws.Header.Rsv: a compressed message.
+const rsv1 = 1 << 2
+
+// inflater is pooled inflate state (a flate reader is about 45 KB), so a
+// connection keeps only its read buffer.
+type inflater struct {
+	src bytes.Reader
+	r   *wsflate.Reader
+}
+
+// resettingReader lets wsflate.Reader reuse its flate reader.
+type resettingReader struct{ io.ReadCloser }
+
+func (r resettingReader) Reset(src io.Reader) { _ = r.ReadCloser.(flate.Resetter).Reset(src, nil) }
+
+// inflate returns the message compressed in p, in a new slice.
+func (d *dialer) inflate(p []byte) ([]byte, error) {
+	in, _ := d.zr.Get().(*inflater)
+	if in == nil {
+		in = &inflater{}
+		in.r = wsflate.NewReader(&in.src, func(r io.Reader) wsflate.Decompressor {
+			return resettingReader{flate.NewReader(r)}
+		})
+	}
+	defer d.zr.Put(in)
+	in.src.Reset(p)
+	in.r.Reset(&in.src)
+	out, err := io.ReadAll(io.LimitReader(in.r, int64(d.maxFrame)+1))
+	if err != nil {
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	if len(out) > d.maxFrame {
+		return nil, fmt.Errorf("inflated frame over %d bytes", d.maxFrame)
+	}
+	return out, nil
 }
 
 // peekHeader decodes the frame header at the front of br without

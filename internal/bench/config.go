@@ -53,6 +53,10 @@ type Config struct {
 	// Client is ClientRaw (the default: the tool's own frame reader, the
 	// verifier) or ClientSDK (each user is a pkg/client.Client); see sdk.go.
 	Client string
+	// Deflate: the clients offer permessage-deflate (the gateways accept
+	// it, as in production) and inflate the compressed frames; the raw
+	// client sends its own frames uncompressed.
+	Deflate bool
 
 	JSONOut string // write the result as JSON here
 	SVGOut  string // idle: RSS/conn vs connections; ramp: latency vs rate

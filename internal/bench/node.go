@@ -85,7 +85,8 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	}
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
-		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline}
+		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline,
+		WSDeflate: true, WSDeflateThreshold: 512} // as in production: used by clients that offer it (-deflate)
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
 	}

@@ -255,7 +255,8 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.logf("dialing from %d loopback source addresses %v (pass -source-ips to choose)", k, cfg.SourceIPs)
 	}
-	r.d = &dialer{srcIPs: ips, timeout: 20 * time.Second, readBuf: cfg.ReadBuffer, maxFrame: 1 << 20, handle: r.handle}
+	r.d = &dialer{srcIPs: ips, timeout: 20 * time.Second, readBuf: cfg.ReadBuffer, maxFrame: 1 << 20, handle: r.handle,
+		deflate: cfg.Deflate}
 
 	r.res.Setup = Setup{Gateways: cfg.Gateways, Embedded: cfg.Embedded, Spawned: cfg.Spawn, Store: cfg.Store, N: cfg.N,
 		Rate: cfg.Rate, DurationS: cfg.totalTime().Seconds(), BodySize: cfg.BodySize, SourceIPs: cfg.SourceIPs, Target: cfg.Target}

@@ -35,7 +35,7 @@ const sdkEventBuffer = 256
 // (the run's rooms are fresh: an empty sync), and reads its events.
 func (r *runner) dialSDK(ctx context.Context, c *Conn) error {
 	o := client.Options{URLs: []string{r.cfg.Gateways[c.gw]}, Token: client.StaticToken(c.user.Token),
-		EventBuffer: sdkEventBuffer}
+		EventBuffer: sdkEventBuffer, Compression: r.cfg.Deflate}
 	if c.room != nil {
 		o.Rooms = map[string]int64{c.room.ID: 0}
 	}

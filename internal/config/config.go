@@ -81,6 +81,11 @@ type Config struct {
 	// PresencePrefix starts the presence keys in Redis ("" : "pr"). Not
 	// read from the environment: tests that share one Redis set it apart.
 	PresencePrefix string
+	// WSDeflate lets gateways negotiate permessage-deflate with clients
+	// that offer it (no context takeover); WSDeflateThreshold is the
+	// smallest frame they compress, in bytes.
+	WSDeflate          bool
+	WSDeflateThreshold int
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
 	TrustProxy bool
@@ -164,7 +169,7 @@ type binding struct {
 // flag.NewFlagSet(name, flag.ContinueOnError).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var origins, trustProxy, s3TLS, autoPipeline string
+	var origins, trustProxy, s3TLS, autoPipeline, wsDeflate string
 	var adminKeys string
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
@@ -203,6 +208,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_PRESENCE_INTERVAL", "presence-interval", "how often a gateway renews its users' presence records in one batch (0: half IM_HEARTBEAT); records live two intervals", nil, &c.PresenceInterval, nil, "0s"},
 		{"IM_PRESENCE_GRACE", "presence-grace", "how long after a user's last connection closed they are announced offline (a reconnect within it sends nothing)", nil, &c.PresenceGrace, nil, "5s"},
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
+		{"IM_WS_DEFLATE", "ws-deflate", "on: negotiate permessage-deflate with WebSocket clients that offer it; off: never", &wsDeflate, nil, nil, "on"},
+		{"IM_WS_DEFLATE_THRESHOLD", "ws-deflate-threshold", "smallest WebSocket frame compressed on a deflate connection, in bytes", nil, nil, &c.WSDeflateThreshold, "512"},
 		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
 		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},
 		{"IM_S3_BUCKET", "s3-bucket", "bucket of uploaded files; set: files go to S3", &c.S3Bucket, nil, nil, ""},
@@ -277,6 +284,16 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	case "false":
 	default:
 		return c, fmt.Errorf("config: IM_REDIS_AUTOPIPELINE must be true or false, not %q", autoPipeline)
+	}
+	switch wsDeflate {
+	case "on", "true", "1":
+		c.WSDeflate = true
+	case "off", "false", "0":
+	default:
+		return c, fmt.Errorf("config: IM_WS_DEFLATE must be on or off, not %q", wsDeflate)
+	}
+	if c.WSDeflateThreshold < 1 {
+		return c, fmt.Errorf("config: IM_WS_DEFLATE_THRESHOLD must be at least 1 byte")
 	}
 	switch trustProxy {
 	case "true", "1":

@@ -48,12 +48,14 @@ type Conn struct {
 	closeSent  bool       // our close frame was written
 	peerClosed bool       // the client's close frame was received
 	silent     bool       // do not call OnClose (registration failed)
+	deflate    bool       // permessage-deflate negotiated; set before registration, then read-only
 	cause      error
 }
 
 type outFrame struct {
-	op ws.OpCode
-	p  []byte // shared with other connections: never modified
+	op  ws.OpCode
+	rsv byte   // rsv1 for a compressed message
+	p   []byte // shared with other connections: never modified
 }
 
 // closeReq describes how a connection ends.
@@ -73,6 +75,9 @@ func (c *Conn) Data() any { return c.data }
 // ID returns a number that identifies the connection within its Server.
 func (c *Conn) ID() uint64 { return c.id }
 
+// Deflate reports whether the connection negotiated permessage-deflate.
+func (c *Conn) Deflate() bool { return c.deflate }
+
 // RemoteAddr returns the client's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
@@ -80,8 +85,17 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // same slice may be sent to many connections, so it must not be modified
 // afterwards. Send returns false when the connection is closing, or when its
 // write queue is full: the connection is then closed with status 1008
-// "slow consumer".
-func (c *Conn) Send(msg []byte) bool { return c.enqueue(ws.OpText, msg) }
+// "slow consumer". On a deflate connection a message of at least
+// Options.DeflateThreshold bytes is compressed, in the calling goroutine
+// and once for all the connections it is sent to (see Options.Deflate).
+func (c *Conn) Send(msg []byte) bool {
+	if c.deflate && len(msg) >= c.srv.opts.DeflateThreshold && !c.closing.Load() {
+		if z, ok := c.srv.flate.compressed(msg); ok {
+			return c.enqueueFrame(outFrame{op: ws.OpText, rsv: rsv1, p: z})
+		}
+	}
+	return c.enqueue(ws.OpText, msg)
+}
 
 // Close sends a close frame with code and reason after the messages already
 // queued (best effort, bounded by WriteTimeout), then closes the connection.
@@ -97,6 +111,10 @@ func (c *Conn) Close(code ws.StatusCode, reason string) {
 }
 
 func (c *Conn) enqueue(op ws.OpCode, p []byte) bool {
+	return c.enqueueFrame(outFrame{op: op, p: p})
+}
+
+func (c *Conn) enqueueFrame(f outFrame) bool {
 	c.mu.Lock()
 	if c.closing.Load() {
 		c.mu.Unlock()
@@ -108,7 +126,7 @@ func (c *Conn) enqueue(op ws.OpCode, p []byte) bool {
 		c.shutdown(closeReq{cause: ErrSlowConsumer, code: ws.StatusPolicyViolation, reason: "slow consumer", frame: true, drop: true}, false)
 		return false
 	}
-	c.q = append(c.q, outFrame{op: op, p: p})
+	c.q = append(c.q, f)
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -347,9 +365,13 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 	}
 	hdr := b.hdr[:0]
 	bufs := b.bufs[:0]
+	compressed := 0
 	for _, f := range b.frames {
 		i := len(hdr)
-		hdr = appendFrameHeader(hdr, f.op, len(f.p))
+		if f.rsv != 0 {
+			compressed++
+		}
+		hdr = appendFrameHeader(hdr, f.op, f.rsv, len(f.p))
 		bufs = append(bufs, hdr[i:len(hdr):len(hdr)])
 		if len(f.p) > 0 {
 			bufs = append(bufs, f.p)
@@ -363,12 +385,14 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 		return err
 	}
 	s.stats.framesOut.Add(uint64(len(b.frames)))
+	s.stats.compressedOut.Add(uint64(compressed))
 	return nil
 }
 
-// appendFrameHeader appends the header of an unmasked final frame.
-func appendFrameHeader(dst []byte, op ws.OpCode, n int) []byte {
-	b0 := 0x80 | byte(op)
+// appendFrameHeader appends the header of an unmasked final frame; rsv
+// holds the RSV bits as in ws.Header (rsv1: compressed).
+func appendFrameHeader(dst []byte, op ws.OpCode, rsv byte, n int) []byte {
+	b0 := 0x80 | rsv<<4 | byte(op)
 	switch {
 	case n < 126:
 		return append(dst, b0, byte(n))

@@ -34,6 +34,15 @@
 // that the kernel does not answer them with a reset that could destroy the
 // close frame before the client has read it.
 //
+// Compression. With Options.Deflate, a client that offers permessage-deflate
+// (RFC 7692) gets it without context takeover either way, so a connection
+// keeps no compression state. Send compresses a message of at least
+// Options.DeflateThreshold bytes once, whatever the number of deflate
+// connections it is sent to (the compressed form of recent frames is
+// cached by their identity); the same queued frame carries RSV1. Compressed
+// client messages are inflated after they are read, with MaxMessageSize
+// bounding the inflated size (1009 past it).
+//
 // The application protocol is not this package's concern: it delivers text
 // payloads and writes the bytes it is given. Binary messages are refused
 // with status 1003, invalid UTF-8 with 1007, oversized messages with 1009 and

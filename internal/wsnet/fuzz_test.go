@@ -3,6 +3,7 @@ package wsnet
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,10 +49,27 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(bytes.Repeat(masked(ws.OpPing, true, "x"), 40))
 	f.Add([]byte{0x81})
 	f.Add([]byte{})
+	fuzzRead(f, Options{MaxMessageSize: 256, WriteQueue: 16})
+}
 
-	const max = 256
-	h := &fuzzHandler{max: max, closed: make(chan error, 1)}
-	s := newLoopless(f, h, Options{MaxMessageSize: max, WriteQueue: 16})
+// FuzzReadDeflate is FuzzReadFrame on a connection that negotiated
+// permessage-deflate: compressed messages, and the inflate limit.
+func FuzzReadDeflate(f *testing.F) {
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	f.Add(compressedFrame(f, true, "hello hello hello hello"))
+	f.Add(cat(masked(ws.OpText, true, "plain"), compressedFrame(f, true, strings.Repeat("ab", 100))))
+	f.Add(compressedFrame(f, true, strings.Repeat("z", 10000)))                        // inflates past the limit
+	f.Add(cat(compressedFrame(f, false, "frag"), masked(ws.OpContinuation, true, ""))) // fragmented
+	f.Add(maskedRsv(ws.OpText, rsv1, "\xff\xff\xff"))                                  // not deflate data
+	f.Add(maskedRsv(ws.OpPing, rsv1, ""))                                              // RSV1 on a control frame
+	f.Add(maskedRsv(ws.OpText, 1<<1, "x"))                                             // RSV2
+	fuzzRead(f, Options{MaxMessageSize: 256, WriteQueue: 16, Deflate: true})
+}
+
+// fuzzRead runs the read-path fuzz target with opts.
+func fuzzRead(f *testing.F, opts Options) {
+	h := &fuzzHandler{max: opts.MaxMessageSize, closed: make(chan error, 1)}
+	s := newLoopless(f, h, opts)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, fc := feed(t, s, data, nil)
 		select {

@@ -325,6 +325,9 @@ func newLoopless(t testing.TB, h Handler, opts Options) *Server {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	s.batches.New = func() any { return new(writeBatch) }
+	if opts.Deflate {
+		s.flate = newDeflater(&s.stats)
+	}
 	return s
 }
 
@@ -334,6 +337,7 @@ func newLoopless(t testing.TB, h Handler, opts Options) *Server {
 func feed(t testing.TB, s *Server, data []byte, st *connState) (*Conn, *fakeConn) {
 	fc := &fakeConn{r: bytes.NewReader(data)}
 	c := s.newConn(fc, nil, st)
+	c.deflate = s.flate != nil // as if every client offered permessage-deflate
 	s.connWG.Add(1)
 	s.open.Add(1)
 	w := newWorker(s)

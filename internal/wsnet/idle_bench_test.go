@@ -105,7 +105,14 @@ func closeAll(conns []net.Conn) {
 // of plain TCP connection pairs (net.Conn on both ends, nothing else); and
 // wsnet-B/conn, the difference, which is what this package adds on the
 // server side. It also reports goroutines per idle connection.
-func BenchmarkIdleConns(b *testing.B) {
+func BenchmarkIdleConns(b *testing.B) { idleConns(b, false) }
+
+// BenchmarkIdleConnsDeflate is BenchmarkIdleConns with permessage-deflate
+// offered by every client and negotiated: without context takeover a
+// connection holds no compression state, so the figures should match.
+func BenchmarkIdleConnsDeflate(b *testing.B) { idleConns(b, true) }
+
+func idleConns(b *testing.B, deflate bool) {
 	limit := raiseNoFile(b)
 	n := min(10000, int(limit-512)/2)
 	if n < 100 {
@@ -114,10 +121,14 @@ func BenchmarkIdleConns(b *testing.B) {
 	for range b.N {
 		pair := tcpPairHeap(b, n)
 
-		s, url := startServer(b, nopHandler{}, Options{})
+		s, url := startServer(b, nopHandler{}, Options{Deflate: deflate})
 		addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws")
 		req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+		if deflate {
+			req += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+		}
+		req += "\r\n"
 		warm := dialRaw(b, addr, 16, req) // warm up pools and server goroutines
 		waitFor(b, "warm-up registered", 10*time.Second, func() bool { return s.Len() == 16 })
 		time.Sleep(100 * time.Millisecond)
@@ -139,6 +150,9 @@ func BenchmarkIdleConns(b *testing.B) {
 		b.ReportMetric(float64(n), "conns")
 		b.ReportMetric(float64(took.Microseconds())/float64(n), "µs-upgrade/conn")
 		runtime.KeepAlive(conns) // unreachable net.Conns get closed by finalizers
+		if deflate && s.Stats().Deflate != uint64(n+16) {
+			b.Fatalf("%d of %d connections negotiated deflate", s.Stats().Deflate, n+16)
+		}
 
 		s.Close() // the server closes first: TIME_WAIT stays off the client ports
 		closeAll(conns)

@@ -64,6 +64,25 @@ type Options struct {
 	// client's bytes are discarded meanwhile. Default: 2s.
 	CloseTimeout time.Duration
 
+	// Deflate enables permessage-deflate (RFC 7692): a client that offers
+	// it gets its messages of at least DeflateThreshold bytes compressed,
+	// and may send compressed ones. Context takeover is refused both ways
+	// (the answer carries server_no_context_takeover and
+	// client_no_context_takeover), so a connection keeps no compression
+	// state and a frame sent to many connections is compressed once.
+	// MaxMessageSize bounds the inflated size of a message. A client that
+	// does not offer the extension is served as without this option.
+	// Memory: no per-connection state; up to GOMAXPROCS flate writers
+	// (about 1.2 MB each, made on first use, so Send may wait for one),
+	// pooled flate readers (about 45 KB each) and the compressed form of
+	// the last 64 frames sent.
+	Deflate bool
+
+	// DeflateThreshold is the smallest message compressed on a deflate
+	// connection; smaller ones go out uncompressed (RSV1 clear). Default:
+	// DefaultDeflateThreshold (512 bytes).
+	DeflateThreshold int
+
 	// OnError, when set, receives unexpected internal errors (epoll
 	// failures). Ordinary client misbehaviour and disconnects are reported
 	// through Handler.OnClose and Stats instead.
@@ -96,6 +115,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CloseTimeout == 0 {
 		o.CloseTimeout = DefaultCloseTimeout
 	}
+	if o.DeflateThreshold == 0 {
+		o.DeflateThreshold = DefaultDeflateThreshold
+	}
 	switch {
 	case o.Workers < 0:
 		return o, fmt.Errorf("wsnet: Workers %d < 0", o.Workers)
@@ -103,6 +125,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("wsnet: MaxMessageSize %d < 0", o.MaxMessageSize)
 	case o.WriteQueue < 0:
 		return o, fmt.Errorf("wsnet: WriteQueue %d < 0", o.WriteQueue)
+	case o.DeflateThreshold < 0:
+		return o, fmt.Errorf("wsnet: DeflateThreshold %d < 0", o.DeflateThreshold)
 	case o.WriteTimeout < 0 || o.ReadTimeout < 0 || o.CloseTimeout < 0 || o.PingInterval < 0:
 		return o, fmt.Errorf("wsnet: negative timeout in options")
 	}

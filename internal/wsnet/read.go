@@ -127,8 +127,9 @@ func (w *worker) readMessage(c *Conn) error {
 	s := w.s
 	br := w.br
 	var (
-		buf  *[]byte
-		frag bool
+		buf        *[]byte
+		frag       bool
+		compressed bool // the message's first frame had RSV1 (deflate connections only)
 	)
 	defer func() {
 		if buf != nil {
@@ -148,8 +149,18 @@ func (w *worker) readMessage(c *Conn) error {
 		if frag {
 			state = state.Set(ws.StateFragmented)
 		}
+		if c.deflate {
+			state = state.Set(ws.StateExtended) // RSV bits checked below
+		}
 		if err := ws.CheckHeader(h, state); err != nil {
 			return w.protocolError(err)
+		}
+		if h.Rsv != 0 {
+			// Only permessage-deflate's RSV1, only on a message's first frame.
+			if h.Rsv != rsv1 || h.OpCode.IsControl() || h.OpCode == ws.OpContinuation {
+				return w.protocolError(ws.ErrProtocolNonZeroRsv)
+			}
+			compressed = true
 		}
 
 		if h.OpCode.IsControl() { // CheckHeader bounded it to 125 bytes
@@ -193,6 +204,21 @@ func (w *worker) readMessage(c *Conn) error {
 			continue
 		}
 		msg := *buf
+		if compressed {
+			out := s.getBuf()
+			defer s.putBuf(out)
+			var err error
+			*out, err = s.flate.inflate(*out, msg, s.opts.MaxMessageSize)
+			switch {
+			case errors.Is(err, errInflateLimit):
+				s.stats.oversize.Add(1)
+				return &closeCmd{code: ws.StatusMessageTooBig, reason: "message too big", cause: ErrMessageTooBig}
+			case err != nil:
+				return w.protocolError(fmt.Errorf("permessage-deflate: %w", err))
+			}
+			s.stats.inflatedIn.Add(1)
+			msg = *out
+		}
 		if !utf8.Valid(msg) {
 			s.stats.protocolErrors.Add(1)
 			return &closeCmd{code: ws.StatusInvalidFramePayloadData, reason: "invalid UTF-8", cause: ErrInvalidUTF8}

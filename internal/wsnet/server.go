@@ -44,6 +44,10 @@ type Stats struct {
 	ProtocolErrors uint64 // connections closed with 1002, 1003 or 1007
 	ReadTimeouts   uint64 // connections dropped for not finishing a frame in time
 	IdleTimeouts   uint64 // connections closed by the idle sweep
+	Deflate        uint64 // connections that negotiated permessage-deflate
+	Compressions   uint64 // frames compressed (once per frame for all its deflate connections)
+	CompressedOut  uint64 // frames written compressed (RSV1 set)
+	InflatedIn     uint64 // compressed messages received and inflated
 }
 
 type counters struct {
@@ -52,6 +56,8 @@ type counters struct {
 	bytesIn, bytesOut                       atomic.Uint64
 	slowConsumers, oversize, protocolErrors atomic.Uint64
 	readTimeouts, idleTimeouts              atomic.Uint64
+	deflate, compressions                   atomic.Uint64
+	compressedOut, inflatedIn               atomic.Uint64
 }
 
 // Server accepts WebSocket connections through Upgrade and serves them with
@@ -80,6 +86,7 @@ type Server struct {
 
 	bufs    sync.Pool // *[]byte message buffers
 	batches sync.Pool // *writeBatch
+	flate   *deflater // nil unless Options.Deflate
 	stats   counters
 }
 
@@ -109,6 +116,9 @@ func NewServer(h Handler, opts Options) (*Server, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	s.batches.New = func() any { return new(writeBatch) }
+	if opts.Deflate {
+		s.flate = newDeflater(&s.stats)
+	}
 
 	s.workersWG.Add(opts.Workers)
 	for range opts.Workers {
@@ -146,7 +156,11 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, data any) (*Con
 		s.stats.upgradeErrors.Add(1)
 		return nil, ErrUnsupportedConn
 	}
-	nc, rw, _, err := s.upgrader.Upgrade(r, w)
+	u, deflate := s.upgrader, func() bool { return false }
+	if s.flate != nil {
+		u, deflate = negotiator(u)
+	}
+	nc, rw, _, err := u.Upgrade(r, w)
 	if err != nil {
 		s.stats.upgradeErrors.Add(1)
 		if nc != nil {
@@ -167,6 +181,9 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, data any) (*Con
 		return nil, fmt.Errorf("wsnet: upgrade: %w", err)
 	}
 	c := s.newConn(nc, rc, data)
+	if c.deflate = deflate(); c.deflate {
+		s.stats.deflate.Add(1)
+	}
 	// Bytes the client sent right after its request (its first frames) may
 	// already sit in the hijacked buffer; epoll will not report them.
 	if n := rw.Reader.Buffered(); n > 0 {
@@ -301,6 +318,10 @@ func (s *Server) Stats() Stats {
 		ProtocolErrors: st.protocolErrors.Load(),
 		ReadTimeouts:   st.readTimeouts.Load(),
 		IdleTimeouts:   st.idleTimeouts.Load(),
+		Deflate:        st.deflate.Load(),
+		Compressions:   st.compressions.Load(),
+		CompressedOut:  st.compressedOut.Load(),
+		InflatedIn:     st.inflatedIn.Load(),
 	}
 }
 

@@ -852,7 +852,7 @@ func TestCloseBody(t *testing.T) {
 
 func TestFrameHeaderSizes(t *testing.T) {
 	for _, n := range []int{0, 125, 126, 65535, 65536, 1 << 20} {
-		b := appendFrameHeader(nil, ws.OpText, n)
+		b := appendFrameHeader(nil, ws.OpText, 0, n)
 		h, err := ws.ReadHeader(strings.NewReader(string(b)))
 		if err != nil || h.Length != int64(n) || !h.Fin || h.Masked || h.OpCode != ws.OpText {
 			t.Fatalf(

@@ -10,8 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -21,6 +24,10 @@ import (
 // frames are far smaller; 1 MiB leaves room for big custom messages).
 const maxFrame = 1 << 20
 
+// deflateThreshold is the smallest frame the client compresses on a
+// deflate connection.
+const deflateThreshold = 512
+
 // conn is one WebSocket connection to a gateway. Writes of whole frames are
 // serialised by wmu; one goroutine (the client's reader) reads.
 type conn struct {
@@ -28,6 +35,13 @@ type conn struct {
 	rd      io.Reader
 	wmu     sync.Mutex
 	timeout time.Duration // write deadline per frame
+
+	// permessage-deflate, when negotiated: zw pools *deflateWriter (a
+	// flate writer is about 1.2 MB: only while large frames are sent); zr
+	// is the reader's inflater, made on the first compressed frame.
+	deflate bool
+	zw      sync.Pool
+	zr      *wsflate.Reader
 
 	hello protocol.Outbound
 	done  chan struct{} // closed when the reader has stopped
@@ -52,12 +66,16 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("client: %s refused the upgrade with HTTP %d", e.URL, e.Status)
 }
 
-// dial opens a connection to url with the bearer token and reads hello.
-func dial(ctx context.Context, url, token string, timeout time.Duration) (*conn, error) {
+// dial opens a connection to url with the bearer token and reads hello;
+// compress offers permessage-deflate.
+func dial(ctx context.Context, url, token string, timeout time.Duration, compress bool) (*conn, error) {
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+token)
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr), Timeout: timeout}
-	nc, br, _, err := d.Dial(ctx, url)
+	if compress {
+		d.Extensions = []httphead.Option{deflateOffer()}
+	}
+	nc, br, hs, err := d.Dial(ctx, url)
 	if err != nil {
 		var se ws.StatusError
 		if errors.As(err, &se) {
@@ -66,6 +84,10 @@ func dial(ctx context.Context, url, token string, timeout time.Duration) (*conn,
 		return nil, fmt.Errorf("client: dial %s: %w", url, err)
 	}
 	c := &conn{nc: nc, rd: nc, timeout: timeout, done: make(chan struct{})}
+	if c.deflate, err = deflateAccepted(hs.Extensions); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+	}
 	if br != nil { // frames that came with the handshake answer
 		c.rd = io.MultiReader(br, nc)
 	}
@@ -111,8 +133,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // readFrame reads the next text frame, answering control frames. A close
 // frame ends it with a wsutil.ClosedError carrying the status.
 func (c *conn) readFrame() ([]byte, error) {
-	rd := wsutil.Reader{Source: c.rd, State: ws.StateClientSide, CheckUTF8: true,
+	var zs wsflate.MessageState
+	rd := wsutil.Reader{Source: c.rd, State: ws.StateClientSide, CheckUTF8: !c.deflate,
 		MaxFrameSize: maxFrame, MaxMessageSize: maxFrame}
+	if c.deflate {
+		rd.State |= ws.StateExtended
+		rd.Extensions = []wsutil.RecvExtension{&zs}
+	}
 	ctl := wsutil.ControlHandler{Src: &rd, Dst: lockedWriter{c}, State: ws.StateClientSide, DisableSrcCiphering: true}
 	rd.OnIntermediate = func(h ws.Header, _ io.Reader) error { return ctl.Handle(h) }
 	for {
@@ -132,13 +159,36 @@ func (c *conn) readFrame() ([]byte, error) {
 			}
 			continue
 		}
-		return io.ReadAll(&rd)
+		if !c.deflate {
+			return io.ReadAll(&rd)
+		}
+		var b []byte
+		if zs.IsCompressed() {
+			b, err = c.inflate(&rd)
+		} else {
+			b, err = io.ReadAll(&rd)
+		}
+		if err == nil && !utf8.Valid(b) {
+			err = errors.New("client: invalid UTF-8 in a text frame")
+		}
+		return b, err
 	}
 }
 
 // write sends one text frame.
 func (c *conn) write(b []byte) error {
-	f := ws.MaskFrame(ws.NewTextFrame(b)) // a copy: callers resend b
+	var f ws.Frame
+	if c.deflate && len(b) >= deflateThreshold {
+		z, err := c.compress(b)
+		if err != nil {
+			return err
+		}
+		f = ws.NewTextFrame(z)
+		f.Header.Rsv = ws.Rsv(true, false, false)
+		f = ws.MaskFrameInPlace(f) // z is ours
+	} else {
+		f = ws.MaskFrame(ws.NewTextFrame(b)) // a copy: callers resend b
+	}
 	out, err := ws.CompileFrame(f)
 	if err != nil {
 		return err
