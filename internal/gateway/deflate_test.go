@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/im-websocket-go/im-websocket-go/internal/apitest"
+	"github.com/im-websocket-go/im-websocket-go/internal/gateway"
 )
 
 // TestDeliveryWithDeflate: with permessage-deflate on (the default), a
@@ -15,7 +18,10 @@ import (
 // message once, in seq order, short and long alike, while members send
 // concurrently from three nodes; history has them all.
 func TestDeliveryWithDeflate(t *testing.T) {
-	cl := apitest.NewCluster(t, 3, apitest.Options{})
+	// The nodes share one registry: the first node's collectors register,
+	// the others' are refused as duplicates (New ignores that).
+	reg := prometheus.NewRegistry()
+	cl := apitest.NewCluster(t, 3, apitest.Options{}, func(o *gateway.Options) { o.Registry = reg })
 	a, b, c := cl.Register("da"), cl.Register("db"), cl.Register("dc")
 	cl.Befriend(a, b)
 	cl.Befriend(a, c)
@@ -92,6 +98,12 @@ func TestDeliveryWithDeflate(t *testing.T) {
 		st := nd.GW.Stats()
 		if st.Deflate == 0 || st.CompressedOut == 0 || st.InflatedIn == 0 {
 			t.Fatalf("node %d: %+v: want deflate connections, compressed frames out and in", i, st)
+		}
+	}
+	for _, name := range []string{"im_gateway_ws_deflate_connections_total", "im_gateway_ws_compressions_total",
+		"im_gateway_ws_frames_compressed_out_total", "im_gateway_ws_messages_inflated_total", "im_gateway_ws_bytes_out_total", "im_gateway_ws_bytes_in_total"} {
+		if v := metricValue(t, reg, name, ""); v < 1 {
+			t.Errorf("%s = %v, want the node's count", name, v)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 )
 
 type metrics struct {
@@ -120,6 +122,33 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 			m.busChurn, m.busChannels, m.busShards} {
 			_ = reg.Register(c)
 		}
+		for _, c := range wireCounters(g) {
+			_ = reg.Register(c)
+		}
 	}
 	return m
+}
+
+// wireCounters export the transport's byte and compression counters
+// (wsnet.Stats), read when Prometheus scrapes: what permessage-deflate
+// saves shows as bytes out against frames compressed.
+func wireCounters(g *Gateway) []prometheus.Collector {
+	counter := func(name, help string, v func(st wsnet.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(g.ws.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("im_gateway_ws_bytes_out_total", "Bytes written to WebSocket connections after the handshake.",
+			func(st wsnet.Stats) uint64 { return st.BytesOut }),
+		counter("im_gateway_ws_bytes_in_total", "Bytes read from WebSocket connections after the handshake.",
+			func(st wsnet.Stats) uint64 { return st.BytesIn }),
+		counter("im_gateway_ws_deflate_connections_total", "Connections that negotiated permessage-deflate.",
+			func(st wsnet.Stats) uint64 { return st.Deflate }),
+		counter("im_gateway_ws_compressions_total", "Frames compressed (once per frame for all its deflate connections).",
+			func(st wsnet.Stats) uint64 { return st.Compressions }),
+		counter("im_gateway_ws_frames_compressed_out_total", "Frames written compressed.",
+			func(st wsnet.Stats) uint64 { return st.CompressedOut }),
+		counter("im_gateway_ws_messages_inflated_total", "Compressed client messages received and inflated.",
+			func(st wsnet.Stats) uint64 { return st.InflatedIn }),
+	}
 }
