@@ -515,6 +515,18 @@ func TestEmbeddedRedisCluster(t *testing.T) {
 		t.Fatalf("%d primaries; %d acked, %d SPUBLISH and %d scripts on the primaries (want one of each per message at least)",
 			primaries, res.Acked, spublish, scripts)
 	}
+	var subscribed, published float64
+	for k, v := range res.Bus {
+		switch {
+		case strings.HasPrefix(k, `im_gateway_bus_channel_changes_total{op="subscribe"}`):
+			subscribed += v
+		case strings.HasPrefix(k, "im_gateway_bus_published_total{shard=\"127.0.0.1:"):
+			published += v
+		}
+	}
+	if subscribed < 1 || published < float64(res.Acked) {
+		t.Errorf("gateways' bus counters: %v; want subscriptions and every message published, counted under its shard", res.Bus)
+	}
 	if !strings.Contains(out.String(), "redis master") {
 		t.Errorf("the summary has no per-server line:\n%s", out.String())
 	}

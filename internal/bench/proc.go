@@ -103,6 +103,9 @@ func readIntFile(path string) int64 {
 }
 
 // scrape reads the unlabelled samples of a Prometheus text exposition.
+// scrape reads a Prometheus text exposition into series → value; a
+// labelled series is keyed by its full name, labels included
+// (`name{op="subscribe"}`).
 func scrape(ctx context.Context, url string) map[string]float64 {
 	out := map[string]float64{}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -124,7 +127,7 @@ func scrape(ctx context.Context, url string) map[string]float64 {
 			continue
 		}
 		fs := strings.Fields(line)
-		if len(fs) < 2 || strings.ContainsRune(fs[0], '{') {
+		if len(fs) < 2 {
 			continue
 		}
 		if v, err := strconv.ParseFloat(fs[1], 64); err == nil {

@@ -122,3 +122,34 @@ func printRedisShards(p func(string, ...any), shards []RedisShard) {
 			sh.Role, sh.Addr, sh.CPU, sh.Calls, sh.CallsPerMsg, sh.CPUMicrosPerMsg, strings.Join(top, " "))
 	}
 }
+
+// busCounters sums the gateways' bus counters (see Result.Bus) from their
+// /metrics; nil without metrics URLs.
+func (r *runner) busCounters(ctx context.Context) map[string]float64 {
+	// Every node's admin port (in-process nodes share one pid, so r.procs
+	// names only the first), else the metrics URLs given.
+	var urls []string
+	for _, a := range r.admins {
+		urls = append(urls, a+"/metrics")
+	}
+	if len(urls) == 0 {
+		for _, p := range r.procs {
+			if p.MetricsURL != "" {
+				urls = append(urls, p.MetricsURL)
+			}
+		}
+	}
+	var out map[string]float64
+	for _, u := range urls {
+		for k, v := range scrape(ctx, u) {
+			if strings.HasPrefix(k, "im_gateway_bus_channel_changes_total") ||
+				strings.HasPrefix(k, "im_gateway_bus_published_total") || strings.HasPrefix(k, "im_gateway_bus_received_total") {
+				if out == nil {
+					out = map[string]float64{}
+				}
+				out[k] += v
+			}
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 )
@@ -61,10 +62,16 @@ type Result struct {
 	// RedisShards what each of its servers did in the window.
 	RedisTopology string       `json:"redis_topology,omitempty"`
 	RedisShards   []RedisShard `json:"redis_shards,omitempty"`
-	ToolCPU       float64      `json:"tool_cpu_cores"`
-	ToolRSS       int64        `json:"tool_rss_bytes"`
-	InProcess     bool         `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
-	RSSCurve      []RSSPoint   `json:"rss_curve,omitempty"`
+	// Bus is the gateways' bus counters at the end of the run, summed over
+	// the nodes (they start with the run when embedded): channels
+	// subscribed and unsubscribed (im_gateway_bus_channel_changes_total,
+	// the churn) and messages published and received per Redis shard
+	// (im_gateway_bus_published_total, im_gateway_bus_received_total).
+	Bus       map[string]float64 `json:"bus,omitempty"`
+	ToolCPU   float64            `json:"tool_cpu_cores"`
+	ToolRSS   int64              `json:"tool_rss_bytes"`
+	InProcess bool               `json:"gateways_in_process,omitempty"` // RSS/CPU include the load clients
+	RSSCurve  []RSSPoint         `json:"rss_curve,omitempty"`
 
 	// history: pages of PageSize read over REST, one at a time
 	Pages       int64       `json:"pages,omitempty"`
@@ -246,6 +253,18 @@ func (r *Result) PrintText(w io.Writer) {
 	}
 	p("gateway CPU    %.2f cores%s; redis %.2f; load tool %.2f cores, RSS %s", r.GatewayCPU, note, r.RedisCPU, r.ToolCPU, mib(r.ToolRSS))
 	printRedisShards(p, r.RedisShards)
+	if len(r.Bus) > 0 {
+		keys := make([]string, 0, len(r.Bus))
+		for k := range r.Bus {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s=%.0f", strings.TrimPrefix(k, "im_gateway_bus_"), r.Bus[k]))
+		}
+		p("bus (gateways) %s", strings.Join(parts, " "))
+	}
 	if len(r.RSSCurve) > 0 {
 		var parts []string
 		for _, pt := range r.RSSCurve {

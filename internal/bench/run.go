@@ -968,6 +968,7 @@ func (r *runner) finish() {
 		res.Lost, res.Required = r.missingCount()
 	}
 	res.LoadAvg = ThisMachine().LoadAvg
+	res.Bus = r.busCounters(context.Background())
 	tool := Proc{PID: os.Getpid()}.Read(context.Background())
 	res.ToolRSS = tool.RSS
 	r.errMu.Lock()
