@@ -314,6 +314,22 @@ const (
 	chartNotePts = 9
 )
 
+// shownRefs are the reference lines the chart can show (positive on a
+// log axis), each with its colour.
+func (c *Chart) shownRefs() []RefLine {
+	var out []RefLine
+	for _, r := range c.Refs {
+		if c.LogY && r.Y <= 0 {
+			continue
+		}
+		if r.Color == nil {
+			r.Color = grey
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 func (c *Chart) width() vg.Length {
 	if c.W > 0 {
 		return vg.Length(c.W) * px
@@ -345,19 +361,13 @@ func (c *Chart) draw(dc draw.Canvas) error {
 
 	labelStyle := textStyle(chartNotePts)
 	labelW := vg.Length(0)
-	for _, r := range c.Refs {
-		if r.Y <= 0 && c.LogY {
-			continue
-		}
-		col := r.Color
-		if col == nil {
-			col = grey
-		}
+	refs := c.shownRefs()
+	for _, r := range refs {
 		l, err := plotter.NewLine(plotter.XYs{{X: xlo, Y: r.Y}, {X: xhi, Y: r.Y}})
 		if err != nil {
 			return fmt.Errorf("reference %q: %w", r.Label, err)
 		}
-		l.Color, l.Width, l.Dashes = col, 1*px, []vg.Length{6 * px, 4 * px}
+		l.Color, l.Width, l.Dashes = r.Color, 1*px, []vg.Length{6 * px, 4 * px}
 		p.Add(l)
 		labelW = max(labelW, labelStyle.Width(r.Label)+chartRefGap)
 	}
@@ -399,15 +409,8 @@ func (c *Chart) draw(dc draw.Canvas) error {
 		col color.Color
 	}
 	var labels []label
-	for _, r := range c.Refs {
-		if r.Y <= 0 && c.LogY {
-			continue
-		}
-		col := r.Color
-		if col == nil {
-			col = grey
-		}
-		labels = append(labels, label{ty(r.Y), r.Label, col})
+	for _, r := range refs {
+		labels = append(labels, label{ty(r.Y), r.Label, r.Color})
 	}
 	sort.Slice(labels, func(i, j int) bool { return labels[i].y > labels[j].y })
 	for i := 1; i < len(labels); i++ {
