@@ -369,7 +369,7 @@ func (c *Chart) draw(dc draw.Canvas) error {
 		}
 		l.Color, l.Width, l.Dashes = r.Color, 1*px, []vg.Length{6 * px, 4 * px}
 		p.Add(l)
-		labelW = max(labelW, labelStyle.Width(r.Label)+chartRefGap)
+		labelW = max(labelW, labelStyle.Width(r.Label)*1.2+chartRefGap) // room for a wider fallback font
 	}
 
 	legend := plot.NewLegend()
@@ -493,11 +493,25 @@ func (c *BarChart) draw(dc draw.Canvas) error {
 	}
 	lab.Offset = vg.Point{X: 6 * px}
 	p.Add(lab)
-	p.NominalY(names...)
-	p.Y.Tick.Label.Font.Size = 9.5
-	p.Y.Tick.Label.Color = color.Black
+	p.NominalY(make([]string, n)...) // the bars' names are drawn below
 	p.Y.Padding = 0
 	setAxis(&p.X, lo, hi, c.Log)
-	drawPlot(p, draw.Crop(dc, 10*px, -10*px, 8*px, -10*px))
+
+	// Text is placed with Liberation Sans metrics; a viewer without it or
+	// Arial may use a wider font. So the names start at the left edge and
+	// the notes at their bars, each with room to grow by a fifth.
+	nameStyle := textStyle(9.5)
+	nameStyle.YAlign = text.YCenter
+	var nameW, noteW vg.Length
+	for i, b := range c.Bars {
+		nameW = max(nameW, nameStyle.Width(b.Label))
+		noteW = max(noteW, lab.TextStyle[0].Width(notes.Labels[i]))
+	}
+	left := 10*px + nameW*1.2
+	data := drawPlot(p, draw.Crop(dc, left, -10*px-noteW/5, 8*px, -10*px))
+	_, ty := p.Transforms(&data)
+	for i, name := range names {
+		dc.FillText(nameStyle, vg.Point{X: dc.Min.X + 10*px, Y: ty(float64(i))}, name)
+	}
 	return nil
 }
