@@ -166,7 +166,7 @@ func envOr(k, def string) string {
 func chart(args []string) error {
 	fs := flag.NewFlagSet("imbench chart", flag.ContinueOnError)
 	kind := fs.String("kind", "rss", "rss (idle results), latency (ramp results) or percore (fanout and direct results)")
-	out := fs.String("out", "chart.svg", "SVG file to write")
+	out := fs.String("out", "chart.svg", "chart file to write: .svg or .png")
 	labels := fs.String("labels", "", "comma-separated names for the results' series, in order")
 	if err := fs.Parse(args); err != nil {
 		return err

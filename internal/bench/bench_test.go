@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -266,23 +265,6 @@ func TestBodyAndTracking(t *testing.T) {
 	}
 	if p := h.Percentiles(); p.P50MS < 490 || p.P50MS > 510 || p.P99MS < 975 || p.P99MS > 1000 || p.MaxMS != 1000 {
 		t.Fatalf("percentiles %+v", p)
-	}
-}
-
-func TestCharts(t *testing.T) {
-	idle := &Result{Scenario: ScenarioIdle, Connections: 1000, RSSCurve: []RSSPoint{{Conns: 100, PerConn: 9000}, {Conns: 1000, PerConn: 3000}}}
-	ramp := &Result{Scenario: ScenarioRamp, RampOf: ScenarioFanout, Setup: Setup{Group: 100, Gateways: []string{"a", "b"}},
-		Steps: []StepResult{{Rate: 10, DeliverLatency: Percentiles{P50MS: 1, P99MS: 3, P999MS: 5}}, {Rate: 20, DeliverLatency: Percentiles{P50MS: 2, P99MS: 9, P999MS: 20}}}}
-	dir := t.TempDir()
-	for kind, rs := range map[string][]*Result{"rss": {idle}, "latency": {ramp}, "percore": {{Scenario: ScenarioFanout, DeliveredPS: 1e5, Machine: Machine{NProc: 2}}}} {
-		p := filepath.Join(dir, kind+".svg")
-		if err := WriteChart(kind, p, rs, nil); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := os.ReadFile(p)
-		if !strings.HasPrefix(string(b), "<svg") || !strings.Contains(string(b), "</svg>") {
-			t.Fatalf("%s: %.200s", kind, b)
-		}
 	}
 }
 
