@@ -113,19 +113,7 @@ func (r *runner) readStorm(ctx context.Context, members []*Conn, rate float64, s
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
-		c := members[k%len(members)]
-		if !c.alive.Load() || c.room == nil {
-			continue
-		}
-		c.mu.Lock()
-		seq := c.maxSeen
-		c.mu.Unlock()
-		if seq == 0 {
-			continue
-		}
-		if err := c.sendText(fmt.Appendf(nil, `{"type":"read","room_id":%q,"seq":%d}`, c.room.ID, seq)); err == nil {
-			r.rc.reads.Add(1)
-		}
+		r.sendRead(members[k%len(members)])
 	}
 }
 
@@ -140,12 +128,19 @@ func (r *runner) receiptsResult() {
 }
 
 // awaitFullRead waits, at most d, until the sender's read_counts showed
-// every message it sent read by all.
-func (r *runner) awaitFullRead(ctx context.Context, d time.Duration) {
+// every message it sent read by all. Meanwhile each member sends its read
+// mark again every half second, as an app does after a read answered
+// `unavailable` (the store busy): the storm is over, and a refused last
+// read would otherwise leave the last messages unread for good. A read
+// mark only ever rises, so a repeated one changes nothing.
+func (r *runner) awaitFullRead(ctx context.Context, members []*Conn, d time.Duration) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	end := time.After(d)
-	for {
+	for tick := 1; ; tick++ {
+		if tick%10 == 0 {
+			r.readAgain(members)
+		}
 		r.rc.mu.Lock()
 		done := len(r.rc.full) >= len(r.rc.sentAt)
 		r.rc.mu.Unlock()
@@ -159,5 +154,25 @@ func (r *runner) awaitFullRead(ctx context.Context, d time.Duration) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// readAgain sends each member's read mark again.
+func (r *runner) readAgain(members []*Conn) {
+	for _, c := range members {
+		r.sendRead(c)
+	}
+}
+
+// sendRead sends c's read mark up to the newest seq it received, if any.
+func (r *runner) sendRead(c *Conn) {
+	if !c.alive.Load() || c.room == nil {
+		return
+	}
+	c.mu.Lock()
+	seq := c.maxSeen
+	c.mu.Unlock()
+	if seq > 0 && c.sendText(fmt.Appendf(nil, `{"type":"read","room_id":%q,"seq":%d}`, c.room.ID, seq)) == nil {
+		r.rc.reads.Add(1)
 	}
 }

@@ -129,7 +129,7 @@ func (r *runner) traffic(ctx context.Context) error {
 			r.readStorm(ctx, r.conns[1:], cfg.ReadRate, t0, last.Add(2*time.Second))
 		}()
 		wg.Wait()
-		r.awaitFullRead(ctx, cfg.Grace) // returns as soon as all is read
+		r.awaitFullRead(ctx, r.conns[1:], cfg.Grace) // returns as soon as all is read
 	}
 	wg.Wait()
 	tEnd := time.Now()
