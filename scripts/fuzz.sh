@@ -8,7 +8,7 @@
 # more; any other failure, or the same one twice, fails the suite.
 set -euo pipefail
 GO=${GO:-go}
-FUZZTIME=${FUZZTIME:-5s}
+FUZZTIME=${FUZZTIME:-3s}
 for t in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$t"/*_test.go | sed 's/func //'); do
     for try in 1 2; do

@@ -182,6 +182,11 @@ func TestStandalone(t *testing.T) {
 			var out bytes.Buffer
 			cfg := tc.cfg
 			cfg.Target, cfg.Duration, cfg.Out = TargetStandalone, time.Second, &out
+			if !cfg.StandaloneInProcess {
+				// The binary make test built (IM_TEST_BIN_DIR), or one
+				// built once here: never a build inside the run's time.
+				cfg.StandaloneBin = testenv.Binary(t, "standalone")
+			}
 			res := run(t, cfg)
 			if t.Failed() || !res.OK {
 				t.Logf("%s", out.String())
