@@ -51,7 +51,7 @@ func goTool() string {
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
-// buildGateway builds ./cmd/gateway as the image does (CGO_ENABLED=0).
+// buildGateway returns the gateway binary (testenv.Binary).
 func buildGateway(t *testing.T) string { return testenv.Binary(t, "gateway") }
 
 func freeAddr(t *testing.T) string {

@@ -17,8 +17,10 @@ var (
 	binPaths = map[string]string{}
 )
 
-// Binary returns the path of the command ./cmd/<name>, built as a release
-// is (CGO_ENABLED=0, -trimpath). `make test` builds them all beforehand into
+// Binary returns the path of the command ./cmd/<name>, built with the
+// toolchain's default settings, as the tests themselves are (the release
+// image adds CGO_ENABLED=0 and -trimpath; nothing the tests check depends
+// on them). `make test` builds them all beforehand into
 // $IM_TEST_BIN_DIR, so no test spends its time budget compiling on a loaded
 // machine; without it, the command is built once per test process.
 func Binary(tb testing.TB, name string) string {
@@ -43,9 +45,8 @@ func Binary(tb testing.TB, name string) string {
 	p := filepath.Join(dir, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", p, "./cmd/"+name)
+	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", p, "./cmd/"+name)
 	cmd.Dir = moduleRoot(tb)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("testenv: go build ./cmd/%s: %v\n%s", name, err, out)
 	}
