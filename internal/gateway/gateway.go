@@ -343,7 +343,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, "service temporarily unavailable")
 		return
 	}
-	now := time.Now()
+	now := monoNow()
 	c := &client{uid: claims.UserID, g: g,
 		sendB: bucket{tokens: g.opts.SendBurst, last: now}, syncB: bucket{tokens: g.opts.SyncBurst, last: now},
 		typB: bucket{tokens: g.opts.TypingBurst, last: now}}
@@ -482,16 +482,24 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 	}
 }
 
-// bucket is a token bucket.
+// bucket is a token bucket. It is 16 bytes (a node keeps three per
+// connection): the last refill is monotonic nanoseconds from monoNow.
 type bucket struct {
 	tokens float64
-	last   time.Time
+	last   int64
 }
+
+// monoStart anchors monoNow; it never changes after package init.
+var monoStart = time.Now()
+
+// monoNow is a monotonic clock in nanoseconds (wall-clock jumps do not
+// refill or drain the buckets).
+func monoNow() int64 { return int64(time.Since(monoStart)) }
 
 // allow takes a token if there is one.
 func (b *bucket) allow(rate, burst float64) bool {
-	now := time.Now()
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	now := monoNow()
+	b.tokens = min(burst, b.tokens+float64(now-b.last)/float64(time.Second)*rate)
 	b.last = now
 	if b.tokens < 1 {
 		return false

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,10 @@ type hub struct {
 	mu    sync.RWMutex
 	users map[string]*user // online users
 	rooms map[string]*room // rooms with at least one online member here
-	subs  map[string]bool  // channels subscribed (owned by reconcile)
-	want  map[string]bool  // channels wanted
+	// chans holds the state of every channel wanted or subscribed (one
+	// entry for both: a node keeps one per online user and room).
+	chans map[string]chanState
+	nsubs int // channels subscribed
 	kick  chan struct{}
 
 	fill func(r *room) // gap filler (the gateway's store read)
@@ -40,10 +43,12 @@ type hub struct {
 	first, last func(uid string)
 }
 
+// user is an online user. Its fields are kept small: a node holds one per
+// connected user, and most users have one or two connections.
 type user struct {
 	id    string
-	conns map[*client]struct{}
-	rooms map[string]time.Time // room -> when membership was last confirmed
+	conns []*client            // usually one or two; bounded by MaxConnsPerUser
+	rooms map[string]time.Time // room -> when membership was last confirmed; nil until the first
 }
 
 // room is a room with local members and its delivery order state.
@@ -62,7 +67,40 @@ type room struct {
 
 func newHub(b bus.Bus, log *zap.Logger) *hub {
 	return &hub{log: log, bus: b, users: map[string]*user{}, rooms: map[string]*room{},
-		subs: map[string]bool{}, want: map[string]bool{}, kick: make(chan struct{}, 1)}
+		chans: map[string]chanState{}, kick: make(chan struct{}, 1)}
+}
+
+// chanState says whether a channel is wanted (a local user or room needs
+// it) and whether it is subscribed (reconcile makes the two agree).
+type chanState uint8
+
+const (
+	chWant chanState = 1 << iota
+	chSub
+)
+
+// setChan sets or clears bit of channel ch; h.mu is held.
+func (h *hub) setChan(ch string, bit chanState, on bool) {
+	st, had := h.chans[ch]
+	was := st&chSub != 0
+	if on {
+		st |= bit
+	} else {
+		st &^= bit
+	}
+	if now := st&chSub != 0; now != was {
+		if now {
+			h.nsubs++
+		} else {
+			h.nsubs--
+		}
+	}
+	switch {
+	case st == 0 && had:
+		delete(h.chans, ch)
+	case st != 0:
+		h.chans[ch] = st
+	}
 }
 
 func (h *hub) wake() {
@@ -90,19 +128,17 @@ func (h *hub) run(ctx context.Context) {
 func (h *hub) reconcile(ctx context.Context) {
 	h.mu.RLock()
 	var add, del []string
-	for ch := range h.want {
-		if !h.subs[ch] {
+	for ch, st := range h.chans {
+		switch st {
+		case chWant:
 			add = append(add, ch)
-		}
-	}
-	for ch := range h.subs {
-		if !h.want[ch] {
+		case chSub:
 			del = append(del, ch)
 		}
 	}
 	h.mu.RUnlock()
-	h.apply(ctx, add, "subscribe", h.bus.Subscribe, func(ch string) { h.subs[ch] = true })
-	h.apply(ctx, del, "unsubscribe", h.bus.Unsubscribe, func(ch string) { delete(h.subs, ch) })
+	h.apply(ctx, add, "subscribe", h.bus.Subscribe, func(ch string) { h.setChan(ch, chSub, true) })
+	h.apply(ctx, del, "unsubscribe", h.bus.Unsubscribe, func(ch string) { h.setChan(ch, chSub, false) })
 }
 
 // apply runs op on chans in batches, recording each success with done
@@ -125,7 +161,7 @@ func (h *hub) apply(ctx context.Context, chans []string, name string,
 			done(ch)
 		}
 		if h.churn != nil {
-			h.churn(name, n, len(h.subs))
+			h.churn(name, n, h.nsubs)
 		}
 		h.mu.Unlock()
 		chans = chans[n:]
@@ -139,9 +175,9 @@ func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
 	defer h.mu.Unlock()
 	u := h.users[c.uid]
 	if u == nil {
-		u = &user{id: c.uid, conns: map[*client]struct{}{}, rooms: map[string]time.Time{}}
+		u = &user{id: c.uid}
 		h.users[c.uid] = u
-		h.want[bus.UserChannel(c.uid)] = true
+		h.setChan(bus.UserChannel(c.uid), chWant, true)
 	}
 	if max > 0 && len(u.conns) >= max {
 		if len(u.conns) == 0 {
@@ -149,7 +185,10 @@ func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
 		}
 		return false
 	}
-	u.conns[c] = struct{}{}
+	if u.conns == nil {
+		u.conns = make([]*client, 0, 1) // the usual case: one connection, one small allocation
+	}
+	u.conns = append(u.conns, c)
 	if len(u.conns) == 1 && h.first != nil {
 		h.first(c.uid)
 	}
@@ -166,6 +205,9 @@ func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
 // this node (its delivery baseline is then the caller's to set).
 func (h *hub) addRoomLocked(u *user, id string) (created *room) {
 	_, ok := u.rooms[id]
+	if u.rooms == nil {
+		u.rooms = map[string]time.Time{}
+	}
 	u.rooms[id] = time.Now()
 	if ok {
 		return nil
@@ -174,7 +216,7 @@ func (h *hub) addRoomLocked(u *user, id string) (created *room) {
 	if r == nil {
 		r = &room{id: id, members: map[string]*user{}, last: -1}
 		h.rooms[id] = r
-		h.want[bus.RoomChannel(id)] = true
+		h.setChan(bus.RoomChannel(id), chWant, true)
 		created = r
 	}
 	r.members[u.id] = u
@@ -191,7 +233,7 @@ func (h *hub) removeRoomLocked(u *user, id string) {
 		if len(r.members) == 0 {
 			r.stop()
 			delete(h.rooms, id)
-			delete(h.want, bus.RoomChannel(id))
+			h.setChan(bus.RoomChannel(id), chWant, false)
 		}
 	}
 }
@@ -201,7 +243,7 @@ func (h *hub) dropUserLocked(u *user) {
 		h.removeRoomLocked(u, id)
 	}
 	delete(h.users, u.id)
-	delete(h.want, bus.UserChannel(u.id))
+	h.setChan(bus.UserChannel(u.id), chWant, false)
 	if h.last != nil {
 		h.last(u.id)
 	}
@@ -215,7 +257,11 @@ func (h *hub) leave(c *client) {
 	if u == nil {
 		return
 	}
-	delete(u.conns, c)
+	i := slices.Index(u.conns, c)
+	if i < 0 {
+		return
+	}
+	u.conns = slices.Delete(u.conns, i, i+1)
 	if len(u.conns) == 0 {
 		h.dropUserLocked(u)
 		h.wake()
@@ -280,11 +326,7 @@ func (h *hub) clientsOf(uid string) []*client {
 	if u == nil {
 		return nil
 	}
-	out := make([]*client, 0, len(u.conns))
-	for c := range u.conns {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(u.conns)
 }
 
 // toUser writes frame to every connection of uid.
@@ -292,7 +334,7 @@ func (h *hub) toUser(uid string, frame []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if u := h.users[uid]; u != nil {
-		for c := range u.conns {
+		for _, c := range u.conns {
 			c.send(frame)
 		}
 	}
@@ -308,7 +350,7 @@ func (h *hub) toRoom(r *room, frame []byte) int {
 	defer h.mu.RUnlock()
 	n := 0
 	for _, u := range r.members {
-		for c := range u.conns {
+		for _, c := range u.conns {
 			c.send(frame)
 			n++
 		}
@@ -325,7 +367,7 @@ func (h *hub) toRoomExcept(r *room, uid string, frame []byte) {
 		if id == uid {
 			continue
 		}
-		for c := range u.conns {
+		for _, c := range u.conns {
 			c.send(frame)
 		}
 	}
@@ -353,11 +395,8 @@ func (h *hub) userIDs() []string {
 func (h *hub) settled() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if len(h.want) != len(h.subs) {
-		return false
-	}
-	for ch := range h.want {
-		if !h.subs[ch] {
+	for _, st := range h.chans {
+		if st != chWant|chSub {
 			return false
 		}
 	}
@@ -369,7 +408,9 @@ func (h *hub) settled() bool {
 // rooms' delivery order: what was missed is recovered by clients' sync.
 func (h *hub) resubscribeAll() {
 	h.mu.Lock()
-	h.subs = map[string]bool{}
+	for ch := range h.chans {
+		h.setChan(ch, chSub, false)
+	}
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
@@ -396,7 +437,7 @@ func (h *hub) forgetOrder(rooms []*room) {
 func (h *hub) resubscribeChannels(channels []string) (rooms []*room, users []string) {
 	h.mu.Lock()
 	for _, c := range channels {
-		delete(h.subs, c)
+		h.setChan(c, chSub, false)
 		switch kind, id := bus.Parse(c); kind {
 		case 'r':
 			if r := h.rooms[id]; r != nil {
