@@ -87,6 +87,8 @@ type Config struct {
 	// AutoPipeline: embedded gateways batch their Redis commands
 	// (IM_REDIS_AUTOPIPELINE=true).
 	AutoPipeline bool
+	// WriteDelay: embedded gateways' IM_WS_WRITE_DELAY.
+	WriteDelay time.Duration
 
 	// Target "standalone": cmd/standalone on a fresh data folder, seeded
 	// before it starts (see TargetStandalone); "" is gateways or Embedded.

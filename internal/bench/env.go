@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +39,8 @@ type EmbeddedOptions struct {
 	PostgresURL string
 	// AutoPipeline turns the nodes' Redis automatic pipelining on.
 	AutoPipeline bool
+	// WriteDelay is the nodes' IM_WS_WRITE_DELAY.
+	WriteDelay time.Duration
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -125,7 +129,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	for i := range o.Nodes {
 		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
 			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel,
-			AutoPipeline: o.AutoPipeline}
+			AutoPipeline: o.AutoPipeline, WriteDelay: o.WriteDelay}
 		if o.Spawn {
 			nc.PostgresURL = o.PostgresURL
 		}

@@ -37,6 +37,8 @@ type NodeConfig struct {
 	// AutoPipeline turns go-redis automatic pipelining on
 	// (IM_REDIS_AUTOPIPELINE; off by default).
 	AutoPipeline bool `json:"autopipeline"`
+	// WriteDelay is the nodes' IM_WS_WRITE_DELAY (0: none).
+	WriteDelay time.Duration `json:"write_delay"`
 	// PostgresURL, when set, is the store instead of MongoDB.
 	PostgresURL string `json:"postgres_url"`
 	RedisURL    string `json:"redis_url"`
@@ -85,7 +87,7 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	}
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
-		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline,
+		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline, WSWriteDelay: nc.WriteDelay,
 		WSDeflate: true, WSDeflateThreshold: 512} // as in production: used by clients that offer it (-deflate)
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL

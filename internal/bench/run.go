@@ -192,7 +192,7 @@ func (r *runner) setup(ctx context.Context) error {
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
 			RedisCluster: cfg.RedisTopology == RedisTopologyCluster,
 			MemStore:     cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
-			AutoPipeline: cfg.AutoPipeline})
+			AutoPipeline: cfg.AutoPipeline, WriteDelay: cfg.WriteDelay})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
@@ -86,6 +87,9 @@ type Config struct {
 	// smallest frame they compress, in bytes.
 	WSDeflate          bool
 	WSDeflateThreshold int
+	// WSWriteDelay lets a WebSocket connection's writer wait that long so
+	// that the frames sent to it meanwhile share one write (0: no wait).
+	WSWriteDelay time.Duration
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
 	TrustProxy bool
@@ -210,6 +214,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
 		{"IM_WS_DEFLATE", "ws-deflate", "on: negotiate permessage-deflate with WebSocket clients that offer it; off: never", &wsDeflate, nil, nil, "on"},
 		{"IM_WS_DEFLATE_THRESHOLD", "ws-deflate-threshold", "smallest WebSocket frame compressed on a deflate connection, in bytes", nil, nil, &c.WSDeflateThreshold, "512"},
+		{"IM_WS_WRITE_DELAY", "ws-write-delay", "how long a WebSocket connection's idle writer waits so that the frames sent to it meanwhile share one write (0: no wait; at most 50ms)", nil, &c.WSWriteDelay, nil, "0s"},
 		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
 		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},
 		{"IM_S3_BUCKET", "s3-bucket", "bucket of uploaded files; set: files go to S3", &c.S3Bucket, nil, nil, ""},
@@ -294,6 +299,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	}
 	if c.WSDeflateThreshold < 1 {
 		return c, fmt.Errorf("config: IM_WS_DEFLATE_THRESHOLD must be at least 1 byte")
+	}
+	if c.WSWriteDelay < 0 || c.WSWriteDelay > wsnet.MaxWriteDelay {
+		return c, fmt.Errorf("config: IM_WS_WRITE_DELAY must be between 0 and %v, not %v", wsnet.MaxWriteDelay, c.WSWriteDelay)
 	}
 	switch trustProxy {
 	case "true", "1":

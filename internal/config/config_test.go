@@ -13,6 +13,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 		"IM_MONGO_URI": "mongodb://db:27017", "IM_HTTP_ADDR": "0.0.0.0:9000",
 		"IM_ALLOWED_ORIGINS": "https://a.example, https://b.example", "IM_ACCESS_TTL": "5m",
 		"IM_MAX_CONNS_PER_USER": "3", "IM_TRUST_PROXY": "true", "IM_WS_DEFLATE_THRESHOLD": "1024",
+		"IM_WS_WRITE_DELAY": "2ms",
 	}
 	c, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-http-addr", "127.0.0.1:1"}, func(k string) string { return env[k] })
 	if err != nil {
@@ -23,14 +24,16 @@ func TestLoadEnvAndFlags(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 	if c.MongoDB != "im" || c.SMTPTLS != "starttls" || c.RefreshTTL != 720*time.Hour ||
-		c.MongoWriteConcern != "majority" || c.MongoReadPreference != "primary" || !c.WSDeflate || c.WSDeflateThreshold != 1024 {
+		c.MongoWriteConcern != "majority" || c.MongoReadPreference != "primary" || !c.WSDeflate || c.WSDeflateThreshold != 1024 ||
+		c.WSWriteDelay != 2*time.Millisecond {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
 
 func TestLoadRejectsBadValues(t *testing.T) {
 	for k, v := range map[string]string{"IM_SMTP_TLS": "maybe", "IM_ACCESS_TTL": "soon", "IM_TRUST_PROXY": "perhaps", "IM_MAX_CONNS_PER_USER": "x",
-		"IM_MONGO_WRITE_CONCERN": "2", "IM_MONGO_READ_PREFERENCE": "secondary", "IM_WS_DEFLATE": "maybe", "IM_WS_DEFLATE_THRESHOLD": "-1"} {
+		"IM_MONGO_WRITE_CONCERN": "2", "IM_MONGO_READ_PREFERENCE": "secondary", "IM_WS_DEFLATE": "maybe", "IM_WS_DEFLATE_THRESHOLD": "-1",
+		"IM_WS_WRITE_DELAY": "1s"} {
 		_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(key string) string {
 			if key == k {
 				return v

@@ -142,6 +142,8 @@ func wireCounters(g *Gateway) []prometheus.Collector {
 			func(st wsnet.Stats) uint64 { return st.BytesOut }),
 		counter("im_gateway_ws_bytes_in_total", "Bytes read from WebSocket connections after the handshake.",
 			func(st wsnet.Stats) uint64 { return st.BytesIn }),
+		counter("im_gateway_ws_writes_total", "Socket writes of WebSocket frames (frames out / writes is how many frames a write carries).",
+			func(st wsnet.Stats) uint64 { return st.Writes }),
 		counter("im_gateway_ws_deflate_connections_total", "Connections that negotiated permessage-deflate.",
 			func(st wsnet.Stats) uint64 { return st.Deflate }),
 		counter("im_gateway_ws_compressions_total", "Frames compressed (once per frame for all its deflate connections).",

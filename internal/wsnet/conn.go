@@ -131,9 +131,40 @@ func (c *Conn) enqueueFrame(f outFrame) bool {
 	c.writing = true
 	c.mu.Unlock()
 	if start {
-		go c.writeLoop()
+		if c.srv.opts.WriteDelay > 0 {
+			c.srv.delayWrite(c)
+		} else {
+			go c.writeLoop()
+		}
 	}
 	return true
+}
+
+// delayWrite starts c's writer after Options.WriteDelay, with the writers
+// of every other connection that became ready meanwhile: one timer for
+// all of them. c.writing is already set, so frames queued meanwhile wait
+// for that writer; the queue bound still applies.
+func (s *Server) delayWrite(c *Conn) {
+	s.flushMu.Lock()
+	s.flushQ = append(s.flushQ, c)
+	arm := !s.flushArmed
+	s.flushArmed = true
+	s.flushMu.Unlock()
+	if arm {
+		time.AfterFunc(s.opts.WriteDelay, s.flushDelayed)
+	}
+}
+
+// flushDelayed starts the writers that delayWrite held back.
+func (s *Server) flushDelayed() {
+	s.flushMu.Lock()
+	q := s.flushQ
+	s.flushQ = make([]*Conn, 0, min(cap(q), 1024))
+	s.flushArmed = false
+	s.flushMu.Unlock()
+	for _, c := range q {
+		go c.writeLoop()
+	}
 }
 
 // shutdown starts closing the connection; only the first call decides the
@@ -273,7 +304,14 @@ type writeBatch struct {
 	frames []outFrame
 	hdr    []byte
 	bufs   net.Buffers
+	flat   []byte // a small batch copied into one buffer
 }
+
+// flatWrite is the largest batch copied into one buffer and written with
+// write(2) instead of writev(2): copying a few small frames costs less
+// than the iovec array, which the socket would also keep allocated for
+// the rest of the connection's life.
+const flatWrite = 4 << 10
 
 // writeLoop writes queued frames in batches and exits when the queue is
 // empty, so idle connections have no writer goroutine. Once the connection
@@ -378,15 +416,39 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 		}
 	}
 	b.bufs = bufs
-	n, err := bufs.WriteTo(c.nc) // consumes the local copy of the slice
-	clear(b.bufs)                // drop references to payloads
+	var n int64
+	var err error
+	if total := len(hdr) + payloadLen(b.frames); total <= flatWrite {
+		if b.flat == nil {
+			b.flat = make([]byte, 0, flatWrite)
+		}
+		flat := b.flat[:0]
+		for _, p := range bufs {
+			flat = append(flat, p...)
+		}
+		var w int
+		w, err = c.nc.Write(flat)
+		n = int64(w)
+	} else {
+		n, err = bufs.WriteTo(c.nc) // consumes the local copy of the slice
+	}
+	clear(b.bufs) // drop references to payloads
 	s.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		return err
 	}
 	s.stats.framesOut.Add(uint64(len(b.frames)))
+	s.stats.writes.Add(1)
 	s.stats.compressedOut.Add(uint64(compressed))
 	return nil
+}
+
+func payloadLen(frames []outFrame) int {
+	n := 0
+	for _, f := range frames {
+		n += len(f.p)
+	}
+	return n
 }
 
 // appendFrameHeader appends the header of an unmasked final frame; rsv

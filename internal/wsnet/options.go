@@ -14,6 +14,10 @@ const (
 	DefaultReadTimeout    = 10 * time.Second
 	DefaultIdleTimeout    = 90 * time.Second
 	DefaultCloseTimeout   = 2 * time.Second
+
+	// MaxWriteDelay bounds Options.WriteDelay: a coalescing window is meant
+	// to be short next to what a person notices.
+	MaxWriteDelay = 50 * time.Millisecond
 )
 
 // Options configures a Server. The zero value is ready to use: each zero
@@ -83,6 +87,17 @@ type Options struct {
 	// DefaultDeflateThreshold (512 bytes).
 	DeflateThreshold int
 
+	// WriteDelay, when positive, lets a connection whose writer is idle
+	// wait that long before its queued messages are written, so that the
+	// messages sent to it meanwhile go out in the same write (one writev
+	// and, on the client, one read, instead of one each). A connection
+	// whose writer is already busy is not delayed further: under load the
+	// queue batches by itself. It trades at most WriteDelay of latency for
+	// fewer system calls when many connections each receive a steady
+	// stream (a large group's fan-out). At most MaxWriteDelay. Zero: each
+	// message is written as soon as a writer is free.
+	WriteDelay time.Duration
+
 	// OnError, when set, receives unexpected internal errors (epoll
 	// failures). Ordinary client misbehaviour and disconnects are reported
 	// through Handler.OnClose and Stats instead.
@@ -119,6 +134,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.DeflateThreshold = DefaultDeflateThreshold
 	}
 	switch {
+	case o.WriteDelay < 0 || o.WriteDelay > MaxWriteDelay:
+		return o, fmt.Errorf("wsnet: WriteDelay %v outside [0, %v]", o.WriteDelay, MaxWriteDelay)
 	case o.Workers < 0:
 		return o, fmt.Errorf("wsnet: Workers %d < 0", o.Workers)
 	case o.MaxMessageSize < 0:

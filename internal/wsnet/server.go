@@ -37,6 +37,7 @@ type Stats struct {
 	MessagesIn     uint64 // text messages delivered to OnMessage
 	FramesIn       uint64 // frames read, control frames included
 	FramesOut      uint64 // frames written, control frames included
+	Writes         uint64 // socket writes that carried them: FramesOut/Writes is the batching
 	BytesIn        uint64 // bytes read from sockets after the handshake
 	BytesOut       uint64 // bytes written to sockets after the handshake
 	SlowConsumers  uint64 // connections closed because their write queue overflowed
@@ -52,7 +53,7 @@ type Stats struct {
 
 type counters struct {
 	opened, closed, upgradeErrors           atomic.Uint64
-	messagesIn, framesIn, framesOut         atomic.Uint64
+	messagesIn, framesIn, framesOut, writes atomic.Uint64
 	bytesIn, bytesOut                       atomic.Uint64
 	slowConsumers, oversize, protocolErrors atomic.Uint64
 	readTimeouts, idleTimeouts              atomic.Uint64
@@ -83,6 +84,12 @@ type Server struct {
 	pollerWG, workersWG, sweeperWG sync.WaitGroup
 	closeOnce                      sync.Once
 	closeErr                       error
+
+	// Connections waiting for Options.WriteDelay before their writer
+	// starts; flushArmed: a timer will start them.
+	flushMu    sync.Mutex
+	flushQ     []*Conn
+	flushArmed bool
 
 	bufs    sync.Pool // *[]byte message buffers
 	batches sync.Pool // *writeBatch
@@ -321,6 +328,7 @@ func (s *Server) Stats() Stats {
 		Deflate:        st.deflate.Load(),
 		Compressions:   st.compressions.Load(),
 		CompressedOut:  st.compressedOut.Load(),
+		Writes:         st.writes.Load(),
 		InflatedIn:     st.inflatedIn.Load(),
 	}
 }
