@@ -15,9 +15,48 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// keepQueueCap is the largest queue backing array an idle connection keeps
-// between bursts; bigger ones are dropped so idle connections stay small.
-const keepQueueCap = 4
+// frameQueue is a connection's write queue. A connection holds one only
+// while it has frames to write: the queues are pooled by the Server, so an
+// idle connection holds none and a burst allocates nothing.
+type frameQueue struct{ f []outFrame }
+
+// maxPooledQueue is the largest queue returned to the pool; a bigger one
+// (after a long backlog) is left to the garbage collector.
+const maxPooledQueue = 256
+
+// qlen is the number of queued frames; c.mu is held.
+func (c *Conn) qlen() int {
+	if c.q == nil {
+		return 0
+	}
+	return len(c.q.f)
+}
+
+// push queues f, taking a queue from the pool if c has none; c.mu is held.
+func (c *Conn) push(f outFrame) {
+	if c.q == nil {
+		q, _ := c.srv.queues.Get().(*frameQueue)
+		if q == nil {
+			q = &frameQueue{f: make([]outFrame, 0, 4)}
+		}
+		c.q = q
+	}
+	c.q.f = append(c.q.f, f)
+}
+
+// dropQueue empties c's queue and gives it back to the pool; c.mu is held.
+func (c *Conn) dropQueue() {
+	q := c.q
+	if q == nil {
+		return
+	}
+	c.q = nil
+	clear(q.f)
+	q.f = q.f[:0]
+	if cap(q.f) <= maxPooledQueue {
+		c.srv.queues.Put(q)
+	}
+}
 
 // aLongTimeAgo is a deadline in the past: setting it aborts blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -40,15 +79,15 @@ type Conn struct {
 	pre []byte // bytes read but not yet parsed; owned by the holder of busy
 
 	mu         sync.Mutex
-	q          []outFrame // bounded by Options.WriteQueue
-	inflight   int        // frames taken by the writer, being written
-	writing    bool       // a writer goroutine runs (or, once closing, has run)
-	readPaused bool       // reading stopped until the writer drains the queue; busy stays held
-	hard       bool       // abort: no more writes, I/O deadlines in the past
-	closeSent  bool       // our close frame was written
-	peerClosed bool       // the client's close frame was received
-	silent     bool       // do not call OnClose (registration failed)
-	deflate    bool       // permessage-deflate negotiated; set before registration, then read-only
+	q          *frameQueue // nil when empty; bounded by Options.WriteQueue
+	inflight   int         // frames taken by the writer, being written
+	writing    bool        // a writer goroutine runs (or, once closing, has run)
+	readPaused bool        // reading stopped until the writer drains the queue; busy stays held
+	hard       bool        // abort: no more writes, I/O deadlines in the past
+	closeSent  bool        // our close frame was written
+	peerClosed bool        // the client's close frame was received
+	silent     bool        // do not call OnClose (registration failed)
+	deflate    bool        // permessage-deflate negotiated; set before registration, then read-only
 	cause      error
 }
 
@@ -120,13 +159,13 @@ func (c *Conn) enqueueFrame(f outFrame) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.q)+c.inflight >= c.srv.opts.WriteQueue {
+	if c.qlen()+c.inflight >= c.srv.opts.WriteQueue {
 		c.mu.Unlock()
 		c.srv.stats.slowConsumers.Add(1)
 		c.shutdown(closeReq{cause: ErrSlowConsumer, code: ws.StatusPolicyViolation, reason: "slow consumer", frame: true, drop: true}, false)
 		return false
 	}
-	c.q = append(c.q, f)
+	c.push(f)
 	start := !c.writing
 	c.writing = true
 	c.mu.Unlock()
@@ -184,22 +223,20 @@ func (c *Conn) shutdown(r closeReq, inline bool) {
 		c.cause = r.cause
 		c.peerClosed = r.peer
 		if r.drop {
-			clear(c.q)
-			c.q = c.q[:0]
+			c.dropQueue()
 		}
 		if r.frame && !r.hard {
-			c.q = append(c.q, outFrame{op: ws.OpClose, p: closeBody(r.code, r.reason)})
+			c.push(outFrame{op: ws.OpClose, p: closeBody(r.code, r.reason)})
 		}
 		if !c.writing {
 			c.writing = true // never reset: no writer is started after this one
-			startWriter = len(c.q) > 0 && !r.hard
+			startWriter = c.qlen() > 0 && !r.hard
 			writerIdle = !startWriter
 		}
 	}
 	if r.hard && !c.hard {
 		c.hard = true
-		clear(c.q)
-		c.q = nil
+		c.dropQueue()
 		c.nc.SetDeadline(aLongTimeAgo) // unblock the reader, the writer, a lingering drain
 	}
 	c.mu.Unlock()
@@ -255,7 +292,7 @@ func (c *Conn) teardown() {
 	c.mu.Lock()
 	linger := c.closeSent && !c.hard && !c.peerClosed
 	cause, silent := c.cause, c.silent
-	c.q = nil
+	c.dropQueue()
 	c.mu.Unlock()
 
 	s.open.Add(-1)
@@ -303,8 +340,9 @@ func (c *Conn) finish() {
 type writeBatch struct {
 	frames []outFrame
 	hdr    []byte
-	bufs   net.Buffers
-	flat   []byte // a small batch copied into one buffer
+	iov    net.Buffers // the buffers of a batch; kept for their capacity
+	out    net.Buffers // what writev consumes (a field: &out does not escape to the heap)
+	flat   []byte      // a small batch copied into one buffer
 }
 
 // flatWrite is the largest batch copied into one buffer and written with
@@ -323,22 +361,20 @@ func (c *Conn) writeLoop() {
 	defer s.batches.Put(b)
 	for {
 		c.mu.Lock()
-		if c.hard || len(c.q) == 0 {
+		if c.hard || c.qlen() == 0 {
 			if c.closing.Load() {
 				c.mu.Unlock()
 				c.release(true)
 				return
 			}
 			c.writing = false
-			if cap(c.q) > keepQueueCap {
-				c.q = nil
-			}
+			c.dropQueue()
 			c.mu.Unlock()
 			return
 		}
-		b.frames = append(b.frames[:0], c.q...)
-		clear(c.q)
-		c.q = c.q[:0]
+		b.frames = append(b.frames[:0], c.q.f...)
+		clear(c.q.f)
+		c.q.f = c.q.f[:0]
 		c.inflight = len(b.frames)
 		// Under mu, so that a concurrent hard close (which sets its deadline
 		// after taking mu) cannot be overridden.
@@ -351,7 +387,7 @@ func (c *Conn) writeLoop() {
 
 		c.mu.Lock()
 		c.inflight = 0
-		resume := c.readPaused && !c.closing.Load() && len(c.q) < s.highWater()
+		resume := c.readPaused && !c.closing.Load() && c.qlen() < s.highWater()
 		if resume {
 			c.readPaused = false
 		}
@@ -377,7 +413,7 @@ func (c *Conn) writeLoop() {
 func (c *Conn) backlogged() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.q)+c.inflight >= c.srv.highWater()
+	return c.qlen()+c.inflight >= c.srv.highWater()
 }
 
 // pauseRead stops reading c while its write queue is at least half full,
@@ -388,7 +424,7 @@ func (c *Conn) backlogged() bool {
 func (c *Conn) pauseRead() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing.Load() || len(c.q)+c.inflight < c.srv.highWater() {
+	if c.closing.Load() || c.qlen()+c.inflight < c.srv.highWater() {
 		return false
 	}
 	c.readPaused = true // a writer runs: the queue is not empty
@@ -402,7 +438,7 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 		b.hdr = make([]byte, 0, need)
 	}
 	hdr := b.hdr[:0]
-	bufs := b.bufs[:0]
+	bufs := b.iov[:0]
 	compressed := 0
 	for _, f := range b.frames {
 		i := len(hdr)
@@ -415,7 +451,7 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 			bufs = append(bufs, f.p)
 		}
 	}
-	b.bufs = bufs
+	b.iov = bufs
 	var n int64
 	var err error
 	if total := len(hdr) + payloadLen(b.frames); total <= flatWrite {
@@ -430,9 +466,11 @@ func (c *Conn) writeFrames(b *writeBatch) error {
 		w, err = c.nc.Write(flat)
 		n = int64(w)
 	} else {
-		n, err = bufs.WriteTo(c.nc) // consumes the local copy of the slice
+		b.out = bufs
+		n, err = b.out.WriteTo(c.nc) // consumes b.out, not b.iov
+		b.out = nil
 	}
-	clear(b.bufs) // drop references to payloads
+	clear(b.iov) // drop references to payloads
 	s.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		return err

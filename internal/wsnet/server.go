@@ -91,6 +91,7 @@ type Server struct {
 	flushQ     []*Conn
 	flushArmed bool
 
+	queues  sync.Pool // *frameQueue write queues
 	bufs    sync.Pool // *[]byte message buffers
 	batches sync.Pool // *writeBatch
 	flate   *deflater // nil unless Options.Deflate
