@@ -46,6 +46,9 @@ type Backends struct {
 	Store store.Store
 	KV    kv.KV
 	Bus   bus.Bus
+	// UserLayout is where user events travel on Bus (IM_BUS_USER_CHANNELS;
+	// "": bus.UserLayoutShards).
+	UserLayout bus.UserLayout
 	// Blobs keeps uploaded files (nil: uploads are off); Close closes it.
 	Blobs blob.Store
 	// Presence holds who is online (nil: presence is off).
@@ -132,7 +135,7 @@ func NewCore(cfg config.Config, b Backends, signer *auth.Signer, sender mail.Sen
 		Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Sessions: sess, Mail: sender,
 		Codes: emailcode.New(b.KV, sender, o.CodeOpts), Log: log, Limits: o.Limits, Now: o.Now,
 		Blobs: b.Blobs, Media: media.Limits{MaxSize: int64(cfg.MaxUpload)},
-		Webhooks: b.Webhooks,
+		Webhooks: b.Webhooks, UserLayout: b.UserLayout,
 	})
 	return &Core{Service: svc, Signer: signer, Issuer: iss, Verifier: ver}, nil
 }

@@ -110,7 +110,7 @@ func RedisBackends(ctx context.Context, cfg config.Config, st store.Store, h bus
 	}
 	kvs := rediskv.New(cmds)
 	return Backends{
-		Store: st, KV: kvs, Bus: b,
+		Store: st, KV: kvs, Bus: b, UserLayout: cfg.BusUserLayout,
 		// Presence pipelines its batches itself: the plain client.
 		Presence:    redispresence.New(rc, redispresence.Options{}),
 		Stats:       redisstats.New(rc, redisstats.Options{}),

@@ -46,7 +46,7 @@ func GatewayVerifier(cfg config.Config) (*auth.Verifier, *auth.JWKSFetcher, erro
 // memberships only (no account or token issuing).
 func GatewayService(b Backends, log *zap.Logger, lim service.Limits) *service.Service {
 	return service.New(service.Deps{Store: b.Store, KV: b.KV, Bus: b.Bus, Presence: b.Presence, Stats: b.Stats, Log: log, Limits: lim,
-		Webhooks: b.Webhooks})
+		Webhooks: b.Webhooks, UserLayout: b.UserLayout})
 }
 
 // GatewayOptions maps the configuration onto the gateway's options (the
@@ -59,7 +59,8 @@ func GatewayOptions(cfg config.Config, log *zap.Logger, reg prometheus.Registere
 	return gateway.Options{NodeID: node, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnsPerUser: cfg.MaxConnsPerUser, Registry: reg, Log: log,
 		Heartbeat: cfg.Heartbeat, PresenceInterval: cfg.PresenceInterval, PresenceGrace: cfg.PresenceGrace,
-		WS: wsnet.Options{Deflate: cfg.WSDeflate, DeflateThreshold: cfg.WSDeflateThreshold, WriteDelay: cfg.WSWriteDelay}}
+		UserLayout: cfg.BusUserLayout,
+		WS:         wsnet.Options{Deflate: cfg.WSDeflate, DeflateThreshold: cfg.WSDeflateThreshold, WriteDelay: cfg.WSWriteDelay}}
 }
 
 // AdminHandler serves /healthz, /readyz and /metrics for a gateway.

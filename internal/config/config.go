@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store/mongo"
 	"github.com/im-websocket-go/im-websocket-go/pkg/webhook"
 )
@@ -87,6 +88,9 @@ type Config struct {
 	// smallest frame they compress, in bytes.
 	WSDeflate          bool
 	WSDeflateThreshold int
+	// BusUserLayout is where user events travel between nodes (see
+	// bus.UserLayout): per-user channels, both, or user shard channels.
+	BusUserLayout bus.UserLayout
 	// WSWriteDelay lets a WebSocket connection's writer wait that long so
 	// that the frames sent to it meanwhile share one write (0: no wait).
 	WSWriteDelay time.Duration
@@ -173,7 +177,7 @@ type binding struct {
 // flag.NewFlagSet(name, flag.ContinueOnError).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	var origins, trustProxy, s3TLS, autoPipeline, wsDeflate string
+	var origins, trustProxy, s3TLS, autoPipeline, wsDeflate, busUsers string
 	var adminKeys string
 	bs := []binding{
 		{"IM_MONGO_URI", "mongo-uri", "MongoDB connection string", &c.MongoURI, nil, nil, "mongodb://127.0.0.1:27017"},
@@ -214,6 +218,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_MAX_CONNS_PER_USER", "max-conns-per-user", "simultaneous WebSocket connections per user", nil, nil, &c.MaxConnsPerUser, "16"},
 		{"IM_WS_DEFLATE", "ws-deflate", "on: negotiate permessage-deflate with WebSocket clients that offer it; off: never", &wsDeflate, nil, nil, "on"},
 		{"IM_WS_DEFLATE_THRESHOLD", "ws-deflate-threshold", "smallest WebSocket frame compressed on a deflate connection, in bytes", nil, nil, &c.WSDeflateThreshold, "512"},
+		{"IM_BUS_USER_CHANNELS", "bus-user-channels", "where user events travel between nodes: shards (1,024 shared channels), per-user (one channel per online user, as before) or both (the step between them in a rolling upgrade)", &busUsers, nil, nil, "shards"},
 		{"IM_WS_WRITE_DELAY", "ws-write-delay", "how long a WebSocket connection's idle writer waits so that the frames sent to it meanwhile share one write (0: no wait; at most 50ms)", nil, &c.WSWriteDelay, nil, "0s"},
 		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
 		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},
@@ -300,6 +305,11 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	if c.WSDeflateThreshold < 1 {
 		return c, fmt.Errorf("config: IM_WS_DEFLATE_THRESHOLD must be at least 1 byte")
 	}
+	layout, err := bus.ParseUserLayout(busUsers)
+	if err != nil {
+		return c, fmt.Errorf("config: IM_BUS_USER_CHANNELS: %w", err)
+	}
+	c.BusUserLayout = layout
 	if c.WSWriteDelay < 0 || c.WSWriteDelay > wsnet.MaxWriteDelay {
 		return c, fmt.Errorf("config: IM_WS_WRITE_DELAY must be between 0 and %v, not %v", wsnet.MaxWriteDelay, c.WSWriteDelay)
 	}

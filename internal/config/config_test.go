@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 )
 
 func TestLoadEnvAndFlags(t *testing.T) {
@@ -25,7 +27,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 	}
 	if c.MongoDB != "im" || c.SMTPTLS != "starttls" || c.RefreshTTL != 720*time.Hour ||
 		c.MongoWriteConcern != "majority" || c.MongoReadPreference != "primary" || !c.WSDeflate || c.WSDeflateThreshold != 1024 ||
-		c.WSWriteDelay != 2*time.Millisecond {
+		c.WSWriteDelay != 2*time.Millisecond || c.BusUserLayout != bus.UserLayoutShards {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -33,7 +35,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 func TestLoadRejectsBadValues(t *testing.T) {
 	for k, v := range map[string]string{"IM_SMTP_TLS": "maybe", "IM_ACCESS_TTL": "soon", "IM_TRUST_PROXY": "perhaps", "IM_MAX_CONNS_PER_USER": "x",
 		"IM_MONGO_WRITE_CONCERN": "2", "IM_MONGO_READ_PREFERENCE": "secondary", "IM_WS_DEFLATE": "maybe", "IM_WS_DEFLATE_THRESHOLD": "-1",
-		"IM_WS_WRITE_DELAY": "1s"} {
+		"IM_WS_WRITE_DELAY": "1s", "IM_BUS_USER_CHANNELS": "sharded"} {
 		_, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), nil, func(key string) string {
 			if key == k {
 				return v

@@ -95,6 +95,11 @@ type Options struct {
 	// the admin API (stats.go); nil: not reported.
 	Stats         stats.Stats
 	StatsInterval time.Duration
+
+	// UserLayout is where the node takes user events from
+	// (IM_BUS_USER_CHANNELS; "": bus.UserLayoutShards): the user shard
+	// channels, or each online user's own channel (see bus.UserLayout).
+	UserLayout bus.UserLayout
 }
 
 func (o *Options) defaults() {
@@ -243,6 +248,7 @@ func (g *Gateway) SetBus(b bus.Bus) {
 		g.shards.Store(&sc)
 	}
 	g.hub = newHub(b, g.log)
+	g.hub.shards = g.opts.UserLayout.SubscribesShards()
 	g.hub.fill = g.fill
 	g.hub.gaveUp = g.m.gapsAbandoned.Inc
 	g.hub.churn = func(op string, n, subscribed int) {
@@ -684,9 +690,17 @@ func (g *Gateway) checkMember(ctx context.Context, uid, roomID string) error {
 func (g *Gateway) HandleMessage(channel string, payload []byte) {
 	kind, id := bus.Parse(channel)
 	env, err := protocol.ParseEnvelope(payload)
-	if kind == 0 || err != nil {
+	if kind == 0 || err != nil || (kind == 's') != (env.Kind == 'u') {
 		g.log.Warn("bad bus payload", zap.String("channel", channel))
 		return
+	}
+	if kind == 's' {
+		// A user shard carries the events of every user hashed to it:
+		// most are for users connected elsewhere.
+		if !g.hub.online(env.UserID) {
+			return
+		}
+		kind, id = 'u', env.UserID
 	}
 	// One copy, shared by every recipient's write queue.
 	frame := append([]byte(nil), env.Frame...)

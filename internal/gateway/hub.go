@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,13 @@ type hub struct {
 	// entry for both: a node keeps one per online user and room).
 	chans map[string]chanState
 	nsubs int // channels subscribed
-	kick  chan struct{}
+
+	// shards: users' events come on the user shard channels (each wanted
+	// while a local user hashes to it: shardUsers counts them), else on
+	// each online user's own channel.
+	shards     bool
+	shardUsers [bus.UserShards]int32
+	kick       chan struct{}
 
 	fill func(r *room) // gap filler (the gateway's store read)
 	// gaveUp counts gaps the node could not fill from the store (nil: not
@@ -177,7 +184,7 @@ func (h *hub) join(c *client, rooms []string, heads []int64, max int) bool {
 	if u == nil {
 		u = &user{id: c.uid}
 		h.users[c.uid] = u
-		h.setChan(bus.UserChannel(c.uid), chWant, true)
+		h.wantUser(c.uid, true)
 	}
 	if max > 0 && len(u.conns) >= max {
 		if len(u.conns) == 0 {
@@ -243,10 +250,38 @@ func (h *hub) dropUserLocked(u *user) {
 		h.removeRoomLocked(u, id)
 	}
 	delete(h.users, u.id)
-	h.setChan(bus.UserChannel(u.id), chWant, false)
+	h.wantUser(u.id, false)
 	if h.last != nil {
 		h.last(u.id)
 	}
+}
+
+// wantUser records that uid came online (on) or went offline here, and
+// so whether its events' channel is wanted; h.mu is held.
+func (h *hub) wantUser(uid string, on bool) {
+	if !h.shards {
+		h.setChan(bus.UserChannel(uid), chWant, on)
+		return
+	}
+	n := bus.UserShard(uid)
+	if on {
+		h.shardUsers[n]++
+		if h.shardUsers[n] == 1 {
+			h.setChan(bus.UserShardChannel(n), chWant, true)
+		}
+		return
+	}
+	h.shardUsers[n]--
+	if h.shardUsers[n] == 0 {
+		h.setChan(bus.UserShardChannel(n), chWant, false)
+	}
+}
+
+// online reports whether uid has a connection here.
+func (h *hub) online(uid string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[uid] != nil
 }
 
 // leave unregisters a connection.
@@ -446,6 +481,16 @@ func (h *hub) resubscribeChannels(channels []string) (rooms []*room, users []str
 		case 'u':
 			if h.users[id] != nil {
 				users = append(users, id)
+			}
+		case 's':
+			n, err := strconv.Atoi(id)
+			if err != nil {
+				continue
+			}
+			for uid := range h.users {
+				if bus.UserShard(uid) == n {
+					users = append(users, uid)
+				}
 			}
 		}
 	}

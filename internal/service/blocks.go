@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/im-websocket-go/im-websocket-go/pkg/bus"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
@@ -186,10 +185,7 @@ func (s *Service) directRoomOf(ctx context.Context, a, b string) string {
 // internal publishes an internal event (never forwarded to clients) about
 // roomID on each user's channel.
 func (s *Service) internal(ctx context.Context, name, roomID string, userIDs ...string) {
-	env := protocol.Envelope{Kind: 'e', RoomID: roomID, Event: name, Frame: protocol.EncodeEvent(name, nil)}
-	for _, u := range userIDs {
-		s.publish(ctx, bus.UserChannel(u), env)
-	}
+	s.toUsers(ctx, protocol.Envelope{Kind: 'e', RoomID: roomID, Event: name, Frame: protocol.EncodeEvent(name, nil)}, userIDs)
 }
 
 // closedRooms returns the direct rooms of uid a block closes (nil when

@@ -134,6 +134,10 @@ type Deps struct {
 	// Webhooks calls the host app (before_send, after_send and the
 	// account and social events through the outbox); nil: none.
 	Webhooks *webhook.Hooks
+
+	// UserLayout is where user events are published (IM_BUS_USER_CHANNELS;
+	// "": bus.UserLayoutShards).
+	UserLayout bus.UserLayout
 }
 
 // Service implements the product's rules.
@@ -150,6 +154,7 @@ type Service struct {
 	blobs                  blob.Store
 	pres                   presence.Presence
 	hooks                  *webhook.Hooks
+	userLayout             bus.UserLayout
 	media                  media.Limits
 	log                    *zap.Logger
 	lim                    Limits
@@ -212,6 +217,7 @@ func New(d Deps) *Service {
 	s.adminBusy = make(chan struct{}, 1)
 	s.stats = d.Stats
 	s.hooks = d.Webhooks
+	s.userLayout = d.UserLayout
 	if d.Codes != nil {
 		s.resetCodes = d.Codes.Scoped("pr", "Reset your im-websocket-go password", "reset your password")
 		s.emailCodes = d.Codes.Scoped("ce", "Confirm your new im-websocket-go email address", "confirm this address as your new email")
@@ -304,12 +310,22 @@ func (s *Service) publish(ctx context.Context, channel string, env protocol.Enve
 	}
 }
 
-// event publishes an event frame to each user's channel.
+// event publishes an event frame to each user.
 func (s *Service) event(ctx context.Context, name, roomID string, data any, userIDs ...string) {
-	frame := protocol.EncodeEvent(name, data)
-	env := protocol.Envelope{Kind: 'e', RoomID: roomID, Event: name, Frame: frame}
+	s.toUsers(ctx, protocol.Envelope{Kind: 'e', RoomID: roomID, Event: name, Frame: protocol.EncodeEvent(name, data)}, userIDs)
+}
+
+// toUsers publishes env, an 'e' envelope, to each user: on the user's
+// shard channel (as a 'u' envelope naming the user) and, in the layouts
+// that keep them, on the user's own channel (see bus.UserLayout).
+func (s *Service) toUsers(ctx context.Context, env protocol.Envelope, userIDs []string) {
 	for _, u := range userIDs {
-		s.publish(ctx, bus.UserChannel(u), env)
+		ue := env
+		ue.Kind, ue.UserID = 'u', u
+		s.publish(ctx, bus.UserShardChannel(bus.UserShard(u)), ue)
+		if s.userLayout.PublishesPerUser() {
+			s.publish(ctx, bus.UserChannel(u), env)
+		}
 	}
 }
 

@@ -12,13 +12,18 @@ import (
 //
 //	m <room_id> <seq> [<published_unix_us>]\n{"type":"message",...}
 //	e <room_id> <event>\n{"type":"event",...}
+//	u <user_id> <room_id> <event>\n{"type":"event",...}
 //	h <room_id> <seq>\n
+//
+// A 'u' envelope is an event for one user on a user shard channel (shared
+// by many users: the gateway delivers it only to that user's connections).
 //
 // An 'h' envelope says that a seq of the room holds no message (its send
 // failed and a tombstone closed it): gateways pass over it at once instead
 // of waiting for it.
 type Envelope struct {
-	Kind   byte   // 'm' message, 'e' event, 'h' a seq that holds no message
+	Kind   byte   // 'm' message, 'e' event, 'u' event for one user, 'h' a seq that holds no message
+	UserID string // 'u' only: the user the event is for
 	RoomID string // the message's room; for events, the room they concern (may be "-")
 	Seq    int64  // messages and 'h' only
 	Event  string // events only
@@ -34,8 +39,12 @@ func (e Envelope) Marshal() []byte {
 	if room == "" {
 		room = "-"
 	}
-	b := make([]byte, 0, len(e.Frame)+len(room)+32)
+	b := make([]byte, 0, len(e.Frame)+len(room)+len(e.UserID)+32)
 	b = append(b, e.Kind, ' ')
+	if e.Kind == 'u' {
+		b = append(b, e.UserID...)
+		b = append(b, ' ')
+	}
 	b = append(b, room...)
 	b = append(b, ' ')
 	if e.Kind == 'm' || e.Kind == 'h' {
@@ -62,6 +71,14 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 	}
 	head := b[:nl]
 	e.Frame = b[nl+1:]
+	if head[0] == 'u' {
+		user, rest, ok := bytes.Cut(head[min(2, len(head)):], []byte{' '})
+		if len(head) < 2 || head[1] != ' ' || !ok || len(user) == 0 {
+			return e, errEnvelope
+		}
+		e.UserID = string(user)
+		head = append([]byte{'u', ' '}, rest...) // then as an 'e' header
+	}
 	parts := bytes.SplitN(head, []byte{' '}, 3)
 	if len(parts) != 3 || len(parts[0]) != 1 {
 		return e, errEnvelope
@@ -87,7 +104,7 @@ func ParseEnvelope(b []byte) (Envelope, error) {
 				return e, errEnvelope
 			}
 		}
-	case 'e':
+	case 'e', 'u':
 		e.Event = string(parts[2])
 	default:
 		return e, errEnvelope

@@ -115,14 +115,17 @@ func TestEnvelope(t *testing.T) {
 		{Kind: 'e', RoomID: "room1", Event: EventGroupJoined, Frame: []byte(`{"a":"b\nc"}`)},
 		{Kind: 'e', Event: EventFriendRequest, Frame: []byte(`{}`)},
 		{Kind: 'h', RoomID: "room1", Seq: 44},
+		{Kind: 'u', UserID: "user1", RoomID: "room1", Event: EventGroupJoined, Frame: []byte(`{"a":"b"}`)},
+		{Kind: 'u', UserID: "user2", Event: EventSessionRevoked, Frame: []byte(`{}`)},
 	} {
 		got, err := ParseEnvelope(e.Marshal())
-		if err != nil || got.Kind != e.Kind || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event ||
+		if err != nil || got.Kind != e.Kind || got.UserID != e.UserID || got.RoomID != e.RoomID || got.Seq != e.Seq || got.Event != e.Event ||
 			got.Published != e.Published || !bytes.Equal(got.Frame, e.Frame) {
 			t.Fatalf("%+v -> %+v %v", e, got, err)
 		}
 	}
-	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}", "m r 1 x\n{}", "m r 1 -5\n{}", "h r 0\n", "h r 1\n{}", "h r 1 5\n"} {
+	for _, s := range []string{"", "m", "m r\n", "m r x\n{}", "m r 0\n{}", "x r 1\n{}", "mm r 1\n{}", "m r 1 x\n{}", "m r 1 -5\n{}", "h r 0\n", "h r 1\n{}", "h r 1 5\n",
+		"u\n{}", "u \n{}", "u user1\n{}", "u  r ev\n{}", "u user1 r\n{}", "ux user1 r ev\n{}"} {
 		if _, err := ParseEnvelope([]byte(s)); err == nil {
 			t.Errorf("%q accepted", s)
 		}
@@ -184,6 +187,7 @@ func FuzzParseEnvelope(f *testing.F) {
 	f.Add([]byte("m r 1\n{}"))
 	f.Add([]byte("e - friend_added\n{}"))
 	f.Add([]byte("h r 7\n"))
+	f.Add([]byte("u user1 - session_revoked\n{}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := ParseEnvelope(b)
 		if err != nil {
@@ -191,6 +195,9 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 		if (e.Kind == 'm' || e.Kind == 'h') && e.Seq <= 0 {
 			t.Fatalf("message envelope with seq %d", e.Seq)
+		}
+		if (e.Kind == 'u') != (e.UserID != "") {
+			t.Fatalf("envelope kind %q with user %q", e.Kind, e.UserID)
 		}
 	})
 }
