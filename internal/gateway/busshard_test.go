@@ -50,9 +50,12 @@ func TestPerRoomResyncWhenOneShardConnectionDrops(t *testing.T) {
 		}
 		return s
 	}
-	// P: the victim primary, where uP's own channel lives.
+	// userChannel is where a user's events travel: their user shard's
+	// channel.
+	userChannel := func(u *apitest.User) string { return bus.UserShardChannel(bus.UserShard(u.ID)) }
+	// P: the victim primary, where uP's user channel lives.
 	uP := cl.Register("ps")
-	p := shardOf(bus.UserChannel(uP.ID))
+	p := shardOf(userChannel(uP))
 	// Pairs of fresh users whose own channels are elsewhere: one pair's
 	// 1:1 room on P (the victims), one pair's elsewhere (the others).
 	var victim, other []*apitest.User
@@ -61,7 +64,7 @@ func TestPerRoomResyncWhenOneShardConnectionDrops(t *testing.T) {
 		var pair []*apitest.User
 		for len(pair) < 2 && i < 40 {
 			i++
-			if u := cl.Register("ps"); shardOf(bus.UserChannel(u.ID)) != p {
+			if u := cl.Register("ps"); shardOf(userChannel(u)) != p {
 				pair = append(pair, u)
 			}
 		}
