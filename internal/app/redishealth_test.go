@@ -80,6 +80,9 @@ func TestRedisHealthSentinelPrimaryUnreachable(t *testing.T) {
 	t0 := time.Now()
 	waitGauge(t, reg, "im_gateway_redis_up", 0, 15*time.Second)
 	t.Logf("primary %s unreachable: marked down after %v", primary, time.Since(t0).Round(time.Millisecond))
+	// The line follows the gauge: it names the primary, which the check
+	// asks the sentinels for first.
+	waitLog(t, logs, "redis unreachable", 10*time.Second)
 
 	t1 := time.Now()
 	if _, err := b.KV.Incr(ctx, "seq:{health}", 0); !errors.Is(err, app.ErrRedisDown) {
@@ -118,6 +121,7 @@ func TestRedisHealthSentinelPrimaryUnreachable(t *testing.T) {
 	t3 := time.Now()
 	waitGauge(t, reg, "im_gateway_redis_up", 1, 15*time.Second)
 	t.Logf("primary answers again: marked up after %v", time.Since(t3).Round(time.Millisecond))
+	waitLog(t, logs, "redis reachable again", 10*time.Second)
 	if _, err := b.KV.Incr(ctx, "seq:{health}", 0); err != nil {
 		t.Errorf("Incr after recovery: %v", err)
 	}
@@ -153,6 +157,16 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not registered", name)
 	return 0
+}
+
+// waitLog waits until a line containing snippet was logged, failing after d.
+func waitLog(t *testing.T, logs *observer.ObservedLogs, snippet string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); logs.FilterMessageSnippet(snippet).Len() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no %q line after %v", snippet, d)
+		}
+	}
 }
 
 // waitGauge polls reg until name reads want, failing after d.
