@@ -29,6 +29,9 @@ func TestWriteDelayBatchesBursts(t *testing.T) {
 					t.Fatalf("message %d: %q, want %q", i, got, want)
 				}
 			}
+			// The counters move after the write returns, which may be
+			// after the client has read the bytes.
+			waitFor(t, "frames counted", 5*time.Second, func() bool { return srv.Stats().FramesOut-before.FramesOut >= n })
 			after := srv.Stats()
 			frames, writes := after.FramesOut-before.FramesOut, after.Writes-before.Writes
 			if frames != n {
