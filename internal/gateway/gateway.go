@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/admission"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
@@ -57,7 +58,7 @@ type Options struct {
 	// get at most seven eighths of the slots, fewer while sends take
 	// longer than StoreLatencyTarget (default 1s, a third of the service's
 	// store timeout, past which work is wasted) in the store: the
-	// rest stays free for syncs, read marks and gap fills (see storeGate).
+	// rest stays free for syncs, read marks and gap fills (see admission.Gate).
 	MaxStoreInFlight   int
 	StoreQueueWait     time.Duration
 	StoreLatencyTarget time.Duration
@@ -193,7 +194,7 @@ type Gateway struct {
 	ws   *wsnet.Server
 	hub  *hub
 	m    *metrics
-	gate *storeGate
+	gate *admission.Gate
 	pm   *presenceManager // nil: presence off
 	typ  *typingLimiter
 
@@ -227,7 +228,8 @@ func (c *client) send(frame []byte) {
 func New(svc *service.Service, ver auth.TokenVerifier, opts Options) (*Gateway, error) {
 	opts.defaults()
 	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log,
-		gate: newStoreGate(opts.MaxStoreInFlight, opts.StoreQueueWait, opts.StoreLatencyTarget)}
+		gate: admission.New(admission.Options{Size: opts.MaxStoreInFlight, Wait: opts.StoreQueueWait,
+			Target: opts.StoreLatencyTarget, Metrics: newGateMetrics()})}
 	var err error
 	if g.ws, err = wsnet.NewServer(g, opts.WS); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -440,7 +442,7 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 	case protocol.TypeEdit, protocol.TypeRecall, protocol.TypeReact, protocol.TypeUnreact:
 		g.onChange(c, &in)
 	case protocol.TypeHide:
-		release, err := g.gate.acquire("hide")
+		release, err := g.gate.Acquire("hide")
 		if err == nil {
 			ctx, cancel := g.opCtx()
 			err = g.svc.Hide(ctx, c.uid, in.RoomID, in.Seqs)
@@ -451,7 +453,7 @@ func (g *Gateway) OnMessage(conn *wsnet.Conn, payload []byte) {
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), in.RoomID))
 		}
 	case protocol.TypeRead:
-		release, err := g.gate.acquire("read")
+		release, err := g.gate.Acquire("read")
 		if err == nil {
 			ctx, cancel := g.opCtx()
 			err = g.svc.MarkRead(ctx, c.uid, in.RoomID, *in.Seq)
@@ -565,7 +567,7 @@ func (g *Gateway) store(c *client, in *protocol.Inbound, do func(ctx context.Con
 	}
 	start := time.Now()
 	known := g.hub.isMember(c.uid, in.RoomID, g.opts.MemberTTL)
-	release, err := g.gate.acquire(opSend)
+	release, err := g.gate.Acquire(admission.OpSend)
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		return
@@ -626,7 +628,7 @@ func (g *Gateway) onSync(c *client, in *protocol.Inbound) {
 			c.send(protocol.EncodeSynced(id, after, true))
 			continue
 		}
-		release, err := g.gate.acquire("sync")
+		release, err := g.gate.Acquire("sync")
 		if err != nil {
 			cancel()
 			c.send(protocol.EncodeRoomError(protocol.AsError(err), id))
@@ -819,7 +821,7 @@ func (g *Gateway) fill(r *room) {
 	r.ordMu.Lock()
 	after := r.last
 	r.ordMu.Unlock()
-	release, err := g.gate.acquire("fill")
+	release, err := g.gate.Acquire("fill")
 	var p service.Page
 	if err == nil {
 		ctx, cancel := g.opCtx()

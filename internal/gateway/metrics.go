@@ -3,6 +3,7 @@ package gateway
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/admission"
 	"github.com/im-websocket-go/im-websocket-go/internal/wsnet"
 )
 
@@ -118,8 +119,11 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.framesIn, m.framesOut, m.stored, m.deliveries,
 			m.publishLat, m.deliverLat, m.slowDropped, m.busResub, m.rejected, m.closed,
-			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing, g.gate.inflight, g.gate.capGauge, g.gate.shed,
+			m.gapsAbandoned, m.revoked, m.presenceEvents, m.presenceDropped, m.typing,
 			m.busChurn, m.busChannels, m.busShards} {
+			_ = reg.Register(c)
+		}
+		for _, c := range g.gate.Collectors() {
 			_ = reg.Register(c)
 		}
 		for _, c := range wireCounters(g) {
@@ -153,4 +157,12 @@ func wireCounters(g *Gateway) []prometheus.Collector {
 		counter("im_gateway_ws_messages_inflated_total", "Compressed client messages received and inflated.",
 			func(st wsnet.Stats) uint64 { return st.InflatedIn }),
 	}
+}
+
+// newGateMetrics are the store gate's metrics (admission.Gate).
+func newGateMetrics() admission.Metrics {
+	return admission.NewMetrics(
+		prometheus.Opts{Name: "im_gateway_store_inflight", Help: "Store operations in flight on this node (sends, syncs, read marks, gap fills)."},
+		prometheus.Opts{Name: "im_gateway_store_send_limit", Help: "Sends this node lets into the store at once now (adapts to the store's latency)."},
+		prometheus.Opts{Name: "im_gateway_shed_total", Help: "Operations refused with unavailable because the node's store operations were all in flight, by operation."})
 }

@@ -8,8 +8,10 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -334,7 +336,8 @@ func TestConcurrentReactionsAreExact(t *testing.T) {
 		wg.Go(func() {
 			path := fmt.Sprintf("/v1/rooms/%s/messages/%d/reactions/%s?client_msg_id=r%d", g.ID, m.Seq, "%F0%9F%8E%89", i)
 			// Like a client: unavailable and rate_limited are retried with
-			// the same client_msg_id, backing off, until a bounded deadline.
+			// the same client_msg_id, backing off (at least the
+			// Retry-After, with jitter), until a bounded deadline.
 			deadline := time.Now().Add(2 * time.Minute)
 			for try := 0; ; try++ {
 				r := cl.Do("PUT", path, u.Token, nil)
@@ -345,7 +348,7 @@ func TestConcurrentReactionsAreExact(t *testing.T) {
 					errs <- fmt.Sprintf("%s: %d %s", u.Account, r.Status, r.Body)
 					return
 				}
-				time.Sleep(time.Duration(50<<min(try, 4)) * time.Millisecond)
+				time.Sleep(retryBackoff(try, r.Header.Get("Retry-After")))
 			}
 		})
 	}
@@ -452,4 +455,16 @@ func newGroupRoom(t *testing.T, cl *apitest.Cluster, owner *apitest.User, name s
 	}
 	r.JSON(t, &created)
 	return created.Group.ID
+}
+
+// retryBackoff is how long a client waits before its next try: doubling
+// from 50 ms to 800 ms, at least the server's Retry-After (seconds), plus
+// up to half again at random so that refused clients do not come back
+// together.
+func retryBackoff(try int, retryAfter string) time.Duration {
+	d := time.Duration(50<<min(try, 4)) * time.Millisecond
+	if s, err := strconv.Atoi(retryAfter); err == nil {
+		d = max(d, time.Duration(s)*time.Second)
+	}
+	return d + rand.N(d/2+1)
 }

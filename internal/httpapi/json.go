@@ -38,12 +38,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("code", e.Code), zap.Error(e.Cause))
 	}
+	writeErrorBody(w, e)
+}
+
+// writeErrorBody answers e: its status, Retry-After when it has one, and
+// the contract's error body.
+func writeErrorBody(w http.ResponseWriter, e *protocol.Error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1e9)))
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message = e.Code, e.Message
-	writeJSON(w, status, b)
+	writeJSON(w, protocol.HTTPStatus(e.Code), b)
 }
 
 // decode reads one JSON object from the body into v: at most maxBody bytes,

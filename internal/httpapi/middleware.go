@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/admission"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
 )
 
@@ -188,6 +189,21 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// admit lets a message write in through the store gate, or answers 503
+// unavailable with a Retry-After at once (counted in im_http_shed_total,
+// not logged: it is the API shedding load, not failing).
+func (s *Server) admit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		release, err := s.gate.Acquire(admission.OpSend)
+		if err != nil {
+			writeErrorBody(w, protocol.AsError(err))
+			return
+		}
+		defer release()
 		next.ServeHTTP(w, r)
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/im-websocket-go/im-websocket-go/internal/admission"
 	"github.com/im-websocket-go/im-websocket-go/internal/service"
 	"github.com/im-websocket-go/im-websocket-go/pkg/auth"
 	"github.com/im-websocket-go/im-websocket-go/pkg/protocol"
@@ -43,6 +44,19 @@ type Options struct {
 	// login, email codes, password reset: 403) when users come from the
 	// host app's identity provider only (IM_BUILTIN_AUTH=false).
 	BuiltinAuthDisabled bool
+
+	// MaxStoreInFlight bounds the message writes (sends, edits, recalls,
+	// reactions) this API lets into the store at once; default 32. One
+	// that finds no free slot within StoreQueueWait (default 100ms) is
+	// answered 503 `unavailable` with a Retry-After at once, before any
+	// store work. The writes get at most seven eighths of the slots, fewer
+	// while they take longer than StoreLatencyTarget (default 1s, a third
+	// of the service's store timeout): a store slower than the offered
+	// load then answers the writes it lets in, instead of all of them
+	// timing out and being retried (see admission.Gate).
+	MaxStoreInFlight   int
+	StoreQueueWait     time.Duration
+	StoreLatencyTarget time.Duration
 }
 
 // Server is the REST API.
@@ -54,6 +68,7 @@ type Server struct {
 	opts     Options
 	router   chi.Router
 	metrics  *metrics
+	gate     *admission.Gate
 }
 
 // New builds the API. jwks returns the JWKS document to serve.
@@ -64,7 +79,18 @@ func New(svc *service.Service, verifier auth.TokenVerifier, jwks func() ([]byte,
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{svc: svc, verifier: verifier, jwks: jwks, log: log, opts: opts, metrics: newMetrics(opts.Registry)}
+	if opts.MaxStoreInFlight <= 0 {
+		opts.MaxStoreInFlight = 32
+	}
+	s := &Server{svc: svc, verifier: verifier, jwks: jwks, log: log, opts: opts, metrics: newMetrics(opts.Registry),
+		gate: admission.New(admission.Options{Size: opts.MaxStoreInFlight, Wait: opts.StoreQueueWait,
+			Target: opts.StoreLatencyTarget, Metrics: admission.NewMetrics(
+				prometheus.Opts{Name: "im_http_store_inflight", Help: "Message writes (sends, edits, recalls, reactions) in the store now through this API."},
+				prometheus.Opts{Name: "im_http_store_send_limit", Help: "Message writes this API lets into the store at once now (adapts to the store's latency)."},
+				prometheus.Opts{Name: "im_http_shed_total", Help: "Message writes refused with unavailable because this API's store slots were all taken, by operation."})})}
+	for _, c := range s.gate.Collectors() {
+		_ = opts.Registry.Register(c)
+	}
 	s.router = s.routes()
 	return s
 }
@@ -162,12 +188,12 @@ func (s *Server) routes() chi.Router {
 
 			r.Get("/conversations", s.conversations)
 			r.Get("/rooms/{id}/messages", s.history)
-			r.Post("/rooms/{id}/messages", s.sendMessage)
+			r.With(s.admit).Post("/rooms/{id}/messages", s.sendMessage)
 			r.Post("/rooms/{id}/read", s.markRead)
-			r.Patch("/rooms/{id}/messages/{seq}", s.editMessage)
-			r.Post("/rooms/{id}/messages/{seq}/recall", s.recallMessage)
-			r.Put("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.react)
-			r.Delete("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.unreact)
+			r.With(s.admit).Patch("/rooms/{id}/messages/{seq}", s.editMessage)
+			r.With(s.admit).Post("/rooms/{id}/messages/{seq}/recall", s.recallMessage)
+			r.With(s.admit).Put("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.react)
+			r.With(s.admit).Delete("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.unreact)
 			r.Get("/rooms/{id}/messages/{seq}/reactions/{emoji}", s.reactors)
 			r.Get("/rooms/{id}/messages/{seq}/readers", s.readers)
 			r.Post("/rooms/{id}/hide", s.hideMessages)

@@ -1,4 +1,4 @@
-package gateway
+package admission
 
 import (
 	"errors"
@@ -15,17 +15,17 @@ func isUnavailable(err error) bool {
 
 // Sends never take the slots that recovery needs: with sends at their
 // share, a sync still gets in at once, and a further send is refused.
-func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
-	g := newStoreGate(8, 20*time.Millisecond, time.Second)
+func TestGateKeepsSlotsForRecovery(t *testing.T) {
+	g := New(Options{Size: 8, Wait: 20 * time.Millisecond, Target: time.Second})
 	var rel []func()
 	for i := range 7 {
-		r, err := g.acquire(opSend)
+		r, err := g.Acquire(OpSend)
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 		rel = append(rel, r)
 	}
-	_, err := g.acquire(opSend)
+	_, err := g.Acquire(OpSend)
 	if !isUnavailable(err) {
 		t.Fatalf("8th send of 8 slots: %v, want unavailable", err)
 	}
@@ -33,19 +33,19 @@ func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 		t.Fatalf("a refusal's retry hint: %v, want at least 1s", e.RetryAfter)
 	}
 	for i := range 1 {
-		r, err := g.acquire("sync")
+		r, err := g.Acquire("sync")
 		if err != nil {
 			t.Fatalf("sync %d with sends at their share: %v", i, err)
 		}
 		rel = append(rel, r)
 	}
-	if _, err := g.acquire("sync"); !isUnavailable(err) {
+	if _, err := g.Acquire("sync"); !isUnavailable(err) {
 		t.Fatalf("sync with every slot taken: %v, want unavailable", err)
 	}
 	// A slot freed while an acquirer waits is handed over within the wait.
 	done := make(chan error, 1)
 	go func() {
-		r, err := g.acquire("read")
+		r, err := g.Acquire("read")
 		if err == nil {
 			r()
 		}
@@ -66,8 +66,8 @@ func TestStoreGateKeepsSlotsForRecovery(t *testing.T) {
 
 // Sends slower than the target cut the send share (at most once per
 // target); fast ones grow it back to its bound.
-func TestStoreGateAdaptsToLatency(t *testing.T) {
-	g := newStoreGate(40, time.Millisecond, 10*time.Millisecond)
+func TestGateAdaptsToLatency(t *testing.T) {
+	g := New(Options{Size: 40, Wait: time.Millisecond, Target: 10 * time.Millisecond})
 	if g.sendCap != 35 {
 		t.Fatalf("initial send share %v, want 35", g.sendCap)
 	}
@@ -89,11 +89,11 @@ func TestStoreGateAdaptsToLatency(t *testing.T) {
 		t.Fatalf("after slow sends: %v, want the floor 1", g.sendCap)
 	}
 	// With a share of 1, a second send waits and is refused.
-	r, err := g.acquire(opSend)
+	r, err := g.Acquire(OpSend)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.acquire(opSend); !isUnavailable(err) {
+	if _, err := g.Acquire(OpSend); !isUnavailable(err) {
 		t.Fatalf("second send at share 1: %v", err)
 	}
 	r()
