@@ -83,7 +83,12 @@ export interface ClientEvents {
         reason: string;
         hadHello: boolean;
     }];
-    /** A message not seen before (live, from a sync, or the ack of a send), once per room and seq. */
+    /**
+     * A message not seen before (live, from a sync, or the ack of a send),
+     * once per room and seq, and in seq order within a tracked room: one that
+     * comes beyond a gap waits until the sync fills the gap or passes it as a
+     * hole.
+     */
     message: [message: Message, info: {
         ack: boolean;
     }];
@@ -166,7 +171,11 @@ export declare class Client {
     private startHeartbeat;
     private receive;
     private deliver;
-    private advance;
+    private askGap;
+    /** Moves the cursor to m and passes it on. */
+    private pass;
+    /** Passes on the held run that follows the cursor. */
+    private drain;
     private onSynced;
     private onError;
     private newRoom;

@@ -89,7 +89,12 @@ export interface ClientEvents {
   open: [hello: HelloFrame];
   /** A socket ended; the client reconnects unless closed or revoked. */
   close: [info: { code: number; reason: string; hadHello: boolean }];
-  /** A message not seen before (live, from a sync, or the ack of a send), once per room and seq. */
+  /**
+   * A message not seen before (live, from a sync, or the ack of a send),
+   * once per room and seq, and in seq order within a tracked room: one that
+   * comes beyond a gap waits until the sync fills the gap or passes it as a
+   * hole.
+   */
   message: [message: Message, info: { ack: boolean }];
   /** A room's sync answer ended (`more` rooms are asked again by the client). */
   synced: [frame: SyncedFrame];
@@ -107,10 +112,16 @@ type Listener<K extends keyof ClientEvents> = (...args: ClientEvents[K]) => void
 
 interface RoomState {
   cursor: number;
-  have: Set<number>; // seqs above the cursor already passed on
-  gapAsked: number;
+  ahead: Map<number, Held>; // received beyond a gap, passed on when it closes
+  gapAsked: number; // a sync was asked for a gap below this seq
+  gapTimer: ReturnType<typeof setTimeout> | undefined;
   retries: number;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface Held {
+  m: Message;
+  ack: boolean;
 }
 
 interface Pending {
@@ -126,7 +137,8 @@ interface Pending {
 
 const OPEN = 1; // WebSocket.OPEN
 const MAX_SYNC_ROOMS = 1000;
-const MAX_AHEAD = 10000; // seqs kept above a room's cursor before it is synced again
+const MAX_AHEAD = 10000; // messages held beyond a gap per room; past it they are dropped and synced again
+const GAP_WAIT_MS = 1000; // an ack beyond a gap (others' live frames are likely on the way) waits this long before a sync
 
 let counter = 0;
 
@@ -379,7 +391,11 @@ export class Client {
     clearTimeout(this.helloTimer);
     clearTimeout(this.syncAllTimer);
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = undefined; }
-    for (const r of this.rooms.values()) { clearTimeout(r.retryTimer); r.retryTimer = undefined; }
+    for (const r of this.rooms.values()) {
+      clearTimeout(r.retryTimer);
+      clearTimeout(r.gapTimer);
+      r.retryTimer = r.gapTimer = undefined;
+    }
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -493,25 +509,50 @@ export class Client {
       r = this.newRoom(0);
       this.rooms.set(m.room_id, r);
     }
-    if (m.seq <= r.cursor || r.have.has(m.seq)) return; // dedupe by seq
-    r.have.add(m.seq);
-    this.advance(r);
-    this.emit('message', m, { ack });
-    // Beyond a gap (a live frame lost, or a room just tracked): sync from the
-    // cursor, once until the cursor passes the seq that asked; a gap that a
-    // synced passed is a closed hole.
-    if (!ack && m.seq > r.cursor + 1 && r.gapAsked <= r.cursor) {
-      r.gapAsked = m.seq;
-      this.syncRooms([m.room_id]);
-    } else if (r.have.size > MAX_AHEAD) {
-      this.syncRooms([m.room_id]);
+    if (m.seq <= r.cursor || r.ahead.has(m.seq)) return; // dedupe by seq
+    if (m.seq === r.cursor + 1) {
+      this.pass(r, m, ack);
+      this.drain(r);
+      return;
+    }
+    // Beyond a gap (a live frame lost, the live stream ahead of a sync after
+    // a reconnect, or a room just tracked): hold it, and sync from the
+    // cursor once until the cursor passes the seq that asked. The sync
+    // fills the gap or passes it as a hole (onSynced).
+    if (r.ahead.size >= MAX_AHEAD) r.ahead.clear(); // the sync brings them again
+    r.ahead.set(m.seq, { m, ack });
+    if (r.gapAsked > r.cursor) return;
+    if (!ack) {
+      this.askGap(m.room_id, r);
+    } else if (r.gapTimer === undefined) {
+      // Our own ack often overtakes the live frames of what others sent
+      // just before: give them a moment before asking the server.
+      const room = m.room_id;
+      r.gapTimer = setTimeout(() => {
+        const cur = this.rooms.get(room);
+        if (!cur) return;
+        cur.gapTimer = undefined;
+        if (cur.ahead.size > 0 && cur.gapAsked <= cur.cursor) this.askGap(room, cur);
+      }, GAP_WAIT_MS);
     }
   }
 
-  private advance(r: RoomState): void {
-    while (r.have.has(r.cursor + 1)) {
-      r.cursor++;
-      r.have.delete(r.cursor);
+  private askGap(room: string, r: RoomState): void {
+    r.gapAsked = Math.max(...r.ahead.keys());
+    this.syncRooms([room]);
+  }
+
+  /** Moves the cursor to m and passes it on. */
+  private pass(r: RoomState, m: Message, ack: boolean): void {
+    r.cursor = m.seq;
+    this.emit('message', m, { ack });
+  }
+
+  /** Passes on the held run that follows the cursor. */
+  private drain(r: RoomState): void {
+    for (let h = r.ahead.get(r.cursor + 1); h; h = r.ahead.get(r.cursor + 1)) {
+      r.ahead.delete(h.m.seq);
+      this.pass(r, h.m, h.ack);
     }
   }
 
@@ -519,13 +560,20 @@ export class Client {
     const r = this.rooms.get(f.room_id);
     if (r) {
       r.retries = 0;
+      // Everything up to last_seq was sent before this frame: what is still
+      // missing up to there is a hole (or hidden), so the held messages up
+      // to there are passed on in order across it.
       const last = Number(f.last_seq) || 0;
-      if (last > r.cursor) {
-        r.cursor = last;
-        for (const s of r.have) if (s <= last) r.have.delete(s);
-        this.advance(r);
+      const below = [...r.ahead.keys()].filter((s) => s <= last).sort((a, b) => a - b);
+      for (const s of below) {
+        const h = r.ahead.get(s)!;
+        r.ahead.delete(s);
+        if (s > r.cursor) this.pass(r, h.m, h.ack);
       }
+      if (last > r.cursor) r.cursor = last;
+      this.drain(r);
       if (f.more) this.syncRooms([f.room_id]);
+      else if (r.ahead.size > 0) this.askGap(f.room_id, r); // held beyond what this sync covered
     }
     this.emit('synced', f);
   }
@@ -569,7 +617,7 @@ export class Client {
   // ----------------------------------------------------------------- rooms
 
   private newRoom(cursor: number): RoomState {
-    return { cursor, have: new Set(), gapAsked: 0, retries: 0, retryTimer: undefined };
+    return { cursor, ahead: new Map(), gapAsked: 0, gapTimer: undefined, retries: 0, retryTimer: undefined };
   }
 
   /**
@@ -584,8 +632,8 @@ export class Client {
     if (r) {
       if (c > r.cursor) {
         r.cursor = c;
-        for (const s of r.have) if (s <= c) r.have.delete(s);
-        this.advance(r);
+        for (const s of r.ahead.keys()) if (s <= c) r.ahead.delete(s);
+        this.drain(r);
       }
       return;
     }
@@ -596,7 +644,10 @@ export class Client {
   /** Stops tracking a room (left, removed, no longer a friend). */
   untrack(roomId: string): void {
     const r = this.rooms.get(roomId);
-    if (r) clearTimeout(r.retryTimer);
+    if (r) {
+      clearTimeout(r.retryTimer);
+      clearTimeout(r.gapTimer);
+    }
     this.rooms.delete(roomId);
   }
 

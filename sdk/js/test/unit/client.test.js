@@ -91,7 +91,7 @@ test('dedupes by seq, moves the cursor over contiguous seqs and synced, follows 
   c.close();
 });
 
-test('a live message beyond a gap asks one sync from the cursor', async () => {
+test('a live message beyond a gap waits for the sync that fills it, and asks it once', async () => {
   const s = fakeServer();
   const { c, seen } = newClient(s, { cursors: { R: 3 } });
   c.connect();
@@ -101,11 +101,55 @@ test('a live message beyond a gap asks one sync from the cursor', async () => {
   ws.recv({ type: 'message', message: msg('R', 7) });
   assert.deepEqual(ws.frames('sync').map((f) => f.rooms), [{ R: 3 }, { R: 3 }]);
   assert.equal(c.cursor('R'), 3);
+  assert.deepEqual(seen, [], 'held beyond the gap');
   ws.recv({ type: 'message', message: msg('R', 4) });
+  assert.equal(c.cursor('R'), 4);
   ws.recv({ type: 'message', message: msg('R', 5) });
   assert.equal(c.cursor('R'), 7);
   ws.recv({ type: 'message', message: msg('R', 6) });
-  assert.deepEqual(seen.map((x) => x.seq), [6, 7, 4, 5]);
+  ws.recv({ type: 'synced', room_id: 'R', last_seq: 7, more: false });
+  assert.deepEqual(seen.map((x) => x.seq), [4, 5, 6, 7], 'in order, once');
+  assert.equal(ws.frames('sync').length, 2);
+  c.close();
+});
+
+test('a hole passed by synced lets the held messages through in order', async () => {
+  const s = fakeServer();
+  const { c, seen } = newClient(s, { cursors: { R: 3 } });
+  c.connect();
+  const ws = await s.socket(1);
+  ws.hello();
+  ws.recv({ type: 'message', message: msg('R', 6) }); // 4 and 5 are holes
+  ws.recv({ type: 'message', message: msg('R', 8) }); // 7 still on its way
+  ws.recv({ type: 'synced', room_id: 'R', last_seq: 6, more: false });
+  assert.deepEqual(seen.map((x) => x.seq), [6]);
+  assert.equal(c.cursor('R'), 6);
+  // 8 is still held beyond 7: the client asks again from 6.
+  assert.deepEqual(ws.frames('sync').at(-1), { type: 'sync', rooms: { R: 6 } });
+  ws.recv({ type: 'message', message: msg('R', 7) });
+  assert.deepEqual(seen.map((x) => x.seq), [6, 7, 8]);
+  assert.equal(c.cursor('R'), 8);
+  c.close();
+});
+
+test('an ack beyond a gap is held; the sync is asked only if the gap stays', async () => {
+  const s = fakeServer();
+  const { c, seen } = newClient(s, { cursors: { R: 1 } });
+  c.connect();
+  const ws = await s.socket(1);
+  ws.hello();
+  const syncs = () => ws.frames('sync').length;
+  // Another sender's 2 arrives just after our ack of 3: no sync.
+  ws.recv({ type: 'ack', client_msg_id: 'x', message: msg('R', 3) });
+  ws.recv({ type: 'message', message: msg('R', 2) });
+  assert.deepEqual(seen.map((x) => [x.seq, x.ack]), [[2, false], [3, true]]);
+  // Our ack of 5 while 4 never comes: a sync from 3 after a moment.
+  ws.recv({ type: 'ack', client_msg_id: 'y', message: msg('R', 5) });
+  assert.equal(syncs(), 1);
+  await s.until(() => syncs() === 2, 3000, 'the gap sync');
+  assert.deepEqual(ws.frames('sync').at(-1), { type: 'sync', rooms: { R: 3 } });
+  ws.recv({ type: 'synced', room_id: 'R', last_seq: 5, more: false });
+  assert.deepEqual(seen.map((x) => x.seq), [2, 3, 5]);
   c.close();
 });
 
@@ -311,7 +355,11 @@ test('unknown rooms are tracked from 0 (and synced), or passed on untracked', as
   ws.hello();
   ws.recv({ type: 'message', message: msg('N', 3) });
   assert.deepEqual(ws.frames('sync').map((f) => f.rooms), [{ N: 0 }]);
-  assert.equal(seen.length, 1);
+  assert.equal(seen.length, 0, 'held until the sync brings what came before');
+  ws.recv({ type: 'message', message: msg('N', 1) });
+  ws.recv({ type: 'message', message: msg('N', 2) });
+  ws.recv({ type: 'synced', room_id: 'N', last_seq: 3, more: false });
+  assert.deepEqual(seen.map((x) => x.seq), [1, 2, 3]);
   c.close();
 
   const s2 = fakeServer();

@@ -8,7 +8,8 @@ import { IMError, RETRYABLE_CODES } from './errors.js';
 export const CLOSE_REVOKED = 4001;
 const OPEN = 1; // WebSocket.OPEN
 const MAX_SYNC_ROOMS = 1000;
-const MAX_AHEAD = 10000; // seqs kept above a room's cursor before it is synced again
+const MAX_AHEAD = 10000; // messages held beyond a gap per room; past it they are dropped and synced again
+const GAP_WAIT_MS = 1000; // an ack beyond a gap (others' live frames are likely on the way) waits this long before a sync
 let counter = 0;
 /** A fresh client_msg_id: prefix, time and randomness (printable ASCII, at most 64 characters). */
 export function newClientMsgID(prefix = 'js') {
@@ -247,7 +248,8 @@ export class Client {
         }
         for (const r of this.rooms.values()) {
             clearTimeout(r.retryTimer);
-            r.retryTimer = undefined;
+            clearTimeout(r.gapTimer);
+            r.retryTimer = r.gapTimer = undefined;
         }
         const ws = this.ws;
         this.ws = null;
@@ -382,42 +384,77 @@ export class Client {
             r = this.newRoom(0);
             this.rooms.set(m.room_id, r);
         }
-        if (m.seq <= r.cursor || r.have.has(m.seq))
+        if (m.seq <= r.cursor || r.ahead.has(m.seq))
             return; // dedupe by seq
-        r.have.add(m.seq);
-        this.advance(r);
-        this.emit('message', m, { ack });
-        // Beyond a gap (a live frame lost, or a room just tracked): sync from the
-        // cursor, once until the cursor passes the seq that asked; a gap that a
-        // synced passed is a closed hole.
-        if (!ack && m.seq > r.cursor + 1 && r.gapAsked <= r.cursor) {
-            r.gapAsked = m.seq;
-            this.syncRooms([m.room_id]);
+        if (m.seq === r.cursor + 1) {
+            this.pass(r, m, ack);
+            this.drain(r);
+            return;
         }
-        else if (r.have.size > MAX_AHEAD) {
-            this.syncRooms([m.room_id]);
+        // Beyond a gap (a live frame lost, the live stream ahead of a sync after
+        // a reconnect, or a room just tracked): hold it, and sync from the
+        // cursor once until the cursor passes the seq that asked. The sync
+        // fills the gap or passes it as a hole (onSynced).
+        if (r.ahead.size >= MAX_AHEAD)
+            r.ahead.clear(); // the sync brings them again
+        r.ahead.set(m.seq, { m, ack });
+        if (r.gapAsked > r.cursor)
+            return;
+        if (!ack) {
+            this.askGap(m.room_id, r);
+        }
+        else if (r.gapTimer === undefined) {
+            // Our own ack often overtakes the live frames of what others sent
+            // just before: give them a moment before asking the server.
+            const room = m.room_id;
+            r.gapTimer = setTimeout(() => {
+                const cur = this.rooms.get(room);
+                if (!cur)
+                    return;
+                cur.gapTimer = undefined;
+                if (cur.ahead.size > 0 && cur.gapAsked <= cur.cursor)
+                    this.askGap(room, cur);
+            }, GAP_WAIT_MS);
         }
     }
-    advance(r) {
-        while (r.have.has(r.cursor + 1)) {
-            r.cursor++;
-            r.have.delete(r.cursor);
+    askGap(room, r) {
+        r.gapAsked = Math.max(...r.ahead.keys());
+        this.syncRooms([room]);
+    }
+    /** Moves the cursor to m and passes it on. */
+    pass(r, m, ack) {
+        r.cursor = m.seq;
+        this.emit('message', m, { ack });
+    }
+    /** Passes on the held run that follows the cursor. */
+    drain(r) {
+        for (let h = r.ahead.get(r.cursor + 1); h; h = r.ahead.get(r.cursor + 1)) {
+            r.ahead.delete(h.m.seq);
+            this.pass(r, h.m, h.ack);
         }
     }
     onSynced(f) {
         const r = this.rooms.get(f.room_id);
         if (r) {
             r.retries = 0;
+            // Everything up to last_seq was sent before this frame: what is still
+            // missing up to there is a hole (or hidden), so the held messages up
+            // to there are passed on in order across it.
             const last = Number(f.last_seq) || 0;
-            if (last > r.cursor) {
-                r.cursor = last;
-                for (const s of r.have)
-                    if (s <= last)
-                        r.have.delete(s);
-                this.advance(r);
+            const below = [...r.ahead.keys()].filter((s) => s <= last).sort((a, b) => a - b);
+            for (const s of below) {
+                const h = r.ahead.get(s);
+                r.ahead.delete(s);
+                if (s > r.cursor)
+                    this.pass(r, h.m, h.ack);
             }
+            if (last > r.cursor)
+                r.cursor = last;
+            this.drain(r);
             if (f.more)
                 this.syncRooms([f.room_id]);
+            else if (r.ahead.size > 0)
+                this.askGap(f.room_id, r); // held beyond what this sync covered
         }
         this.emit('synced', f);
     }
@@ -463,7 +500,7 @@ export class Client {
     }
     // ----------------------------------------------------------------- rooms
     newRoom(cursor) {
-        return { cursor, have: new Set(), gapAsked: 0, retries: 0, retryTimer: undefined };
+        return { cursor, ahead: new Map(), gapAsked: 0, gapTimer: undefined, retries: 0, retryTimer: undefined };
     }
     /**
      * Tracks a room from `cursor` (the last seq the application has, or 0 for
@@ -478,10 +515,10 @@ export class Client {
         if (r) {
             if (c > r.cursor) {
                 r.cursor = c;
-                for (const s of r.have)
+                for (const s of r.ahead.keys())
                     if (s <= c)
-                        r.have.delete(s);
-                this.advance(r);
+                        r.ahead.delete(s);
+                this.drain(r);
             }
             return;
         }
@@ -491,8 +528,10 @@ export class Client {
     /** Stops tracking a room (left, removed, no longer a friend). */
     untrack(roomId) {
         const r = this.rooms.get(roomId);
-        if (r)
+        if (r) {
             clearTimeout(r.retryTimer);
+            clearTimeout(r.gapTimer);
+        }
         this.rooms.delete(roomId);
     }
     /** The room's cursor (everything up to it was passed on or skipped as a hole), or undefined when untracked. */
