@@ -5,6 +5,7 @@ package admission
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,16 +36,16 @@ import (
 type Gate struct {
 	wait   time.Duration
 	target time.Duration
+	maxAge time.Duration
 
-	mu       sync.Mutex
-	size     int     // slots, all classes
-	used     int     // slots in use
-	sends    int     // of which sends
-	sendMax  float64 // upper bound of sendCap
-	sendCap  float64 // adaptive bound on sends in flight, in [1, sendMax]
-	lastCut  time.Time
-	waiting  int           // acquirers waiting for a slot
-	released chan struct{} // closed (and replaced) when a slot frees and someone waits
+	mu      sync.Mutex
+	size    int     // slots, all classes
+	used    int     // slots in use
+	sends   int     // of which sends
+	sendMax float64 // upper bound of sendCap
+	sendCap float64 // adaptive bound on sends in flight, in [1, sendMax]
+	lastCut time.Time
+	waiters []*waiter // acquirers waiting for a slot, oldest first
 
 	inflight prometheus.Gauge
 	capGauge prometheus.Gauge
@@ -62,6 +63,10 @@ type Options struct {
 	Size   int           // slots, all classes
 	Wait   time.Duration // longest wait for a slot; default 100ms
 	Target time.Duration // latency target of a send; default 1s
+	// MaxAge: a send that already waited this long before asking (see
+	// AcquireAged) is refused at once when no send slot is free, instead
+	// of waiting Wait for one. Zero: off.
+	MaxAge time.Duration
 	// Metrics are where the gate reports; nil ones are kept unregistered
 	// (the caller names and registers them: see NewMetrics).
 	Metrics Metrics
@@ -104,8 +109,7 @@ func New(o Options) *Gate {
 	size := max(1, o.Size)
 	sendMax := float64(max(1, size-max(1, size/8)))
 	g := &Gate{
-		wait: o.Wait, target: o.Target, size: size, sendMax: sendMax, sendCap: sendMax,
-		released: make(chan struct{}),
+		wait: o.Wait, target: o.Target, maxAge: o.MaxAge, size: size, sendMax: sendMax, sendCap: sendMax,
 		inflight: m.InFlight, capGauge: m.SendLimit, shed: m.Shed,
 	}
 	g.capGauge.Set(sendMax)
@@ -120,37 +124,84 @@ func (g *Gate) Collectors() []prometheus.Collector {
 // Acquire takes a slot for op, waiting at most the gate's wait; release
 // gives it back. A refusal is an `unavailable` protocol error.
 func (g *Gate) Acquire(op string) (release func(), err error) {
+	return g.AcquireAged(op, 0)
+}
+
+// AcquireAged is Acquire for a request that already waited age in the
+// process before it asked (a frame waiting for a free worker, behind its
+// connection's earlier frames). A send older than the gate's MaxAge that
+// finds no free slot is refused at once: the process is behind, its
+// waiting frames are answered at the rate they can be read instead of one
+// per wait per worker, and the senders hear it while their requests are
+// still young (the queue stops standing, as in CoDel).
+func (g *Gate) AcquireAged(op string, age time.Duration) (release func(), err error) {
 	send := op == OpSend
-	var timer *time.Timer
 	g.mu.Lock()
-	for !g.free(send) {
-		if timer == nil {
-			timer = time.NewTimer(g.wait)
-			defer timer.Stop()
-		}
-		ch := g.released
-		g.waiting++
+	if g.free(send) {
+		g.take(send)
 		g.mu.Unlock()
-		select {
-		case <-ch:
-			g.mu.Lock()
-			g.waiting--
-		case <-timer.C:
-			g.mu.Lock()
-			g.waiting--
+	} else {
+		if send && g.maxAge > 0 && age >= g.maxAge {
 			g.mu.Unlock()
 			g.shed.WithLabelValues(op).Inc()
 			return nil, g.busy()
 		}
+		w := &waiter{send: send, granted: make(chan struct{})}
+		g.waiters = append(g.waiters, w)
+		g.mu.Unlock()
+		timer := time.NewTimer(g.wait)
+		select {
+		case <-w.granted:
+			timer.Stop()
+		case <-timer.C:
+			g.mu.Lock()
+			if !w.ok {
+				g.waiters = slices.DeleteFunc(g.waiters, func(x *waiter) bool { return x == w })
+				g.mu.Unlock()
+				g.shed.WithLabelValues(op).Inc()
+				return nil, g.busy()
+			}
+			g.mu.Unlock() // handed a slot as the wait ended: keep it
+		}
 	}
+	g.inflight.Inc()
+	start := time.Now()
+	return func() { g.release(send, time.Since(start)) }, nil
+}
+
+// waiter is an acquirer waiting for a slot. Slots are handed over in
+// arrival order (grant), so a connection whose next frame comes right
+// after its own release cannot take the slot again and again while older
+// frames of other connections wait.
+type waiter struct {
+	send    bool
+	granted chan struct{} // closed when a slot is handed over
+	ok      bool          // a slot was handed over; guarded by Gate.mu
+}
+
+// take books a slot of op's class; g.mu is held.
+func (g *Gate) take(send bool) {
 	g.used++
 	if send {
 		g.sends++
 	}
-	g.mu.Unlock()
-	g.inflight.Inc()
-	start := time.Now()
-	return func() { g.release(send, time.Since(start)) }, nil
+}
+
+// grant hands the free slots to the oldest waiters that may use them;
+// g.mu is held. Afterwards no waiter could take a free slot, so a new
+// acquirer that finds one free takes it from nobody.
+func (g *Gate) grant() {
+	for i := 0; i < len(g.waiters); {
+		w := g.waiters[i]
+		if !g.free(w.send) {
+			i++
+			continue
+		}
+		g.take(w.send)
+		w.ok = true
+		close(w.granted)
+		g.waiters = slices.Delete(g.waiters, i, i+1)
+	}
 }
 
 // busy is the refusal: unavailable, with a hint to retry after the
@@ -175,10 +226,7 @@ func (g *Gate) release(send bool, held time.Duration) {
 		g.sends--
 		g.adapt(held)
 	}
-	if g.waiting > 0 {
-		close(g.released)
-		g.released = make(chan struct{})
-	}
+	g.grant()
 	g.mu.Unlock()
 }
 

@@ -106,3 +106,85 @@ func TestGateAdaptsToLatency(t *testing.T) {
 		t.Fatalf("after fast sends: %v, want back at 35", g.sendCap)
 	}
 }
+
+// An old send that finds the gate full is refused without waiting; a
+// young one waits, and an old one is served when a slot is free.
+func TestGateRefusesOldSendsAtOnce(t *testing.T) {
+	g := New(Options{Size: 2, Wait: time.Hour, MaxAge: 100 * time.Millisecond})
+	r, err := g.AcquireAged(OpSend, time.Second)
+	if err != nil {
+		t.Fatalf("an old send with a free slot: %v", err)
+	}
+	// Size 2: one send slot (the other is kept for recovery).
+	start := time.Now()
+	if _, err := g.AcquireAged(OpSend, 100*time.Millisecond); !isUnavailable(err) {
+		t.Fatalf("an old send at a full gate: %v", err)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Fatalf("refused after %v", d)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r2, err := g.AcquireAged(OpSend, 99*time.Millisecond) // young: waits for r
+		if err == nil {
+			r2()
+		}
+		got <- err
+	}()
+	waitForWaiters(g, 1)
+	r()
+	if err := <-got; err != nil {
+		t.Fatalf("a young send waiting for a slot: %v", err)
+	}
+	// Recovery is never refused for its age.
+	rs, err := g.AcquireAged("sync", time.Hour)
+	if err != nil {
+		t.Fatalf("an old sync: %v", err)
+	}
+	rs()
+}
+
+// A freed slot goes to the oldest waiter, not to whoever asks next: a
+// connection whose next frame follows its own release cannot keep the
+// slot while another connection's frame waits.
+func TestGateHandsSlotsOverInOrder(t *testing.T) {
+	g := New(Options{Size: 2, Wait: time.Minute}) // one send slot
+	r1, err := g.Acquire(OpSend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		r, err := g.Acquire(OpSend)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	waitForWaiters(g, 1)
+	r1()
+	// The slot is the waiter's now: a new send finds none free.
+	g.mu.Lock()
+	free := g.free(true)
+	g.mu.Unlock()
+	if free {
+		t.Fatal("a send slot free after the release although a send waited")
+	}
+	(<-got)()
+	if g.used != 0 {
+		t.Fatalf("used %d after every release", g.used)
+	}
+}
+
+// waitForWaiters returns once n acquirers wait at g.
+func waitForWaiters(g *Gate, n int) {
+	for {
+		g.mu.Lock()
+		w := len(g.waiters)
+		g.mu.Unlock()
+		if w == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

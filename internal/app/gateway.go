@@ -59,8 +59,9 @@ func GatewayOptions(cfg config.Config, log *zap.Logger, reg prometheus.Registere
 	return gateway.Options{NodeID: node, AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnsPerUser: cfg.MaxConnsPerUser, Registry: reg, Log: log,
 		Heartbeat: cfg.Heartbeat, PresenceInterval: cfg.PresenceInterval, PresenceGrace: cfg.PresenceGrace,
-		UserLayout: cfg.BusUserLayout,
-		WS:         wsnet.Options{Deflate: cfg.WSDeflate, DeflateThreshold: cfg.WSDeflateThreshold, WriteDelay: cfg.WSWriteDelay}}
+		StoreMaxFrameAge: cfg.StoreMaxFrameAge,
+		UserLayout:       cfg.BusUserLayout,
+		WS:               wsnet.Options{Deflate: cfg.WSDeflate, DeflateThreshold: cfg.WSDeflateThreshold, WriteDelay: cfg.WSWriteDelay}}
 }
 
 // AdminHandler serves /healthz, /readyz and /metrics for a gateway.

@@ -58,6 +58,7 @@ type Conn struct {
 	// counts its refusals (unavailable, rate_limited), for the backoff.
 	syncAfter int64
 	syncTries int
+	win       sendWindow // the raw client's sends (not with the SDK)
 }
 
 type pendingSend struct {
@@ -66,6 +67,7 @@ type pendingSend struct {
 	step  int
 	tries int
 	hash  uint64
+	wrote atomic.Int64 // when its last attempt was written, unix nanos
 }
 
 // frameHandler receives every frame a connection reads, in order.

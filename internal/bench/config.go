@@ -89,6 +89,8 @@ type Config struct {
 	AutoPipeline bool
 	// WriteDelay: embedded gateways' IM_WS_WRITE_DELAY.
 	WriteDelay time.Duration
+	// MaxFrameAge: embedded gateways' IM_STORE_MAX_FRAME_AGE.
+	MaxFrameAge time.Duration
 
 	// Target "standalone": cmd/standalone on a fresh data folder, seeded
 	// before it starts (see TargetStandalone); "" is gateways or Embedded.
@@ -101,6 +103,10 @@ type Config struct {
 
 	Grace time.Duration // wait at most this long for stragglers after the last ack (default 15s)
 	Sync  bool          // recover what is still missing with sync before judging
+	// OpenLoop turns off the clients' send window (sendWindow): every
+	// message goes out at its time and a refused one is retried on its own
+	// backoff, whatever else the connection has in flight.
+	OpenLoop bool
 
 	Steps        int           // ramp: at most this many steps
 	StepDuration time.Duration // ramp

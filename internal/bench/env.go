@@ -41,6 +41,8 @@ type EmbeddedOptions struct {
 	AutoPipeline bool
 	// WriteDelay is the nodes' IM_WS_WRITE_DELAY.
 	WriteDelay time.Duration
+	// MaxFrameAge is the nodes' IM_STORE_MAX_FRAME_AGE.
+	MaxFrameAge time.Duration
 }
 
 // Embedded is everything a run needs on this machine: Redis, the embedded
@@ -129,7 +131,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions) (_ *Embedded, err err
 	for i := range o.Nodes {
 		nc := NodeConfig{MongoURI: e.MongoURI, MongoDB: e.MongoDB, RedisURL: e.RedisURL, PubKeyFile: pub,
 			Issuer: e.Issuer, Audience: e.Audience, NodeID: fmt.Sprintf("gw-%d", i+1), LogLevel: o.LogLevel,
-			AutoPipeline: o.AutoPipeline, WriteDelay: o.WriteDelay}
+			AutoPipeline: o.AutoPipeline, WriteDelay: o.WriteDelay, MaxFrameAge: o.MaxFrameAge}
 		if o.Spawn {
 			nc.PostgresURL = o.PostgresURL
 		}

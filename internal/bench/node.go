@@ -39,6 +39,8 @@ type NodeConfig struct {
 	AutoPipeline bool `json:"autopipeline"`
 	// WriteDelay is the nodes' IM_WS_WRITE_DELAY (0: none).
 	WriteDelay time.Duration `json:"write_delay"`
+	// MaxFrameAge is the nodes' IM_STORE_MAX_FRAME_AGE (0: off).
+	MaxFrameAge time.Duration `json:"max_frame_age"`
 	// PostgresURL, when set, is the store instead of MongoDB.
 	PostgresURL string `json:"postgres_url"`
 	RedisURL    string `json:"redis_url"`
@@ -88,7 +90,8 @@ func StartNode(ctx context.Context, nc NodeConfig) (*Node, error) {
 	cfg := config.Config{MongoURI: nc.MongoURI, MongoDB: nc.MongoDB, RedisURL: nc.RedisURL,
 		JWTIssuer: nc.Issuer, JWTAudience: nc.Audience, JWTPublicKeyFile: nc.PubKeyFile,
 		NodeID: nc.NodeID, MaxConnsPerUser: 16, RedisAutoPipeline: nc.AutoPipeline, WSWriteDelay: nc.WriteDelay,
-		WSDeflate: true, WSDeflateThreshold: 512} // as in production: used by clients that offer it (-deflate)
+		WSDeflate: true, WSDeflateThreshold: 512, // as in production: used by clients that offer it (-deflate)
+		StoreMaxFrameAge: nc.MaxFrameAge}
 	if nc.PostgresURL != "" {
 		cfg.Store, cfg.PostgresURL = "postgres", nc.PostgresURL
 	}

@@ -44,6 +44,16 @@ type Result struct {
 	AckedPerS   float64 `json:"acked_per_s"`
 	DeliveredPS float64 `json:"deliveries_per_s"`
 
+	// HeldByClient is the part of Unanswered that waited in the clients'
+	// send windows (never written, or refused and not yet retried).
+	HeldByClient int64 `json:"held_by_client,omitempty"`
+	// LateAcks are acks that came after the books closed (the drain's
+	// end): stored messages, counted in neither Acked nor Unanswered.
+	LateAcks int64 `json:"late_acks,omitempty"`
+	// AnswerLatency is from writing a send frame (each attempt) to its
+	// answer, ack or error: how soon a sender hears back.
+	AnswerLatency Percentiles `json:"answer_latency"`
+
 	// Receipts: the read-receipt storm (scenario receipts).
 	Receipts *ReceiptsResult `json:"receipts,omitempty"`
 
@@ -235,12 +245,13 @@ func (r *Result) PrintText(w io.Writer) {
 	}
 	if r.Scenario != ScenarioIdle && r.Scenario != ScenarioHistory && r.Scenario != ScenarioPresence {
 		p("sent           %d (%.0f/s over %.1fs), retries %d", r.Sent, r.SentPerS, r.WindowS, r.Retries)
-		p("acked          %d (%.0f/s), error answers %d, failed %d, unanswered %d", r.Acked, r.AckedPerS, r.SendErrors, r.Failed, r.Unanswered)
+		p("acked          %d (%.0f/s), error answers %d, failed %d, unanswered %d (of which held by the clients' send windows %d)", r.Acked, r.AckedPerS, r.SendErrors, r.Failed, r.Unanswered, r.HeldByClient)
 		p("delivered      %d live (%.0f deliveries/s); required %d", r.Delivered, r.DeliveredPS, r.Required)
 		p("lost           %d   duplicated %d   out of order %d   mismatched %d   (missed live %d, recovered by sync %d)",
 			r.Lost, r.Duplicated, r.OutOfOrder, r.Mismatched, r.MissedLive, r.Recovered)
 		p("deliver lat.   %s", lat(r.DeliverLatency))
 		p("ack latency    %s", lat(r.AckLatency))
+		p("answer latency %s  (a written send frame to its ack or error; late acks %d)", lat(r.AnswerLatency), r.LateAcks)
 	}
 	note := ""
 	if r.InProcess {

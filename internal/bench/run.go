@@ -73,6 +73,11 @@ type runner struct {
 	errs                                              []string
 	errCount                                          map[string]int
 	rc                                                *receipts // the receipts storm
+	// booksClosed: the run's sends are over (closeBooks); nothing more is
+	// written, and an ack that comes later is not counted as acked.
+	booksClosed atomic.Bool
+	lateAcks    atomic.Int64
+	answerLat   Recorder // a written send frame to its answer (ack or error)
 }
 
 type stepStats struct {
@@ -194,7 +199,7 @@ func (r *runner) setup(ctx context.Context) error {
 		env, err := StartEmbedded(ctx, EmbeddedOptions{Nodes: cfg.Nodes, Spawn: cfg.Spawn, RedisURL: cfg.RedisURL, Tweak: cfg.Tweak,
 			RedisCluster: cfg.RedisTopology == RedisTopologyCluster,
 			MemStore:     cfg.Store == "mem", PostgresURL: map[bool]string{true: cfg.PostgresURL}[cfg.Store == "postgres"],
-			AutoPipeline: cfg.AutoPipeline, WriteDelay: cfg.WriteDelay})
+			AutoPipeline: cfg.AutoPipeline, WriteDelay: cfg.WriteDelay, MaxFrameAge: cfg.MaxFrameAge})
 		if err != nil {
 			return err
 		}
@@ -637,11 +642,25 @@ func (r *runner) onAck(c *Conn, f *frame) {
 	now := time.Now().UnixNano()
 	c.mu.Lock()
 	ps := c.pending[string(f.cmid)]
+	late := r.booksClosed.Load()
 	if ps != nil {
 		delete(c.pending, string(f.cmid))
-		c.own.set(f.seq)
+		if !late {
+			c.own.set(f.seq)
+		}
+		c.win.answered(true, time.Time{}, 0)
 	}
 	c.mu.Unlock()
+	if ps != nil && late {
+		r.lateAcks.Add(1) // after the books closed: stored, not counted
+		return
+	}
+	if ps != nil {
+		r.recordAnswer(c, ps, now)
+	}
+	if ps != nil && !r.cfg.OpenLoop && c.sdk == nil {
+		r.pump(c)
+	}
 	if ps == nil {
 		r.unexpected.add(c.idx, 1)
 		r.noteErr("ack for an unknown client_msg_id %q", f.cmid)
@@ -750,20 +769,35 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	if s := r.step(ps.step); s != nil {
 		s.errs.add(c.idx, 1)
 	}
+	r.recordAnswer(c, ps, time.Now().UnixNano())
 	code := string(f.code)
 	retry := code == protocol.CodeRateLimited || code == protocol.CodeUnavailable || code == protocol.CodeInternal
 	r.noteErr("send answered with error %s: %s", code, f.errText)
+	windowed := !r.cfg.OpenLoop && c.sdk == nil
 	if !retry || ps.tries >= maxSendTries {
 		c.mu.Lock()
 		delete(c.pending, string(f.cmid))
+		if windowed {
+			// A final answer: the window stays (closed to one after a
+			// refusal, as the retryable ones below close it).
+			c.win.answered(!retry, time.Time{}, 0)
+		}
 		c.mu.Unlock()
 		r.failed.add(c.idx, 1)
+		if windowed {
+			r.pump(c)
+		}
 		return
 	}
 	ps.tries++
 	r.retries.add(c.idx, 1)
+	if windowed {
+		r.retryLater(c, ps, max(backoff(ps.tries), f.retry))
+		return
+	}
 	time.AfterFunc(max(backoff(ps.tries), f.retry), func() {
-		if c.alive.Load() {
+		if c.alive.Load() && !r.booksClosed.Load() {
+			ps.wrote.Store(time.Now().UnixNano())
 			_ = c.sendText(ps.frame)
 		}
 	})
@@ -859,6 +893,11 @@ func (r *runner) send(c *Conn, step int, at int64) {
 		go r.sendSDK(c, ps, cmid, body)
 		return
 	}
+	if !r.cfg.OpenLoop {
+		r.submit(c, ps)
+		return
+	}
+	ps.wrote.Store(time.Now().UnixNano())
 	if err := c.sendText(fr); err != nil && !c.closed.Load() {
 		r.noteErr("write: %v", err)
 	}
@@ -966,7 +1005,12 @@ func (r *runner) finish() {
 	res.Duplicated, res.OutOfOrder, res.Mismatched = r.dups.load(), r.ooo.load(), r.mismatch.load()
 	res.Recovered = r.recovered.load()
 	if r.cfg.Scenario != ScenarioIdle && r.cfg.Scenario != ScenarioHistory && r.cfg.Scenario != ScenarioPresence {
-		res.Unanswered = int64(r.pendingCount())
+		if !r.booksClosed.Load() {
+			res.Unanswered = int64(r.pendingCount())
+			res.HeldByClient = int64(r.heldCount())
+		}
+		res.LateAcks = r.lateAcks.Load()
+		res.AnswerLatency = r.answerLat.Snapshot().Percentiles()
 		res.Lost, res.Required = r.missingCount()
 	}
 	res.LoadAvg = ThisMachine().LoadAvg

@@ -167,6 +167,7 @@ func (r *runner) traffic(ctx context.Context) error {
 	for r.pendingCount() > 0 && time.Now().Before(drainUntil) && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
+	r.closeBooks()
 	stragglers := time.Now().Add(cfg.Grace)
 	for ctx.Err() == nil {
 		miss, _ := r.missingCount()

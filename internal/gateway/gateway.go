@@ -59,9 +59,17 @@ type Options struct {
 	// longer than StoreLatencyTarget (default 1s, a third of the service's
 	// store timeout, past which work is wasted) in the store: the
 	// rest stays free for syncs, read marks and gap fills (see admission.Gate).
+	// A send (or change) frame that already waited StoreMaxFrameAge (zero:
+	// off, the default) in the node, for a worker or behind its
+	// connection's earlier frames, is refused at once when no send slot is
+	// free: the node is behind, and its waiting frames are answered at the
+	// rate they are read instead of one per StoreQueueWait per worker. Only
+	// for clients that pause a connection's sends after a refusal
+	// (docs/protocol.md §6): others answer every refusal with more sends.
 	MaxStoreInFlight   int
 	StoreQueueWait     time.Duration
 	StoreLatencyTarget time.Duration
+	StoreMaxFrameAge   time.Duration
 	// Presence keeps the node's presence records (nil: presence is off:
 	// no records, no presence events; typing still works).
 	Presence presence.Presence
@@ -229,7 +237,7 @@ func New(svc *service.Service, ver auth.TokenVerifier, opts Options) (*Gateway, 
 	opts.defaults()
 	g := &Gateway{svc: svc, ver: ver, opts: opts, log: opts.Log,
 		gate: admission.New(admission.Options{Size: opts.MaxStoreInFlight, Wait: opts.StoreQueueWait,
-			Target: opts.StoreLatencyTarget, Metrics: newGateMetrics()})}
+			Target: opts.StoreLatencyTarget, MaxAge: opts.StoreMaxFrameAge, Metrics: newGateMetrics()})}
 	var err error
 	if g.ws, err = wsnet.NewServer(g, opts.WS); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -567,7 +575,11 @@ func (g *Gateway) store(c *client, in *protocol.Inbound, do func(ctx context.Con
 	}
 	start := time.Now()
 	known := g.hub.isMember(c.uid, in.RoomID, g.opts.MemberTTL)
-	release, err := g.gate.Acquire(admission.OpSend)
+	var age time.Duration
+	if conn := c.conn.Load(); conn != nil {
+		age = conn.ReadAge()
+	}
+	release, err := g.gate.AcquireAged(admission.OpSend, age)
 	if err != nil {
 		c.send(protocol.EncodeError(protocol.AsError(err), in.ClientMsgID))
 		return

@@ -70,7 +70,7 @@ type Conn struct {
 	data any
 	id   uint64
 
-	lastRead atomic.Int64 // Server.now() at the last read wake-up
+	lastRead atomic.Int64 // Server.now() when the bytes of the last read wake-up were seen
 	busy     atomic.Bool  // the reading side is held: queued for or run by a worker, or ended
 	closing  atomic.Bool  // no more messages accepted; set under mu
 	pinged   atomic.Bool  // a ping was sent since the last read
@@ -110,6 +110,13 @@ type closeReq struct {
 
 // Data returns the value given to Server.Upgrade.
 func (c *Conn) Data() any { return c.data }
+
+// ReadAge is how long ago the server saw the bytes it is reading now:
+// called from OnMessage, a lower bound on how long that message waited in
+// the server (for a free worker, and behind the connection's earlier
+// messages of the same wake-up). A handler may shed work whose request is
+// already old (docs/operations.md, "Overload").
+func (c *Conn) ReadAge() time.Duration { return time.Duration(c.srv.now() - c.lastRead.Load()) }
 
 // ID returns a number that identifies the connection within its Server.
 func (c *Conn) ID() uint64 { return c.id }

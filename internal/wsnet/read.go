@@ -56,7 +56,8 @@ func (w *worker) serve(c *Conn) {
 		c.release(true) // keep busy: the reading side is over
 		return
 	}
-	c.lastRead.Store(s.now())
+	// lastRead was set when epoll reported c (or, for a connection handed
+	// back after a pause or a yield, when its waiting bytes were seen).
 	c.pinged.Store(false)
 	w.cr.reset(c, len(c.pre) == 0)
 	w.br.Reset(&w.cr)

@@ -350,6 +350,7 @@ func (s *Server) pollLoop() {
 	defer s.pollerWG.Done()
 	var ready []*Conn
 	err := s.poll.wait(func(ids []uint64) {
+		now := s.now()
 		ready = ready[:0]
 		s.mu.RLock()
 		for _, id := range ids {
@@ -360,7 +361,8 @@ func (s *Server) pollLoop() {
 		s.mu.RUnlock()
 		for i, c := range ready {
 			if c.busy.CompareAndSwap(false, true) {
-				s.tasks <- c // blocks while every worker is busy: backpressure
+				c.lastRead.Store(now) // when its bytes were seen: ReadAge
+				s.tasks <- c          // blocks while every worker is busy: backpressure
 			}
 			ready[i] = nil
 		}

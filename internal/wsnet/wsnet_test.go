@@ -912,3 +912,33 @@ func TestGarbageOverSocket(t *testing.T) {
 	}
 	waitFor(t, "Len 1", 5*time.Second, func() bool { return s.Len() == 1 })
 }
+
+// ReadAge counts the time a message waited for a worker: with one worker
+// held by a first connection's message, a second connection's message is
+// read late, and its age says how late.
+func TestReadAgeCountsTheWaitForAWorker(t *testing.T) {
+	h := newTestHandler()
+	hold := make(chan struct{})
+	ages := make(chan time.Duration, 2)
+	h.onMessage = func(c *Conn, p []byte) {
+		ages <- c.ReadAge()
+		if string(p) == "first" {
+			<-hold
+		}
+	}
+	_, url := startServer(t, h, Options{Workers: 1})
+	a, b := dial(t, url), dial(t, url)
+	a.sendText("first")
+	if age := <-ages; age > time.Second {
+		t.Fatalf("the first message, served at once, is %v old", age)
+	}
+	b.sendText("second") // waits: the only worker is held
+	const held = 300 * time.Millisecond
+	time.Sleep(held) // the wait being measured
+	close(hold)
+	// Epoll saw it a moment after the write (a busy machine may take
+	// longer): half the wait is the bound; served as it comes, it would be ~0.
+	if age := <-ages; age < held/2 {
+		t.Fatalf("the second message waited ~%v for the worker, ReadAge says %v", held, age)
+	}
+}
