@@ -58,6 +58,13 @@ export interface ClientOptions {
     /** At most this many sends wait for their ack; more are refused (`queue_full`); default 1000. */
     maxPending?: number;
     /**
+     * At most this many sends on the wire without an answer; the rest wait
+     * in order. After a send is refused (`unavailable`, `rate_limited`) the
+     * client sends nothing for the retry time, then one send, and doubles
+     * this with every ack up to the option (docs/protocol.md §6); default 32.
+     */
+    maxInFlight?: number;
+    /**
      * A message of a room the client does not track starts tracking it from
      * cursor 0 (so a sync fetches what came before it); default true. With
      * false such messages are passed on without dedupe, and the application
@@ -115,6 +122,10 @@ export declare class Client {
     private readonly listeners;
     private readonly rooms;
     private readonly pending;
+    private onWire;
+    private sendLimit;
+    private pauseUntil;
+    private pumpTimer;
     private ws;
     private ready;
     private stopped;
@@ -212,7 +223,10 @@ export declare class Client {
     /** Stops retrying one waiting send (it rejects with `aborted`); it may still have been stored. */
     cancel(clientMsgId: string): boolean;
     private request;
-    private push;
+    /** Writes the waiting sends, oldest first, as far as the window lets. */
+    private pump;
+    private resend;
+    private offWire;
     private finish;
     /** Marks the room read up to seq; returns whether the frame was sent. */
     read(roomId: string, seq: number): boolean;

@@ -25,6 +25,11 @@ export class Client {
         this.listeners = new Map();
         this.rooms = new Map();
         this.pending = new Map();
+        // The send window (pump): sends on the wire, how many may be, and no
+        // send before pauseUntil (after a refusal).
+        this.onWire = 0;
+        this.sendLimit = 1;
+        this.pauseUntil = 0;
         this.ws = null;
         this.ready = false;
         this.stopped = true;
@@ -54,6 +59,7 @@ export class Client {
             pongTimeoutMs: options.pongTimeoutMs ?? 8000,
             connectTimeoutMs: options.connectTimeoutMs ?? 15000,
             maxPending: options.maxPending ?? 1000,
+            maxInFlight: Math.max(1, Math.floor(options.maxInFlight ?? 32)),
             trackUnknown: options.trackUnknownRooms ?? true,
             prefix: options.clientIdPrefix ?? 'js',
             random,
@@ -63,6 +69,7 @@ export class Client {
         }
         this.tokenSource = options.token;
         this.urlIndex = Math.floor(random() * urls.length) % urls.length;
+        this.sendLimit = this.o.maxInFlight;
         for (const [room, seq] of Object.entries(options.cursors ?? {}))
             this.track(room, seq);
     }
@@ -242,10 +249,14 @@ export class Client {
         clearTimeout(this.pongTimer);
         clearTimeout(this.helloTimer);
         clearTimeout(this.syncAllTimer);
+        clearTimeout(this.pumpTimer);
+        this.pumpTimer = undefined;
         for (const p of this.pending.values()) {
             clearTimeout(p.timer);
             p.timer = undefined;
+            p.wire = false;
         }
+        this.onWire = 0;
         for (const r of this.rooms.values()) {
             clearTimeout(r.retryTimer);
             clearTimeout(r.gapTimer);
@@ -324,8 +335,7 @@ export class Client {
                 if (!this.ready)
                     return; // a listener closed it
                 this.syncRooms();
-                for (const p of this.pending.values())
-                    this.push(p);
+                this.pump();
                 return;
             }
             case 'pong':
@@ -463,11 +473,15 @@ export class Client {
             const p = this.pending.get(f.client_msg_id);
             if (p) {
                 if (RETRYABLE_CODES.includes(f.code)) {
-                    // Nothing was stored: send again, same client_msg_id, after a back-off.
-                    clearTimeout(p.timer);
+                    // Nothing was stored: send again, same client_msg_id, after a
+                    // back-off. The refusal is about the connection: nothing goes
+                    // out until then, and then one send at a time until acks come.
+                    this.offWire(p);
                     const wait = Math.max(backoffDelay(p.tries, this.o.retry, this.o.random), Number(f.retry_after_ms) || 0);
                     p.tries++;
-                    p.timer = setTimeout(() => this.push(p), wait);
+                    this.sendLimit = 1;
+                    this.pauseUntil = Math.max(this.pauseUntil, Date.now() + wait);
+                    this.pump();
                 }
                 else {
                     this.finish(p, new IMError(f.code, f.message, 0, f.retry_after_ms));
@@ -621,7 +635,7 @@ export class Client {
                 return;
             }
             const p = {
-                id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0,
+                id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false,
                 timer: undefined, deadline: undefined, unlisten: undefined,
             };
             this.pending.set(cmid, p);
@@ -634,32 +648,65 @@ export class Client {
                 sig.addEventListener('abort', abort, { once: true });
                 p.unlisten = () => sig.removeEventListener('abort', abort);
             }
-            this.push(p);
+            this.pump();
         });
     }
-    push(p) {
+    /** Writes the waiting sends, oldest first, as far as the window lets. */
+    pump() {
+        if (!this.ready)
+            return;
+        const now = Date.now();
+        if (now < this.pauseUntil) {
+            if (this.pumpTimer === undefined) {
+                this.pumpTimer = setTimeout(() => { this.pumpTimer = undefined; this.pump(); }, this.pauseUntil - now);
+            }
+            return;
+        }
+        for (const p of this.pending.values()) {
+            if (this.onWire >= this.sendLimit)
+                return;
+            if (p.wire)
+                continue;
+            if (!this.sendFrame(p.frame))
+                return; // sent after the next hello
+            p.wire = true;
+            this.onWire++;
+            p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+        }
+    }
+    // No answer in time (a lost frame, a node that died after reading it):
+    // send it again; the server answers a repeat with the same ack.
+    resend(p) {
+        p.timer = undefined;
+        if (this.pending.get(p.id) !== p || !p.wire)
+            return;
+        if (this.sendFrame(p.frame))
+            p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+    }
+    offWire(p) {
         clearTimeout(p.timer);
         p.timer = undefined;
-        if (this.pending.get(p.id) !== p)
-            return;
-        if (!this.sendFrame(p.frame))
-            return; // sent after the next hello
-        // No answer in time (a lost frame, a node that died after reading it):
-        // send it again; the server answers a repeat with the same ack.
-        p.timer = setTimeout(() => this.push(p), this.o.ackTimeoutMs);
+        if (p.wire) {
+            p.wire = false;
+            this.onWire--;
+        }
     }
     finish(p, err, m) {
         if (this.pending.get(p.id) !== p)
             return;
         this.pending.delete(p.id);
-        clearTimeout(p.timer);
+        const answered = p.wire;
+        this.offWire(p);
         clearTimeout(p.deadline);
         if (p.unlisten)
             p.unlisten();
+        if (answered && !err)
+            this.sendLimit = Math.min(this.o.maxInFlight, this.sendLimit * 2);
         if (err)
             p.reject(err);
         else
             p.resolve(m);
+        this.pump();
     }
     // --------------------------------------------------- other client frames
     /** Marks the room read up to seq; returns whether the frame was sent. */

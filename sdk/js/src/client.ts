@@ -67,6 +67,13 @@ export interface ClientOptions {
   /** At most this many sends wait for their ack; more are refused (`queue_full`); default 1000. */
   maxPending?: number;
   /**
+   * At most this many sends on the wire without an answer; the rest wait
+   * in order. After a send is refused (`unavailable`, `rate_limited`) the
+   * client sends nothing for the retry time, then one send, and doubles
+   * this with every ack up to the option (docs/protocol.md §6); default 32.
+   */
+  maxInFlight?: number;
+  /**
    * A message of a room the client does not track starts tracking it from
    * cursor 0 (so a sync fetches what came before it); default true. With
    * false such messages are passed on without dedupe, and the application
@@ -130,6 +137,7 @@ interface Pending {
   resolve: (m: Message) => void;
   reject: (e: IMError) => void;
   tries: number;
+  wire: boolean; // written on this connection and not answered yet
   timer: ReturnType<typeof setTimeout> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   unlisten: (() => void) | undefined;
@@ -162,6 +170,7 @@ export class Client {
     pongTimeoutMs: number;
     connectTimeoutMs: number;
     maxPending: number;
+    maxInFlight: number;
     trackUnknown: boolean;
     prefix: string;
     random: () => number;
@@ -170,6 +179,12 @@ export class Client {
   private readonly listeners = new Map<keyof ClientEvents, Set<unknown>>();
   private readonly rooms = new Map<string, RoomState>();
   private readonly pending = new Map<string, Pending>();
+  // The send window (pump): sends on the wire, how many may be, and no
+  // send before pauseUntil (after a refusal).
+  private onWire = 0;
+  private sendLimit = 1;
+  private pauseUntil = 0;
+  private pumpTimer: ReturnType<typeof setTimeout> | undefined;
   private ws: WebSocketLike | null = null;
   private ready = false;
   private stopped = true;
@@ -207,6 +222,7 @@ export class Client {
       pongTimeoutMs: options.pongTimeoutMs ?? 8000,
       connectTimeoutMs: options.connectTimeoutMs ?? 15000,
       maxPending: options.maxPending ?? 1000,
+      maxInFlight: Math.max(1, Math.floor(options.maxInFlight ?? 32)),
       trackUnknown: options.trackUnknownRooms ?? true,
       prefix: options.clientIdPrefix ?? 'js',
       random,
@@ -216,6 +232,7 @@ export class Client {
     }
     this.tokenSource = options.token;
     this.urlIndex = Math.floor(random() * urls.length) % urls.length;
+    this.sendLimit = this.o.maxInFlight;
     for (const [room, seq] of Object.entries(options.cursors ?? {})) this.track(room, seq);
   }
 
@@ -390,7 +407,10 @@ export class Client {
     clearTimeout(this.pongTimer);
     clearTimeout(this.helloTimer);
     clearTimeout(this.syncAllTimer);
-    for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = undefined; }
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.timer = undefined; p.wire = false; }
+    this.onWire = 0;
     for (const r of this.rooms.values()) {
       clearTimeout(r.retryTimer);
       clearTimeout(r.gapTimer);
@@ -457,7 +477,7 @@ export class Client {
         this.emit('open', h);
         if (!this.ready) return; // a listener closed it
         this.syncRooms();
-        for (const p of this.pending.values()) this.push(p);
+        this.pump();
         return;
       }
       case 'pong':
@@ -583,11 +603,15 @@ export class Client {
       const p = this.pending.get(f.client_msg_id);
       if (p) {
         if (RETRYABLE_CODES.includes(f.code)) {
-          // Nothing was stored: send again, same client_msg_id, after a back-off.
-          clearTimeout(p.timer);
+          // Nothing was stored: send again, same client_msg_id, after a
+          // back-off. The refusal is about the connection: nothing goes
+          // out until then, and then one send at a time until acks come.
+          this.offWire(p);
           const wait = Math.max(backoffDelay(p.tries, this.o.retry, this.o.random), Number(f.retry_after_ms) || 0);
           p.tries++;
-          p.timer = setTimeout(() => this.push(p), wait);
+          this.sendLimit = 1;
+          this.pauseUntil = Math.max(this.pauseUntil, Date.now() + wait);
+          this.pump();
         } else {
           this.finish(p, new IMError(f.code, f.message, 0, f.retry_after_ms));
         }
@@ -735,7 +759,7 @@ export class Client {
         return;
       }
       const p: Pending = {
-        id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0,
+        id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false,
         timer: undefined, deadline: undefined, unlisten: undefined,
       };
       this.pending.set(cmid, p);
@@ -748,28 +772,58 @@ export class Client {
         sig.addEventListener('abort', abort, { once: true });
         p.unlisten = () => sig.removeEventListener('abort', abort);
       }
-      this.push(p);
+      this.pump();
     });
   }
 
-  private push(p: Pending): void {
+  /** Writes the waiting sends, oldest first, as far as the window lets. */
+  private pump(): void {
+    if (!this.ready) return;
+    const now = Date.now();
+    if (now < this.pauseUntil) {
+      if (this.pumpTimer === undefined) {
+        this.pumpTimer = setTimeout(() => { this.pumpTimer = undefined; this.pump(); }, this.pauseUntil - now);
+      }
+      return;
+    }
+    for (const p of this.pending.values()) {
+      if (this.onWire >= this.sendLimit) return;
+      if (p.wire) continue;
+      if (!this.sendFrame(p.frame as { type: string })) return; // sent after the next hello
+      p.wire = true;
+      this.onWire++;
+      p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+    }
+  }
+
+  // No answer in time (a lost frame, a node that died after reading it):
+  // send it again; the server answers a repeat with the same ack.
+  private resend(p: Pending): void {
+    p.timer = undefined;
+    if (this.pending.get(p.id) !== p || !p.wire) return;
+    if (this.sendFrame(p.frame as { type: string })) p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+  }
+
+  private offWire(p: Pending): void {
     clearTimeout(p.timer);
     p.timer = undefined;
-    if (this.pending.get(p.id) !== p) return;
-    if (!this.sendFrame(p.frame as { type: string })) return; // sent after the next hello
-    // No answer in time (a lost frame, a node that died after reading it):
-    // send it again; the server answers a repeat with the same ack.
-    p.timer = setTimeout(() => this.push(p), this.o.ackTimeoutMs);
+    if (p.wire) {
+      p.wire = false;
+      this.onWire--;
+    }
   }
 
   private finish(p: Pending, err: IMError | null, m?: Message): void {
     if (this.pending.get(p.id) !== p) return;
     this.pending.delete(p.id);
-    clearTimeout(p.timer);
+    const answered = p.wire;
+    this.offWire(p);
     clearTimeout(p.deadline);
     if (p.unlisten) p.unlisten();
+    if (answered && !err) this.sendLimit = Math.min(this.o.maxInFlight, this.sendLimit * 2);
     if (err) p.reject(err);
     else p.resolve(m!);
+    this.pump();
   }
 
   // --------------------------------------------------- other client frames

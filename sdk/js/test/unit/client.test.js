@@ -243,6 +243,32 @@ test('send: retried with the same client_msg_id after unavailable and across a r
   c.close();
 });
 
+test('send: a refusal pauses the connection, then one send at a time until acks open the window', async () => {
+  const s = fakeServer();
+  const { c } = newClient(s, { cursors: { R: 0 } });
+  c.connect();
+  const ws = await s.socket(1);
+  ws.hello();
+  const ps = ['a', 'b', 'c'].map((b) => c.send('R', b));
+  const ids = () => ws.frames('send').map((f) => f.body);
+  assert.deepEqual(ids(), ['a', 'b', 'c'], 'an open window: all at once');
+  const cmid = (body) => ws.frames('send').find((f) => f.body === body).client_msg_id;
+  const ack = (body, seq) => ws.recv({ type: 'ack', client_msg_id: cmid(body), message: msg('R', seq, { body, client_msg_id: cmid(body), from: 'u1' }) });
+  ws.recv({ type: 'error', code: 'unavailable', message: 'shed', client_msg_id: cmid('a'), retry_after_ms: 40 });
+  const pd = c.send('R', 'd');
+  await new Promise((r) => setTimeout(r, 80));
+  // Past the pause, but b and c are still on the wire and the window is one.
+  assert.deepEqual(ids(), ['a', 'b', 'c'], 'nothing while paused or while the window is full');
+  ack('b', 1); // window 2, one on the wire: the oldest waiting goes
+  assert.deepEqual(ids(), ['a', 'b', 'c', 'a']);
+  ack('c', 2); // window 4
+  assert.deepEqual(ids(), ['a', 'b', 'c', 'a', 'd']);
+  ack('a', 3);
+  ack('d', 4);
+  assert.deepEqual((await Promise.all([...ps, pd])).map((m) => m.seq), [3, 1, 2, 4]);
+  c.close();
+});
+
 test('send: resent when no answer comes in time; rejects on a final error code', async () => {
   const s = fakeServer();
   const { c } = newClient(s, { ackTimeoutMs: 40 });
