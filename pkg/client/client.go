@@ -153,6 +153,7 @@ type Client struct {
 	userID   string
 	rooms    map[string]*roomState
 	calls    map[string][]chan result
+	win      *sendWindow // sends on the wire; the pause after a refusal
 	stats    Stats
 	lastSync time.Time
 	nextURL  int
@@ -191,7 +192,7 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{o: o, log: log, events: make(chan Event, o.EventBuffer), kick: make(chan struct{}, 1),
 		ready: make(chan struct{}), changed: make(chan struct{}), rooms: map[string]*roomState{},
-		calls: map[string][]chan result{}, nextURL: rand.IntN(len(o.URLs))}
+		calls: map[string][]chan result{}, win: newSendWindow(), nextURL: rand.IntN(len(o.URLs))}
 	for id, seq := range o.Rooms {
 		c.rooms[id] = &roomState{cursor: max(seq, 0)}
 	}

@@ -162,10 +162,24 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 	}()
 	bo := backoff{min: c.o.MinBackoff, max: c.o.MaxBackoff}
 	var why error // why the next try is a resend
+	held := false // a place in the send window
+	release := func(ok, refused bool, pause time.Duration) {
+		if held {
+			held = false
+			c.win.release(ok, refused, pause)
+		}
+	}
+	defer release(false, false, 0)
 	for try := 0; ; try++ {
 		cn, err := c.waitConn(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if !held {
+			if err := c.win.acquire(ctx, c.ctx.Done(), c.err); err != nil {
+				return nil, err
+			}
+			held = true
 		}
 		if try > 0 {
 			c.mu.Lock()
@@ -176,6 +190,7 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 			}
 		}
 		if err := cn.write(b); err != nil { // the connection is gone: wait for the next one
+			release(false, false, 0)
 			why = ErrConnectionLost
 			select {
 			case <-cn.done:
@@ -191,6 +206,7 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 		case r := <-ch:
 			t.Stop()
 			if r.msg != nil {
+				release(true, false, 0)
 				return r.msg, nil
 			}
 			if !retryable(r.err.Code) {
@@ -198,11 +214,15 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 			}
 			c.log.Info("im client: retrying", "client_msg_id", cmid, "code", r.err.Code)
 			why = r.err
-			if err := c.pause(ctx, max(bo.next(), r.err.RetryAfter)); err != nil {
+			// The refusal pauses every send of the client (the window).
+			wait := max(bo.next(), r.err.RetryAfter)
+			release(false, true, wait)
+			if err := c.pause(ctx, wait); err != nil {
 				return nil, err
 			}
 		case <-cn.done: // resend on the next connection
 			t.Stop()
+			release(false, false, 0)
 			why = ErrConnectionLost
 		case <-t.C: // no answer: send again, same id
 			why = ErrNoAnswer

@@ -433,16 +433,43 @@ type indexSpec struct {
 
 // createIndexes creates the models of each collection, one per command:
 // FerretDB v1.24 drops the connection when a createIndexes command lists
-// two or more indexes that already exist.
+// two or more indexes that already exist. A command that fails as
+// unavailable (a timeout on a busy server: creating an index scans the
+// collection) is tried again, a few times with a growing pause: creating
+// an index is idempotent, and a node that exits at start because the
+// database was slow for a moment helps nobody.
 func createIndexes(ctx context.Context, specs []indexSpec) error {
 	for _, sp := range specs {
 		for _, m := range sp.models {
-			if _, err := sp.coll.Indexes().CreateOne(ctx, m); err != nil {
-				return mapErr("create index on "+sp.coll.Name(), err)
+			if err := createIndex(ctx, sp.coll, m); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// indexTries is how many times createIndex tries one index.
+const indexTries = 4
+
+func createIndex(ctx context.Context, coll *mdb.Collection, m mdb.IndexModel) error {
+	pause := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err := coll.Indexes().CreateOne(ctx, m)
+		if err == nil {
+			return nil
+		}
+		err = mapErr("create index on "+coll.Name(), err)
+		if try == indexTries || !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return err
+		}
+		pause *= 2
+	}
 }
 
 // obsoleteIndexes are unique indexes of earlier versions that are not led
