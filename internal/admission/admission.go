@@ -143,8 +143,7 @@ func (g *Gate) AcquireAged(op string, age time.Duration) (release func(), err er
 	} else {
 		if send && g.maxAge > 0 && age >= g.maxAge {
 			g.mu.Unlock()
-			g.shed.WithLabelValues(op).Inc()
-			return nil, g.busy()
+			return nil, g.refuse(op)
 		}
 		w := &waiter{send: send, granted: make(chan struct{})}
 		g.waiters = append(g.waiters, w)
@@ -158,8 +157,7 @@ func (g *Gate) AcquireAged(op string, age time.Duration) (release func(), err er
 			if !w.ok {
 				g.waiters = slices.DeleteFunc(g.waiters, func(x *waiter) bool { return x == w })
 				g.mu.Unlock()
-				g.shed.WithLabelValues(op).Inc()
-				return nil, g.busy()
+				return nil, g.refuse(op)
 			}
 			g.mu.Unlock() // handed a slot as the wait ended: keep it
 		}
@@ -202,6 +200,12 @@ func (g *Gate) grant() {
 		close(w.granted)
 		g.waiters = slices.Delete(g.waiters, i, i+1)
 	}
+}
+
+// refuse counts a refusal of op and returns it.
+func (g *Gate) refuse(op string) error {
+	g.shed.WithLabelValues(op).Inc()
+	return g.busy()
 }
 
 // busy is the refusal: unavailable, with a hint to retry after the

@@ -651,20 +651,18 @@ func (r *runner) onAck(c *Conn, f *frame) {
 		c.win.answered(true, time.Time{}, 0)
 	}
 	c.mu.Unlock()
-	if ps != nil && late {
-		r.lateAcks.Add(1) // after the books closed: stored, not counted
-		return
-	}
-	if ps != nil {
-		r.recordAnswer(c, ps, now)
-	}
-	if ps != nil && !r.cfg.OpenLoop && c.sdk == nil {
-		r.pump(c)
-	}
 	if ps == nil {
 		r.unexpected.add(c.idx, 1)
 		r.noteErr("ack for an unknown client_msg_id %q", f.cmid)
 		return
+	}
+	if late {
+		r.lateAcks.Add(1) // after the books closed: stored, not counted
+		return
+	}
+	r.recordAnswer(c, ps, now)
+	if r.windowed(c) {
+		r.pump(c)
 	}
 	h := fnv64(f.cmid, f.body, f.from)
 	rm := c.room
@@ -773,7 +771,7 @@ func (r *runner) onError(c *Conn, f *frame, raw []byte) {
 	code := string(f.code)
 	retry := code == protocol.CodeRateLimited || code == protocol.CodeUnavailable || code == protocol.CodeInternal
 	r.noteErr("send answered with error %s: %s", code, f.errText)
-	windowed := !r.cfg.OpenLoop && c.sdk == nil
+	windowed := r.windowed(c)
 	if !retry || ps.tries >= maxSendTries {
 		c.mu.Lock()
 		delete(c.pending, string(f.cmid))
@@ -893,7 +891,7 @@ func (r *runner) send(c *Conn, step int, at int64) {
 		go r.sendSDK(c, ps, cmid, body)
 		return
 	}
-	if !r.cfg.OpenLoop {
+	if r.windowed(c) {
 		r.submit(c, ps)
 		return
 	}

@@ -60,6 +60,10 @@ func (w *sendWindow) answered(ok bool, now time.Time, wait time.Duration) {
 	}
 }
 
+// windowed reports whether c's sends go through its send window: the raw
+// client's, unless the run is open loop (the SDK has a window of its own).
+func (r *runner) windowed(c *Conn) bool { return !r.cfg.OpenLoop && c.sdk == nil }
+
 // submit queues ps on c (in order) and writes what the window allows.
 func (r *runner) submit(c *Conn, ps *pendingSend) {
 	c.mu.Lock()
