@@ -29,10 +29,11 @@ func (NopHandler) HandleMessage(string, []byte) {}
 func (NopHandler) HandleResubscribed() {}
 
 // Distributed connects to the store (MongoDB unless IM_STORE says
-// otherwise) and Redis. h receives what the node subscribes to; log (nil:
-// none) gets the bus's connection errors.
+// otherwise; an unavailable one is waited for, StoreStartWait) and Redis.
+// h receives what the node subscribes to; log (nil: none) gets the store's
+// failures at start and the bus's connection errors.
 func Distributed(ctx context.Context, cfg config.Config, h bus.Handler, log *zap.Logger) (Backends, error) {
-	st, err := OpenStore(ctx, cfg, "mongo")
+	st, err := openStoreWaiting(ctx, cfg, "mongo", StoreStartWait, log)
 	if err != nil {
 		return Backends{}, err
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/im-websocket-go/im-websocket-go/internal/config"
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
@@ -49,4 +52,35 @@ func OpenStore(ctx context.Context, cfg config.Config, def string) (store.Store,
 		return st, nil
 	}
 	return nil, fmt.Errorf("unknown store %q", kind)
+}
+
+// StoreStartWait is how long a distributed node (the API, a gateway) waits
+// at start for a store that is unavailable: not answering yet, or too slow
+// to create its indexes (a database started after the node, or starved by
+// load). The manifests' startupProbe allows the same 60 s.
+const StoreStartWait = 60 * time.Second
+
+// openStoreWaiting is OpenStore, tried again (backing off from 250 ms to
+// 5 s, each failure logged) while it fails with store.ErrUnavailable, for
+// at most wait. Other errors (a bad URL, a schema newer than this binary)
+// end it at once.
+func openStoreWaiting(ctx context.Context, cfg config.Config, def string, wait time.Duration, log *zap.Logger) (store.Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	deadline := time.Now().Add(wait)
+	pause := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		st, err := OpenStore(ctx, cfg, def)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) || time.Now().Add(pause).After(deadline) {
+			return st, err
+		}
+		log.Warn("store unavailable at start, trying again", zap.Int("try", try), zap.Duration("in", pause), zap.Error(err))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, err
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
