@@ -95,7 +95,8 @@ type Config struct {
 	// that the frames sent to it meanwhile share one write (0: no wait).
 	WSWriteDelay time.Duration
 	// StoreMaxFrameAge: a send frame that already waited this long in a
-	// gateway is refused at once when no store slot is free (0: off).
+	// gateway is refused at once when no store slot is free (0: off;
+	// default 1s).
 	StoreMaxFrameAge time.Duration
 	// TrustProxy takes the client address (for rate limits) from
 	// X-Forwarded-For: set it only behind a proxy that sets that header.
@@ -222,7 +223,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		{"IM_WS_DEFLATE", "ws-deflate", "on: negotiate permessage-deflate with WebSocket clients that offer it; off: never", &wsDeflate, nil, nil, "on"},
 		{"IM_WS_DEFLATE_THRESHOLD", "ws-deflate-threshold", "smallest WebSocket frame compressed on a deflate connection, in bytes", nil, nil, &c.WSDeflateThreshold, "512"},
 		{"IM_BUS_USER_CHANNELS", "bus-user-channels", "where user events travel between nodes: shards (1,024 shared channels), per-user (one channel per online user, as before) or both (the step between them in a rolling upgrade)", &busUsers, nil, nil, "shards"},
-		{"IM_STORE_MAX_FRAME_AGE", "store-max-frame-age", "gateway: a send that already waited this long in the node (for a worker, behind its connection's earlier frames) is answered unavailable at once when no store slot is free, instead of waiting for one (0: off; for clients that pause their sends after a refusal, docs/protocol.md §6)", nil, &c.StoreMaxFrameAge, nil, "0s"},
+		{"IM_STORE_MAX_FRAME_AGE", "store-max-frame-age", "gateway: a send that already waited this long in the node (for a worker, behind its connection's earlier frames) is answered unavailable at once when no store slot is free, instead of waiting for one, so that an overloaded node answers its senders within about a second (0: off; clients should pause their sends after a refusal, docs/protocol.md §6)", nil, &c.StoreMaxFrameAge, nil, "1s"},
 		{"IM_WS_WRITE_DELAY", "ws-write-delay", "how long a WebSocket connection's idle writer waits so that the frames sent to it meanwhile share one write (0: no wait; at most 50ms)", nil, &c.WSWriteDelay, nil, "0s"},
 		{"IM_BLOB_DIR", "blob-dir", "folder for uploaded files (api; standalone default: IM_DATA_DIR/files); unused when IM_S3_BUCKET is set", &c.BlobDir, nil, nil, ""},
 		{"IM_S3_ENDPOINT", "s3-endpoint", "S3-compatible storage host[:port] for uploaded files", &c.S3Endpoint, nil, nil, "s3.amazonaws.com"},

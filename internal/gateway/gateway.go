@@ -59,13 +59,14 @@ type Options struct {
 	// longer than StoreLatencyTarget (default 1s, a third of the service's
 	// store timeout, past which work is wasted) in the store: the
 	// rest stays free for syncs, read marks and gap fills (see admission.Gate).
-	// A send (or change) frame that already waited StoreMaxFrameAge (zero:
-	// off, the default) in the node, for a worker or behind its
-	// connection's earlier frames, is refused at once when no send slot is
-	// free: the node is behind, and its waiting frames are answered at the
-	// rate they are read instead of one per StoreQueueWait per worker. Only
-	// for clients that pause a connection's sends after a refusal
-	// (docs/protocol.md §6): others answer every refusal with more sends.
+	// A send (or change) frame that already waited StoreMaxFrameAge in the
+	// node, for a worker or behind its connection's earlier frames, is
+	// refused at once when no send slot is free: the node is behind, and
+	// its waiting frames are answered at the rate they are read instead of
+	// one per StoreQueueWait per worker. Zero: off (the binaries'
+	// IM_STORE_MAX_FRAME_AGE defaults to 1s). Clients should pause a
+	// connection's sends after a refusal (docs/protocol.md §6): others
+	// answer every refusal with more sends.
 	MaxStoreInFlight   int
 	StoreQueueWait     time.Duration
 	StoreLatencyTarget time.Duration

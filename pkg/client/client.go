@@ -65,9 +65,14 @@ type Options struct {
 	// of a step that doubles from MinBackoff to MaxBackoff). Defaults:
 	// 200ms and 5s.
 	MinBackoff, MaxBackoff time.Duration
-	// RequestTimeout is how long a request waits for its answer before it
-	// is sent again (same client_msg_id); also the dial and write timeout.
-	// Default 10s.
+	// RequestTimeout: a connection that owes answers (to requests or
+	// syncs written on it) and reads nothing for two RequestTimeouts is
+	// dropped and replaced; requests are then sent again on the next one
+	// (same client_msg_id). On a connection that keeps reading (a busy
+	// node answers a connection's frames in order) a request waits up to
+	// six RequestTimeouts for its answer before it is sent again on it, and
+	// a sync up to six before the connection is replaced. Also the dial and
+	// write timeout. Default 10s.
 	RequestTimeout time.Duration
 	// EventBuffer is the capacity of the Events channel (default 1024).
 	// The client never blocks on it: when it is full, a room's messages
@@ -107,7 +112,8 @@ var (
 	ErrSessionRevoked = errors.New("client: session revoked")
 	// ErrConnectionLost: a request's connection dropped before its answer.
 	ErrConnectionLost = errors.New("client: connection lost before the answer")
-	// ErrNoAnswer: no answer came within Options.RequestTimeout.
+	// ErrNoAnswer: no answer came on a connection that kept reading, within
+	// six Options.RequestTimeout.
 	ErrNoAnswer = errors.New("client: no answer in time")
 )
 
@@ -516,18 +522,51 @@ func (c *Client) release() {
 	c.mu.Unlock()
 }
 
+// patience is how many RequestTimeouts a request or a sync waits for its
+// answer on a connection that keeps reading, before the request is sent
+// again on it (same client_msg_id) or, for a sync, the connection is
+// replaced.
+const patience = 6
+
 // flushSyncs sends one sync frame (at most MaxSyncRooms rooms) for the rooms
-// that need one, at most every 200ms (the gateway allows 5 a second). A
-// sync not answered within RequestTimeout drops the connection: asking
-// again on it would leave two answers in flight, and a late one could pass
-// messages it never sent as holes. The reconnect syncs every room afresh.
+// that need one, at most every 200ms (the gateway allows 5 a second), and
+// drops a connection that stalls.
+//
+// A node answers a connection's frames in order, so under overload a sync
+// (or a request) waits behind the connection's earlier frames; the answers
+// to those keep coming, and the connection keeps its place. It is dropped
+// when it owes answers (to requests or syncs written on it) and has read
+// nothing for two RequestTimeouts since it began to owe them (one frame's
+// store operation alone may take the gateway's operation timeout, 10 s by
+// default): it is dead or the node is stuck; the reconnect syncs every
+// room afresh and requests are sent again on the new connection. A sync not answered within patience
+// RequestTimeouts drops it too: asking again on it would leave two answers
+// in flight, and a late one could pass messages it never sent as holes.
 func (c *Client) flushSyncs(cn *conn) {
+	since, owing := cn.owing()
 	c.mu.Lock()
 	now := time.Now()
 	for _, r := range c.rooms {
-		if !r.syncing.IsZero() && now.Sub(r.syncing) > c.o.RequestTimeout {
+		if r.syncing.IsZero() {
+			continue
+		}
+		if now.Sub(r.syncing) > patience*c.o.RequestTimeout {
 			c.mu.Unlock()
 			c.log.Warn("im client: a sync was not answered in time, reconnecting")
+			cn.close()
+			return
+		}
+		if !owing || r.syncing.Before(since) {
+			since, owing = r.syncing, true
+		}
+	}
+	if owing {
+		if lr := cn.lastRead(); lr.After(since) {
+			since = lr
+		}
+		if now.Sub(since) > 2*c.o.RequestTimeout {
+			c.mu.Unlock()
+			c.log.Warn("im client: answers owed and nothing read in time, reconnecting")
 			cn.close()
 			return
 		}

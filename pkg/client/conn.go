@@ -49,10 +49,32 @@ type conn struct {
 
 	closeOnce sync.Once
 	lastRd    atomic.Int64 // unix nanos of the last frame read
+
+	// owed counts the requests written on this connection and not yet
+	// answered; owedSince is when it last went from zero to one.
+	owed      atomic.Int32
+	owedSince atomic.Int64
 }
 
 func (c *conn) touch()              { c.lastRd.Store(time.Now().UnixNano()) }
 func (c *conn) lastRead() time.Time { return time.Unix(0, c.lastRd.Load()) }
+
+// owe notes a request written on c, and paid its answer (or the end of
+// the wait for it).
+func (c *conn) owe() {
+	if c.owed.Add(1) == 1 {
+		c.owedSince.Store(time.Now().UnixNano())
+	}
+}
+func (c *conn) paid() { c.owed.Add(-1) }
+
+// owing returns since when c owes answers to requests (ok false: none).
+func (c *conn) owing() (since time.Time, ok bool) {
+	if c.owed.Load() <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, c.owedSince.Load()), true
+}
 
 // StatusError is a refused upgrade: the gateway answered an HTTP status
 // (401 unauthenticated, 403 forbidden origin, 503 draining or unavailable)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -201,38 +202,54 @@ func (c *Client) request(ctx context.Context, cmid string, v any) (*Message, err
 			}
 			continue
 		}
-		t := time.NewTimer(c.o.RequestTimeout)
-		select {
-		case r := <-ch:
-			t.Stop()
-			if r.msg != nil {
-				release(true, false, 0)
-				return r.msg, nil
-			}
-			if !retryable(r.err.Code) {
-				return nil, r.err
-			}
-			c.log.Info("im client: retrying", "client_msg_id", cmid, "code", r.err.Code)
-			why = r.err
-			// The refusal pauses every send of the client (the window).
-			wait := max(bo.next(), r.err.RetryAfter)
-			release(false, true, wait)
-			if err := c.pause(ctx, wait); err != nil {
-				return nil, err
-			}
-		case <-cn.done: // resend on the next connection
-			t.Stop()
+		r, err := c.await(ctx, cn, ch)
+		switch {
+		case errors.Is(err, ErrConnectionLost): // resend on the next connection
 			release(false, false, 0)
-			why = ErrConnectionLost
-		case <-t.C: // no answer: send again, same id
-			why = ErrNoAnswer
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-c.ctx.Done():
-			t.Stop()
-			return nil, c.err()
+			why = err
+			continue
+		case errors.Is(err, ErrNoAnswer): // send again on this one, same id
+			why = err
+			continue
+		case err != nil:
+			return nil, err
+		case r.msg != nil:
+			release(true, false, 0)
+			return r.msg, nil
+		case !retryable(r.err.Code):
+			return nil, r.err
 		}
+		c.log.Info("im client: retrying", "client_msg_id", cmid, "code", r.err.Code)
+		why = r.err
+		// The refusal pauses every send of the client (the window).
+		wait := max(bo.next(), r.err.RetryAfter)
+		release(false, true, wait)
+		if err := c.pause(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// await waits for the answer to a request written on cn. ErrConnectionLost
+// (cn ended) and ErrNoAnswer (none within patience RequestTimeouts on a
+// connection that kept reading: flushSyncs drops one that does not) say
+// the request goes again; other errors end it (ctx, or the client closing).
+func (c *Client) await(ctx context.Context, cn *conn, ch <-chan result) (result, error) {
+	cn.owe()
+	defer cn.paid()
+	t := time.NewTimer(patience * c.o.RequestTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-cn.done:
+		return result{}, ErrConnectionLost
+	case <-t.C:
+		return result{}, ErrNoAnswer
+	case <-ctx.Done():
+		return result{}, ctx.Err()
+	case <-c.ctx.Done():
+		return result{}, c.err()
 	}
 }
 

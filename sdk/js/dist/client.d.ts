@@ -49,7 +49,13 @@ export interface ClientOptions {
     reconnect?: BackoffOptions;
     /** Back-off of a send answered `unavailable`, `internal` or `rate_limited`; default 200 ms doubling up to 5 s. */
     retry?: BackoffOptions;
-    /** A send without an answer for this long is sent again, same client_msg_id; default 10 s. */
+    /**
+     * A connection that owes a send its answer and reads nothing for twice
+     * this is dropped and reconnected (the send goes again, same
+     * client_msg_id). On a connection that keeps reading (a busy gateway
+     * answers a connection's frames in order) a send waits up to six times
+     * this for its answer before it is written again; default 10 s.
+     */
     ackTimeoutMs?: number;
     /** A connection silent this long after a ping is dropped and reconnected; default 8 s. */
     pongTimeoutMs?: number;

@@ -58,7 +58,13 @@ export interface ClientOptions {
   reconnect?: BackoffOptions;
   /** Back-off of a send answered `unavailable`, `internal` or `rate_limited`; default 200 ms doubling up to 5 s. */
   retry?: BackoffOptions;
-  /** A send without an answer for this long is sent again, same client_msg_id; default 10 s. */
+  /**
+   * A connection that owes a send its answer and reads nothing for twice
+   * this is dropped and reconnected (the send goes again, same
+   * client_msg_id). On a connection that keeps reading (a busy gateway
+   * answers a connection's frames in order) a send waits up to six times
+   * this for its answer before it is written again; default 10 s.
+   */
   ackTimeoutMs?: number;
   /** A connection silent this long after a ping is dropped and reconnected; default 8 s. */
   pongTimeoutMs?: number;
@@ -138,12 +144,14 @@ interface Pending {
   reject: (e: IMError) => void;
   tries: number;
   wire: boolean; // written on this connection and not answered yet
+  sentAt: number; // when it was last written
   timer: ReturnType<typeof setTimeout> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   unlisten: (() => void) | undefined;
 }
 
 const OPEN = 1; // WebSocket.OPEN
+const PATIENCE = 6; // ack timeouts a send waits on a connection that keeps reading before it is written again
 const MAX_SYNC_ROOMS = 1000;
 const MAX_AHEAD = 10000; // messages held beyond a gap per room; past it they are dropped and synced again
 const GAP_WAIT_MS = 1000; // an ack beyond a gap (others' live frames are likely on the way) waits this long before a sync
@@ -759,7 +767,7 @@ export class Client {
         return;
       }
       const p: Pending = {
-        id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false,
+        id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false, sentAt: 0,
         timer: undefined, deadline: undefined, unlisten: undefined,
       };
       this.pending.set(cmid, p);
@@ -791,17 +799,39 @@ export class Client {
       if (p.wire) continue;
       if (!this.sendFrame(p.frame as { type: string })) return; // sent after the next hello
       p.wire = true;
+      p.sentAt = now;
       this.onWire++;
       p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
     }
   }
 
-  // No answer in time (a lost frame, a node that died after reading it):
-  // send it again; the server answers a repeat with the same ack.
+  // No answer in time. A node answers a connection's frames in order, so
+  // while anything keeps coming (the answers to earlier frames) the send is
+  // only queued behind a busy node: it keeps its place, up to PATIENCE
+  // timeouts, and is then written again (same id: a repeat gets the same
+  // ack). A connection that read nothing for two timeouts since the send
+  // was written (one store operation alone may take a gateway's 10 s
+  // operation timeout) is dead or stuck: it is replaced, and the send goes
+  // again after the next hello.
   private resend(p: Pending): void {
     p.timer = undefined;
     if (this.pending.get(p.id) !== p || !p.wire) return;
-    if (this.sendFrame(p.frame as { type: string })) p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+    const now = Date.now();
+    const quiet = now - Math.max(this.lastRecv, p.sentAt);
+    const stall = 2 * this.o.ackTimeoutMs;
+    if (quiet >= stall) {
+      if (this.ws) this.lost(this.ws, 1006, 'no answer');
+      return;
+    }
+    const waited = now - p.sentAt;
+    if (waited < PATIENCE * this.o.ackTimeoutMs) {
+      p.timer = setTimeout(() => this.resend(p), Math.min(stall - quiet, PATIENCE * this.o.ackTimeoutMs - waited));
+      return;
+    }
+    if (this.sendFrame(p.frame as { type: string })) {
+      p.sentAt = now;
+      p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+    }
   }
 
   private offWire(p: Pending): void {

@@ -269,18 +269,36 @@ test('send: a refusal pauses the connection, then one send at a time until acks 
   c.close();
 });
 
-test('send: resent when no answer comes in time; rejects on a final error code', async () => {
+test('send: a connection that reads nothing while a send waits is replaced and the send goes again; one that keeps reading keeps its place', async () => {
   const s = fakeServer();
   const { c } = newClient(s, { ackTimeoutMs: 40 });
   c.connect();
   const ws = await s.socket(1);
   ws.hello();
   const p = c.send('R', { body: 'x', client_msg_id: 'mine-1', reply_to: 3 });
-  await s.until(() => ws.frames('send').length >= 2, 2000, 'a resend');
-  for (const f of ws.frames('send')) {
+  assert.equal(ws.frames('send').length, 1);
+  // Nothing read for the timeout: dead or stuck, replaced.
+  const ws2 = await s.socket(2);
+  assert.ok(ws.closedByClient !== null, 'the silent connection was closed');
+  assert.equal(ws.frames('send').length, 1, 'not written twice on the silent connection');
+  ws2.hello();
+  await s.until(() => ws2.frames('send').length === 1, 2000, 'the send on the new connection');
+  // A busy node: frames keep coming (answers to earlier frames), this one
+  // is queued. It is not written again before six timeouts, then it is,
+  // on the same connection.
+  const start = Date.now();
+  const busy = setInterval(() => ws2.recv({ type: 'pong' }), 10);
+  try {
+    await s.until(() => ws2.frames('send').length >= 2, 3000, 'a resend after six timeouts');
+  } finally {
+    clearInterval(busy);
+  }
+  assert.ok(Date.now() - start >= 6 * 40 - 10, `written again after ${Date.now() - start} ms`);
+  assert.equal(s.sockets.length, 2, 'a connection that keeps reading is kept');
+  for (const f of [...ws.frames('send'), ...ws2.frames('send')]) {
     assert.deepEqual(f, { type: 'send', room_id: 'R', body: 'x', reply_to: 3, client_msg_id: 'mine-1' });
   }
-  ws.recv({ type: 'error', code: 'forbidden', message: 'you are not a member of this room', client_msg_id: 'mine-1' });
+  ws2.recv({ type: 'error', code: 'forbidden', message: 'you are not a member of this room', client_msg_id: 'mine-1' });
   await assert.rejects(p, (e) => e instanceof IMError && e.code === 'forbidden');
   c.close();
 });

@@ -7,6 +7,7 @@ import { IMError, RETRYABLE_CODES } from './errors.js';
 /** The close status of a socket whose session was revoked (docs/protocol.md §9). */
 export const CLOSE_REVOKED = 4001;
 const OPEN = 1; // WebSocket.OPEN
+const PATIENCE = 6; // ack timeouts a send waits on a connection that keeps reading before it is written again
 const MAX_SYNC_ROOMS = 1000;
 const MAX_AHEAD = 10000; // messages held beyond a gap per room; past it they are dropped and synced again
 const GAP_WAIT_MS = 1000; // an ack beyond a gap (others' live frames are likely on the way) waits this long before a sync
@@ -635,7 +636,7 @@ export class Client {
                 return;
             }
             const p = {
-                id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false,
+                id: cmid, frame: { ...frame, client_msg_id: cmid }, resolve, reject, tries: 0, wire: false, sentAt: 0,
                 timer: undefined, deadline: undefined, unlisten: undefined,
             };
             this.pending.set(cmid, p);
@@ -670,18 +671,40 @@ export class Client {
             if (!this.sendFrame(p.frame))
                 return; // sent after the next hello
             p.wire = true;
+            p.sentAt = now;
             this.onWire++;
             p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
         }
     }
-    // No answer in time (a lost frame, a node that died after reading it):
-    // send it again; the server answers a repeat with the same ack.
+    // No answer in time. A node answers a connection's frames in order, so
+    // while anything keeps coming (the answers to earlier frames) the send is
+    // only queued behind a busy node: it keeps its place, up to PATIENCE
+    // timeouts, and is then written again (same id: a repeat gets the same
+    // ack). A connection that read nothing for two timeouts since the send
+    // was written (one store operation alone may take a gateway's 10 s
+    // operation timeout) is dead or stuck: it is replaced, and the send goes
+    // again after the next hello.
     resend(p) {
         p.timer = undefined;
         if (this.pending.get(p.id) !== p || !p.wire)
             return;
-        if (this.sendFrame(p.frame))
+        const now = Date.now();
+        const quiet = now - Math.max(this.lastRecv, p.sentAt);
+        const stall = 2 * this.o.ackTimeoutMs;
+        if (quiet >= stall) {
+            if (this.ws)
+                this.lost(this.ws, 1006, 'no answer');
+            return;
+        }
+        const waited = now - p.sentAt;
+        if (waited < PATIENCE * this.o.ackTimeoutMs) {
+            p.timer = setTimeout(() => this.resend(p), Math.min(stall - quiet, PATIENCE * this.o.ackTimeoutMs - waited));
+            return;
+        }
+        if (this.sendFrame(p.frame)) {
+            p.sentAt = now;
             p.timer = setTimeout(() => this.resend(p), this.o.ackTimeoutMs);
+        }
     }
     offWire(p) {
         clearTimeout(p.timer);
