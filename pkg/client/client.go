@@ -539,9 +539,10 @@ const patience = 6
 // nothing for two RequestTimeouts since it began to owe them (one frame's
 // store operation alone may take the gateway's operation timeout, 10 s by
 // default): it is dead or the node is stuck; the reconnect syncs every
-// room afresh and requests are sent again on the new connection. A sync not answered within patience
-// RequestTimeouts drops it too: asking again on it would leave two answers
-// in flight, and a late one could pass messages it never sent as holes.
+// room afresh and requests are sent again on the new connection. A sync
+// not answered within patience RequestTimeouts drops it too: asking again
+// on it would leave two answers in flight, and a late one could pass
+// messages it never sent as holes.
 func (c *Client) flushSyncs(cn *conn) {
 	since, owing := cn.owing()
 	c.mu.Lock()
