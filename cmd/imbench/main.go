@@ -103,7 +103,7 @@ func run(args []string) (*bench.Result, error) {
 	fs.StringVar(&c.Kind, "kind", "", "text (the default) or image: each message an image (its file record seeded by the tool, an attachment in every frame) with the body as its caption; -embedded only")
 	fs.StringVar(&c.Client, "client", "raw", "raw (the tool's own frame reader: counts the server's duplicates and reorderings, 4 KiB per connection) or sdk (each user a Go SDK client, pkg/client: what an app sees); fanout, direct and ramp")
 	fs.BoolVar(&c.Deflate, "deflate", false, "the clients offer permessage-deflate (RFC 7692) and inflate what the gateways compress; compare the gateways' bytes out and CPU with and without")
-	fs.DurationVar(&c.MaxFrameAge, "max-frame-age", time.Second, "embedded: gateways' IM_STORE_MAX_FRAME_AGE (sends that waited this long in a node are refused at once when the store is full; 0: off; default as in production)")
+	fs.DurationVar(&c.MaxFrameAge, "max-frame-age", time.Second, "embedded and standalone: the nodes' IM_STORE_MAX_FRAME_AGE (sends that waited this long in a node are refused at once when the store is full; 0: off; default as in production)")
 	fs.DurationVar(&c.WriteDelay, "write-delay", 0, "embedded: gateways' IM_WS_WRITE_DELAY (frames sent to a connection within it share one write)")
 	fs.BoolVar(&c.AutoPipeline, "autopipeline", false, "embedded: gateways batch their Redis commands into pipelines (IM_REDIS_AUTOPIPELINE=true)")
 	fs.StringVar(&c.Store, "store", "", "embedded: ferretdb (FerretDB/SQLite in process, the default), postgres (-postgres-url) or mem (an in-memory store shared by in-process gateways: measures the gateways without the database); -target standalone: sqlite (the default) or ferretdb")

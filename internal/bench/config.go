@@ -89,7 +89,7 @@ type Config struct {
 	AutoPipeline bool
 	// WriteDelay: embedded gateways' IM_WS_WRITE_DELAY.
 	WriteDelay time.Duration
-	// MaxFrameAge: embedded gateways' IM_STORE_MAX_FRAME_AGE.
+	// MaxFrameAge: the embedded gateways' and the standalone's IM_STORE_MAX_FRAME_AGE.
 	MaxFrameAge time.Duration
 
 	// Target "standalone": cmd/standalone on a fresh data folder, seeded

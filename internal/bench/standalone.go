@@ -79,6 +79,7 @@ func (r *runner) prepareStandalone(ctx context.Context) (env map[string]string, 
 		"IM_DATA_DIR": data, "IM_HTTP_ADDR": "127.0.0.1:0", "IM_LOG_LEVEL": "warn",
 		"IM_JWT_ISSUER": cfg.Issuer, "IM_JWT_AUDIENCE": cfg.Audience,
 		"IM_STORE": "sqlite", "IM_SQLITE_SYNC": cfg.SQLiteSync,
+		"IM_STORE_MAX_FRAME_AGE": cfg.MaxFrameAge.String(),
 	}
 
 	t0 := time.Now()
