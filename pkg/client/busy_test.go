@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,28 +12,6 @@ import (
 	"github.com/im-websocket-go/im-websocket-go/pkg/store"
 )
 
-// slowStore makes every insert take delay, and the insert of the
-// client_msg_id hang (once) take hang: a node that is behind.
-type slowStore struct {
-	store.Store
-	delay time.Duration
-	mu    sync.Mutex
-	hang  map[string]time.Duration
-}
-
-func (s *slowStore) InsertMessage(ctx context.Context, m *store.Message) error {
-	s.mu.Lock()
-	d := s.delay + s.hang[m.ClientMsgID]
-	delete(s.hang, m.ClientMsgID)
-	s.mu.Unlock()
-	select {
-	case <-time.After(d):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return s.Store.InsertMessage(ctx, m)
-}
-
 // A node answers a connection's frames in order, so behind a busy store a
 // request's answer can come long after RequestTimeout while the answers to
 // the frames before it keep coming: the client keeps the connection and
@@ -42,7 +19,7 @@ func (s *slowStore) InsertMessage(ctx context.Context, m *store.Message) error {
 func TestBusyNodeKeepsTheConnection(t *testing.T) {
 	cl := apitest.NewCluster(t, 0, apitest.Options{})
 	node := cl.StartNodeWith(apitest.NodeSetup{Store: func(s store.Store) store.Store {
-		return &slowStore{Store: s, delay: 120 * time.Millisecond}
+		return &faultyStore{Store: s, delay: 120 * time.Millisecond}
 	}})
 	a, b := cl.Register("busya"), cl.Register("busyb")
 	room := cl.Befriend(a, b)
@@ -85,7 +62,7 @@ func TestBusyNodeKeepsTheConnection(t *testing.T) {
 // client_msg_id, on the next one; the message is stored once.
 func TestStalledConnectionIsReplaced(t *testing.T) {
 	cl := apitest.NewCluster(t, 0, apitest.Options{})
-	ss := &slowStore{hang: map[string]time.Duration{"stall-1": 3 * time.Second}}
+	ss := &faultyStore{hang: map[string]time.Duration{"stall-1": 3 * time.Second}}
 	node := cl.StartNodeWith(apitest.NodeSetup{Store: func(s store.Store) store.Store { ss.Store = s; return ss }})
 	a, b := cl.Register("stalla"), cl.Register("stallb")
 	room := cl.Befriend(a, b)

@@ -218,19 +218,31 @@ func TestSendReceiveTypedEvents(t *testing.T) {
 	}
 }
 
-// faultyStore fails chosen inserts, once each: "drop" refuses the insert,
-// "lose" stores it but loses the answer (both answer unavailable).
+// faultyStore fails or slows chosen inserts, once each: mode "drop"
+// refuses the insert, "lose" stores it but loses the answer (both answer
+// unavailable); hang delays the insert of a client_msg_id; delay slows
+// every insert (a node that is behind).
 type faultyStore struct {
 	store.Store
-	mu   sync.Mutex
-	mode map[string]string
+	delay time.Duration
+	mu    sync.Mutex
+	mode  map[string]string
+	hang  map[string]time.Duration
 }
 
 func (f *faultyStore) InsertMessage(ctx context.Context, m *store.Message) error {
 	f.mu.Lock()
-	mode := f.mode[m.ClientMsgID]
+	mode, d := f.mode[m.ClientMsgID], f.delay+f.hang[m.ClientMsgID]
 	delete(f.mode, m.ClientMsgID)
+	delete(f.hang, m.ClientMsgID)
 	f.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	switch mode {
 	case "drop":
 		return fmt.Errorf("injected failure: %w", store.ErrUnavailable)
